@@ -1,0 +1,1 @@
+//! The executor: lock ▸ verify ▸ stale check ▸ run the DAG ▸ proofs ▸ converge check.

@@ -1,0 +1,1 @@
+//! Backends: local files with a lease in `.infra/.lock` (default), or PostgreSQL.

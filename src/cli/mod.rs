@@ -1,0 +1,161 @@
+//! The command line: one file per subcommand. Each parses its options and calls one function
+//! below; this module holds the global options, the one place that prints errors, and the
+//! exit codes (0 success and no changes, 1 error, 2 success with changes).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod matrix;
+pub mod plan;
+pub mod proofs;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod schema;
+pub mod show;
+pub mod sign;
+pub mod validate;
+pub mod verify;
+
+/// Declarative plan/apply for Sophia AI's infrastructure, with a signed approval gate.
+///
+/// Edit `desired/*.yaml`, run `sophia plan`, have the approver sign the plan file, then
+/// `sophia apply` it. Data goes to stdout; status, progress and errors to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "sophia", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR (the repository root holding `desired/` and `.infra/`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout (results and errors in the normalized envelope).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the desired state offline: syntax, unknown keys, names, duplicates.
+    Validate(validate::Args),
+    /// Compute the plan: desired state against live state.
+    Plan(plan::Args),
+    /// Render a saved plan file.
+    Show(show::Args),
+    /// Sign a plan file with an SSH key (writes PLAN.sig, as `ssh-keygen -Y sign` does).
+    Sign(sign::Args),
+    /// Verify a plan file: digest, expiry and signature against `.infra/allowed_signers`.
+    Verify(verify::Args),
+    /// Write `proofs/secrets/matrix.json`: each provider's activation and secret status.
+    Matrix(matrix::Args),
+    /// Proofs and the hash-chained journal.
+    Proofs(proofs::Args),
+    /// Print the JSON Schema of `desired/*.yaml`.
+    Schema(schema::Args),
+    /// Run the local emulator of every provider API.
+    #[cfg(feature = "sandbox")]
+    Sandbox(sandbox::Args),
+}
+
+/// What every command gets: where it runs and how it prints.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The repository root.
+    pub root: PathBuf,
+    pub json: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+    /// Colour on stderr/stdout: off with `NO_COLOR` or when not a terminal.
+    pub color: bool,
+}
+
+impl Ctx {
+    /// A status line on stderr (suppressed by `-q`).
+    pub fn status(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// A path under the repository root.
+    pub fn path(&self, rel: impl AsRef<std::path::Path>) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// How a successful command ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success, no changes.
+    Clean,
+    /// 2: success with changes (`plan --detailed-exitcode`, `drift`).
+    Changes,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let ctx = Ctx {
+        root,
+        json: cli.json,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        color,
+    };
+    match run(&ctx, cli.command) {
+        Ok(Exit::Clean) => ExitCode::SUCCESS,
+        Ok(Exit::Changes) => ExitCode::from(2),
+        Err(err) => {
+            report(&ctx, &err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Validate(args) => validate::run(ctx, args),
+        Command::Plan(args) => plan::run(ctx, args),
+        Command::Show(args) => show::run(ctx, args),
+        Command::Sign(args) => sign::run(ctx, args),
+        Command::Verify(args) => verify::run(ctx, args),
+        Command::Matrix(args) => matrix::run(ctx, args),
+        Command::Proofs(args) => proofs::run(ctx, args),
+        Command::Schema(args) => schema::run(ctx, args),
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => sandbox::run(ctx, args),
+    }
+}
+
+/// The one place errors are printed: `error:` then each cause as `Caused by:`. With
+/// `--json`, the normalized failure envelope goes to stdout as well.
+pub fn report(ctx: &Ctx, err: &anyhow::Error) {
+    let mut text = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\nCaused by: {cause}"));
+    }
+    eprintln!("{text}");
+    if ctx.json {
+        let env = crate::core::envelope::Envelope::failure(
+            "sophia",
+            vec![crate::core::envelope::EnvelopeError::new(
+                "sophia",
+                "error",
+                err.to_string(),
+            )],
+            err.to_string(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            0,
+        );
+        println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default());
+    }
+}

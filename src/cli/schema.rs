@@ -1,0 +1,10 @@
+//! `sophia schema`.
+
+use super::{Ctx, Exit};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<Exit> {
+    anyhow::bail!("`sophia schema` is not built yet")
+}

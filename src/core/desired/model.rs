@@ -1,0 +1,507 @@
+//! The typed desired state: one struct per provider section of `desired/*.yaml`
+//! (DESIGN.md, "Desired state"). Every struct denies unknown keys; `Option` means "not set,
+//! not managed". The same type describes one file and the merged whole.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Every provider `sophia` knows, in the order of DESIGN.md's provider table.
+pub const PROVIDERS: [&str; 11] = [
+    "fly",
+    "github",
+    "router",
+    "research",
+    "context_db",
+    "qdrant",
+    "mem0",
+    "redis",
+    "slack",
+    "gong",
+    "lambda",
+];
+
+/// `active` or `paused` (DESIGN.md, "Activation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Active,
+    Paused,
+}
+
+impl Activation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activation::Active => "active",
+            Activation::Paused => "paused",
+        }
+    }
+}
+
+/// One desired file, and also the merged desired state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sophia desired state")]
+pub struct Desired {
+    /// Activation of each provider: `active` or `paused`. A provider with a section and no
+    /// entry here is active; one with neither is not managed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<ProviderName, Activation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fly: Option<FlyDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<RouterDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub research: Option<ResearchDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_db: Option<ContextDbDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdrant: Option<QdrantDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem0: Option<Mem0Desired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gong: Option<GongDesired>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaDesired>,
+}
+
+/// A provider key under `providers:`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderName {
+    Fly,
+    Github,
+    Router,
+    Research,
+    ContextDb,
+    Qdrant,
+    Mem0,
+    Redis,
+    Slack,
+    Gong,
+    Lambda,
+}
+
+impl ProviderName {
+    pub const ALL: [ProviderName; 11] = [
+        ProviderName::Fly,
+        ProviderName::Github,
+        ProviderName::Router,
+        ProviderName::Research,
+        ProviderName::ContextDb,
+        ProviderName::Qdrant,
+        ProviderName::Mem0,
+        ProviderName::Redis,
+        ProviderName::Slack,
+        ProviderName::Gong,
+        ProviderName::Lambda,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        PROVIDERS[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<ProviderName> {
+        ProviderName::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Desired {
+    /// Whether the file defines a section for `p`.
+    pub fn has_section(&self, p: ProviderName) -> bool {
+        match p {
+            ProviderName::Fly => self.fly.is_some(),
+            ProviderName::Github => self.github.is_some(),
+            ProviderName::Router => self.router.is_some(),
+            ProviderName::Research => self.research.is_some(),
+            ProviderName::ContextDb => self.context_db.is_some(),
+            ProviderName::Qdrant => self.qdrant.is_some(),
+            ProviderName::Mem0 => self.mem0.is_some(),
+            ProviderName::Redis => self.redis.is_some(),
+            ProviderName::Slack => self.slack.is_some(),
+            ProviderName::Gong => self.gong.is_some(),
+            ProviderName::Lambda => self.lambda.is_some(),
+        }
+    }
+
+    /// The activation of `p`: its `providers:` entry, else active when it has a section,
+    /// else `None` (not managed).
+    pub fn activation(&self, p: ProviderName) -> Option<Activation> {
+        self.providers
+            .get(&p)
+            .copied()
+            .or_else(|| self.has_section(p).then_some(Activation::Active))
+    }
+
+    /// Every managed provider with its activation, in table order.
+    pub fn managed(&self) -> Vec<(ProviderName, Activation)> {
+        ProviderName::ALL
+            .into_iter()
+            .filter_map(|p| self.activation(p).map(|a| (p, a)))
+            .collect()
+    }
+}
+
+// ───────────────────────────── fly ─────────────────────────────
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlyDesired {
+    /// The Fly organization slug the apps belong to, e.g. `pay-ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, FlyApp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlyApp {
+    /// The image to run, e.g. `registry.fly.io/sophiaai-dashboard-v2:deployment-01`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// A real `fly.toml` to import (path relative to the repository root). Fields set here
+    /// in YAML win over the imported ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    /// Machines to run, spread over `regions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<Guest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Names of app secrets that must exist; values come from the environment at apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// Other apps of this state that must be deployed before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guest {
+    #[serde(default = "default_cpu_kind")]
+    pub cpu_kind: CpuKind,
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+}
+
+fn default_cpu_kind() -> CpuKind {
+    CpuKind::Shared
+}
+/// Fly's own default guest: shared-cpu-1x with 256 MB.
+fn default_cpus() -> u32 {
+    1
+}
+fn default_memory_mb() -> u32 {
+    256
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuKind {
+    Shared,
+    Performance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// HTTP path checked after a deploy, e.g. `/healthz`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+}
+
+fn default_expect_status() -> u16 {
+    200
+}
+
+/// flyctl's deploy strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Rolling,
+    Canary,
+    Immediate,
+    Bluegreen,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::Canary => "canary",
+            Strategy::Immediate => "immediate",
+            Strategy::Bluegreen => "bluegreen",
+        }
+    }
+}
+
+// ───────────────────────────── github ─────────────────────────────
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GithubDesired {
+    /// Repositories by `owner/repo`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub repos: BTreeMap<String, RepoDesired>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoDesired {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub branches: BTreeMap<String, BranchDesired>,
+    /// Actions secret names that must exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions_secrets: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, EnvironmentDesired>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchDesired {
+    /// Exactly the body of `PUT /repos/{owner}/{repo}/branches/{branch}/protection`.
+    /// `null` removes the protection; absent leaves it unmanaged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<Protection>")]
+    pub protection: Option<Option<Protection>>,
+}
+
+/// GitHub's branch protection PUT body, with GitHub's own field names. A field left out is
+/// not managed; `Some(None)` is an explicit `null`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Protection {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<RequiredStatusChecks>")]
+    pub required_status_checks: Option<Option<RequiredStatusChecks>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<bool>")]
+    pub enforce_admins: Option<Option<bool>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<RequiredPullRequestReviews>")]
+    pub required_pull_request_reviews: Option<Option<RequiredPullRequestReviews>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<Restrictions>")]
+    pub restrictions: Option<Option<Restrictions>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_linear_history: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_force_pushes: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_deletions: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_creations: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_conversation_resolution: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_branch: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_fork_syncing: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredStatusChecks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<StatusCheck>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCheck {
+    pub context: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredPullRequestReviews {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismissal_restrictions: Option<Restrictions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismiss_stale_reviews: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_code_owner_reviews: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_approving_review_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_last_push_approval: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_pull_request_allowances: Option<Restrictions>,
+}
+
+/// Users by login, teams by slug, apps by slug (as in the PUT body).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Restrictions {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentDesired {
+    /// Required reviewers of deployments to this environment (at most 6, GitHub's limit).
+    #[serde(default)]
+    pub reviewers: Vec<Reviewer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reviewer {
+    #[serde(rename = "type")]
+    pub kind: ReviewerKind,
+    /// A user's login or a team's slug.
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum ReviewerKind {
+    User,
+    Team,
+}
+
+// ───────────────────────────── the other providers ─────────────────────────────
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterDesired {
+    /// The gateway every route goes through, e.g. `portkey`.
+    pub primary: String,
+    /// Backup providers, in order: `openai`, `anthropic`, `openrouter`, `groq`, `deepseek`.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResearchDesired {
+    /// Search backends: `tavily`, `serper`.
+    #[serde(default)]
+    pub providers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextDbDesired {
+    /// PostgreSQL extensions that must be installed.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// Schemas that must exist.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QdrantDesired {
+    #[serde(default)]
+    pub collections: BTreeMap<String, QdrantCollection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QdrantCollection {
+    /// Vector size, e.g. 1536.
+    pub size: u64,
+    pub distance: Distance,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Distance {
+    Cosine,
+    Euclid,
+    Dot,
+    Manhattan,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mem0Desired {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisDesired {
+    /// `CONFIG SET` keys and values, e.g. `maxmemory-policy: allkeys-lru`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackDesired {
+    /// Channel that receives plan and apply notifications, e.g. `#infra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_channel: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GongDesired {}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaDesired {}

@@ -1,0 +1,50 @@
+//! The live snapshot: what providers read, normalized so that it compares with the desired
+//! state attribute by attribute (DESIGN.md, "Plans").
+//!
+//! ```json
+//! {"format": "sophia-live/v1", "taken_at": "…", "resources": {"<address>": {…}}}
+//! ```
+//! An address that is absent does not exist. The normalized object of each address kind is
+//! a contract between the providers (which produce it) and the diff (which compares it):
+//!
+//! | address | normalized object |
+//! |---|---|
+//! | `fly.app.<a>` | `{"org": "pay-ready"}` |
+//! | `fly.app.<a>.secrets` | `{"names": ["A", "B"]}` (sorted, names only) |
+//! | `fly.app.<a>.machines` | `{"image": "…", "count": 2, "regions": ["ord"], "guest": {"cpu_kind", "cpus", "memory_mb"}, "env": {…}}`; `image` is a sorted array of the distinct images when machines disagree; regions sorted, unique |
+//! | `github.repo.<r>.branch.<b>.protection` | the PUT body shape: flags unwrapped (`enforce_admins: true`), users by login, teams and apps by slug, all lists sorted |
+//! | `github.repo.<r>.secret.<N>` | `{}` |
+//! | `github.repo.<r>.environment.<e>` | `{"reviewers": [{"type": "User", "login": "…"}]}` sorted |
+//! | `provider.<p>` | `{"activation": "active" \| "paused"}` |
+//! | `context_db.extension.<n>`, `context_db.schema.<n>` | `{}` |
+//! | `qdrant.collection.<n>` | `{"size": 1536, "distance": "Cosine"}` |
+//! | `redis.config.<k>` | `{"value": "…"}` |
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::address::Address;
+
+pub const LIVE_FORMAT: &str = "sophia-live/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    pub format: String,
+    pub taken_at: String,
+    pub resources: BTreeMap<Address, serde_json::Value>,
+}
+
+impl LiveSnapshot {
+    pub fn new(taken_at: impl Into<String>) -> LiveSnapshot {
+        LiveSnapshot {
+            format: LIVE_FORMAT.to_string(),
+            taken_at: taken_at.into(),
+            resources: BTreeMap::new(),
+        }
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&serde_json::Value> {
+        self.resources.get(address)
+    }
+}

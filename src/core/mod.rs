@@ -1,0 +1,17 @@
+//! The pure core: desired state → diff against live → plan DAG → digest → renderings.
+//!
+//! Nothing in here reads files, the network, the environment, the clock or a random source:
+//! those are passed in by the shell (`src/cli`, `src/providers`, …). That is what makes
+//! plans reproducible and these modules fast to test.
+//!
+//! - [`address`]: typed resource addresses.
+//! - [`desired`]: the desired-state model, the YAML loader and the `fly.toml` importer.
+//! - [`live`]: the live snapshot format and the normalized object of each resource kind.
+//! - [`plan`]: changes, actions, the plan file.
+//! - [`envelope`]: the normalized result envelope.
+
+pub mod address;
+pub mod desired;
+pub mod envelope;
+pub mod live;
+pub mod plan;

@@ -1,0 +1,34 @@
+//! `sophia`: a declarative plan/apply reconciler with a signed approval gate for the
+//! infrastructure of Sophia AI.
+//!
+//! ```text
+//! desired/*.yaml ─load/validate─▶ Desired ──┐
+//!                                           ├─ diff ─▶ Changes ─ plan ─▶ Plan (DAG, digest)
+//! providers ───────refresh (reads only)─▶ Live ┘                           │
+//!                                     render: text │ markdown │ json        │
+//!                       approver signs the plan file (SSH signature) ──────┤
+//!                                                                          ▼
+//! apply: lock ▸ verify digest/expiry/signature ▸ re-read live, refuse if stale ▸ run DAG
+//!        ▸ proofs + journal ▸ re-read, confirm converged
+//! ```
+//!
+//! - [`core`]: **pure** — load, diff, plan, digest, render, the envelope.
+//! - [`cli`]: one file per subcommand; each parses options and calls one function.
+//! - [`providers`]: one module per provider: refresh, execute actions, read-only ops.
+//! - [`approve`]: SSH signatures (SSHSIG), `allowed_signers`, digest approvals.
+//! - [`apply`]: the executor.
+//! - [`proofs`]: proof files, the hash-chained journal, verification.
+//! - [`backend`]: local files + lock (default) or PostgreSQL.
+//! - [`secrets`]: the secrets map, presence, the redactor.
+//! - `sandbox` (feature `sandbox`): the local emulator of every provider API.
+
+pub mod apply;
+pub mod approve;
+pub mod backend;
+pub mod cli;
+pub mod core;
+pub mod proofs;
+pub mod providers;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod secrets;

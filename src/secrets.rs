@@ -1,0 +1,1 @@
+//! The secrets map (`.infra/secrets_map.json`), presence, and the redactor.
