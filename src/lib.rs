@@ -20,6 +20,7 @@
 //! - [`proofs`]: proof files, the hash-chained journal, verification.
 //! - [`backend`]: local files + lock (default) or PostgreSQL.
 //! - [`secrets`]: the secrets map, presence, the redactor.
+//! - [`workspace`]: the repository on disk: desired files, `.infra/`, `proofs/`.
 //! - `sandbox` (feature `sandbox`): the local emulator of every provider API.
 
 pub mod apply;
@@ -32,3 +33,4 @@ pub mod providers;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;
+pub mod workspace;

@@ -23,7 +23,12 @@ pub mod verify;
 /// Edit `desired/*.yaml`, run `sophia plan`, have the approver sign the plan file, then
 /// `sophia apply` it. Data goes to stdout; status, progress and errors to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "sophia", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "sophia",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Run as if started in DIR (the repository root holding `desired/` and `.infra/`).
     #[arg(short = 'C', global = true, value_name = "DIR")]

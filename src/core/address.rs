@@ -104,9 +104,9 @@ impl Address {
                     let tail = &after[pos + kw.len()..];
                     return match kind {
                         0 => {
-                            let branch = tail.strip_suffix(".protection").ok_or_else(|| {
-                                err("expected `….branch.<branch>.protection`")
-                            })?;
+                            let branch = tail
+                                .strip_suffix(".protection")
+                                .ok_or_else(|| err("expected `….branch.<branch>.protection`"))?;
                             Ok(Address::GithubProtection {
                                 repo,
                                 branch: nonempty(branch, "branch")?,
@@ -129,10 +129,12 @@ impl Address {
         }
         let simple: [(&str, fn(String) -> Address); 5] = [
             ("provider.", |name| Address::Provider { name }),
-            ("context_db.extension.", |name| Address::ContextDbExtension {
+            ("context_db.extension.", |name| {
+                Address::ContextDbExtension { name }
+            }),
+            ("context_db.schema.", |name| Address::ContextDbSchema {
                 name,
             }),
-            ("context_db.schema.", |name| Address::ContextDbSchema { name }),
             ("qdrant.collection.", |name| Address::QdrantCollection {
                 name,
             }),
@@ -152,8 +154,7 @@ impl Address {
     /// `fly.app.x.secrets`). Used by `--target`.
     pub fn is_under(&self, target: &str) -> bool {
         let me = self.to_string();
-        me == target
-            || (me.starts_with(target) && me.as_bytes().get(target.len()) == Some(&b'.'))
+        me == target || (me.starts_with(target) && me.as_bytes().get(target.len()) == Some(&b'.'))
     }
 }
 

@@ -8,10 +8,12 @@
 //! - [`desired`]: the desired-state model, the YAML loader and the `fly.toml` importer.
 //! - [`live`]: the live snapshot format and the normalized object of each resource kind.
 //! - [`plan`]: changes, actions, the plan file.
+//! - [`digest`]: canonical JSON and SHA-256 digests.
 //! - [`envelope`]: the normalized result envelope.
 
 pub mod address;
 pub mod desired;
+pub mod digest;
 pub mod envelope;
 pub mod live;
 pub mod plan;

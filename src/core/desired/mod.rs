@@ -30,7 +30,11 @@ pub struct LoadError {
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -51,7 +55,9 @@ pub fn load(sources: &[Source]) -> Result<Desired, LoadErrors> {
             line: 0,
             column: 0,
             message: "no desired state: the folder holds no `*.yaml` file".into(),
-            hint: Some("create `desired/main.yaml`; `sophia schema` prints what it may hold".into()),
+            hint: Some(
+                "create `desired/main.yaml`; `sophia schema` prints what it may hold".into(),
+            ),
         }]));
     }
     // Placeholder loader: parses each file and merges naively. Replaced by the located,
@@ -63,26 +69,46 @@ pub fn load(sources: &[Source]) -> Result<Desired, LoadErrors> {
             Ok(Some(d)) => naive_merge(&mut merged, d),
             Ok(None) => {}
             Err(e) => {
-                let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-                errors.push(LoadError { file: s.path.clone(), line, column, message: e.to_string(), hint: None });
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
+                errors.push(LoadError {
+                    file: s.path.clone(),
+                    line,
+                    column,
+                    message: e.to_string(),
+                    hint: None,
+                });
             }
         }
     }
-    if errors.is_empty() { Ok(merged) } else { Err(LoadErrors(errors)) }
+    if errors.is_empty() {
+        Ok(merged)
+    } else {
+        Err(LoadErrors(errors))
+    }
 }
 
 fn naive_merge(into: &mut Desired, d: Desired) {
     into.providers.extend(d.providers);
     if let Some(f) = d.fly {
         let dst = into.fly.get_or_insert_with(Default::default);
-        if f.org.is_some() { dst.org = f.org; }
+        if f.org.is_some() {
+            dst.org = f.org;
+        }
         dst.apps.extend(f.apps);
     }
     if let Some(g) = d.github {
-        into.github.get_or_insert_with(Default::default).repos.extend(g.repos);
+        into.github
+            .get_or_insert_with(Default::default)
+            .repos
+            .extend(g.repos);
     }
     macro_rules! take { ($($f:ident),*) => { $( if d.$f.is_some() { into.$f = d.$f; } )* } }
-    take!(router, research, context_db, qdrant, mem0, redis, slack, gong, lambda);
+    take!(
+        router, research, context_db, qdrant, mem0, redis, slack, gong, lambda
+    );
 }
 
 /// Merge an imported `fly.toml` into an app: fields the YAML sets win.

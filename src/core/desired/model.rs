@@ -23,7 +23,9 @@ pub const PROVIDERS: [&str; 11] = [
 ];
 
 /// `active` or `paused` (DESIGN.md, "Activation").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     Active,
@@ -418,7 +420,9 @@ pub struct Reviewer {
     pub login: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum ReviewerKind {
     User,
     Team,
