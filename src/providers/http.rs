@@ -313,6 +313,27 @@ pub struct Http {
     global: Arc<Semaphore>,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     max_concurrency: usize,
+    recorder: Option<Recorder>,
+}
+
+/// One request as sent (method, path without the query string, JSON body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Option<serde_json::Value>,
+}
+
+/// Keeps every request an [`Http`] sends, in memory, for tests that check request bodies
+/// against an API's schemas. It holds what was sent (Fly secret values included), so it is
+/// never written anywhere; production code never creates one.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+
+impl Recorder {
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl std::fmt::Debug for Http {
@@ -361,7 +382,15 @@ impl Http {
             global: Arc::new(Semaphore::new(max_concurrency)),
             hosts: Arc::new(Mutex::new(HashMap::new())),
             max_concurrency,
+            recorder: None,
         }
+    }
+
+    /// This layer, also recording every request it sends (see [`Recorder`]).
+    pub fn recording(mut self) -> (Http, Recorder) {
+        let recorder = Recorder::default();
+        self.recorder = Some(recorder.clone());
+        (self, recorder)
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -454,6 +483,17 @@ impl Http {
     }
 
     async fn attempt(&self, req: &Req, what: &str) -> Outcome {
+        if let Some(recorder) = &self.recorder {
+            recorder
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Recorded {
+                    method: req.method.to_string(),
+                    path: req.url.path().to_string(),
+                    body: req.body.clone(),
+                });
+        }
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())

@@ -405,9 +405,18 @@ pub async fn refresh_all_with(
         .buffered(2)
         .collect::<Vec<_>>()
         .await;
-    for (_, result) in results {
+    for (p, result) in results {
         match result {
-            Ok(resources) => snapshot.resources.extend(resources),
+            Ok(resources) => {
+                snapshot.resources.extend(resources);
+                // The provider answered with its credentials: it is live and active.
+                snapshot.resources.insert(
+                    Address::Provider {
+                        name: p.as_str().to_string(),
+                    },
+                    serde_json::json!({ "activation": "active" }),
+                );
+            }
             Err(e) => errors.push(e.envelope_error()),
         }
     }
