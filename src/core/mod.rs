@@ -16,4 +16,5 @@ pub mod desired;
 pub mod digest;
 pub mod envelope;
 pub mod live;
+pub mod matrix;
 pub mod plan;
