@@ -1,1 +1,3 @@
 mod flytoml;
+mod loader;
+mod support;
