@@ -50,7 +50,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let desired = crate::workspace::load_desired(&ctx.root)?;
     let live = match &args.live {
-        Some(path) => read_live(&ctx.path(path))?,
+        Some(path) => read_live(&ctx.path(path), &path.display().to_string())?,
         None => refresh(ctx, &desired)?,
     };
     let opts = PlanOptions {
@@ -104,11 +104,11 @@ fn refresh(_ctx: &Ctx, _desired: &Desired) -> anyhow::Result<LiveSnapshot> {
     )
 }
 
-/// Read and check a live snapshot file.
-pub fn read_live(path: &Path) -> anyhow::Result<LiveSnapshot> {
+/// Read and check a live snapshot file; `shown` is its path as the user gave it.
+pub fn read_live(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the live snapshot `{}`", path.display()))?;
-    parse_live(&path.display().to_string(), &text)
+        .with_context(|| format!("reading the live snapshot `{shown}`"))?;
+    parse_live(shown, &text)
 }
 
 /// Parse a live snapshot; `file` is the path shown in errors.

@@ -88,6 +88,9 @@ pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, Dif
             changes.push(change);
         }
     }
+    // Address strings sort an app's resources together (`fly.app.x`, `fly.app.x.machines`,
+    // `fly.app.x.secrets`), which is how a reader scans a plan.
+    changes.sort_by_cached_key(|c| c.address.to_string());
     Ok(changes)
 }
 

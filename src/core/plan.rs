@@ -341,6 +341,7 @@ pub fn read_plan(file: &str, text: &str) -> Result<Plan, PlanFileError> {
                 file: file.to_string(),
                 found: match other {
                     None => "missing".to_string(),
+                    Some(serde_json::Value::String(f)) => format!("`{f}`"),
                     Some(v) => format!("`{v}`"),
                 },
             });
