@@ -12,8 +12,12 @@
 //! - an expected `null` is an explicit removal: `delete` when the resource exists;
 //! - some attributes cannot change in place ([`replace_reason`]): the change is a
 //!   `replace`;
+//! - a `provider.<p>` absent from live is paused: a provider that was not read (refresh
+//!   reads only active providers) is not active, so a paused provider never shows as
+//!   drift ([`live_or_default`]);
 //! - no-op changes are omitted.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -84,7 +88,8 @@ pub fn replace_reason(address: &Address, path: &str) -> Option<&'static str> {
 pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, DiffError> {
     let mut changes = Vec::new();
     for (address, want) in expected {
-        if let Some(change) = diff_one(address, want, live.get(address))? {
+        let have = live_or_default(address, live.get(address));
+        if let Some(change) = diff_one(address, want, have.as_deref())? {
             changes.push(change);
         }
     }
@@ -92,6 +97,18 @@ pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, Dif
     // `fly.app.x.secrets`), which is how a reader scans a plan.
     changes.sort_by_cached_key(|c| c.address.to_string());
     Ok(changes)
+}
+
+/// The live object to compare with: as read, except that an absent `provider.<p>` is
+/// `{"activation": "paused"}` (refresh reads, and marks active, only active providers).
+pub fn live_or_default<'a>(address: &Address, have: Option<&'a Value>) -> Option<Cow<'a, Value>> {
+    match (address, have) {
+        (_, Some(v)) => Some(Cow::Borrowed(v)),
+        (Address::Provider { .. }, None) => {
+            Some(Cow::Owned(serde_json::json!({ "activation": "paused" })))
+        }
+        (_, None) => None,
+    }
 }
 
 /// Diff one address; `None` when there is nothing to do.
@@ -383,6 +400,18 @@ mod tests {
         let c = one("github.repo.o/r.secret.X", json!({}), None).unwrap();
         assert_eq!(c.action, ChangeKind::Create);
         assert!(c.diff.is_empty());
+    }
+
+    #[test]
+    fn an_unread_provider_is_paused() {
+        let live = LiveSnapshot::new("t");
+        let mut expected = Expected::new();
+        expected.insert(addr("provider.qdrant"), json!({"activation": "paused"}));
+        expected.insert(addr("provider.fly"), json!({"activation": "active"}));
+        let changes = diff(&expected, &live).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].address, addr("provider.fly"));
+        assert_eq!(changes[0].action, ChangeKind::Update);
     }
 
     #[test]

@@ -578,7 +578,7 @@ fn cli_plan_writes_the_plan_and_show_verifies_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("Plan: 7 to create, 3 to update, 1 to delete, 0 to replace."),
+        text.contains("Plan: 6 to create, 4 to update, 1 to delete, 0 to replace."),
         "{text}"
     );
     let plan = plan::read_plan(

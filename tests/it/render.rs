@@ -79,9 +79,9 @@ fn markdown_of_3000_apps_fits_a_github_comment() {
     let md = markdown::render(&plan, "plan.json");
     let chars = md.chars().count();
     assert!(chars <= markdown::MAX_COMMENT_CHARS, "{chars} characters");
-    assert!(md.contains("Plan: 9001 to create, 0 to update, 0 to delete, 0 to replace."));
+    assert!(md.contains("Plan: 9000 to create, 1 to update, 0 to delete, 0 to replace."));
     assert!(md.contains(&plan.digest));
-    assert!(md.contains("| **total** | **9001** |"));
+    assert!(md.contains("| **total** | **9000** | **1** |"));
     assert!(md.contains("ssh-keygen -Y sign -n sophia-plan@v1 -f ~/.ssh/id_ed25519 plan.json"));
     assert!(md.contains("per-resource detail and part of the per-provider lists were cut"));
     assert!(md.contains("more\n"));
