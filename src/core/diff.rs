@@ -262,6 +262,20 @@ fn compare(address: &Address, path: &str, want: &Value, have: &Value, out: &mut 
                 compare(address, &join(path, k), wv, hv, out);
             }
         }
+        // Lists of objects of the same length (e.g. status `checks`) compare item by item,
+        // each on the keys desired sets: a check without `app_id` accepts the app GitHub
+        // picked. Lists of different lengths, or of scalars, compare as a whole.
+        (Value::Array(w), Value::Array(h))
+            if w.len() == h.len() && !w.is_empty() && w.iter().all(Value::is_object) =>
+        {
+            let mut items = Vec::new();
+            for (i, (wv, hv)) in w.iter().zip(h).enumerate() {
+                compare(address, &join(path, &i.to_string()), wv, hv, &mut items);
+            }
+            if !items.is_empty() {
+                out.push(attr(path, have.clone(), want.clone()));
+            }
+        }
         (Value::Object(w), Value::Null)
             if !w.is_empty() && !is_rule(&WHOLE_VALUE, address, path) =>
         {
@@ -352,6 +366,23 @@ mod tests {
         .unwrap();
         assert_eq!(c.action, ChangeKind::Update);
         assert_eq!(c.after, json!({"names": ["A", "B", "EXTRA"]}));
+    }
+
+    #[test]
+    fn list_items_compare_on_desired_keys() {
+        let want = json!({"required_status_checks": {"checks": [{"context": "Deploy All"}]}});
+        let have = json!({"required_status_checks": {"checks": [{"context": "Deploy All", "app_id": 15368}]}});
+        assert_eq!(
+            one(
+                "github.repo.o/r.branch.main.protection",
+                want.clone(),
+                Some(have)
+            ),
+            None
+        );
+        let have = json!({"required_status_checks": {"checks": [{"context": "CI", "app_id": 1}]}});
+        let c = one("github.repo.o/r.branch.main.protection", want, Some(have)).unwrap();
+        assert_eq!(c.diff[0].path, "required_status_checks.checks");
     }
 
     #[test]

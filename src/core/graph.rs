@@ -570,7 +570,8 @@ pub fn order(actions: Vec<Action>) -> Result<Vec<Action>, GraphError> {
             }
         }
     }
-    let mut slots: Vec<Option<Action>> = actions.iter().cloned().map(Some).collect();
+    drop(ready);
+    let mut slots: Vec<Option<Action>> = actions.into_iter().map(Some).collect();
     Ok(sequence
         .into_iter()
         .map(|i| slots[i].take().expect("each action once"))

@@ -236,10 +236,13 @@ pub fn build(
             acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
         });
     }
-    let live_fingerprints = changes
+    let touched: BTreeSet<&Address> = changes
         .iter()
         .map(|c| &c.address)
         .chain(actions.iter().map(|a| &a.address))
+        .collect();
+    let live_fingerprints = touched
+        .into_iter()
         .map(|a| {
             (
                 a.clone(),
