@@ -1,3 +1,5 @@
 mod flytoml;
 mod loader;
+mod plan;
+mod render;
 mod support;
