@@ -1,0 +1,2 @@
+mod sandbox;
+mod sandbox_conformance;
