@@ -211,12 +211,22 @@ async fn a_request_without_a_token_gets_each_providers_401() {
         let (s, b) = anon.send(method, path, &body).await;
         assert_eq!((s, &b), (status, &expected), "{method} {path}");
     }
+    let resp = anon
+        .request("GET", "/github/rate_limit")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["x-ratelimit-limit"],
+        "60",
+        "GitHub's headers are on every response, with the anonymous limit"
+    );
     let (s, b) = anon.get("/gong/v2/users").await;
     assert_eq!(s, 401);
     assert_eq!(b["errors"], json!(["Unauthorized"]));
     // Nothing was read or changed, and every request is in the log as unauthenticated.
     let log = sb.requests();
-    assert_eq!(log.len(), 10);
+    assert_eq!(log.len(), 11);
     assert!(log.iter().all(|e| e.token_scope == "none"));
 }
 

@@ -355,6 +355,9 @@ async fn github_bodies_validate_against_the_official_description() {
         .await;
     assert_eq!(s, 201, "{b}");
     spec.response(tpath, "post", s, &b);
+    let (s, b) = app.get("/app").await;
+    assert_eq!(s, 200);
+    spec.response("/app", "get", s, &b);
 }
 
 struct FlySpec {
