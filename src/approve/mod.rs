@@ -224,11 +224,11 @@ pub enum ApprovalError {
     )]
     NonexistentLocalTime { time: String, line: usize },
     #[error(
-        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {count}: {have}\nhint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
+        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {have}\nhint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
     )]
     NotEnoughSigners {
         needed: u32,
-        count: usize,
+        /// The distinct principals that did sign, e.g. "1 (`alice@example.com`)" or "none".
         have: String,
         destructive: String,
     },
@@ -371,15 +371,18 @@ pub fn verify_approval_in<Tz: TimeZone>(
             let have = if principals.is_empty() {
                 "none".to_string()
             } else {
-                principals
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                format!(
+                    "{} ({})",
+                    principals.len(),
+                    principals
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             return Err(ApprovalError::NotEnoughSigners {
                 needed,
-                count: principals.len(),
                 have,
                 destructive: destructive.join(", "),
             });
@@ -425,7 +428,11 @@ fn verify_one<Tz: TimeZone>(
 ) -> Result<Signer, ApprovalError> {
     let sig = sshsig::parse(&file.bytes).map_err(|e| ApprovalError::MalformedSignature {
         file: file.name.clone(),
-        reason: e.to_string(),
+        reason: if String::from_utf8_lossy(&file.bytes).contains("-----BEGIN SSH SIGNATURE-----") {
+            e.to_string()
+        } else {
+            "it has no `-----BEGIN SSH SIGNATURE-----` armor".to_string()
+        },
     })?;
     let key = sig.public_key();
     let fingerprint = sshsig::fingerprint(key);
@@ -678,11 +685,14 @@ pub struct Signed {
 /// Refuses a plan whose digest does not match its content, or that has expired at `now`:
 /// signing it could only produce an approval that `apply` refuses.
 pub fn sign_plan(
+    root: &Path,
     plan_path: &Path,
     key_path: &Path,
     out: &Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Signed> {
+    let plan_name = shown(root, plan_path);
+    let key_name = shown(root, key_path);
     let (bytes, plan) = read_plan(plan_path)?;
     if plan.format != PLAN_FORMAT {
         return Err(ApprovalError::UnsupportedFormat {
@@ -696,7 +706,7 @@ pub fn sign_plan(
             recorded: plan.digest.clone(),
             computed,
         })
-        .context(format!("refusing to sign `{}`", plan_path.display())));
+        .context(format!("refusing to sign `{plan_name}`")));
     }
     let not_after = DateTime::parse_from_rfc3339(&plan.not_after).map_err(|_| {
         ApprovalError::InvalidExpiry {
@@ -708,10 +718,10 @@ pub fn sign_plan(
             not_after: plan.not_after.clone(),
             now: rfc3339(now),
         })
-        .context(format!("refusing to sign `{}`", plan_path.display())));
+        .context(format!("refusing to sign `{plan_name}`")));
     }
-    let key = sshsig::read_private_key(key_path)?;
-    let armored = sshsig::sign(&key, &key_path.display().to_string(), &bytes)?;
+    let key = sshsig::read_private_key(key_path, &key_name)?;
+    let armored = sshsig::sign(&key, &key_name, &bytes)?;
     write_atomic(out, armored.as_bytes())?;
     let data = key.public_key().key_data();
     Ok(Signed {
