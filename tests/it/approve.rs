@@ -1,17 +1,13 @@
 //! The approval gate end to end, with the real `ssh-keygen` of this machine: signatures made
 //! by either tool verify with the other, and every refusal has its own clear message.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::json;
-use sophia::core::address::Address;
 use sophia::core::digest::plan_digest;
-use sophia::core::plan::{
-    Action, ActionId, AttrDiff, Change, ChangeKind, DesiredRef, PLAN_FORMAT, Plan, PlanSummary,
-};
+use sophia::core::plan::{PLAN_FORMAT, Plan};
 
 const NS: &str = "sophia-plan@v1";
 
@@ -177,75 +173,60 @@ fn time(offset: Duration) -> String {
 }
 
 /// A plan creating one Fly app; `destructive` adds the removal of a branch protection.
+/// Built from JSON (as a plan file is read), so fields the plan gains later default.
 fn plan(not_after: Duration, destructive: bool) -> Plan {
-    let app = Address::parse("fly.app.sophiaai-dashboard-v2").unwrap();
-    let mut live = BTreeMap::new();
-    live.insert(
-        app.clone(),
-        "sha256:74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b".to_string(),
-    );
-    let mut changes = vec![Change {
-        address: app.clone(),
-        action: ChangeKind::Create,
-        before: serde_json::Value::Null,
-        after: json!({"image": "registry.fly.io/sophiaai-dashboard-v2:deployment-01", "count": 2}),
-        diff: vec![AttrDiff {
-            path: "image".into(),
-            before: serde_json::Value::Null,
-            after: json!("registry.fly.io/sophiaai-dashboard-v2:deployment-01"),
-        }],
-    }];
-    let mut actions = vec![Action {
-        id: ActionId(format!("fly.app.create:{app}")),
-        address: app.clone(),
-        kind: "fly.app.create".into(),
-        params: json!({"org": "pay-ready"}),
-        depends_on: vec![],
-    }];
-    let mut summary = PlanSummary {
-        create: 1,
-        ..PlanSummary::default()
-    };
-    if destructive {
-        let protection =
-            Address::parse("github.repo.ai-cherry/sophia-intel-ai.branch.main.protection").unwrap();
-        live.insert(
-            protection.clone(),
-            "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef".to_string(),
-        );
-        changes.push(Change {
-            address: protection.clone(),
-            action: ChangeKind::Delete,
-            before: json!({"enforce_admins": true}),
-            after: serde_json::Value::Null,
-            diff: vec![],
-        });
-        actions.push(Action {
-            id: ActionId(format!("github.protection.delete:{protection}")),
-            address: protection,
-            kind: "github.protection.delete".into(),
-            params: json!({}),
-            depends_on: vec![],
-        });
-        summary.delete = 1;
-    }
-    let mut plan = Plan {
-        format: PLAN_FORMAT.into(),
-        tool_version: "0.1.0".into(),
-        created_at: time(Duration::hours(-1)),
-        not_after: time(not_after),
-        nonce: "7f3c2a9e4b1d6058".into(),
-        desired: DesiredRef {
-            digest: "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
-                .into(),
-            git_commit: None,
+    let app = "fly.app.sophiaai-dashboard-v2";
+    let image = "registry.fly.io/sophiaai-dashboard-v2:deployment-01";
+    let mut value = json!({
+        "format": PLAN_FORMAT,
+        "tool_version": "0.1.0",
+        "created_at": time(Duration::hours(-1)),
+        "not_after": time(not_after),
+        "nonce": "7f3c2a9e4b1d6058",
+        "desired": {
+            "digest": "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
         },
-        live,
-        changes,
-        actions,
-        summary,
-        digest: String::new(),
-    };
+        "live": {
+            app: "sha256:74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b"
+        },
+        "changes": [{
+            "address": app,
+            "action": "create",
+            "before": null,
+            "after": {"image": image, "count": 2},
+            "diff": [{"path": "image", "before": null, "after": image}]
+        }],
+        "actions": [{
+            "id": format!("fly.app.create:{app}"),
+            "address": app,
+            "kind": "fly.app.create",
+            "params": {"org": "pay-ready"},
+            "depends_on": []
+        }],
+        "summary": {"create": 1, "update": 0, "delete": 0, "replace": 0},
+        "digest": ""
+    });
+    if destructive {
+        let protection = "github.repo.ai-cherry/sophia-intel-ai.branch.main.protection";
+        value["live"][protection] =
+            json!("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+        value["changes"].as_array_mut().unwrap().push(json!({
+            "address": protection,
+            "action": "delete",
+            "before": {"enforce_admins": true},
+            "after": null,
+            "diff": []
+        }));
+        value["actions"].as_array_mut().unwrap().push(json!({
+            "id": format!("github.protection.delete:{protection}"),
+            "address": protection,
+            "kind": "github.protection.delete",
+            "params": {},
+            "depends_on": []
+        }));
+        value["summary"]["delete"] = json!(1);
+    }
+    let mut plan: Plan = serde_json::from_value(value).unwrap();
     plan.digest = plan_digest(&plan);
     plan
 }
