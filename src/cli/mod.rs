@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 pub mod matrix;
 pub mod plan;
 pub mod proofs;
+pub mod refresh;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;
@@ -50,6 +51,8 @@ pub struct Cli {
 pub enum Command {
     /// Check the desired state offline: syntax, unknown keys, names, duplicates.
     Validate(validate::Args),
+    /// Read the live state of every active provider (reads only).
+    Refresh(refresh::Args),
     /// Compute the plan: desired state against live state.
     Plan(plan::Args),
     /// Render a saved plan file.
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
 fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Validate(args) => validate::run(ctx, args),
+        Command::Refresh(args) => refresh::run(ctx, args),
         Command::Plan(args) => plan::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
@@ -144,6 +148,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
 /// The one place errors are printed: `error:` then each cause as `Caused by:`. With
 /// `--json`, the normalized failure envelope goes to stdout as well.
 pub fn report(ctx: &Ctx, err: &anyhow::Error) {
+    if let Some(errors) = err.downcast_ref::<crate::core::desired::LoadErrors>() {
+        validate::report_load_errors(ctx, errors);
+        return;
+    }
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\nCaused by: {cause}"));
