@@ -1,3 +1,4 @@
+mod approve;
 mod flytoml;
 mod loader;
 mod plan;
