@@ -1,7 +1,9 @@
 mod approve;
+mod backend;
 mod flytoml;
 mod loader;
 mod plan;
+mod proofs;
 mod render;
 mod sandbox;
 mod sandbox_conformance;
