@@ -1,3 +1,4 @@
+mod apply;
 mod approve;
 mod backend;
 mod flytoml;
