@@ -501,6 +501,39 @@ pub enum VerifyError {
     HeadMismatch { expected: String, actual: String },
 }
 
+impl VerifyError {
+    /// What to do about it, for the `hint:` line.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            VerifyError::Torn { .. } => {
+                "only the interrupted append is lost; its proof file is still in place"
+            }
+            VerifyError::NotJson { .. }
+            | VerifyError::BadStart { .. }
+            | VerifyError::Removed { .. }
+            | VerifyError::Reordered { .. }
+            | VerifyError::Inserted { .. }
+            | VerifyError::Edited { .. }
+            | VerifyError::BadGenesis { .. }
+            | VerifyError::ColumnEdited { .. }
+            | VerifyError::HalfProof { .. }
+            | VerifyError::HeadMismatch { .. } => {
+                "the journal is append-only evidence and is never edited: compare it with its \
+                 history (`git log -p proofs/journal.jsonl`, or a backup of the table) to see what changed"
+            }
+            VerifyError::UnsafeProof { .. } => {
+                "a journal record may only name a plain file inside proofs/, never through a link"
+            }
+            VerifyError::MissingFile { .. }
+            | VerifyError::ChangedFile { .. }
+            | VerifyError::UnreadableFile { .. } => {
+                "proof files are never edited by hand: `git log -p` on the file shows the change, \
+                 `git checkout` restores the journaled version"
+            }
+        }
+    }
+}
+
 /// Check a journal: every entry parses, `seq` runs 1.., each `prev` chains, database
 /// columns agree with their line, and every referenced file (the newest record of each
 /// path) has its recorded hash. Stops at the first failure, naming it.
