@@ -571,3 +571,26 @@ fn appends_chain_after_lines_longer_than_the_tail_chunk() {
     }
     assert_eq!(journal.verify(None).unwrap().records, 3);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any single-byte change anywhere in the journal, or in any proof file, fails verify
+    /// once the head is pinned.
+    #[test]
+    fn any_single_byte_change_is_detected(at in 0.0f64..1.0, delta in 1u8..=255, in_proof in proptest::bool::ANY) {
+        let repo = Repo::new().with_chain();
+        let head = repo.store().journal().verify(None).unwrap().head;
+        let target = if in_proof {
+            let recs = repo.store().journal().read().unwrap();
+            repo.proofs().join(recs[(at * 5.0) as usize].proof.as_ref().unwrap())
+        } else {
+            repo.journal_path()
+        };
+        let mut bytes = std::fs::read(&target).unwrap();
+        let i = ((at * bytes.len() as f64) as usize).min(bytes.len() - 1);
+        bytes[i] = bytes[i].wrapping_add(delta);
+        std::fs::write(&target, &bytes).unwrap();
+        proptest::prop_assert!(repo.store().journal().verify(Some(&head)).is_err());
+    }
+}
