@@ -167,6 +167,7 @@ impl LocalJournal {
 
     /// Append one record (see the module docs for the durability argument).
     pub fn append(&self, new: NewRecord) -> anyhow::Result<Record> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.checked_path()?;
         std::fs::create_dir_all(&self.proofs_root)
             .with_context(|| format!("creating `{}`", self.proofs_root.display()))?;
@@ -175,6 +176,7 @@ impl LocalJournal {
             .read(true)
             .append(true)
             .create(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("opening `{}`", path.display()))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)

@@ -594,3 +594,17 @@ proptest::proptest! {
         proptest::prop_assert!(repo.store().journal().verify(Some(&head)).is_err());
     }
 }
+
+#[test]
+fn a_journal_that_is_a_symlink_is_refused() {
+    let repo = Repo::new();
+    std::fs::create_dir(repo.proofs()).unwrap();
+    std::os::unix::fs::symlink(repo.root().join("outside/j"), repo.journal_path()).unwrap();
+    let err = repo
+        .store()
+        .journal()
+        .append(NewRecord::now("x", "success"))
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+    assert!(repo.outside_is_empty());
+}
