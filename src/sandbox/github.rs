@@ -775,11 +775,36 @@ async fn get_repo(
     Extension(origin): Extension<Origin>,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Response {
+    let full = format!("{owner}/{repo}");
+    let api = api(&origin);
     let mut world = shared.world();
-    match repo_json(&mut world, &api(&origin), &format!("{owner}/{repo}")) {
-        Some(v) => json_response(StatusCode::OK, v),
-        None => not_found(),
+    let Some(r) = world.github.repos.get(&full) else {
+        return not_found();
+    };
+    let open = r.issues.iter().filter(|i| i.state == "open").count();
+    if let Some((root, count, bytes)) = &r.rendered
+        && *root == api
+        && *count == open
+    {
+        return json_bytes(bytes.clone());
     }
+    let Some(v) = repo_json(&mut world, &api, &full) else {
+        return not_found();
+    };
+    let bytes = axum::body::Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+    if let Some(r) = world.github.repos.get_mut(&full) {
+        r.rendered = Some((api, open, bytes.clone()));
+    }
+    json_bytes(bytes)
+}
+
+fn json_bytes(bytes: axum::body::Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- branch protection

@@ -330,6 +330,9 @@ pub struct Repo {
     /// sealed boxes clients send.
     pub key: crypto_box::SecretKey,
     pub key_id: String,
+    /// The last rendered `GET /repos/{o}/{r}` body and what it depended on (the API root and
+    /// the open-issue count): the object is large and read often.
+    pub rendered: Option<(String, usize, axum::body::Bytes)>,
 }
 
 pub struct GithubSecret {
@@ -607,6 +610,7 @@ impl World {
                 comments: Vec::new(),
                 key,
                 key_id,
+                rendered: None,
             };
             for (branch, body) in &repo.protection {
                 let Some(slot) = r.branches.get_mut(branch) else {
