@@ -581,6 +581,11 @@ async fn the_request_log_goes_to_a_file_as_json_lines() {
         lines[0]["body"],
         json!({ "values": { "DB": "***", "OLD": null } })
     );
+    assert_eq!(
+        lines.iter().map(|l| l["write"].clone()).collect::<Vec<_>>(),
+        vec![json!(true), json!(false), json!(false)],
+        "each line says whether the request was a write"
+    );
     assert!(
         lines
             .iter()
@@ -1021,7 +1026,29 @@ async fn saas_providers_answer_in_their_own_shapes() {
         lambda.get("/instances").await.1["data"][0]["name"],
         json!("gpu-1")
     );
-    sb.with_world(|w| assert_eq!(w.slack.messages.len(), 1));
+    // Slack also takes a form-encoded body, with the token in it.
+    let resp = reqwest::Client::new()
+        .post(format!("{u}/slack/api/chat.postMessage"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=xoxb-form&channel=%23infra&text=from+a+form")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(resp).await.1["ok"], json!(true));
+    sb.with_world(|w| {
+        assert_eq!(w.slack.messages.len(), 2);
+        assert_eq!(w.slack.messages[1].text, "from a form");
+    });
+    let form_entry = sb.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (form_entry.token_scope.as_str(), form_entry.write),
+        ("full", true)
+    );
+    assert!(
+        !serde_json::to_string(&form_entry)
+            .unwrap()
+            .contains("xoxb-form")
+    );
 }
 
 #[test]
