@@ -1,3 +1,5 @@
 mod flytoml;
 mod loader;
+mod matrix;
+mod schema;
 mod support;
