@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
 pub mod matrix;
 pub mod plan;
 pub mod proofs;
+pub mod refresh;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;
@@ -50,6 +52,8 @@ pub struct Cli {
 pub enum Command {
     /// Check the desired state offline: syntax, unknown keys, names, duplicates.
     Validate(validate::Args),
+    /// Read the live state of every active provider (reads only).
+    Refresh(refresh::Args),
     /// Compute the plan: desired state against live state.
     Plan(plan::Args),
     /// Render a saved plan file.
@@ -58,6 +62,8 @@ pub enum Command {
     Sign(sign::Args),
     /// Verify a plan file: digest, expiry and signature against `.infra/allowed_signers`.
     Verify(verify::Args),
+    /// Apply an approved plan: lock, verify, refuse if stale, run, record proofs.
+    Apply(apply::Args),
     /// Write `proofs/secrets/matrix.json`: each provider's activation and secret status.
     Matrix(matrix::Args),
     /// Proofs and the hash-chained journal.
@@ -129,10 +135,12 @@ pub fn main() -> ExitCode {
 fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Validate(args) => validate::run(ctx, args),
+        Command::Refresh(args) => refresh::run(ctx, args),
         Command::Plan(args) => plan::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),
+        Command::Apply(args) => apply::run(ctx, args),
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Proofs(args) => proofs::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
@@ -144,6 +152,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
 /// The one place errors are printed: `error:` then each cause as `Caused by:`. With
 /// `--json`, the normalized failure envelope goes to stdout as well.
 pub fn report(ctx: &Ctx, err: &anyhow::Error) {
+    if let Some(errors) = err.downcast_ref::<crate::core::desired::LoadErrors>() {
+        validate::report_load_errors(ctx, errors);
+        return;
+    }
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\nCaused by: {cause}"));

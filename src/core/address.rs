@@ -127,7 +127,8 @@ impl Address {
                 "expected `.branch.<b>.protection`, `.secret.<NAME>` or `.environment.<env>` after the repository",
             ));
         }
-        let simple: [(&str, fn(String) -> Address); 5] = [
+        type Make = fn(String) -> Address;
+        let simple: [(&str, Make); 5] = [
             ("provider.", |name| Address::Provider { name }),
             ("context_db.extension.", |name| {
                 Address::ContextDbExtension { name }

@@ -1,2 +1,10 @@
+mod approve;
+mod backend;
+mod flytoml;
+mod loader;
 mod plan;
+mod proofs;
 mod render;
+mod sandbox;
+mod sandbox_conformance;
+mod support;

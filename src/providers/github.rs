@@ -1,0 +1,941 @@
+//! GitHub REST (`GITHUB_API_URL`, default `https://api.github.com`).
+//!
+//! Auth: `GITHUB_TOKEN`, or a GitHub App — a JWT (RS256, `iat` 60 s in the past, `exp` 9
+//! minutes ahead, `iss` = `GITHUB_APP_ID`) signed with `GITHUB_PRIVATE_KEY`, exchanged at
+//! `POST /app/installations/{GITHUB_INSTALLATION_ID}/access_tokens` for an installation
+//! token that is cached for this process.
+//!
+//! Refresh reads (GET only, beyond the token exchange):
+//! - `…branch.<b>.protection` ← `GET …/branches/{b}/protection`, normalized to the PUT body
+//!   shape ([`crate::core::lower::normalize_github_protection`]); 404 → absent.
+//! - `…secret.<N>` ← `GET …/actions/secrets?per_page=100&page=…` (every page, once per
+//!   repository) → `{}` when listed.
+//! - `…environment.<e>` ← `GET …/environments/{e}` → `{"reviewers": [{type, login}]}`.
+//!
+//! Actions: `github.protection.put`, `github.protection.delete`, `github.secret.put`,
+//! `github.environment.put`. Read-only operation: `audit` (secret names only).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde_json::{Map, Value, json};
+
+use super::http::{self, Http, Req, Retry};
+use super::{ActionOutcome, Credentials, ProviderError, SecretSource, refresh_each};
+use crate::core::address::Address;
+use crate::core::plan::Action;
+
+const PROVIDER: &str = "github";
+
+/// The REST API version every request pins (GitHub's current stable version).
+pub const API_VERSION: &str = "2022-11-28";
+
+/// Secrets listed per page: GitHub's maximum, so most repositories need one request.
+const PER_PAGE: usize = 100;
+
+/// Page cap of the secrets listing: 100 pages of 100 is far beyond any real repository and
+/// stops a server that never ends its pages from looping forever.
+const MAX_PAGES: usize = 100;
+
+/// Installation tokens live one hour; reuse one for 50 minutes so a token never expires in
+/// the middle of a run.
+const INSTALLATION_TOKEN_REUSE: Duration = Duration::from_secs(50 * 60);
+
+/// The PUT body's fields (GitHub's request schema), in its order.
+const PUT_FIELDS: [&str; 11] = [
+    "required_status_checks",
+    "enforce_admins",
+    "required_pull_request_reviews",
+    "restrictions",
+    "required_linear_history",
+    "allow_force_pushes",
+    "allow_deletions",
+    "block_creations",
+    "required_conversation_resolution",
+    "lock_branch",
+    "allow_fork_syncing",
+];
+
+/// The four fields GitHub requires in the PUT body (`null` disables them).
+const REQUIRED_FIELDS: [&str; 4] = [
+    "required_status_checks",
+    "enforce_admins",
+    "required_pull_request_reviews",
+    "restrictions",
+];
+
+#[derive(Clone)]
+enum Auth {
+    Token(HeaderValue),
+    App {
+        app_id: String,
+        installation_id: String,
+        key: Arc<jsonwebtoken::EncodingKey>,
+        cache: Arc<tokio::sync::Mutex<Option<(HeaderValue, Instant)>>>,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Token(_) => f.write_str("Token(..)"),
+            Auth::App { app_id, .. } => write!(f, "App({app_id})"),
+        }
+    }
+}
+
+/// The GitHub provider.
+#[derive(Debug, Clone)]
+pub struct GithubProvider {
+    http: Http,
+    base: Url,
+    auth: Auth,
+}
+
+fn bearer(token: &str) -> Result<HeaderValue, ProviderError> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
+        ProviderError::new(
+            PROVIDER,
+            "invalid-input",
+            "the GitHub token holds characters not allowed in an HTTP header",
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// `owner/repo` → (`owner`, `repo`).
+fn split_repo(repo: &str) -> Result<(&str, &str), ProviderError> {
+    repo.split_once('/').ok_or_else(|| {
+        ProviderError::new(
+            PROVIDER,
+            "invalid-input",
+            format!("`{repo}` is not `owner/repo`"),
+        )
+    })
+}
+
+impl GithubProvider {
+    /// Configure from `creds`: `GITHUB_TOKEN`, or all of `GITHUB_APP_ID`,
+    /// `GITHUB_INSTALLATION_ID` and `GITHUB_PRIVATE_KEY`.
+    pub fn new(creds: &Credentials, http: Http) -> Result<GithubProvider, ProviderError> {
+        let base = http::parse_base(
+            "GITHUB_API_URL",
+            creds
+                .get("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com"),
+        )
+        .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e.to_string()))?;
+        let auth = if let Some(token) = creds.get("GITHUB_TOKEN") {
+            Auth::Token(bearer(token)?)
+        } else {
+            let app = [
+                "GITHUB_APP_ID",
+                "GITHUB_INSTALLATION_ID",
+                "GITHUB_PRIVATE_KEY",
+            ];
+            let missing: Vec<&str> = app
+                .iter()
+                .copied()
+                .filter(|n| creds.get(n).is_none())
+                .collect();
+            if missing.len() == app.len() {
+                return Err(ProviderError::not_configured(
+                    PROVIDER,
+                    &[
+                        "GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_INSTALLATION_ID and GITHUB_PRIVATE_KEY)",
+                    ],
+                ));
+            }
+            if !missing.is_empty() {
+                return Err(ProviderError::not_configured(PROVIDER, &missing));
+            }
+            // A PEM kept in a one-line variable often has `\n` escapes.
+            let pem = creds
+                .get("GITHUB_PRIVATE_KEY")
+                .unwrap_or_default()
+                .replace("\\n", "\n");
+            let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
+                ProviderError::new(
+                    PROVIDER,
+                    "invalid-input",
+                    "`GITHUB_PRIVATE_KEY` is not an RSA private key in PEM form",
+                )
+            })?;
+            Auth::App {
+                app_id: creds.get("GITHUB_APP_ID").unwrap_or_default().to_string(),
+                installation_id: creds
+                    .get("GITHUB_INSTALLATION_ID")
+                    .unwrap_or_default()
+                    .to_string(),
+                key: Arc::new(key),
+                cache: Arc::default(),
+            }
+        };
+        Ok(GithubProvider { http, base, auth })
+    }
+
+    /// The JWT a GitHub App authenticates with (RS256; `iat` 60 s back for clock drift,
+    /// `exp` 9 minutes ahead, under GitHub's 10-minute maximum).
+    pub fn app_jwt(
+        app_id: &str,
+        key: &jsonwebtoken::EncodingKey,
+        now: SystemTime,
+    ) -> Result<String, ProviderError> {
+        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let claims = json!({ "iat": now - 60, "exp": now + 9 * 60, "iss": app_id });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &claims,
+            key,
+        )
+        .map_err(|e| ProviderError::new(PROVIDER, "internal", format!("signing the app JWT: {e}")))
+    }
+
+    /// The `Authorization` header: the token, or a fresh/cached installation token.
+    async fn authorization(&self) -> Result<HeaderValue, ProviderError> {
+        match &self.auth {
+            Auth::Token(v) => Ok(v.clone()),
+            Auth::App {
+                app_id,
+                installation_id,
+                key,
+                cache,
+            } => {
+                let mut cache = cache.lock().await;
+                if let Some((v, at)) = cache.as_ref()
+                    && at.elapsed() < INSTALLATION_TOKEN_REUSE
+                {
+                    return Ok(v.clone());
+                }
+                let jwt = Self::app_jwt(app_id, key, SystemTime::now())?;
+                // Minting another token is harmless, so the exchange may be retried.
+                let req = self
+                    .base_req(
+                        Method::POST,
+                        &["app", "installations", installation_id, "access_tokens"],
+                    )
+                    .header(AUTHORIZATION, bearer(&jwt)?)
+                    .retry(Retry::Idempotent);
+                let resp = self
+                    .http
+                    .send_ok(req)
+                    .await
+                    .map_err(|e| ProviderError::http(PROVIDER, e))?;
+                let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
+                let token = body.get("token").and_then(Value::as_str).ok_or_else(|| {
+                    ProviderError::new(
+                        PROVIDER,
+                        "http-error",
+                        "POST /app/installations/{id}/access_tokens: no token in the answer",
+                    )
+                })?;
+                let v = bearer(token)?;
+                *cache = Some((v.clone(), Instant::now()));
+                Ok(v)
+            }
+        }
+    }
+
+    fn base_req(&self, method: Method, segments: &[&str]) -> Req {
+        Req::new(method, http::url(&self.base, segments))
+            .header(
+                ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            )
+            .header(
+                HeaderName::from_static("x-github-api-version"),
+                HeaderValue::from_static(API_VERSION),
+            )
+    }
+
+    async fn req(&self, method: Method, segments: &[&str]) -> Result<Req, ProviderError> {
+        Ok(self
+            .base_req(method, segments)
+            .header(AUTHORIZATION, self.authorization().await?))
+    }
+
+    async fn send(&self, req: Req) -> Result<http::Resp, ProviderError> {
+        self.http
+            .send(req)
+            .await
+            .map_err(|e| ProviderError::http(PROVIDER, e))
+    }
+
+    async fn send_ok(&self, req: Req) -> Result<Value, ProviderError> {
+        let resp = self.send(req).await?;
+        let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        resp.json().map_err(|e| ProviderError::http(PROVIDER, e))
+    }
+
+    /// `GET`, `None` on 404.
+    async fn get_opt(&self, segments: &[&str]) -> Result<Option<Value>, ProviderError> {
+        let resp = self.send(self.req(Method::GET, segments).await?).await?;
+        if resp.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        resp.json()
+            .map(Some)
+            .map_err(|e| ProviderError::http(PROVIDER, e))
+    }
+
+    // ───────────────────────── reads ─────────────────────────
+
+    /// The normalized protection of a branch, `None` when unprotected.
+    pub async fn protection(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<Value>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        Ok(self
+            .get_opt(&["repos", owner, name, "branches", branch, "protection"])
+            .await?
+            .map(|v| normalize_protection(&v)))
+    }
+
+    /// Every Actions secret name of a repository (all pages), sorted.
+    pub async fn secret_names(&self, repo: &str) -> Result<Vec<String>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let mut names = BTreeSet::new();
+        for page in 1..=MAX_PAGES {
+            let mut req = self
+                .req(Method::GET, &["repos", owner, name, "actions", "secrets"])
+                .await?;
+            req.url
+                .set_query(Some(&format!("per_page={PER_PAGE}&page={page}")));
+            let body = self.send_ok(req).await?;
+            let items = body
+                .get("secrets")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            names.extend(
+                items
+                    .iter()
+                    .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string)),
+            );
+            let total = body.get("total_count").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if items.len() < PER_PAGE || names.len() >= total {
+                break;
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// An environment's required reviewers, `None` when the environment does not exist.
+    async fn environment(&self, repo: &str, env: &str) -> Result<Option<Value>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        Ok(self
+            .get_opt(&["repos", owner, name, "environments", env])
+            .await?
+            .map(|e| json!({ "reviewers": reviewers_of(&e).into_iter().map(|(t, l, _)| json!({"type": t, "login": l})).collect::<Vec<_>>() })))
+    }
+
+    /// Read the normalized object of each GitHub address.
+    pub async fn refresh(
+        &self,
+        addresses: &[Address],
+    ) -> Result<BTreeMap<Address, Value>, ProviderError> {
+        // Secrets: one paginated listing per repository, however many names are asked.
+        let repos: BTreeSet<&str> = addresses
+            .iter()
+            .filter_map(|a| match a {
+                Address::GithubSecret { repo, .. } => Some(repo.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut listed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for repo in repos {
+            listed.insert(
+                repo.to_string(),
+                self.secret_names(repo).await?.into_iter().collect(),
+            );
+        }
+        let listed = &listed;
+        refresh_each(addresses, |a| async move {
+            match a {
+                Address::GithubProtection { repo, branch } => self.protection(repo, branch).await,
+                Address::GithubSecret { repo, name } => Ok(listed
+                    .get(repo)
+                    .is_some_and(|names| names.contains(name))
+                    .then(|| json!({}))),
+                Address::GithubEnvironment { repo, env } => self.environment(repo, env).await,
+                other => Err(ProviderError::new(
+                    PROVIDER,
+                    "invalid-input",
+                    format!("`{other}` is not a GitHub resource"),
+                )),
+            }
+        })
+        .await
+    }
+
+    // ───────────────────────── actions ─────────────────────────
+
+    /// Execute one plan action.
+    pub async fn execute(&self, action: &Action, secrets: &dyn SecretSource) -> ActionOutcome {
+        let result = match (action.kind.as_str(), &action.address) {
+            ("github.protection.put", Address::GithubProtection { repo, branch }) => {
+                self.put_protection(repo, branch, desired_protection(&action.params))
+                    .await
+            }
+            ("github.protection.delete", Address::GithubProtection { repo, branch }) => {
+                self.delete_protection(repo, branch).await
+            }
+            ("github.secret.put", Address::GithubSecret { repo, name }) => {
+                self.put_secret(repo, name, secrets).await
+            }
+            ("github.environment.put", Address::GithubEnvironment { repo, env }) => {
+                self.put_environment(repo, env, &action.params).await
+            }
+            (kind, address) => Err(ProviderError::new(
+                PROVIDER,
+                "invalid-input",
+                format!("the GitHub provider cannot run `{kind}` on `{address}`"),
+            )),
+        };
+        result.unwrap_or_else(ActionOutcome::failure)
+    }
+
+    /// Put branch protection. The PUT replaces the whole protection, so the body is the
+    /// desired fields merged over the current live values: a field (or a sub-field of
+    /// `required_status_checks` / `required_pull_request_reviews`) the desired state does
+    /// not set keeps its live value, so settings managed elsewhere survive. Idempotent.
+    async fn put_protection(
+        &self,
+        repo: &str,
+        branch: &str,
+        desired: Value,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let live = self.protection(repo, branch).await?;
+        let body = protection_put_body(&desired, live.as_ref());
+        let req = self
+            .req(
+                Method::PUT,
+                &["repos", owner, name, "branches", branch, "protection"],
+            )
+            .await?
+            .json(body.clone());
+        self.send_ok(req).await?;
+        Ok(ActionOutcome::success(
+            format!("protected `{branch}` of {repo}"),
+            vec![json!({"repo": repo, "branch": branch, "body": body})],
+        ))
+    }
+
+    /// Remove branch protection; an unprotected branch is already done (idempotent).
+    async fn delete_protection(
+        &self,
+        repo: &str,
+        branch: &str,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let req = self
+            .req(
+                Method::DELETE,
+                &["repos", owner, name, "branches", branch, "protection"],
+            )
+            .await?;
+        let resp = self.send(req).await?;
+        if resp.status.as_u16() != 404 {
+            resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        }
+        Ok(ActionOutcome::success(
+            format!("removed the protection of `{branch}` of {repo}"),
+            vec![json!({"repo": repo, "branch": branch})],
+        ))
+    }
+
+    /// Set an Actions secret: the value is read from `secrets` now, sealed (libsodium sealed
+    /// box) with the repository's public key and sent as `{encrypted_value, key_id}`. Only
+    /// the name is recorded. Idempotent: PUT creates or updates.
+    async fn put_secret(
+        &self,
+        repo: &str,
+        secret: &str,
+        secrets: &dyn SecretSource,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let value = secrets.value(secret).ok_or_else(|| {
+            ProviderError::new(
+                PROVIDER,
+                "not-configured",
+                format!("secret value not set in the environment: {secret}"),
+            )
+        })?;
+        let key = self
+            .send_ok(
+                self.req(
+                    Method::GET,
+                    &["repos", owner, name, "actions", "secrets", "public-key"],
+                )
+                .await?,
+            )
+            .await?;
+        let key_id = key
+            .get("key_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let encrypted = seal(
+            key.get("key").and_then(Value::as_str).unwrap_or_default(),
+            &value,
+        )?;
+        drop(value);
+        let req = self
+            .req(
+                Method::PUT,
+                &["repos", owner, name, "actions", "secrets", secret],
+            )
+            .await?
+            .json(json!({ "encrypted_value": encrypted, "key_id": key_id }));
+        self.send_ok(req).await?;
+        Ok(ActionOutcome::success(
+            format!("set Actions secret {secret} of {repo}"),
+            vec![json!({"repo": repo, "secret": secret})],
+        ))
+    }
+
+    /// Create or update an environment with its required reviewers (`params.reviewers`:
+    /// `[{type, login}]`). Ids come from the environment's current reviewers, else from
+    /// `GET /users/{login}` or `GET /orgs/{owner}/teams/{slug}`. Idempotent.
+    async fn put_environment(
+        &self,
+        repo: &str,
+        env: &str,
+        params: &Value,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let wanted: Vec<(String, String)> = params
+            .get("reviewers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some((
+                    r.get("type")?.as_str()?.to_string(),
+                    r.get("login")?.as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        let current = self
+            .get_opt(&["repos", owner, name, "environments", env])
+            .await?;
+        let known: BTreeMap<(String, String), i64> = current
+            .as_ref()
+            .map(reviewers_of)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(t, l, id)| id.map(|id| ((t, l), id)))
+            .collect();
+        let mut reviewers = Vec::new();
+        for (kind, login) in &wanted {
+            let id = match known.get(&(kind.clone(), login.clone())) {
+                Some(id) => *id,
+                None => {
+                    let path: Vec<&str> = if kind == "Team" {
+                        vec!["orgs", owner, "teams", login]
+                    } else {
+                        vec!["users", login]
+                    };
+                    let who = self.send_ok(self.req(Method::GET, &path).await?).await?;
+                    who.get("id").and_then(Value::as_i64).ok_or_else(|| {
+                        ProviderError::new(
+                            PROVIDER,
+                            "http-error",
+                            format!("GET /{}: no `id` in the answer", path.join("/")),
+                        )
+                    })?
+                }
+            };
+            reviewers.push(json!({ "type": kind, "id": id }));
+        }
+        let req = self
+            .req(Method::PUT, &["repos", owner, name, "environments", env])
+            .await?
+            .json(json!({ "reviewers": reviewers }));
+        self.send_ok(req).await?;
+        Ok(ActionOutcome::success(
+            format!(
+                "environment `{env}` of {repo}: {} reviewer(s)",
+                wanted.len()
+            ),
+            vec![json!({"repo": repo, "environment": env,
+                        "reviewers": wanted.iter().map(|(t, l)| json!({"type": t, "login": l})).collect::<Vec<_>>()})],
+        ))
+    }
+
+    // ───────────────────────── read-only operations ─────────────────────────
+
+    /// `audit`: the Actions secret names of `payload.repo` (names only, never values).
+    pub async fn op(
+        &self,
+        name: &str,
+        payload: &Value,
+    ) -> Result<(String, Vec<Value>), ProviderError> {
+        match name {
+            "audit" => {
+                let repo = payload.get("repo").and_then(Value::as_str).ok_or_else(|| {
+                    ProviderError::new(
+                        PROVIDER,
+                        "invalid-input",
+                        "`github audit` needs `repo` (owner/repo) in its payload",
+                    )
+                })?;
+                let names = self.secret_names(repo).await?;
+                Ok((
+                    format!("{} Actions secret(s) in {repo}", names.len()),
+                    vec![json!({ "repo": repo, "secrets": names })],
+                ))
+            }
+            other => Err(ProviderError::new(
+                PROVIDER,
+                "invalid-input",
+                format!("unknown GitHub operation `{other}` (expected audit)"),
+            )),
+        }
+    }
+}
+
+/// The GET response in the PUT body shape. Interim: replaced by the planner's
+/// `crate::core::lower::normalize_github_protection` once it lands in `main`.
+fn normalize_protection(get: &Value) -> Value {
+    fn actors(v: &Value) -> Value {
+        let names = |key: &str, field: &str| -> Vec<Value> {
+            let mut out: Vec<Value> = v
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.as_str().or_else(|| i.get(field)?.as_str()))
+                .map(|s| json!(s))
+                .collect();
+            out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            out
+        };
+        let mut m = json!({ "users": names("users", "login"), "teams": names("teams", "slug") });
+        if v.get("apps").is_some() {
+            m["apps"] = Value::Array(names("apps", "slug"));
+        }
+        m
+    }
+    let mut out = Map::new();
+    for field in PUT_FIELDS {
+        let v = get.get(field);
+        let normalized = match (field, v) {
+            (_, None) => {
+                if REQUIRED_FIELDS.contains(&field) {
+                    out.insert(field.into(), Value::Null);
+                }
+                continue;
+            }
+            ("required_status_checks", Some(Value::Object(c))) => {
+                let mut m = Map::new();
+                for k in ["strict", "contexts"] {
+                    if let Some(x) = c.get(k) {
+                        m.insert(k.into(), x.clone());
+                    }
+                }
+                if let Some(Value::Array(checks)) = c.get("checks") {
+                    let list = checks
+                        .iter()
+                        .map(|ch| json!({"context": ch["context"], "app_id": ch["app_id"]}))
+                        .collect();
+                    m.insert("checks".into(), Value::Array(list));
+                }
+                Value::Object(m)
+            }
+            ("required_pull_request_reviews", Some(Value::Object(r))) => {
+                let mut m = Map::new();
+                for (k, x) in r {
+                    match k.as_str() {
+                        "dismissal_restrictions" | "bypass_pull_request_allowances" => {
+                            m.insert(k.clone(), actors(x));
+                        }
+                        "url" => {}
+                        _ => {
+                            m.insert(k.clone(), x.clone());
+                        }
+                    }
+                }
+                Value::Object(m)
+            }
+            ("restrictions", Some(r @ Value::Object(_))) => actors(r),
+            (_, Some(Value::Object(flag))) => flag.get("enabled").cloned().unwrap_or(Value::Null),
+            (_, Some(other)) => other.clone(),
+        };
+        out.insert(field.into(), normalized);
+    }
+    Value::Object(out)
+}
+
+/// The desired protection body from an action's params: `params.protection`, `params.body`
+/// or the params themselves.
+fn desired_protection(params: &Value) -> Value {
+    params
+        .get("protection")
+        .or_else(|| params.get("body"))
+        .filter(|v| v.is_object())
+        .cloned()
+        .unwrap_or_else(|| params.clone())
+}
+
+/// `[{type, reviewer: {login|slug, id}}]` of an environment's `required_reviewers` rule →
+/// sorted `(type, login-or-slug, id)`.
+fn reviewers_of(env: &Value) -> Vec<(String, String, Option<i64>)> {
+    let mut out: Vec<(String, String, Option<i64>)> = env
+        .get("protection_rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r.get("type").and_then(Value::as_str) == Some("required_reviewers"))
+        .flat_map(|r| {
+            r.get("reviewers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|r| {
+            let kind = r.get("type")?.as_str()?.to_string();
+            let who = r.get("reviewer")?;
+            let login = who
+                .get("login")
+                .or_else(|| who.get("slug"))?
+                .as_str()?
+                .to_string();
+            Some((kind, login, who.get("id").and_then(Value::as_i64)))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The PUT body: `desired` fields over `live` ones (objects of the two nested settings
+/// merged field by field), limited to the fields of GitHub's request schema, with the four
+/// required fields present (`null` when neither side has them) and values the schema does
+/// not allow dropped (`null` flags, `null` check app ids).
+pub fn protection_put_body(desired: &Value, live: Option<&Value>) -> Value {
+    let empty = Map::new();
+    let d = desired.as_object().unwrap_or(&empty);
+    let l = live.and_then(Value::as_object).unwrap_or(&empty);
+    let mut body = Map::new();
+    for field in PUT_FIELDS {
+        let value = match (d.get(field), l.get(field)) {
+            (Some(Value::Object(dv)), Some(Value::Object(lv)))
+                if field == "required_status_checks"
+                    || field == "required_pull_request_reviews" =>
+            {
+                let mut merged = lv.clone();
+                for (k, v) in dv {
+                    merged.insert(k.clone(), v.clone());
+                }
+                Some(Value::Object(merged))
+            }
+            (Some(dv), _) => Some(dv.clone()),
+            (None, Some(lv)) => Some(lv.clone()),
+            (None, None) => None,
+        };
+        match value {
+            Some(v) => {
+                body.insert(field.to_string(), v);
+            }
+            None if REQUIRED_FIELDS.contains(&field) => {
+                body.insert(field.to_string(), Value::Null);
+            }
+            None => {}
+        }
+    }
+    // Booleans the schema does not make nullable.
+    for flag in [
+        "required_linear_history",
+        "allow_deletions",
+        "block_creations",
+        "required_conversation_resolution",
+        "lock_branch",
+        "allow_fork_syncing",
+    ] {
+        if body.get(flag) == Some(&Value::Null) {
+            body.remove(flag);
+        }
+    }
+    if let Some(Value::Object(checks)) = body.get_mut("required_status_checks") {
+        // `strict` and `contexts` are required in the request schema.
+        checks.entry("strict").or_insert(Value::Bool(false));
+        if !checks.contains_key("contexts") {
+            let from_checks: Vec<Value> = checks
+                .get("checks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("context").cloned())
+                .collect();
+            checks.insert("contexts".into(), Value::Array(from_checks));
+        }
+        if let Some(Value::Array(items)) = checks.get_mut("checks") {
+            for c in items {
+                if let Value::Object(m) = c
+                    && m.get("app_id") == Some(&Value::Null)
+                {
+                    m.remove("app_id");
+                }
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+/// A libsodium sealed box of `value` for the base64 X25519 `public_key`, base64-encoded.
+pub fn seal(public_key: &str, value: &str) -> Result<String, ProviderError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bad_key = || {
+        ProviderError::new(
+            PROVIDER,
+            "http-error",
+            "GET …/actions/secrets/public-key: the key is not a base64 32-byte X25519 key",
+        )
+    };
+    let bytes: [u8; 32] = b64
+        .decode(public_key)
+        .map_err(|_| bad_key())?
+        .try_into()
+        .map_err(|_| bad_key())?;
+    let pk = crypto_box::PublicKey::from(bytes);
+    let sealed = pk
+        .seal(&mut crypto_box::aead::OsRng, value.as_bytes())
+        .map_err(|_| ProviderError::new(PROVIDER, "internal", "sealing the secret failed"))?;
+    Ok(b64.encode(sealed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_body_keeps_unmanaged_live_settings_and_required_fields() {
+        let desired = json!({
+            "required_pull_request_reviews": {"require_code_owner_reviews": true},
+            "enforce_admins": true,
+            "required_status_checks": null,
+            "restrictions": null,
+        });
+        let live = json!({
+            "required_pull_request_reviews": {"required_approving_review_count": 2, "require_code_owner_reviews": false},
+            "enforce_admins": false,
+            "required_linear_history": true,
+            "allow_deletions": null,
+            "required_status_checks": {"strict": true, "checks": [{"context": "ci", "app_id": null}]},
+            "restrictions": null,
+        });
+        assert_eq!(
+            protection_put_body(&desired, Some(&live)),
+            json!({
+                "required_pull_request_reviews": {"required_approving_review_count": 2, "require_code_owner_reviews": true},
+                "enforce_admins": true,
+                "required_linear_history": true,
+                "required_status_checks": null,
+                "restrictions": null,
+            })
+        );
+        let body = protection_put_body(
+            &json!({"required_status_checks": {"checks": [{"context": "ci", "app_id": null}]}}),
+            None,
+        );
+        assert_eq!(
+            body["required_status_checks"],
+            json!({"strict": false, "contexts": ["ci"], "checks": [{"context": "ci"}]})
+        );
+        assert_eq!(body["enforce_admins"], Value::Null);
+    }
+
+    #[test]
+    fn sealed_boxes_open_with_the_repository_key_and_never_contain_the_value() {
+        let sk = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
+        let pk = base64::engine::general_purpose::STANDARD.encode(sk.public_key().as_bytes());
+        let sealed = seal(&pk, "canary-value-123").unwrap();
+        assert!(!sealed.contains("canary"));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&sealed)
+            .unwrap();
+        assert_eq!(sk.unseal(&raw).unwrap(), b"canary-value-123");
+        assert!(seal("not base64!", "x").is_err());
+    }
+
+    #[test]
+    fn reviewers_read_logins_and_slugs_sorted() {
+        let env = json!({"protection_rules": [
+            {"type": "wait_timer", "wait_timer": 5},
+            {"type": "required_reviewers", "reviewers": [
+                {"type": "User", "reviewer": {"login": "zed", "id": 2}},
+                {"type": "Team", "reviewer": {"slug": "ops", "id": 7}},
+            ]}
+        ]});
+        assert_eq!(
+            reviewers_of(&env),
+            vec![
+                ("Team".into(), "ops".into(), Some(7)),
+                ("User".into(), "zed".into(), Some(2))
+            ]
+        );
+    }
+
+    /// A fresh RSA key in PKCS#1 PEM (private) and its public PEM.
+    pub(crate) fn rsa_pem() -> (String, String) {
+        use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
+        let key = rsa::RsaPrivateKey::new(&mut crypto_box::aead::OsRng, 2048).unwrap();
+        (
+            key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string(),
+            key.to_public_key().to_pkcs1_pem(LineEnding::LF).unwrap(),
+        )
+    }
+
+    #[test]
+    fn app_jwt_is_rs256_issued_by_the_app_and_lives_under_ten_minutes() {
+        let (private, public) = rsa_pem();
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        let jwt = GithubProvider::app_jwt("12345", &key, now).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&["12345"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        let decoded = jsonwebtoken::decode::<Value>(
+            &jwt,
+            &jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let iat = decoded.claims["iat"].as_i64().unwrap();
+        let exp = decoded.claims["exp"].as_i64().unwrap();
+        assert_eq!(iat, secs - 60);
+        assert!(
+            exp - iat <= 600,
+            "GitHub refuses JWTs that live over 10 minutes"
+        );
+        assert!(exp > secs);
+        // A PEM pasted into a one-line variable with `\n` escapes is accepted too.
+        let creds = Credentials::from_pairs([
+            ("GITHUB_APP_ID", "12345".to_string()),
+            ("GITHUB_INSTALLATION_ID", "67890".to_string()),
+            ("GITHUB_PRIVATE_KEY", private.replace('\n', "\\n")),
+        ]);
+        assert!(GithubProvider::new(&creds, Http::default()).is_ok());
+    }
+
+    #[test]
+    fn app_auth_needs_all_three_variables() {
+        let creds = Credentials::from_pairs([("GITHUB_APP_ID", "1")]);
+        let e = GithubProvider::new(&creds, Http::default()).unwrap_err();
+        assert_eq!(e.code, "not-configured");
+        assert!(e.message.contains("GITHUB_INSTALLATION_ID"));
+        assert!(e.message.contains("GITHUB_PRIVATE_KEY"));
+        let none = GithubProvider::new(&Credentials::default(), Http::default()).unwrap_err();
+        assert!(none.message.contains("GITHUB_TOKEN"));
+    }
+}
