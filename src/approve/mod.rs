@@ -49,6 +49,29 @@
 //! Replaying an old approved plan is bounded by `not_after`, and `apply` refuses a plan whose
 //! live fingerprints are stale. Adding a key to `.infra/allowed_signers` is itself a change
 //! reviewed in the repository.
+//!
+//! # Using the gate (apply)
+//!
+//! ```no_run
+//! # fn demo(root: &std::path::Path) -> anyhow::Result<()> {
+//! use sophia::approve::{self, ApprovalError, GateOptions};
+//! let options = GateOptions {
+//!     plan: "plan.json".into(),
+//!     signatures: vec![],  // --signature …; empty: plan.json.sig and plan.json.sig.*
+//!     approve: None,       // --approve sha256:…
+//! };
+//! match approve::gate(root, &options, chrono::Utc::now()) {
+//!     Ok(gated) => { /* run gated.plan; record gated.approval (who, which key) in proofs */ }
+//!     Err(err) => {
+//!         let code = err.downcast_ref::<ApprovalError>().map_or("invalid-input", |e| e.code());
+//!         return Err(err.context(format!("refused ({code}) before any provider call")));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The plan to execute is `gated.plan`, parsed from exactly the bytes that were verified
+//! (`gated.plan_bytes`): never re-read the file after the gate.
 
 // ApprovalError carries the data of the failed check (file, key, principal, window) so its
 // message is complete; it is built at most once per command, so its size does not matter.

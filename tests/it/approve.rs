@@ -692,3 +692,46 @@ fn verify_json_prints_the_envelope() {
     );
     filters().bind(|| insta::assert_snapshot!("verify_json", out));
 }
+
+#[test]
+fn a_plan_written_by_sophia_plan_is_signed_and_verified_by_both_tools() {
+    let repo = Repo::new();
+    let desired = Path::new(env!("CARGO_MANIFEST_DIR")).join("desired");
+    std::fs::create_dir_all(repo.path("desired")).unwrap();
+    for entry in std::fs::read_dir(&desired).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, repo.path("desired").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        repo.path("live.json"),
+        r#"{"format": "sophia-live/v1", "taken_at": "2026-01-01T00:00:00Z", "resources": {}}"#,
+    )
+    .unwrap();
+    let planned = repo.sophia(&["plan", "--live", "live.json", "--out", "plan.json"]);
+    assert!(
+        repo.path("plan.json").exists(),
+        "sophia plan wrote no plan: {}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let ceo = repo.ed25519("ceo");
+    repo.allow(&[format!(
+        "ceo@pay-ready.com namespaces=\"{NS}\" {}",
+        ceo.public
+    )]);
+    let out = repo.sophia(&["--json", "sign", "plan.json", "--key", "keys/ceo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["results"][0]["signature_file"], "plan.json.sig");
+    assert!(
+        repo.keygen_verify("ceo@pay-ready.com", "plan.json.sig")
+            .status
+            .success()
+    );
+    repo.keygen_sign(&ceo, NS, "plan.json.sig.keygen");
+    let out = repo.ok(&["verify", "plan.json"]);
+    assert!(out.contains("signed by `ceo@pay-ready.com`"), "{out}");
+}
