@@ -243,6 +243,15 @@ pub enum ApprovalError {
         now: String,
     },
     #[error(
+        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\nhint: list who holds the key first, e.g. `alice@example.com,!mallory@*`"
+    )]
+    NoPrincipal {
+        file: String,
+        fingerprint: String,
+        principals: String,
+        line: usize,
+    },
+    #[error(
         "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)\nhint: write the time in UTC with a `Z` suffix"
     )]
     NonexistentLocalTime { time: String, line: usize },
@@ -480,9 +489,9 @@ fn verify_one<Tz: TimeZone>(
     let mut first_refusal = None;
     for entry in allowed.entries_for(key) {
         match check_entry(entry, file, &fingerprint, now, local) {
-            Ok(()) => {
+            Ok(principal) => {
                 return Ok(Signer {
-                    principal: entry.identity(),
+                    principal,
                     fingerprint,
                     key_type,
                     signature_file: file.name.clone(),
@@ -501,18 +510,27 @@ fn verify_one<Tz: TimeZone>(
     }))
 }
 
+/// Whether one allowed_signers line accepts the key now; its identity when it does.
 fn check_entry<Tz: TimeZone>(
     entry: &allowed_signers::Entry,
     file: &SignatureFile,
     fingerprint: &str,
     now: DateTime<Utc>,
     local: &Tz,
-) -> Result<(), ApprovalError> {
+) -> Result<String, ApprovalError> {
+    let Some(identity) = entry.identity() else {
+        return Err(ApprovalError::NoPrincipal {
+            file: file.name.clone(),
+            fingerprint: fingerprint.to_string(),
+            principals: entry.principals.clone(),
+            line: entry.line,
+        });
+    };
     if !entry.allows_namespace(sshsig::NAMESPACE) {
         return Err(ApprovalError::NamespaceNotAllowed {
             file: file.name.clone(),
             fingerprint: fingerprint.to_string(),
-            principal: entry.identity(),
+            principal: identity.clone(),
             line: entry.line,
             namespace: sshsig::NAMESPACE.to_string(),
             allowed: entry.namespaces.clone().unwrap_or_default(),
@@ -532,7 +550,7 @@ fn check_entry<Tz: TimeZone>(
             return Err(ApprovalError::KeyNotYetValid {
                 file: file.name.clone(),
                 fingerprint: fingerprint.to_string(),
-                principal: entry.identity(),
+                principal: identity.clone(),
                 line: entry.line,
                 valid_after: after.to_string(),
                 now: rfc3339(now),
@@ -544,14 +562,14 @@ fn check_entry<Tz: TimeZone>(
             return Err(ApprovalError::KeyExpired {
                 file: file.name.clone(),
                 fingerprint: fingerprint.to_string(),
-                principal: entry.identity(),
+                principal: identity.clone(),
                 line: entry.line,
                 valid_before: before.to_string(),
                 now: rfc3339(now),
             });
         }
     }
-    Ok(())
+    Ok(identity)
 }
 
 /// `sha256:` and 64 lowercase hex digits.

@@ -69,7 +69,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 .entries
                 .iter()
                 .filter(|e| approve::sshsig::fingerprint(e.key.key_data()) == signed.fingerprint)
-                .map(|e| format!("`{}` ({}:{})", e.identity(), approve::ALLOWED_SIGNERS_PATH, e.line))
+                .filter_map(|e| {
+                    let who = e.identity()?;
+                    Some(format!("`{who}` ({}:{})", approve::ALLOWED_SIGNERS_PATH, e.line))
+                })
                 .collect();
             if listed.is_empty() {
                 ctx.status(format!(

@@ -735,3 +735,66 @@ fn a_plan_written_by_sophia_plan_is_signed_and_verified_by_both_tools() {
     let out = repo.ok(&["verify", "plan.json"]);
     assert!(out.contains("signed by `ceo@pay-ready.com`"), "{out}");
 }
+
+/// Differential test: for each allowed_signers line, sophia accepts the signature exactly
+/// when `ssh-keygen -Y verify -I <principal>` does (and both agree with the expectation).
+#[test]
+fn allowed_signers_decisions_agree_with_ssh_keygen() {
+    let repo = Repo::new();
+    let alice = repo.ed25519("alice");
+    repo.write_plan(&valid_plan());
+    repo.keygen_sign(&alice, NS, "plan.json.sig");
+    let k = &alice.public;
+    let cases: Vec<(String, bool)> = vec![
+        (format!("alice@example.com {k}"), true),
+        (format!("*@example.com {k}"), true),
+        (format!("alice@example.co? {k}"), true),
+        (format!("\"alice@example.com\" {k}"), true),
+        (format!("bob@example.com,alice@example.com {k}"), true),
+        (format!("alice@example.com,!alice@* {k}"), false),
+        (format!("!alice@*,alice@example.com {k}"), false),
+        (format!("alice@example.com\t{k} trailing comment"), true),
+        (format!("alice@example.com namespaces=\"{NS}\" {k}"), true),
+        (
+            format!("alice@example.com NAMESPACES=\"sophia-*\" {k}"),
+            true,
+        ),
+        (
+            format!("alice@example.com namespaces=\"git,file\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com namespaces=\"*,!{NS}\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com namespaces=\"git, {NS}\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-before=\"20200101\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-after=\"20990101\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-after=\"20200101\",valid-before=\"20990101Z\" {k}"),
+            true,
+        ),
+        (format!("alice@example.com namespaces={NS} {k}"), false),
+        (format!("alice@example.com cert-authority {k}"), false),
+        (format!("alice@example.com unknown-option {k}"), false),
+    ];
+    for (line, expected) in cases {
+        repo.allow(&[line.clone()]);
+        let keygen = repo
+            .keygen_verify("alice@example.com", "plan.json.sig")
+            .status
+            .success();
+        let sophia = repo.sophia(&["verify", "plan.json"]).status.success();
+        assert_eq!(keygen, expected, "ssh-keygen on `{line}`");
+        assert_eq!(sophia, expected, "sophia on `{line}`");
+    }
+}
