@@ -788,7 +788,7 @@ fn allowed_signers_decisions_agree_with_ssh_keygen() {
         (format!("alice@example.com unknown-option {k}"), false),
     ];
     for (line, expected) in cases {
-        repo.allow(&[line.clone()]);
+        repo.allow(std::slice::from_ref(&line));
         let keygen = repo
             .keygen_verify("alice@example.com", "plan.json.sig")
             .status
