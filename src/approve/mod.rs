@@ -243,7 +243,7 @@ pub enum ApprovalError {
         now: String,
     },
     #[error(
-        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\nhint: list who holds the key first, e.g. `alice@example.com,!mallory@*`"
+        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\nhint: name the key's holder with a pattern the line's `!` negations do not match, e.g. `alice@example.com,!mallory@*`"
     )]
     NoPrincipal {
         file: String,

@@ -798,3 +798,14 @@ fn allowed_signers_decisions_agree_with_ssh_keygen() {
         assert_eq!(sophia, expected, "sophia on `{line}`");
     }
 }
+
+#[test]
+fn a_line_whose_negations_exclude_its_own_principal_is_refused() {
+    let repo = Repo::new();
+    let alice = repo.ed25519("alice");
+    repo.allow(&[format!("alice@example.com,!alice@* {}", alice.public)]);
+    repo.write_plan(&valid_plan());
+    repo.keygen_sign(&alice, NS, "plan.json.sig");
+    let err = repo.refused(&["verify", "plan.json"]);
+    filters().bind(|| insta::assert_snapshot!("refused_no_principal", err));
+}
