@@ -33,7 +33,6 @@
 //! moment they send them; nothing here prints, logs or hashes a value.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -156,46 +155,13 @@ impl Redactor {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename
-/// over `path`, then fsync the directory. Readers see the old file or the new one, never a
-/// part. Parent directories are created.
+/// Write `bytes` to `path` atomically (see [`crate::proofs::atomic::write_atomic`]),
+/// creating parent directories first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("`{}` has no file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .with_context(|| format!("creating `{}`", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing `{}`", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing `{}`", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming `{}` to `{}`", tmp.display(), path.display()))?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
     }
-    result
+    crate::proofs::atomic::write_atomic(path, bytes)
 }
 
 #[cfg(test)]

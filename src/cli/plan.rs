@@ -183,39 +183,4 @@ fn git_commit(root: &Path) -> Option<String> {
     (out.status.success() && !sha.is_empty()).then_some(sha)
 }
 
-/// Write a file atomically: a temporary file next to it, fsync, rename over the target,
-/// fsync the directory. A reader sees the old file or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("`{}` is not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing `{}`", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing `{}`", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming `{}` to `{}`", tmp.display(), path.display()))?;
-        // The rename is durable once the directory is synced; not every platform allows
-        // opening a directory, so a failure here is not an error.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::proofs::atomic::write_atomic;

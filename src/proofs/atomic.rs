@@ -15,9 +15,11 @@ use anyhow::Context as _;
 
 /// Write `bytes` to `path` atomically and durably. The parent directory must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("`{}` has no parent directory", path.display()))?;
+    // A bare file name (`plan.json`) lives in the current directory.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .with_context(|| format!("`{}` has no file name", path.display()))?
