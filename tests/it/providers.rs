@@ -777,3 +777,130 @@ github:
     let text = serde_json::to_string(&log).unwrap();
     assert!(!text.contains("PRIVATE KEY"));
 }
+
+#[tokio::test]
+async fn transient_server_errors_and_dropped_connections_are_retried() {
+    let clean = sandbox(PROTECTED_SEED);
+    let faulty = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            // Low enough that no request fails eight times in a row.
+            rate: 0.3,
+            seed: 5,
+            kinds: vec![FaultKind::Internal, FaultKind::BadGateway, FaultKind::Drop],
+            ..FaultConfig::default()
+        },
+    );
+    let http = Http::new(
+        RetryPolicy {
+            max_attempts: 8,
+            ..RetryPolicy::fast()
+        },
+        16,
+    );
+    let desired = load(GITHUB_ONLY);
+    let expected = refresh(&desired, &creds(&clean), &http).await;
+    let got = refresh(&desired, &creds(&faulty), &http).await;
+    assert_eq!(got.resources, expected.resources);
+    assert!(
+        faulty.requests().iter().any(|e| e.fault.is_some()),
+        "the seed injected no fault"
+    );
+}
+
+#[tokio::test]
+async fn connections_that_keep_dropping_end_in_a_clear_error() {
+    let sb = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![FaultKind::Drop],
+            ..FaultConfig::default()
+        },
+    );
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { main: { protection: { enforce_admins: true } } }
+"#,
+    );
+    let (_, errors) = tokio::time::timeout(
+        Duration::from_secs(60),
+        refresh_all_with(&desired, &creds(&sb), &fast_http()),
+    )
+    .await
+    .expect("no hang");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = &errors[0].message;
+    assert!(
+        message.contains(&format!(
+            "GET /github/repos/{REPO}/branches/main/protection: connection failed after 4 attempt(s)"
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains("127.0.0.1"),
+        "no URL in the message: {message}"
+    );
+}
+
+fn sophia_in(dir: &std::path::Path, sb: &SandboxHandle, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .envs(sb.env())
+        .env("NEON_DATABASE_URL", CANARY_NEON)
+        .env("DEPLOY_TOKEN", CANARY_DEPLOY)
+        .env("SOPHIA_HTTP_FAST_RETRIES", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sophia_plan_reads_the_providers_and_reports_an_unconfigured_one() {
+    let sb = sandbox(EMPTY_SEED);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("desired")).unwrap();
+    std::fs::write(dir.path().join("desired/main.yaml"), DESIRED).unwrap();
+
+    let out = sophia_in(
+        dir.path(),
+        &sb,
+        &["plan", "--format", "json", "--detailed-exitcode"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan.summary.create, 6, "{:#?}", plan.changes);
+    assert!(sb.requests().iter().all(|e| e.method == "GET"));
+    assert_no_canary("plan stdout", &stdout);
+    assert_no_canary("plan stderr", &stderr);
+
+    // Without the Fly token: Fly is not configured, GitHub is still planned and shown.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .arg("-C")
+        .arg(dir.path())
+        .args(["plan", "--format", "json"])
+        .envs(sb.env().into_iter().filter(|(k, _)| k != "FLY_API_TOKEN"))
+        .env_remove("FLY_API_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("fly [not-configured]"), "{stderr}");
+    assert!(stderr.contains("FLY_API_TOKEN"), "{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address.provider() == "github")
+    );
+    assert_eq!(plan.summary.create, 3);
+}
