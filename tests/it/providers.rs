@@ -904,3 +904,93 @@ fn sophia_plan_reads_the_providers_and_reports_an_unconfigured_one() {
     );
     assert_eq!(plan.summary.create, 3);
 }
+
+#[tokio::test]
+async fn an_exhausted_primary_quota_fails_at_once_instead_of_sleeping_until_the_reset() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::parse(PROTECTED_SEED).unwrap(),
+        // Two requests an hour: the third finds the quota exhausted until the next hour.
+        rate_limit: 2,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let (_, errors) = tokio::time::timeout(
+        Duration::from_secs(30),
+        refresh_all_with(&load(GITHUB_ONLY), &creds(&sb), &fast_http()),
+    )
+    .await
+    .expect("no sleeping until the reset");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "rate-limited");
+    assert!(
+        errors[0]
+            .message
+            .contains("rate limited; the server asks to wait")
+            && errors[0].message.contains("try again later"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[tokio::test]
+async fn read_only_operations_answer_in_the_envelope() {
+    let sb = sandbox(
+        r#"
+fly:
+  orgs: [pay-ready]
+  apps:
+    sophiaai-dashboard-v2: { org: pay-ready, image: "registry.fly.io/dash:1", count: 2, region: ord }
+github:
+  repos:
+    ai-cherry/sophia-intel-ai: { branches: [main], secrets: [FLY_API_TOKEN, PORTKEY_API_KEY] }
+"#,
+    );
+    let http = fast_http();
+    let creds = creds(&sb);
+    let fly = provider("fly", &creds, &http);
+    let github = provider("github", &creds, &http);
+    sb.clear_requests();
+
+    let health = fly.op("health", &json!({"app": APP})).await;
+    assert_eq!(health.status, Status::Success, "{:?}", health.errors);
+    assert_eq!(health.query, "fly.health");
+    let machines = fly.op("machines", &json!({"app": APP})).await;
+    assert_eq!(machines.results.len(), 2);
+    assert_eq!(
+        machines.results[0]["image"],
+        json!("registry.fly.io/dash:1")
+    );
+    let logs = fly.op("logs", &json!({"app": APP})).await;
+    assert_eq!(logs.status, Status::Success, "{:?}", logs.errors);
+    assert!(
+        logs.results.iter().all(|l| l["message"].is_string()),
+        "{:?}",
+        logs.results
+    );
+    let viewer = fly.op("viewer", &json!({})).await;
+    assert_eq!(viewer.status, Status::Success, "{:?}", viewer.errors);
+    assert!(viewer.results[0]["email"].is_string());
+    let org = fly.op("app-org", &json!({"app": APP})).await;
+    assert_eq!(org.results[0]["organization"]["slug"], json!("pay-ready"));
+    let missing = fly.op("app-org", &json!({"app": "nope"})).await;
+    assert_eq!(missing.status, Status::Failure);
+    assert!(missing.errors[0].message.contains("Could not find App"));
+    let unknown = fly.op("deploy", &json!({"app": APP})).await;
+    assert_eq!(unknown.errors[0].code, "invalid-input");
+
+    let audit = github.op("audit", &json!({"repo": REPO})).await;
+    assert_eq!(audit.status, Status::Success, "{:?}", audit.errors);
+    assert_eq!(
+        audit.results[0]["secrets"],
+        json!(["FLY_API_TOKEN", "PORTKEY_API_KEY"])
+    );
+    // Read-only operations read only (GraphQL queries are POSTed but change nothing).
+    for e in sb.requests() {
+        assert!(
+            e.method == "GET" || e.path.ends_with("/graphql"),
+            "{} {}",
+            e.method,
+            e.path
+        );
+    }
+}
