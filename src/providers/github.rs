@@ -293,10 +293,30 @@ impl GithubProvider {
         branch: &str,
     ) -> Result<Option<Value>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
-        Ok(self
-            .get_opt(&["repos", owner, name, "branches", branch, "protection"])
-            .await?
-            .map(|v| crate::core::lower::normalize_github_protection(&v)))
+        let req = self
+            .req(
+                Method::GET,
+                &["repos", owner, name, "branches", branch, "protection"],
+            )
+            .await?;
+        let resp = self.send(req).await?;
+        // Only "Branch not protected" means absent: GitHub also answers 404 for a missing
+        // branch or repository, or one the token cannot see, and planning to "create" a
+        // protection there would only fail at apply.
+        if resp.status.as_u16() == 404 {
+            let err = resp.into_error();
+            if err
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("not protected")
+            {
+                return Ok(None);
+            }
+            return Err(ProviderError::http(PROVIDER, err));
+        }
+        let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        Ok(Some(crate::core::lower::normalize_github_protection(&body)))
     }
 
     /// Every Actions secret name of a repository (all pages), sorted.

@@ -994,3 +994,26 @@ github:
         );
     }
 }
+
+#[tokio::test]
+async fn a_missing_branch_is_an_error_not_an_unprotected_branch() {
+    let sb = sandbox(EMPTY_SEED);
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { release: { protection: { enforce_admins: true } } }
+"#,
+    );
+    let (live, errors) = refresh_all_with(&desired, &creds(&sb), &fast_http()).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.contains(&format!(
+            "GET /github/repos/{REPO}/branches/release/protection: HTTP 404"
+        )),
+        "{}",
+        errors[0].message
+    );
+    assert!(live.resources.is_empty());
+}
