@@ -1,2 +1,11 @@
+mod approve;
+mod backend;
 mod flytoml;
+mod loader;
+mod plan;
+mod proofs;
 mod providers;
+mod render;
+mod sandbox;
+mod sandbox_conformance;
+mod support;

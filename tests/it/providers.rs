@@ -145,11 +145,15 @@ async fn execute_all(
     out
 }
 
+/// The plan's changes by address, sorted (the order of the plan itself is the planner's).
 fn changes(plan: &Plan) -> Vec<(String, ChangeKind)> {
-    plan.changes
+    let mut out: Vec<_> = plan
+        .changes
         .iter()
         .map(|c| (c.address.to_string(), c.action))
-        .collect()
+        .collect();
+    out.sort();
+    out
 }
 
 fn assert_no_canary(what: &str, text: &str) {
@@ -200,18 +204,18 @@ async fn a_plan_from_nothing_creates_everything_and_converges() {
         changes(&plan),
         [
             (format!("fly.app.{APP}"), ChangeKind::Create),
-            (format!("fly.app.{APP}.secrets"), ChangeKind::Create),
             (format!("fly.app.{APP}.machines"), ChangeKind::Create),
+            (format!("fly.app.{APP}.secrets"), ChangeKind::Create),
             (
                 format!("github.repo.{REPO}.branch.main.protection"),
                 ChangeKind::Create
             ),
             (
-                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
+                format!("github.repo.{REPO}.environment.production"),
                 ChangeKind::Create
             ),
             (
-                format!("github.repo.{REPO}.environment.production"),
+                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
                 ChangeKind::Create
             ),
         ]
