@@ -293,10 +293,30 @@ impl GithubProvider {
         branch: &str,
     ) -> Result<Option<Value>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
-        Ok(self
-            .get_opt(&["repos", owner, name, "branches", branch, "protection"])
-            .await?
-            .map(|v| normalize_protection(&v)))
+        let req = self
+            .req(
+                Method::GET,
+                &["repos", owner, name, "branches", branch, "protection"],
+            )
+            .await?;
+        let resp = self.send(req).await?;
+        // Only "Branch not protected" means absent: GitHub also answers 404 for a missing
+        // branch or repository, or one the token cannot see, and planning to "create" a
+        // protection there would only fail at apply.
+        if resp.status.as_u16() == 404 {
+            let err = resp.into_error();
+            if err
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("not protected")
+            {
+                return Ok(None);
+            }
+            return Err(ProviderError::http(PROVIDER, err));
+        }
+        let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        Ok(Some(crate::core::lower::normalize_github_protection(&body)))
     }
 
     /// Every Actions secret name of a repository (all pages), sorted.
@@ -601,78 +621,6 @@ impl GithubProvider {
             )),
         }
     }
-}
-
-/// The GET response in the PUT body shape. Interim: replaced by the planner's
-/// `crate::core::lower::normalize_github_protection` once it lands in `main`.
-fn normalize_protection(get: &Value) -> Value {
-    fn actors(v: &Value) -> Value {
-        let names = |key: &str, field: &str| -> Vec<Value> {
-            let mut out: Vec<Value> = v
-                .get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i.as_str().or_else(|| i.get(field)?.as_str()))
-                .map(|s| json!(s))
-                .collect();
-            out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-            out
-        };
-        let mut m = json!({ "users": names("users", "login"), "teams": names("teams", "slug") });
-        if v.get("apps").is_some() {
-            m["apps"] = Value::Array(names("apps", "slug"));
-        }
-        m
-    }
-    let mut out = Map::new();
-    for field in PUT_FIELDS {
-        let v = get.get(field);
-        let normalized = match (field, v) {
-            (_, None) => {
-                if REQUIRED_FIELDS.contains(&field) {
-                    out.insert(field.into(), Value::Null);
-                }
-                continue;
-            }
-            ("required_status_checks", Some(Value::Object(c))) => {
-                let mut m = Map::new();
-                for k in ["strict", "contexts"] {
-                    if let Some(x) = c.get(k) {
-                        m.insert(k.into(), x.clone());
-                    }
-                }
-                if let Some(Value::Array(checks)) = c.get("checks") {
-                    let list = checks
-                        .iter()
-                        .map(|ch| json!({"context": ch["context"], "app_id": ch["app_id"]}))
-                        .collect();
-                    m.insert("checks".into(), Value::Array(list));
-                }
-                Value::Object(m)
-            }
-            ("required_pull_request_reviews", Some(Value::Object(r))) => {
-                let mut m = Map::new();
-                for (k, x) in r {
-                    match k.as_str() {
-                        "dismissal_restrictions" | "bypass_pull_request_allowances" => {
-                            m.insert(k.clone(), actors(x));
-                        }
-                        "url" => {}
-                        _ => {
-                            m.insert(k.clone(), x.clone());
-                        }
-                    }
-                }
-                Value::Object(m)
-            }
-            ("restrictions", Some(r @ Value::Object(_))) => actors(r),
-            (_, Some(Value::Object(flag))) => flag.get("enabled").cloned().unwrap_or(Value::Null),
-            (_, Some(other)) => other.clone(),
-        };
-        out.insert(field.into(), normalized);
-    }
-    Value::Object(out)
 }
 
 /// The desired protection body from an action's params: `params.protection`, `params.body`

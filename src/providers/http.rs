@@ -465,6 +465,8 @@ impl Http {
                                 max_secs: self.policy.max_wait.as_secs(),
                             });
                         }
+                        // A refusal that names no wait backs off like any other retry.
+                        Some(w) if w.is_zero() => self.policy.backoff(attempt),
                         // The server's wait, then a little backoff so a crowd of clients does
                         // not return in the same millisecond.
                         Some(w) => w + self.policy.backoff(1) / 4,

@@ -6,6 +6,7 @@ mod loader;
 mod matrix;
 mod plan;
 mod proofs;
+mod providers;
 mod render;
 mod sandbox;
 mod sandbox_conformance;

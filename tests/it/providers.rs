@@ -145,11 +145,15 @@ async fn execute_all(
     out
 }
 
+/// The plan's changes by address, sorted (the order of the plan itself is the planner's).
 fn changes(plan: &Plan) -> Vec<(String, ChangeKind)> {
-    plan.changes
+    let mut out: Vec<_> = plan
+        .changes
         .iter()
         .map(|c| (c.address.to_string(), c.action))
-        .collect()
+        .collect();
+    out.sort();
+    out
 }
 
 fn assert_no_canary(what: &str, text: &str) {
@@ -200,18 +204,18 @@ async fn a_plan_from_nothing_creates_everything_and_converges() {
         changes(&plan),
         [
             (format!("fly.app.{APP}"), ChangeKind::Create),
-            (format!("fly.app.{APP}.secrets"), ChangeKind::Create),
             (format!("fly.app.{APP}.machines"), ChangeKind::Create),
+            (format!("fly.app.{APP}.secrets"), ChangeKind::Create),
             (
                 format!("github.repo.{REPO}.branch.main.protection"),
                 ChangeKind::Create
             ),
             (
-                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
+                format!("github.repo.{REPO}.environment.production"),
                 ChangeKind::Create
             ),
             (
-                format!("github.repo.{REPO}.environment.production"),
+                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
                 ChangeKind::Create
             ),
         ]
@@ -598,7 +602,8 @@ async fn rate_limit_answers_are_waited_out_and_succeed() {
     let sb = sandbox_with(
         PROTECTED_SEED,
         FaultConfig {
-            rate: 0.5,
+            // Low enough that no request is refused eight times in a row.
+            rate: 0.3,
             seed: 11,
             kinds: vec![FaultKind::TooManyRequests, FaultKind::SecondaryRateLimit],
             // The smallest wait the header can say: one second.
@@ -775,4 +780,244 @@ github:
     assert!(log.iter().skip(1).all(|e| e.method == "GET"));
     let text = serde_json::to_string(&log).unwrap();
     assert!(!text.contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn transient_server_errors_and_dropped_connections_are_retried() {
+    let clean = sandbox(PROTECTED_SEED);
+    let faulty = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            // Low enough that no request fails eight times in a row.
+            rate: 0.3,
+            seed: 5,
+            kinds: vec![FaultKind::Internal, FaultKind::BadGateway, FaultKind::Drop],
+            ..FaultConfig::default()
+        },
+    );
+    let http = Http::new(
+        RetryPolicy {
+            max_attempts: 8,
+            ..RetryPolicy::fast()
+        },
+        16,
+    );
+    let desired = load(GITHUB_ONLY);
+    let expected = refresh(&desired, &creds(&clean), &http).await;
+    let got = refresh(&desired, &creds(&faulty), &http).await;
+    assert_eq!(got.resources, expected.resources);
+    assert!(
+        faulty.requests().iter().any(|e| e.fault.is_some()),
+        "the seed injected no fault"
+    );
+}
+
+#[tokio::test]
+async fn connections_that_keep_dropping_end_in_a_clear_error() {
+    let sb = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![FaultKind::Drop],
+            ..FaultConfig::default()
+        },
+    );
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { main: { protection: { enforce_admins: true } } }
+"#,
+    );
+    let (_, errors) = tokio::time::timeout(
+        Duration::from_secs(60),
+        refresh_all_with(&desired, &creds(&sb), &fast_http()),
+    )
+    .await
+    .expect("no hang");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = &errors[0].message;
+    assert!(
+        message.contains(&format!(
+            "GET /github/repos/{REPO}/branches/main/protection: connection failed after 4 attempt(s)"
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains("127.0.0.1"),
+        "no URL in the message: {message}"
+    );
+}
+
+fn sophia_in(dir: &std::path::Path, sb: &SandboxHandle, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .envs(sb.env())
+        .env("NEON_DATABASE_URL", CANARY_NEON)
+        .env("DEPLOY_TOKEN", CANARY_DEPLOY)
+        .env("SOPHIA_HTTP_FAST_RETRIES", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sophia_plan_reads_the_providers_and_reports_an_unconfigured_one() {
+    let sb = sandbox(EMPTY_SEED);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("desired")).unwrap();
+    std::fs::write(dir.path().join("desired/main.yaml"), DESIRED).unwrap();
+
+    let out = sophia_in(
+        dir.path(),
+        &sb,
+        &["plan", "--format", "json", "--detailed-exitcode"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan.summary.create, 6, "{:#?}", plan.changes);
+    assert!(sb.requests().iter().all(|e| e.method == "GET"));
+    assert_no_canary("plan stdout", &stdout);
+    assert_no_canary("plan stderr", &stderr);
+
+    // Without the Fly token: Fly is not configured, GitHub is still planned and shown.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .arg("-C")
+        .arg(dir.path())
+        .args(["plan", "--format", "json"])
+        .envs(sb.env().into_iter().filter(|(k, _)| k != "FLY_API_TOKEN"))
+        .env_remove("FLY_API_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("fly [not-configured]"), "{stderr}");
+    assert!(stderr.contains("FLY_API_TOKEN"), "{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.address.provider() == "github")
+    );
+    assert_eq!(plan.summary.create, 3);
+}
+
+#[tokio::test]
+async fn an_exhausted_primary_quota_fails_at_once_instead_of_sleeping_until_the_reset() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::parse(PROTECTED_SEED).unwrap(),
+        // Two requests an hour: the third finds the quota exhausted until the next hour.
+        rate_limit: 2,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let (_, errors) = tokio::time::timeout(
+        Duration::from_secs(30),
+        refresh_all_with(&load(GITHUB_ONLY), &creds(&sb), &fast_http()),
+    )
+    .await
+    .expect("no sleeping until the reset");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "rate-limited");
+    assert!(
+        errors[0]
+            .message
+            .contains("rate limited; the server asks to wait")
+            && errors[0].message.contains("try again later"),
+        "{}",
+        errors[0].message
+    );
+}
+
+#[tokio::test]
+async fn read_only_operations_answer_in_the_envelope() {
+    let sb = sandbox(
+        r#"
+fly:
+  orgs: [pay-ready]
+  apps:
+    sophiaai-dashboard-v2: { org: pay-ready, image: "registry.fly.io/dash:1", count: 2, region: ord }
+github:
+  repos:
+    ai-cherry/sophia-intel-ai: { branches: [main], secrets: [FLY_API_TOKEN, PORTKEY_API_KEY] }
+"#,
+    );
+    let http = fast_http();
+    let creds = creds(&sb);
+    let fly = provider("fly", &creds, &http);
+    let github = provider("github", &creds, &http);
+    sb.clear_requests();
+
+    let health = fly.op("health", &json!({"app": APP})).await;
+    assert_eq!(health.status, Status::Success, "{:?}", health.errors);
+    assert_eq!(health.query, "fly.health");
+    let machines = fly.op("machines", &json!({"app": APP})).await;
+    assert_eq!(machines.results.len(), 2);
+    assert_eq!(
+        machines.results[0]["image"],
+        json!("registry.fly.io/dash:1")
+    );
+    let logs = fly.op("logs", &json!({"app": APP})).await;
+    assert_eq!(logs.status, Status::Success, "{:?}", logs.errors);
+    assert!(
+        logs.results.iter().all(|l| l["message"].is_string()),
+        "{:?}",
+        logs.results
+    );
+    let viewer = fly.op("viewer", &json!({})).await;
+    assert_eq!(viewer.status, Status::Success, "{:?}", viewer.errors);
+    assert!(viewer.results[0]["email"].is_string());
+    let org = fly.op("app-org", &json!({"app": APP})).await;
+    assert_eq!(org.results[0]["organization"]["slug"], json!("pay-ready"));
+    let missing = fly.op("app-org", &json!({"app": "nope"})).await;
+    assert_eq!(missing.status, Status::Failure);
+    assert!(missing.errors[0].message.contains("Could not find App"));
+    let unknown = fly.op("deploy", &json!({"app": APP})).await;
+    assert_eq!(unknown.errors[0].code, "invalid-input");
+
+    let audit = github.op("audit", &json!({"repo": REPO})).await;
+    assert_eq!(audit.status, Status::Success, "{:?}", audit.errors);
+    assert_eq!(
+        audit.results[0]["secrets"],
+        json!(["FLY_API_TOKEN", "PORTKEY_API_KEY"])
+    );
+    // Read-only operations read only (GraphQL queries are POSTed but change nothing).
+    for e in sb.requests() {
+        assert!(
+            e.method == "GET" || e.path.ends_with("/graphql"),
+            "{} {}",
+            e.method,
+            e.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_branch_is_an_error_not_an_unprotected_branch() {
+    let sb = sandbox(EMPTY_SEED);
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { release: { protection: { enforce_admins: true } } }
+"#,
+    );
+    let (live, errors) = refresh_all_with(&desired, &creds(&sb), &fast_http()).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.contains(&format!(
+            "GET /github/repos/{REPO}/branches/release/protection: HTTP 404"
+        )),
+        "{}",
+        errors[0].message
+    );
+    assert!(live.resources.is_empty());
 }
