@@ -148,6 +148,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
 /// The one place errors are printed: `error:` then each cause as `Caused by:`. With
 /// `--json`, the normalized failure envelope goes to stdout as well.
 pub fn report(ctx: &Ctx, err: &anyhow::Error) {
+    if let Some(errors) = err.downcast_ref::<crate::core::desired::LoadErrors>() {
+        validate::report_load_errors(ctx, errors);
+        return;
+    }
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\nCaused by: {cause}"));

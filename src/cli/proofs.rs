@@ -1,10 +1,63 @@
-//! `sophia proofs`.
+//! `sophia proofs verify`: check the hash-chained journal (the local `proofs/journal.jsonl`,
+//! or the PostgreSQL journal when `SOPHIA_BACKEND=postgres://…`) and every proof file it
+//! references. Exit 0 with `journal: N records, N files verified`; exit 1 naming the first
+//! problem.
 
 use super::{Ctx, Exit};
+use crate::backend::Backend;
+use crate::core::envelope::Envelope;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`sophia proofs` is not built yet")
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check the journal's hash chain and every proof file it references.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Also require the journal's head (the hash of its last record, printed by a previous
+    /// verify) to be this `sha256:…` value: detects an edit of the last record.
+    #[arg(long, value_name = "SHA256")]
+    pub head: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    match args.command {
+        Command::Verify(v) => verify(ctx, v),
+    }
+}
+
+fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let backend = Backend::from_env(&ctx.root).await?;
+        backend.verify(args.head.as_deref()).await
+    })?;
+    let text = format!(
+        "journal: {} records, {} files verified",
+        report.records, report.files
+    );
+    if ctx.json {
+        let env = Envelope::success(
+            "proofs.verify",
+            vec![serde_json::to_value(&report)?],
+            text,
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            started.elapsed().as_millis() as u64,
+        );
+        println!("{}", serde_json::to_string_pretty(&env)?);
+    } else {
+        println!("{text}");
+        ctx.status(format!("head: {}", report.head));
+    }
+    Ok(Exit::Clean)
 }

@@ -1,8 +1,710 @@
-//! `fly.toml` import (`config:` on a Fly app): app name, primary region, http_service
-//! (internal port, checks), vm/guest size, env, deploy strategy.
+//! `fly.toml` import (`config:` on a Fly app): app name, primary region, build image,
+//! http_service (internal port, checks), vm/guest size, env, deploy strategy.
+//!
+//! The file is read with the `toml` crate's spanned parser so that every error names the file,
+//! the field (`deploy.strategy`, `vm[0].memory`) and its `line:column`. Only the fields above
+//! are read and checked; everything else flyctl understands (processes, services, mounts,
+//! statics, metrics, experimental, …) is ignored, because `sophia` does not manage it — with
+//! one exception: a `concurrency` given as a bare number (in `[[services]]` or
+//! `[http_service]`) is reported, since flyctl itself refuses to load such a file and
+//! importing it silently would hide a config that cannot deploy.
+//!
+//! Rules, as flyctl applies them:
+//! - `internal_port` and check ports may be integers or strings holding one (the old format).
+//! - `[vm]` may be a table or an array (`[[vm]]`, alias `[[compute]]`); sections limited to
+//!   some `processes` are not imported (`sophia` gives one guest to the whole app); the
+//!   others apply in file order. `size` sets a preset (`shared-cpu-2x` is 2 shared CPUs and
+//!   512 MB), then `cpu_kind`, `cpus`, `memory` (`"1gb"`, `"512mb"`, `"4G"`, or a number of
+//!   MB) and `memory_mb` override it; `memory` and `memory_mb` must agree when both are set.
+//! - `[env]` values may be strings, numbers or booleans (made strings); `[[env]]` sections are
+//!   merged.
+//! - The health check is the first `[[http_service.checks]]` with a `path` (its port, else the
+//!   internal port), else the first top-level `[checks.NAME]` of type `http` with a path.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::model::{CpuKind, FlyApp, Guest, Health, Strategy};
+use super::validate;
 
 /// What `sophia` takes from a `fly.toml`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlyToml {
     pub app: Option<String>,
+    pub primary_region: Option<String>,
+    /// `[build] image`.
+    pub image: Option<String>,
+    /// `[http_service] internal_port`.
+    pub internal_port: Option<u16>,
+    pub health: Option<Health>,
+    pub guest: Option<Guest>,
+    pub env: BTreeMap<String, String>,
+    pub strategy: Option<Strategy>,
+}
+
+/// A `fly.toml` that cannot be imported: the file, the field and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {}{message}", field.as_ref().map(|f| format!("`{f}`: ")).unwrap_or_default())]
+pub struct FlyTomlError {
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub column: usize,
+    /// The dotted field, e.g. `deploy.strategy`; `None` for a TOML syntax error.
+    pub field: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+type V<'i> = Spanned<DeValue<'i>>;
+
+struct Reader<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Reader<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> FlyTomlError {
+        let (line, column) = line_col(self.text, span.start);
+        FlyTomlError {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: Some(field.to_string()),
+            message: message.into(),
+            hint,
+        }
+    }
+
+    fn string(&self, v: &V<'_>, field: &str) -> Result<String, FlyTomlError> {
+        match v.get_ref() {
+            DeValue::String(s) => Ok(s.to_string()),
+            other => Err(self.err(
+                v.span(),
+                field,
+                format!("expected a string, found {}", other.type_str()),
+                None,
+            )),
+        }
+    }
+
+    /// An integer, or a string holding one (flyctl's old format stringifies ports).
+    fn integer(&self, v: &V<'_>, field: &str) -> Result<i64, FlyTomlError> {
+        let parsed = match v.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            DeValue::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            self.err(
+                v.span(),
+                field,
+                format!("expected an integer, found {}", describe(v.get_ref())),
+                None,
+            )
+        })
+    }
+
+    fn port(&self, v: &V<'_>, field: &str) -> Result<u16, FlyTomlError> {
+        let n = self.integer(v, field)?;
+        u16::try_from(n)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| self.err(v.span(), field, format!("{n} is not a port"), None))
+    }
+
+    fn table<'t, 'i>(&self, v: &'t V<'i>, field: &str) -> Result<&'t DeTable<'i>, FlyTomlError> {
+        v.get_ref().as_table().ok_or_else(|| {
+            self.err(
+                v.span(),
+                field,
+                format!("expected a table, found {}", v.get_ref().type_str()),
+                None,
+            )
+        })
+    }
+
+    /// A table or an array of tables, as `(index, table)`; `index` is `None` for a table.
+    fn sections<'t, 'i>(
+        &self,
+        v: &'t V<'i>,
+        field: &str,
+    ) -> Result<Vec<(Option<usize>, &'t DeTable<'i>)>, FlyTomlError> {
+        match v.get_ref() {
+            DeValue::Table(t) => Ok(vec![(None, t)]),
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    self.table(item, &format!("{field}[{i}]"))
+                        .map(|t| (Some(i), t))
+                })
+                .collect(),
+            other => Err(self.err(
+                v.span(),
+                field,
+                format!(
+                    "expected a table or an array of tables, found {}",
+                    other.type_str()
+                ),
+                None,
+            )),
+        }
+    }
+}
+
+fn describe(v: &DeValue<'_>) -> String {
+    match v {
+        DeValue::String(s) => format!("the string \"{s}\""),
+        other => other.type_str().to_string(),
+    }
+}
+
+fn field_name(base: &str, index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("{base}[{i}]"),
+        None => base.to_string(),
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Import a `fly.toml`. `path_display` names the file in errors.
+pub fn import(path_display: &str, text: &str) -> Result<FlyToml, FlyTomlError> {
+    let r = Reader {
+        file: path_display,
+        text,
+    };
+    let root = DeTable::parse(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        FlyTomlError {
+            file: path_display.to_string(),
+            line,
+            column,
+            field: None,
+            message: format!("malformed TOML: {}", e.message().trim()),
+            hint: None,
+        }
+    })?;
+    let root = root.get_ref();
+    let mut out = FlyToml::default();
+
+    if let Some(v) = root.get("app") {
+        let app = r.string(v, "app")?;
+        validate::fly_name(&app).map_err(|reason| {
+            r.err(
+                v.span(),
+                "app",
+                format!("invalid Fly app name `{app}`: {reason}"),
+                Some(validate::Rule::FlyName.hint().to_string()),
+            )
+        })?;
+        out.app = Some(app);
+    }
+    if let Some(v) = root.get("primary_region") {
+        let region = r.string(v, "primary_region")?;
+        validate::region(&region).map_err(|reason| {
+            r.err(
+                v.span(),
+                "primary_region",
+                format!("invalid region `{region}`: {reason}"),
+                Some(validate::Rule::Region.hint().to_string()),
+            )
+        })?;
+        out.primary_region = Some(region);
+    }
+    if let Some(build) = root.get("build") {
+        let build = r.table(build, "build")?;
+        if let Some(v) = build.get("image") {
+            out.image = Some(r.string(v, "build.image")?);
+        }
+    }
+    let mut http_checks = None;
+    if let Some(hs) = root.get("http_service") {
+        let hs = r.table(hs, "http_service")?;
+        if let Some(v) = hs.get("internal_port") {
+            out.internal_port = Some(r.port(v, "http_service.internal_port")?);
+        }
+        check_concurrency(&r, hs, "http_service")?;
+        http_checks = hs.get("checks");
+    }
+    out.health = health(&r, http_checks, root.get("checks"), out.internal_port)?;
+    out.guest = guest(&r, root)?;
+    if let Some(env) = root.get("env") {
+        for (i, section) in r.sections(env, "env")? {
+            let base = field_name("env", i);
+            for (k, v) in section {
+                let field = format!("{base}.{}", k.get_ref());
+                validate::env_key(k.get_ref()).map_err(|reason| {
+                    r.err(
+                        k.span(),
+                        &field,
+                        format!("invalid environment variable `{}`: {reason}", k.get_ref()),
+                        Some(validate::Rule::EnvKey.hint().to_string()),
+                    )
+                })?;
+                let value = match v.get_ref() {
+                    DeValue::String(s) => s.to_string(),
+                    DeValue::Integer(i) => i.as_str().to_string(),
+                    DeValue::Float(f) => f.as_str().to_string(),
+                    DeValue::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(r.err(
+                            v.span(),
+                            &field,
+                            format!(
+                                "expected a string, number or boolean, found {}",
+                                other.type_str()
+                            ),
+                            None,
+                        ));
+                    }
+                };
+                out.env.insert(k.get_ref().to_string(), value);
+            }
+        }
+    }
+    if let Some(deploy) = root.get("deploy") {
+        let deploy = r.table(deploy, "deploy")?;
+        if let Some(v) = deploy.get("strategy") {
+            let s = r.string(v, "deploy.strategy")?;
+            let all = [
+                Strategy::Rolling,
+                Strategy::Canary,
+                Strategy::Immediate,
+                Strategy::Bluegreen,
+            ];
+            let names = all.map(Strategy::as_str);
+            let found = all.into_iter().find(|x| x.as_str() == s);
+            out.strategy = Some(found.ok_or_else(|| {
+                let list = names.map(|n| format!("`{n}`")).join(", ");
+                let hint = match super::parse::did_you_mean(&s, names.into_iter()) {
+                    Some(c) => format!("did you mean `{c}`? flyctl's strategies are {list}"),
+                    None => format!("flyctl's strategies are {list}"),
+                };
+                r.err(
+                    v.span(),
+                    "deploy.strategy",
+                    format!("unknown deploy strategy `{s}`"),
+                    Some(hint),
+                )
+            })?);
+        }
+    }
+    if let Some(services) = root.get("services") {
+        for (i, section) in r.sections(services, "services")? {
+            check_concurrency(&r, section, &field_name("services", i))?;
+        }
+    }
+    Ok(out)
+}
+
+/// `concurrency` must be a table (or the old `"soft,hard"` string); flyctl refuses a number.
+fn check_concurrency(
+    r: &Reader<'_>,
+    section: &DeTable<'_>,
+    base: &str,
+) -> Result<(), FlyTomlError> {
+    if let Some(v) = section.get("concurrency")
+        && !matches!(v.get_ref(), DeValue::Table(_) | DeValue::String(_))
+    {
+        return Err(r.err(
+            v.span(),
+            &format!("{base}.concurrency"),
+            format!(
+                "expected a table with `type`, `soft_limit` and `hard_limit`, found {}",
+                v.get_ref().type_str()
+            ),
+            Some(format!(
+                "write `[{base}.concurrency]` with `type = \"requests\"`, `soft_limit` and \
+                 `hard_limit`; flyctl refuses a single number here",
+                base = base.split('[').next().unwrap_or(base)
+            )),
+        ));
+    }
+    Ok(())
+}
+
+fn health(
+    r: &Reader<'_>,
+    http_checks: Option<&V<'_>>,
+    checks: Option<&V<'_>>,
+    internal_port: Option<u16>,
+) -> Result<Option<Health>, FlyTomlError> {
+    let from = |t: &DeTable<'_>, base: &str| -> Result<Option<Health>, FlyTomlError> {
+        let Some(p) = t.get("path") else {
+            return Ok(None);
+        };
+        let path = r.string(p, &format!("{base}.path"))?;
+        if !path.starts_with('/') {
+            return Err(r.err(
+                p.span(),
+                &format!("{base}.path"),
+                format!("health path `{path}` does not start with `/`"),
+                None,
+            ));
+        }
+        let port = match t.get("port") {
+            Some(v) => Some(r.port(v, &format!("{base}.port"))?),
+            None => internal_port,
+        };
+        Ok(Some(Health {
+            path,
+            port,
+            expect_status: 200,
+        }))
+    };
+    if let Some(v) = http_checks {
+        for (i, t) in r.sections(v, "http_service.checks")? {
+            if let Some(h) = from(t, &field_name("http_service.checks", i))? {
+                return Ok(Some(h));
+            }
+        }
+    }
+    if let Some(v) = checks {
+        let checks = r.table(v, "checks")?;
+        // In file order (the table itself is sorted by name).
+        let mut named: Vec<_> = checks.iter().collect();
+        named.sort_by_key(|(k, _)| k.span().start);
+        for (name, check) in named {
+            let base = format!("checks.{}", name.get_ref());
+            let t = r.table(check, &base)?;
+            let is_http = match t.get("type") {
+                Some(ty) => r.string(ty, &format!("{base}.type"))? == "http",
+                None => false,
+            };
+            if is_http && let Some(h) = from(t, &base)? {
+                return Ok(Some(h));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Fly's guest presets: (size, cpu kind, cpus, memory MB).
+const SIZES: [(&str, CpuKind, u32, u32); 9] = [
+    ("shared-cpu-1x", CpuKind::Shared, 1, 256),
+    ("shared-cpu-2x", CpuKind::Shared, 2, 512),
+    ("shared-cpu-4x", CpuKind::Shared, 4, 1024),
+    ("shared-cpu-8x", CpuKind::Shared, 8, 2048),
+    ("performance-1x", CpuKind::Performance, 1, 2048),
+    ("performance-2x", CpuKind::Performance, 2, 4096),
+    ("performance-4x", CpuKind::Performance, 4, 8192),
+    ("performance-8x", CpuKind::Performance, 8, 16384),
+    ("performance-16x", CpuKind::Performance, 16, 32768),
+];
+
+fn guest(r: &Reader<'_>, root: &DeTable<'_>) -> Result<Option<Guest>, FlyTomlError> {
+    let mut sections = Vec::new();
+    for key in ["vm", "compute"] {
+        if let Some(v) = root.get(key) {
+            for (i, t) in r.sections(v, key)? {
+                let start = match i {
+                    Some(i) => v.get_ref().as_array().map_or(0, |a| a[i].span().start),
+                    None => v.span().start,
+                };
+                sections.push((start, field_name(key, i), t));
+            }
+        }
+    }
+    sections.sort_by_key(|(start, ..)| *start);
+    let mut guest: Option<Guest> = None;
+    for (_, base, t) in sections {
+        if t.get("processes").is_some() {
+            continue;
+        }
+        let f = |name: &str| format!("{base}.{name}");
+        let sized = ["size", "cpu_kind", "cpus", "memory", "memory_mb"]
+            .iter()
+            .any(|k| t.get(*k).is_some());
+        if !sized {
+            continue;
+        }
+        let g = guest.get_or_insert(Guest {
+            cpu_kind: CpuKind::Shared,
+            cpus: 1,
+            memory_mb: 256,
+        });
+        if let Some(v) = t.get("size") {
+            let size = r.string(v, &f("size"))?;
+            let (_, kind, cpus, mem) = SIZES
+                .iter()
+                .find(|(n, ..)| *n == size)
+                .ok_or_else(|| {
+                    let hint = match super::parse::did_you_mean(&size, SIZES.iter().map(|s| s.0)) {
+                        Some(c) => format!("did you mean `{c}`? sophia imports the shared-cpu and performance sizes"),
+                        None => "sophia imports the shared-cpu-Nx and performance-Nx sizes".to_string(),
+                    };
+                    r.err(v.span(), &f("size"), format!("unknown guest size `{size}`"), Some(hint))
+                })?;
+            *g = Guest {
+                cpu_kind: *kind,
+                cpus: *cpus,
+                memory_mb: *mem,
+            };
+        }
+        if let Some(v) = t.get("cpu_kind") {
+            g.cpu_kind = match r.string(v, &f("cpu_kind"))?.as_str() {
+                "shared" => CpuKind::Shared,
+                "performance" => CpuKind::Performance,
+                other => {
+                    return Err(r.err(
+                        v.span(),
+                        &f("cpu_kind"),
+                        format!("unknown cpu kind `{other}`"),
+                        Some("expected `shared` or `performance`".into()),
+                    ));
+                }
+            };
+        }
+        if let Some(v) = t.get("cpus") {
+            let n = r.integer(v, &f("cpus"))?;
+            g.cpus = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                r.err(
+                    v.span(),
+                    &f("cpus"),
+                    format!("{n} is not a CPU count"),
+                    None,
+                )
+            })?;
+        }
+        let memory = match t.get("memory") {
+            Some(v) => Some((memory_mb(r, v, &f("memory"))?, v)),
+            None => None,
+        };
+        let memory_mb_field = match t.get("memory_mb") {
+            Some(v) => {
+                let n = r.integer(v, &f("memory_mb"))?;
+                Some((
+                    u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                        r.err(
+                            v.span(),
+                            &f("memory_mb"),
+                            format!("{n} is not a memory size"),
+                            None,
+                        )
+                    })?,
+                    v,
+                ))
+            }
+            None => None,
+        };
+        match (memory, memory_mb_field) {
+            (Some((a, _)), Some((b, v))) if a != b => {
+                return Err(r.err(
+                    v.span(),
+                    &f("memory_mb"),
+                    format!("{b} MB disagrees with `memory` ({a} MB)"),
+                    Some("set only one of `memory` and `memory_mb`".into()),
+                ));
+            }
+            (_, Some((mb, _))) | (Some((mb, _)), None) => g.memory_mb = mb,
+            (None, None) => {}
+        }
+    }
+    Ok(guest)
+}
+
+/// `memory`: a number of MB, or a size with a binary unit (`"1gb"`, `"512mb"`, `"4G"`).
+fn memory_mb(r: &Reader<'_>, v: &V<'_>, field: &str) -> Result<u32, FlyTomlError> {
+    /// MB in one unit (flyctl reads sizes as binary units, like Docker's RAMInBytes).
+    const UNITS: [(&str, f64); 13] = [
+        ("", 1.0),
+        ("b", 1.0 / 1_048_576.0),
+        ("k", 1.0 / 1024.0),
+        ("kb", 1.0 / 1024.0),
+        ("kib", 1.0 / 1024.0),
+        ("m", 1.0),
+        ("mb", 1.0),
+        ("mib", 1.0),
+        ("g", 1024.0),
+        ("gb", 1024.0),
+        ("gib", 1024.0),
+        ("t", 1_048_576.0),
+        ("tb", 1_048_576.0),
+    ];
+    let bad = |what: String| {
+        r.err(
+            v.span(),
+            field,
+            what,
+            Some("write a size such as `\"512mb\"`, `\"1gb\"` or a number of MB".into()),
+        )
+    };
+    let mb = match v.get_ref() {
+        DeValue::Integer(_) => r.integer(v, field)? as f64,
+        DeValue::String(s) => {
+            let s = s.trim().to_ascii_lowercase();
+            let split = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let num: f64 = num
+                .parse()
+                .map_err(|_| bad(format!("`{s}` is not a memory size")))?;
+            let factor = UNITS
+                .iter()
+                .find(|(u, _)| *u == unit.trim())
+                .map(|(_, f)| *f)
+                .ok_or_else(|| bad(format!("unknown unit in `{s}`")))?;
+            num * factor
+        }
+        other => return Err(bad(format!("expected a size, found {}", other.type_str()))),
+    };
+    if mb < 1.0 || mb.fract() != 0.0 || mb > f64::from(u32::MAX) {
+        return Err(bad(format!(
+            "{mb} MB is not a whole, positive number of MB"
+        )));
+    }
+    Ok(mb as u32)
+}
+
+/// Merge an imported `fly.toml` into an app: fields the YAML sets win; `env` merges key by
+/// key (YAML wins per key).
+pub fn apply_fly_config(app: &mut FlyApp, imported: &FlyToml) {
+    if app.image.is_none() {
+        app.image.clone_from(&imported.image);
+    }
+    if app.primary_region.is_none() {
+        app.primary_region.clone_from(&imported.primary_region);
+    }
+    if app.guest.is_none() {
+        app.guest.clone_from(&imported.guest);
+    }
+    if app.health.is_none() {
+        app.health.clone_from(&imported.health);
+    }
+    if app.strategy.is_none() {
+        app.strategy = imported.strategy;
+    }
+    if !imported.env.is_empty() {
+        let env = app.env.get_or_insert_with(BTreeMap::new);
+        for (k, v) in &imported.env {
+            env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_the_fields_sophia_manages() {
+        let text = r#"
+app = "sophiaai-dashboard-v2"
+primary_region = "ord"
+[build]
+  image = "registry.fly.io/x:1"
+[deploy]
+  strategy = "bluegreen"
+[env]
+  LOG_LEVEL = "info"
+  PORT = 8080
+[http_service]
+  internal_port = "8080"
+  [[http_service.checks]]
+    path = "/healthz"
+[[vm]]
+  size = "shared-cpu-2x"
+  memory = "1gb"
+"#;
+        let t = import("fly.toml", text).unwrap();
+        assert_eq!(t.app.as_deref(), Some("sophiaai-dashboard-v2"));
+        assert_eq!(t.primary_region.as_deref(), Some("ord"));
+        assert_eq!(t.image.as_deref(), Some("registry.fly.io/x:1"));
+        assert_eq!(t.strategy, Some(Strategy::Bluegreen));
+        assert_eq!(t.env["PORT"], "8080");
+        assert_eq!(t.internal_port, Some(8080));
+        assert_eq!(
+            t.health,
+            Some(Health {
+                path: "/healthz".into(),
+                port: Some(8080),
+                expect_status: 200
+            })
+        );
+        assert_eq!(
+            t.guest,
+            Some(Guest {
+                cpu_kind: CpuKind::Shared,
+                cpus: 2,
+                memory_mb: 1024
+            })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field_and_its_position() {
+        let e = import(
+            "a/fly.toml",
+            "app = \"x-y\"\n[deploy]\nstrategy = \"rollin\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("deploy.strategy"));
+        assert_eq!((e.line, e.column), (3, 12));
+        assert_eq!(
+            e.to_string(),
+            "a/fly.toml:3:12: `deploy.strategy`: unknown deploy strategy `rollin`"
+        );
+        assert!(e.hint.unwrap().contains("did you mean `rolling`?"));
+    }
+
+    #[test]
+    fn memory_units() {
+        for (text, mb) in [
+            ("memory = 512", 512),
+            ("memory = \"1gb\"", 1024),
+            ("memory = \"4G\"", 4096),
+            ("memory = \"512mb\"", 512),
+            ("memory_mb = 2048", 2048),
+        ] {
+            let t = import("f", &format!("[vm]\n{text}\n")).unwrap();
+            assert_eq!(t.guest.unwrap().memory_mb, mb, "{text}");
+        }
+        let e = import("f", "[vm]\nmemory = \"lots\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("vm.memory"));
+    }
+
+    #[test]
+    fn yaml_wins_over_imported_fields() {
+        let mut app = FlyApp {
+            primary_region: Some("sea".into()),
+            env: Some(BTreeMap::from([("A".to_string(), "yaml".to_string())])),
+            ..FlyApp::default()
+        };
+        let imported = FlyToml {
+            primary_region: Some("ord".into()),
+            strategy: Some(Strategy::Canary),
+            env: BTreeMap::from([
+                ("A".to_string(), "toml".to_string()),
+                ("B".to_string(), "toml".to_string()),
+            ]),
+            ..FlyToml::default()
+        };
+        apply_fly_config(&mut app, &imported);
+        assert_eq!(app.primary_region.as_deref(), Some("sea"));
+        assert_eq!(app.strategy, Some(Strategy::Canary));
+        let env = app.env.unwrap();
+        assert_eq!(env["A"], "yaml");
+        assert_eq!(env["B"], "toml");
+    }
 }

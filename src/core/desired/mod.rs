@@ -5,7 +5,11 @@
 //! [`flytoml`] and merged in with [`apply_fly_config`].
 
 pub mod flytoml;
+pub mod locate;
+mod merge;
 pub mod model;
+mod parse;
+pub mod validate;
 
 pub use model::*;
 
@@ -49,69 +53,75 @@ pub struct LoadErrors(pub Vec<LoadError>);
 
 /// Parse, merge and validate the desired files.
 pub fn load(sources: &[Source]) -> Result<Desired, LoadErrors> {
-    if sources.is_empty() {
+    load_located(sources).map(|l| l.desired)
+}
+
+/// A loaded desired state with the positions of its keys, for errors found later (the shell
+/// locates `config:` import failures with it).
+#[derive(Debug)]
+pub struct Loaded {
+    pub desired: Desired,
+    files: Vec<(String, locate::FileIndex)>,
+}
+
+impl Loaded {
+    /// Where the value at `segs` (e.g. `["fly", "apps", "x", "config"]`) is defined.
+    pub fn locate(&self, segs: &[&str]) -> (String, usize, usize) {
+        let loc = validate::Locator {
+            files: self.files.iter().map(|(f, i)| (f.as_str(), i)).collect(),
+        }
+        .value(segs);
+        (loc.file, loc.pos.line, loc.pos.column)
+    }
+}
+
+/// [`load`], keeping the position index.
+pub fn load_located(sources: &[Source]) -> Result<Loaded, LoadErrors> {
+    let mut errors = Vec::new();
+    let mut parts = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        if let Some(part) = parse::parse_file(source, &mut errors) {
+            parts.push((i, part));
+        }
+    }
+    let files: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
+    if errors.is_empty() && parts.iter().all(|(_, p)| p.empty) {
+        let message = if sources.is_empty() {
+            "no desired state: the folder holds no `*.yaml` file"
+        } else {
+            "no desired state: every desired file is empty"
+        };
         return Err(LoadErrors(vec![LoadError {
             file: "desired/".into(),
             line: 0,
             column: 0,
-            message: "no desired state: the folder holds no `*.yaml` file".into(),
+            message: message.into(),
             hint: Some(
-                "create `desired/main.yaml`; `sophia schema` prints what it may hold".into(),
+                "define at least one provider section, e.g. `fly:` with its apps; \
+                 `sophia schema` prints what a desired file may hold"
+                    .into(),
             ),
         }]));
     }
-    // Placeholder loader: parses each file and merges naively. Replaced by the located,
-    // validating loader (parse.rs / validate.rs).
-    let mut merged = Desired::default();
-    let mut errors = Vec::new();
-    for s in sources {
-        match serde_yaml::from_str::<Option<Desired>>(&s.text) {
-            Ok(Some(d)) => naive_merge(&mut merged, d),
-            Ok(None) => {}
-            Err(e) => {
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((0, 0));
-                errors.push(LoadError {
-                    file: s.path.clone(),
-                    line,
-                    column,
-                    message: e.to_string(),
-                    hint: None,
-                });
-            }
-        }
+    let desired = merge::merge(sources, &parts, &mut errors);
+    let locator = validate::Locator {
+        files: parts
+            .iter()
+            .map(|(i, p)| (sources[*i].path.as_str(), &p.index))
+            .collect(),
+    };
+    errors.extend(validate::validate(&desired, &locator));
+    if !errors.is_empty() {
+        validate::sort_errors(&mut errors, &files);
+        return Err(LoadErrors(errors));
     }
-    if errors.is_empty() {
-        Ok(merged)
-    } else {
-        Err(LoadErrors(errors))
-    }
+    Ok(Loaded {
+        desired,
+        files: parts
+            .into_iter()
+            .map(|(i, p)| (sources[i].path.clone(), p.index))
+            .collect(),
+    })
 }
 
-fn naive_merge(into: &mut Desired, d: Desired) {
-    into.providers.extend(d.providers);
-    if let Some(f) = d.fly {
-        let dst = into.fly.get_or_insert_with(Default::default);
-        if f.org.is_some() {
-            dst.org = f.org;
-        }
-        dst.apps.extend(f.apps);
-    }
-    if let Some(g) = d.github {
-        into.github
-            .get_or_insert_with(Default::default)
-            .repos
-            .extend(g.repos);
-    }
-    macro_rules! take { ($($f:ident),*) => { $( if d.$f.is_some() { into.$f = d.$f; } )* } }
-    take!(
-        router, research, context_db, qdrant, mem0, redis, slack, gong, lambda
-    );
-}
-
-/// Merge an imported `fly.toml` into an app: fields the YAML sets win.
-pub fn apply_fly_config(app: &mut FlyApp, imported: &flytoml::FlyToml) {
-    let _ = (app, imported);
-}
+pub use flytoml::apply_fly_config;

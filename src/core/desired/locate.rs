@@ -1,0 +1,283 @@
+//! Where each key of a desired file is: a map from key path (`fly` › `apps` › `x` › `image`)
+//! to the 1-based line and column of the key and of its value.
+//!
+//! serde_yaml gives the position of a syntax error but not of the keys of a value that
+//! deserialized fine, and the semantic checks (names, duplicates across files) need those. So
+//! each file is also read with `yaml-rust2`'s marked event parser, which reports the position of
+//! every scalar and collection start. Sequence items are indexed by their position (`0`, `1`,
+//! …), as serde_path_to_error names them.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// Separates the segments of a path key. A unit separator cannot appear in a YAML key that
+/// anyone would write, and a flat string hashes much faster than a vector of segments (the
+/// index of a 10,000-resource state holds some 100,000 paths).
+const SEP: char = '\u{1f}';
+
+/// A 1-based position in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl From<Marker> for Pos {
+    fn from(m: Marker) -> Pos {
+        // yaml-rust2 counts lines from 1 and columns from 0.
+        Pos {
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    }
+}
+
+/// The internal key of a path given as segments.
+pub fn path_key<S: AsRef<str>>(segs: &[S]) -> String {
+    let mut key = String::new();
+    for (i, s) in segs.iter().enumerate() {
+        if i > 0 {
+            key.push(SEP);
+        }
+        key.push_str(s.as_ref());
+    }
+    key
+}
+
+/// A path key shown to a user: `fly.apps.x.image`.
+pub fn display_path(key: &str) -> String {
+    key.replace(SEP, ".")
+}
+
+/// The positions of one entry: the key (or, for a sequence item, the item) and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub key: Pos,
+    pub value: Pos,
+}
+
+/// A key that appears twice in the same mapping of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    pub path: String,
+    pub first: Pos,
+    pub second: Pos,
+}
+
+/// The positions of every key of one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileIndex {
+    pub entries: HashMap<String, Entry>,
+    pub duplicates: Vec<DuplicateKey>,
+}
+
+impl FileIndex {
+    /// Index `text`; a YAML syntax error gives its position and the parser's message.
+    pub fn build(text: &str) -> Result<FileIndex, (Pos, String)> {
+        let mut builder = Builder::default();
+        Parser::new_from_str(text)
+            .load(&mut builder, false)
+            .map_err(|e| (Pos::from(*e.marker()), e.info().to_string()))?;
+        Ok(FileIndex {
+            entries: builder.entries,
+            duplicates: builder.duplicates,
+        })
+    }
+
+    /// The position of the key at `path`, or of its nearest indexed ancestor.
+    pub fn key(&self, path: &str) -> Option<Pos> {
+        self.nearest(path).map(|e| e.key)
+    }
+
+    /// The position of the value at `path`, or of its nearest indexed ancestor's key.
+    pub fn value(&self, path: &str) -> Option<Pos> {
+        match self.entries.get(path) {
+            Some(e) => Some(e.value),
+            None => self.key(path),
+        }
+    }
+
+    fn nearest(&self, path: &str) -> Option<&Entry> {
+        let mut p = path;
+        loop {
+            if let Some(e) = self.entries.get(p) {
+                return Some(e);
+            }
+            p = &p[..p.rfind(SEP)?];
+        }
+    }
+}
+
+enum Frame {
+    Map {
+        /// Length of the builder's path string at this mapping.
+        base: usize,
+        /// The key whose value comes next, with its position; `None` while a key is expected.
+        key: Option<(String, Pos)>,
+        seen: HashMap<String, Pos>,
+    },
+    Seq {
+        base: usize,
+        next: usize,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    path: String,
+    stack: Vec<Frame>,
+    entries: HashMap<String, Entry>,
+    duplicates: Vec<DuplicateKey>,
+}
+
+impl Builder {
+    /// Sets `self.path` to the path of the value about to start and records its entry.
+    /// Returns false when the event is a mapping key (handled here) rather than a value.
+    fn begin_value(&mut self, mark: Pos, scalar_key: Option<&str>) -> bool {
+        let Some(top) = self.stack.last_mut() else {
+            self.path.clear();
+            return true;
+        };
+        match top {
+            Frame::Map { base, key, seen } => {
+                self.path.truncate(*base);
+                match key.take() {
+                    None => {
+                        // This event is a key.
+                        let name = scalar_key.unwrap_or("<complex key>").to_string();
+                        if let Some(first) = seen.get(&name) {
+                            let mut p = self.path.clone();
+                            push_seg(&mut p, &name);
+                            self.duplicates.push(DuplicateKey {
+                                path: p,
+                                first: *first,
+                                second: mark,
+                            });
+                        } else {
+                            seen.insert(name.clone(), mark);
+                        }
+                        *key = Some((name, mark));
+                        false
+                    }
+                    Some((name, key_pos)) => {
+                        push_seg(&mut self.path, &name);
+                        self.entries.entry(self.path.clone()).or_insert(Entry {
+                            key: key_pos,
+                            value: mark,
+                        });
+                        true
+                    }
+                }
+            }
+            Frame::Seq { base, next } => {
+                self.path.truncate(*base);
+                push_seg(&mut self.path, &next.to_string());
+                *next += 1;
+                self.entries.insert(
+                    self.path.clone(),
+                    Entry {
+                        key: mark,
+                        value: mark,
+                    },
+                );
+                true
+            }
+        }
+    }
+}
+
+fn push_seg(path: &mut String, seg: &str) {
+    if !path.is_empty() {
+        path.push(SEP);
+    }
+    path.push_str(seg);
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let pos = Pos::from(mark);
+        match ev {
+            Event::Scalar(value, ..) => {
+                self.begin_value(pos, Some(&value));
+            }
+            Event::Alias(_) => {
+                self.begin_value(pos, Some("<alias>"));
+            }
+            Event::MappingStart(..) => {
+                // A collection used as a key is indexed under `<complex key>`.
+                self.begin_value(pos, None);
+                self.stack.push(Frame::Map {
+                    base: self.path.len(),
+                    key: None,
+                    seen: HashMap::new(),
+                });
+            }
+            Event::SequenceStart(..) => {
+                self.begin_value(pos, None);
+                self.stack.push(Frame::Seq {
+                    base: self.path.len(),
+                    next: 0,
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_of_keys_values_and_items() {
+        let text = "fly:\n  org: pay-ready\n  apps:\n    a:\n      regions: [ord, sea]\n";
+        let idx = FileIndex::build(text).unwrap();
+        let at = |segs: &[&str]| idx.entries[&path_key(segs)];
+        assert_eq!(at(&["fly"]).key, Pos { line: 1, column: 1 });
+        assert_eq!(at(&["fly", "org"]).key, Pos { line: 2, column: 3 });
+        assert_eq!(at(&["fly", "org"]).value, Pos { line: 2, column: 8 });
+        assert_eq!(at(&["fly", "apps", "a"]).key, Pos { line: 4, column: 5 });
+        assert_eq!(
+            at(&["fly", "apps", "a", "regions", "1"]).key,
+            Pos {
+                line: 5,
+                column: 22
+            }
+        );
+        assert!(idx.duplicates.is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_in_one_mapping_are_reported_with_both_positions() {
+        let idx = FileIndex::build("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(
+            idx.duplicates,
+            vec![DuplicateKey {
+                path: "a".into(),
+                first: Pos { line: 1, column: 1 },
+                second: Pos { line: 3, column: 1 },
+            }]
+        );
+    }
+
+    #[test]
+    fn nearest_ancestor_answers_for_paths_not_indexed() {
+        let idx = FileIndex::build("fly:\n  org: x\n").unwrap();
+        assert_eq!(
+            idx.key(&path_key(&["fly", "org", "deeper"])),
+            Some(Pos { line: 2, column: 3 })
+        );
+        assert_eq!(idx.key("nothing"), None);
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let (pos, msg) = FileIndex::build("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(pos.line >= 1, "{pos:?} {msg}");
+    }
+}

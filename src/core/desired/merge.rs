@@ -1,0 +1,146 @@
+//! Merging the files: each resource may be defined in one place only.
+//!
+//! The unit of definition is what one file can own without surprising another: a provider's
+//! activation entry, `fly.org`, a Fly app, a repository's branch, its actions-secret list, one
+//! of its environments, and each whole singleton section (`router:`, `qdrant:`, …). A second
+//! definition is an error located at the second place and naming the first.
+
+use std::collections::HashMap;
+
+use super::locate::{Pos, path_key};
+use super::model::*;
+use super::parse::ParsedFile;
+use super::{LoadError, Source};
+
+struct Merger<'a> {
+    sources: &'a [Source],
+    /// Resource id → (file number, position of its key) of the first definition.
+    defined: HashMap<String, (usize, Pos)>,
+    errors: &'a mut Vec<LoadError>,
+}
+
+impl Merger<'_> {
+    /// Record the definition of `id` at `segs` in file `file`; false (and an error) when it
+    /// was already defined.
+    fn define(&mut self, id: String, file: usize, part: &ParsedFile, segs: &[&str]) -> bool {
+        let pos = part.index.key(&path_key(segs)).unwrap_or_default();
+        if let Some((first_file, first)) = self.defined.get(&id) {
+            self.errors.push(LoadError {
+                file: self.sources[file].path.clone(),
+                line: pos.line,
+                column: pos.column,
+                message: format!(
+                    "`{id}` is defined twice: here and at {}:{}:{}",
+                    self.sources[*first_file].path, first.line, first.column
+                ),
+                hint: Some(
+                    "desired files are merged and each resource may be defined in one place \
+                     only; remove one of the two definitions"
+                        .into(),
+                ),
+            });
+            return false;
+        }
+        self.defined.insert(id, (file, pos));
+        true
+    }
+}
+
+/// Merge the parsed files (in file order) into one desired state.
+pub fn merge(
+    sources: &[Source],
+    parts: &[(usize, ParsedFile)],
+    errors: &mut Vec<LoadError>,
+) -> Desired {
+    let mut m = Merger {
+        sources,
+        defined: HashMap::new(),
+        errors,
+    };
+    let mut out = Desired::default();
+    for (file, part) in parts {
+        let file = *file;
+        let d = &part.desired;
+        for (p, a) in &d.providers {
+            if m.define(
+                format!("providers.{p}"),
+                file,
+                part,
+                &["providers", p.as_str()],
+            ) {
+                out.providers.insert(*p, *a);
+            }
+        }
+        if let Some(fly) = &d.fly {
+            let dst = out.fly.get_or_insert_with(Default::default);
+            if let Some(org) = &fly.org
+                && m.define("fly.org".into(), file, part, &["fly", "org"])
+            {
+                dst.org = Some(org.clone());
+            }
+            for (name, app) in &fly.apps {
+                if m.define(
+                    format!("fly.app.{name}"),
+                    file,
+                    part,
+                    &["fly", "apps", name],
+                ) {
+                    dst.apps.insert(name.clone(), app.clone());
+                }
+            }
+        }
+        if let Some(gh) = &d.github {
+            let dst = out.github.get_or_insert_with(Default::default);
+            for (repo, r) in &gh.repos {
+                let base = ["github", "repos", repo.as_str()];
+                let into = dst.repos.entry(repo.clone()).or_default();
+                for (branch, b) in &r.branches {
+                    let segs = [&base[..], &["branches", branch]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.branch.{branch}"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.branches.insert(branch.clone(), b.clone());
+                    }
+                }
+                if !r.actions_secrets.is_empty() {
+                    let segs = [&base[..], &["actions_secrets"]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.actions_secrets"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.actions_secrets = r.actions_secrets.clone();
+                    }
+                }
+                for (env, e) in &r.environments {
+                    let segs = [&base[..], &["environments", env]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.environment.{env}"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.environments.insert(env.clone(), e.clone());
+                    }
+                }
+            }
+        }
+        macro_rules! singleton {
+            ($($f:ident),*) => {$(
+                if let Some(section) = &d.$f
+                    && m.define(stringify!($f).into(), file, part, &[stringify!($f)])
+                {
+                    out.$f = Some(section.clone());
+                }
+            )*};
+        }
+        singleton!(
+            router, research, context_db, qdrant, mem0, redis, slack, gong, lambda
+        );
+    }
+    out
+}
