@@ -31,9 +31,11 @@ use crate::core::envelope::{Envelope, EnvelopeError, Status};
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::Action;
 
+pub mod context_db;
 pub mod fly;
 pub mod github;
 pub mod http;
+pub mod redis;
 
 pub use fly::FlyProvider;
 pub use github::GithubProvider;

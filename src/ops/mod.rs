@@ -1,0 +1,3 @@
+//! The front door (`sophia op PROVIDER ACTION [--app APP] [--payload JSON]`).
+
+pub mod payload;

@@ -1,0 +1,2 @@
+mod context_db;
+mod redis;
