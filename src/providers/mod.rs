@@ -34,8 +34,16 @@ use crate::core::plan::Action;
 pub mod context_db;
 pub mod fly;
 pub mod github;
+pub mod gong;
 pub mod http;
+pub mod lambda;
+pub mod mem0;
+pub mod qdrant;
 pub mod redis;
+pub mod research;
+pub mod router;
+pub mod saas;
+pub mod slack;
 
 pub use fly::FlyProvider;
 pub use github::GithubProvider;
