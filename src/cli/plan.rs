@@ -1,10 +1,204 @@
-//! `sophia plan`.
+//! `sophia plan`: desired state against live state → a digested plan, rendered on stdout
+//! and optionally written to `--out` (atomically; nothing is written on any error).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use super::{Ctx, Exit};
+use crate::core::desired::Desired;
+use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
+use crate::core::plan::{self, Plan, PlanOptions};
+use crate::core::render;
+
+/// How a plan is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terraform-like, coloured on a terminal (not with `NO_COLOR`).
+    Text,
+    /// The PR comment.
+    Markdown,
+    /// The plan file.
+    Json,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Write the plan file here (atomically; nothing is written on any error).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How to print the plan on stdout (`--json` means `--format json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Plan only the changes under ADDR (e.g. `fly.app.x`) and what they depend on.
+    /// Repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Plan against this live snapshot (`sophia refresh --out live.json`) instead of
+    /// reading the providers.
+    #[arg(long, value_name = "FILE")]
+    pub live: Option<PathBuf>,
+    /// How long the plan stays valid (e.g. `24h`, `90m`).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
+    /// Exit 2 when the plan has changes (0 when none, 1 on error), as Terraform does.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`sophia plan` is not built yet")
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let desired = crate::workspace::load_desired(&ctx.root)?;
+    let live = match &args.live {
+        Some(path) => read_live(&ctx.path(path))?,
+        None => refresh(ctx, &desired)?,
+    };
+    let opts = PlanOptions {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: chrono::Utc::now(),
+        ttl: chrono::Duration::from_std(args.ttl).context("`--ttl` is too long")?,
+        nonce: hex::encode(rand::random::<[u8; 16]>()),
+        git_commit: git_commit(&ctx.root),
+        targets: args.targets.clone(),
+    };
+    let plan = plan::build(&desired, &live, &opts)?;
+    let plan_file = args
+        .out
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "plan.json".to_string());
+    let format = if ctx.json { Format::Json } else { args.format };
+    let rendered = render_plan(&plan, format, ctx.color, &plan_file);
+    if let Some(out) = &args.out {
+        let path = ctx.path(out);
+        write_atomic(&path, render::json::render(&plan).as_bytes())?;
+        ctx.status(format!("wrote the plan to `{}`", out.display()));
+    }
+    print!("{rendered}");
+    std::io::stdout()
+        .flush()
+        .context("writing the plan to stdout")?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Clean
+    })
+}
+
+/// Render a plan in one of the three formats.
+pub fn render_plan(plan: &Plan, format: Format, color: bool, plan_file: &str) -> String {
+    match format {
+        Format::Text => render::text::render(plan, color),
+        Format::Markdown => render::markdown::render(plan, plan_file),
+        Format::Json => render::json::render(plan),
+    }
+}
+
+/// Read live state from the providers. Not available yet: the providers come with a later
+/// issue, which replaces this body (read-only calls, one snapshot for all providers).
+fn refresh(_ctx: &Ctx, _desired: &Desired) -> anyhow::Result<LiveSnapshot> {
+    anyhow::bail!(
+        "reading live state from the providers is not available yet\n  hint: pass a live \
+         snapshot with `--live live.json` ({{\"format\": \"{LIVE_FORMAT}\", \"taken_at\": …, \
+         \"resources\": {{…}}}})"
+    )
+}
+
+/// Read and check a live snapshot file.
+pub fn read_live(path: &Path) -> anyhow::Result<LiveSnapshot> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the live snapshot `{}`", path.display()))?;
+    parse_live(&path.display().to_string(), &text)
+}
+
+/// Parse a live snapshot; `file` is the path shown in errors.
+pub fn parse_live(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
+    let hint = "hint: a live snapshot is written by `sophia refresh --out live.json`";
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{file}:{}:{}: the live snapshot is not valid JSON: {}\n  {hint}",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        )
+    })?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(LIVE_FORMAT) => {}
+        Some(other) => anyhow::bail!(
+            "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`\n  {hint}"
+        ),
+        None => anyhow::bail!(
+            "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`\n  {hint}"
+        ),
+    }
+    serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{file}:{}:{}: malformed live snapshot: {}\n  {hint}",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        )
+    })
+}
+
+/// serde_json appends " at line L column C"; the errors show the position up front.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The commit the desired state comes from: `GITHUB_SHA` in Actions, else `git rev-parse
+/// HEAD` in the repository, else none.
+fn git_commit(root: &Path) -> Option<String> {
+    if let Some(sha) = std::env::var("GITHUB_SHA").ok().filter(|s| !s.is_empty()) {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// Write a file atomically: a temporary file next to it, fsync, rename over the target,
+/// fsync the directory. A reader sees the old file or the new one, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("`{}` is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> anyhow::Result<()> {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating `{}`", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing `{}`", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("syncing `{}`", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming `{}` to `{}`", tmp.display(), path.display()))?;
+        // The rename is durable once the directory is synced; not every platform allows
+        // opening a directory, so a failure here is not an error.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -1,10 +1,178 @@
-//! `sophia sandbox`.
+//! `sophia sandbox serve` and `sophia sandbox env`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
 
 use super::{Ctx, Exit};
+use crate::sandbox::{self, FaultConfig, FaultKind, SandboxConfig, Seed};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`sophia sandbox` is not built yet")
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve every provider API from one address until killed.
+    ///
+    /// Prints `listening on http://ADDR` as its first line on stdout. Each provider lives
+    /// under its own prefix (`/fly/machines`, `/fly/api`, `/fly/apps/{app}`, `/github`,
+    /// `/portkey/v1`, `/tavily`, `/serper`, `/qdrant`, `/mem0`, `/slack/api`, `/gong`,
+    /// `/lambda/api/v1`); `sophia sandbox env --url URL` prints the variables pointing at them.
+    #[command(after_long_help = STATE_HELP)]
+    Serve(ServeArgs),
+    /// Print `export` lines pointing every provider at a sandbox, with a demo token each.
+    Env(EnvArgs),
+}
+
+const STATE_HELP: &str = "\
+State file (--state), everything optional, unknown keys are errors. Without it the sandbox
+holds the Fly organization `pay-ready` and nothing else.
+
+  fly:
+    orgs: [pay-ready]
+    apps:
+      sophiaai-dashboard-v2:
+        org: pay-ready                 # default: the first org
+        image: registry.fly.io/dash:1  # an image containing `bad` or `unhealthy` fails /healthz
+        count: 2                       # machines (default 1)
+        region: ord                    # default ord
+        state: started                 # started | stopped
+        env: { LOG_LEVEL: info }
+        secrets: [NEON_DATABASE_URL]   # names
+  github:
+    login: sophia-bot                  # the user tokens act as
+    users: [the-ceo]
+    teams: { ai-cherry: [infra] }
+    app: { id: 12345, installations: [67890] }
+    repos:
+      ai-cherry/sophia-intel-ai:
+        branches: [main]               # the first is the default branch
+        private: true
+        secrets: [FLY_API_TOKEN]
+        protection: { main: { required_status_checks: null, enforce_admins: true,
+                              required_pull_request_reviews: null, restrictions: null } }
+        environments: { production: { reviewers: [{ type: User, login: the-ceo }], wait_timer: 0 } }
+        issues: [{ title: Tracking, body: text, state: open }]
+  portkey: { models: [gpt-4o-mini] }
+  qdrant:  { collections: { context_chunks: { size: 1536, distance: Cosine } } }
+  mem0:    { memories: [{ user_id: sophia, memory: Prefers concise answers }] }
+  slack:   { team: Sophia AI, channels: [\"#infra\"] }   # without channels, every channel exists
+  gong:    { users: [{ email: a@example.com, first_name: A, last_name: B }] }
+  lambda:  { instances: [{ name: gpu-1, instance_type: gpu_1x_a10, region: us-east-1, status: active }] }
+
+Tokens: none gives 401 (the provider's own shape); a token starting `ro-` is read-only; any
+other token has full access.";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// YAML file naming what exists before the first request (format below).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Delay added to every response, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability in [0, 1] that a request fails with an injected fault.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Seed of the fault sequence: the same seed and requests give the same faults.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Fault kinds to draw from (comma-separated): 500, 502, 429, secondary, slow, drop.
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        default_value = "500,502,429,secondary,slow,drop"
+    )]
+    pub faults: Vec<FaultKind>,
+    /// How long a `slow` fault holds the response, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 35_000)]
+    pub slow_ms: u64,
+    /// The `Retry-After` seconds of 429 and secondary-rate-limit faults.
+    #[arg(long, value_name = "SECS", default_value_t = 1)]
+    pub retry_after: u64,
+    /// Requests per token per hour before the primary rate limit answers.
+    #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_RATE_LIMIT)]
+    pub rate_limit: u64,
+    /// Append every request as a JSON line (secret values masked) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EnvArgs {
+    /// The sandbox's URL, as `serve` printed it.
+    #[arg(long)]
+    pub url: String,
+    /// Print read-only tokens (`ro-…`), as `plan` should run with.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    match args.command {
+        Command::Serve(args) => serve(args),
+        Command::Env(args) => {
+            print!("{}", sandbox::env::script(&args.url, args.read_only));
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        anyhow::bail!(
+            "--fault-rate {} is not a probability\nhint: use a number between 0 and 1, e.g. 0.1",
+            args.fault_rate
+        );
+    }
+    let seed = match &args.state {
+        Some(path) => Seed::load(path)?,
+        None => Seed::default(),
+    };
+    let config = SandboxConfig {
+        seed,
+        latency: Duration::from_millis(args.latency_ms),
+        faults: FaultConfig {
+            rate: args.fault_rate,
+            seed: args.seed,
+            kinds: args.faults,
+            slow: Duration::from_millis(args.slow_ms),
+            retry_after_secs: args.retry_after,
+        },
+        rate_limit: args.rate_limit,
+        log_file: args.log,
+    };
+    let shared = sandbox::Shared::new(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding `{}`", args.addr))?;
+        let local = listener.local_addr()?;
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on http://{local}")?;
+        stdout.flush()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop.send(true);
+            }
+        });
+        sandbox::server::serve(listener, sandbox::router(shared), stopped).await;
+        anyhow::Ok(())
+    })?;
+    Ok(Exit::Clean)
 }

@@ -1,10 +1,71 @@
-//! `sophia sign`.
+//! `sophia sign plan.json --key KEY [--out FILE]`: sign a plan file with an SSH key, writing
+//! the same armored signature `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY plan.json` writes.
+
+use std::path::PathBuf;
 
 use super::{Ctx, Exit};
+use crate::approve;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The plan file (written by `sophia plan --out`).
+    pub plan: PathBuf,
+    /// The private SSH key (OpenSSH format, unencrypted: ed25519, RSA or ECDSA). For an
+    /// encrypted key or one in an agent, use `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Where to write the signature (default: PLAN.sig).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`sophia sign` is not built yet")
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let plan_path = ctx.path(&args.plan);
+    let out = match &args.out {
+        Some(out) => ctx.path(out),
+        None => {
+            let mut name = plan_path.as_os_str().to_owned();
+            name.push(".sig");
+            PathBuf::from(name)
+        }
+    };
+    let key_path = ctx.path(&args.key);
+    let signed = approve::sign_plan(&plan_path, &key_path, &out, chrono::Utc::now())?;
+    ctx.status(format!(
+        "signed `{}` (digest {}) with {} key {}{} → `{}`",
+        approve::shown(&ctx.root, &plan_path),
+        signed.plan_digest,
+        signed.key_type,
+        signed.fingerprint,
+        if signed.comment.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", signed.comment)
+        },
+        approve::shown(&ctx.root, &out),
+    ));
+    match approve::read_allowed_signers(&ctx.root) {
+        Ok(Some(allowed)) => {
+            let listed: Vec<String> = allowed
+                .entries
+                .iter()
+                .filter(|e| approve::sshsig::fingerprint(e.key.key_data()) == signed.fingerprint)
+                .map(|e| format!("`{}` ({}:{})", e.identity(), approve::ALLOWED_SIGNERS_PATH, e.line))
+                .collect();
+            if listed.is_empty() {
+                ctx.status(format!(
+                    "warning: this key is not listed in `{}`; `apply` will refuse this signature",
+                    approve::ALLOWED_SIGNERS_PATH
+                ));
+            } else {
+                ctx.status(format!("the key is listed for {}", listed.join(", ")));
+            }
+        }
+        Ok(None) => ctx.status(format!(
+            "warning: `{}` does not exist; `apply` will refuse every signature until it lists approvers",
+            approve::ALLOWED_SIGNERS_PATH
+        )),
+        Err(e) => ctx.status(format!("warning: {e:#}")),
+    }
+    Ok(Exit::Clean)
 }

@@ -10,10 +10,18 @@
 //! - [`plan`]: changes, actions, the plan file.
 //! - [`digest`]: canonical JSON and SHA-256 digests.
 //! - [`envelope`]: the normalized result envelope.
+//! - [`lower`]: desired state → the expected normalized object of every address.
+//! - [`diff`]: expected against live, attribute by attribute → changes.
+//! - [`graph`]: changes → the ordered action DAG.
+//! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
 pub mod desired;
+pub mod diff;
 pub mod digest;
 pub mod envelope;
+pub mod graph;
 pub mod live;
+pub mod lower;
 pub mod plan;
+pub mod render;

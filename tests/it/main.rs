@@ -1,2 +1,3 @@
 mod context_db;
+mod flytoml;
 mod redis;

@@ -1,0 +1,148 @@
+//! SSH signatures in OpenSSH's SSHSIG format (`PROTOCOL.sshsig`), with the `ssh-key` crate.
+//!
+//! [`sign`] writes byte for byte what `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY FILE`
+//! writes: SHA-512 message hash, the `-----BEGIN SSH SIGNATURE-----` armor, base64 in
+//! 70-column lines, `\n` line endings and a final newline. Ed25519 and RSA
+//! (`rsa-sha2-512`, PKCS#1 v1.5) signatures are deterministic, so the files are identical to
+//! ssh-keygen's; ECDSA signatures differ (ssh-keygen draws a random nonce) but verify both ways.
+//!
+//! Encrypted private keys are refused with a clear error: sophia does not prompt for
+//! passphrases (it runs in CI and must never hold one in an environment variable). Sign with
+//! `ssh-keygen -Y sign`, which asks for the passphrase or uses the SSH agent; the resulting
+//! file is the same.
+
+use std::path::Path;
+
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig, public::KeyData};
+
+/// The SSHSIG namespace of sophia plans. A signature made for another purpose (git commits
+/// use `git`, files `file`) can never be replayed as a plan approval, and a plan signature
+/// can never be used elsewhere: the namespace is inside the signed data.
+pub const NAMESPACE: &str = "sophia-plan@v1";
+
+/// The message hash ssh-keygen uses by default (and the one we write): SHA-512.
+pub const HASH: HashAlg = HashAlg::Sha512;
+
+/// Why a key cannot sign.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(
+        "`{path}` is encrypted with a passphrase; sophia does not read passphrases\nhint: sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
+    )]
+    Encrypted { path: String },
+    #[error(
+        "`{path}` is a public key; `--key` takes the private key\nhint: drop the `.pub` suffix: `--key {stem}`"
+    )]
+    PublicKeyGiven { path: String, stem: String },
+    #[error(
+        "`{path}` is not an OpenSSH private key: {reason}\nhint: a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
+    )]
+    NotAKey { path: String, reason: String },
+    #[error(
+        "`{path}` holds a `{algorithm}` key, which sophia cannot sign with\nhint: use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)"
+    )]
+    Unsupported { path: String, algorithm: String },
+    #[error("signing with `{path}` failed: {reason}")]
+    Crypto { path: String, reason: String },
+}
+
+/// Read an OpenSSH private key (unencrypted). `path` is only used in messages besides reading.
+pub fn read_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading the key `{shown}`: {e}"))?;
+    if PublicKey::from_openssh(text.trim()).is_ok() {
+        let stem = shown.strip_suffix(".pub").unwrap_or(&shown).to_string();
+        return Err(SignError::PublicKeyGiven { path: shown, stem }.into());
+    }
+    let key = PrivateKey::from_openssh(&text).map_err(|e| SignError::NotAKey {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if key.is_encrypted() {
+        return Err(SignError::Encrypted { path: shown }.into());
+    }
+    Ok(key)
+}
+
+/// Sign `message` (the exact plan file bytes) in the sophia namespace; the armored text
+/// ssh-keygen writes.
+pub fn sign(key: &PrivateKey, path: &str, message: &[u8]) -> Result<String, SignError> {
+    if family(key.public_key().key_data()) == "unsupported" {
+        return Err(SignError::Unsupported {
+            path: path.to_string(),
+            algorithm: key.algorithm().as_str().to_string(),
+        });
+    }
+    let crypto = |e: ssh_key::Error| SignError::Crypto {
+        path: path.to_string(),
+        reason: e.to_string(),
+    };
+    let sig = key.sign(NAMESPACE, HASH, message).map_err(crypto)?;
+    let mut armored = sig.to_pem(LineEnding::LF).map_err(crypto)?;
+    if !armored.ends_with('\n') {
+        armored.push('\n');
+    }
+    Ok(armored)
+}
+
+/// Parse an armored signature file.
+pub fn parse(armored: &[u8]) -> Result<SshSig, ssh_key::Error> {
+    // ssh-keygen accepts surrounding whitespace and CRLF line endings; so do we.
+    let text = String::from_utf8_lossy(armored).replace("\r\n", "\n");
+    SshSig::from_pem(text.trim())
+}
+
+/// `SHA256:<base64>`, as ssh-keygen prints fingerprints.
+pub fn fingerprint(key: &KeyData) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// `ED25519`, `RSA`, `ECDSA`: the key family, as ssh-keygen names it in messages.
+pub fn family(key: &KeyData) -> &'static str {
+    match key.algorithm() {
+        Algorithm::Ed25519 => "ED25519",
+        Algorithm::Rsa { .. } => "RSA",
+        Algorithm::Ecdsa { .. } => "ECDSA",
+        _ => "unsupported",
+    }
+}
+
+/// Check `sig` over `message` with the key it carries, in namespace `namespace`. Whether
+/// that key is trusted is the caller's business (allowed_signers).
+pub fn verify(sig: &SshSig, namespace: &str, message: &[u8]) -> Result<(), ssh_key::Error> {
+    PublicKey::new(sig.public_key().clone(), "").verify(namespace, message, sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The signature `ssh-keygen -Y sign -n sophia-plan@v1` (OpenSSH 9.2) wrote for the message
+    // "hello\n" with a throwaway ed25519 key. (Signing byte for byte like ssh-keygen is tested
+    // in tests/it/approve.rs with keys generated at run time: no private key is committed.)
+    const SSH_KEYGEN_SIG: &str = "-----BEGIN SSH SIGNATURE-----\n\
+U1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgh3RJ7rW5rd3jWs2zZ2706txHvl\n\
+Zo3asI3inFBqWAtlAAAAAOc29waGlhLXBsYW5AdjEAAAAAAAAABnNoYTUxMgAAAFMAAAAL\n\
+c3NoLWVkMjU1MTkAAABAArsNfZZq1kV2lHdWP2AEfM9aQ/PYi8VBowx7vTRaL1VFWIEjVN\n\
+zG9KdG3T/tEjlU8vhR4xTuj5qUH6wr/YI0DA==\n\
+-----END SSH SIGNATURE-----\n\
+";
+
+    #[test]
+    fn verifies_and_the_namespace_is_bound() {
+        let sig = parse(SSH_KEYGEN_SIG.as_bytes()).unwrap();
+        assert_eq!(sig.namespace(), NAMESPACE);
+        assert_eq!(sig.hash_alg(), HashAlg::Sha512);
+        assert_eq!(family(sig.public_key()), "ED25519");
+        assert_eq!(
+            fingerprint(sig.public_key()),
+            "SHA256:yFncasepZFisjFGQUKslh+e80+t6TxNTlV8voPBB/20"
+        );
+        verify(&sig, NAMESPACE, b"hello\n").unwrap();
+        assert!(verify(&sig, NAMESPACE, b"hello!\n").is_err());
+        assert!(verify(&sig, "git", b"hello\n").is_err());
+        let crlf = SSH_KEYGEN_SIG.replace('\n', "\r\n");
+        verify(&parse(crlf.as_bytes()).unwrap(), NAMESPACE, b"hello\n").unwrap();
+    }
+}

@@ -1,0 +1,215 @@
+//! The PR comment: a summary table, one collapsible `<details>` section per provider, the
+//! digest and the exact commands to sign.
+//!
+//! GitHub refuses a comment longer than [`MAX_COMMENT_CHARS`]. When the full comment would
+//! be longer, per-resource detail is cut first (each provider lists its addresses only),
+//! then the per-provider lists themselves (`… and N more`); the comment says so. The
+//! summary, the digest and the signing commands always stay.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::core::plan::{Change, Plan, PlanSummary};
+use crate::core::render::{attr_lines, change_symbol};
+
+/// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
+/// ("body is too long (maximum is 65536 characters)").
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+
+/// The SSH signature namespace of plans (DESIGN.md, "Approval").
+const SIGNING_NAMESPACE: &str = "sophia-plan@v1";
+
+/// How much of the per-resource detail a comment carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every change with its attribute lines.
+    Full,
+    /// Every change's address, no attribute lines.
+    Addresses,
+    /// As many addresses as fit, then `… and N more`.
+    Budgeted(usize),
+}
+
+/// Render the PR comment. `plan_file` is the plan's file name in the signing commands.
+pub fn render(plan: &Plan, plan_file: &str) -> String {
+    let full = render_with(plan, plan_file, Detail::Full, None);
+    if full.chars().count() <= MAX_COMMENT_CHARS {
+        return full;
+    }
+    let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
+                per-resource detail was cut. Run `sophia show "
+        .to_string()
+        + plan_file
+        + "` for every attribute.\n\n";
+    let addresses = render_with(plan, plan_file, Detail::Addresses, Some(&note));
+    if addresses.chars().count() <= MAX_COMMENT_CHARS {
+        return addresses;
+    }
+    let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
+                per-resource detail and part of the per-provider lists were cut. Run `sophia show "
+        .to_string()
+        + plan_file
+        + "` for all of it.\n\n";
+    // Everything but the lists: what the lists may use is the rest.
+    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note));
+    let budget = MAX_COMMENT_CHARS.saturating_sub(skeleton.chars().count());
+    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note))
+}
+
+fn provider_summary(changes: &[&Change]) -> PlanSummary {
+    PlanSummary::of(&changes.iter().map(|c| (*c).clone()).collect::<Vec<_>>())
+}
+
+fn counts_words(s: &PlanSummary) -> String {
+    let mut parts = Vec::new();
+    for (n, word) in [
+        (s.create, "to create"),
+        (s.update, "to update"),
+        (s.delete, "to delete"),
+        (s.replace, "to replace"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// A code fence longer than any run of backticks in `content`.
+fn fence(content: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in content.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## sophia plan\n");
+    let _ = writeln!(out, "**{}**\n", plan.summary.sentence());
+    if !plan.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "Targeted plan: only changes under {} and what they depend on.\n",
+            plan.targets
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(note) = note {
+        out.push_str(note);
+    }
+
+    let mut by_provider: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        by_provider.entry(c.address.provider()).or_default().push(c);
+    }
+    if !by_provider.is_empty() {
+        let _ = writeln!(out, "| provider | create | update | delete | replace |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for (p, changes) in &by_provider {
+            let s = provider_summary(changes);
+            let _ = writeln!(
+                out,
+                "| {p} | {} | {} | {} | {} |",
+                s.create, s.update, s.delete, s.replace
+            );
+        }
+        let s = &plan.summary;
+        let _ = writeln!(
+            out,
+            "| **total** | **{}** | **{}** | **{}** | **{}** |\n",
+            s.create, s.update, s.delete, s.replace
+        );
+    } else {
+        let _ = writeln!(out, "No changes: live state matches the desired state.\n");
+    }
+
+    let mut budget = match detail {
+        Detail::Budgeted(b) => Some(b),
+        _ => None,
+    };
+    for (p, changes) in &by_provider {
+        let _ = writeln!(
+            out,
+            "<details><summary><b>{p}</b>: {}</summary>\n",
+            counts_words(&provider_summary(changes))
+        );
+        let mut shown = 0;
+        for c in changes {
+            let entry = match detail {
+                Detail::Full => {
+                    let mut body = String::new();
+                    for l in attr_lines(c) {
+                        let _ = writeln!(
+                            body,
+                            "{}{} {}",
+                            "    ".repeat(l.depth),
+                            l.mark.symbol(),
+                            l.text
+                        );
+                    }
+                    let head = format!("- `{}` `{}`\n", change_symbol(c.action), c.address);
+                    if body.is_empty() {
+                        head
+                    } else {
+                        let f = fence(&body);
+                        format!("{head}\n  {f}diff\n{}  {f}\n", indent(&body, "  "))
+                    }
+                }
+                Detail::Addresses | Detail::Budgeted(_) => {
+                    format!("- `{}` `{}`\n", change_symbol(c.action), c.address)
+                }
+            };
+            if let Some(b) = budget.as_mut() {
+                // Room for the `… and N more` line after this one.
+                const MORE_LINE_CHARS: usize = 40;
+                let cost = entry.chars().count();
+                if cost + MORE_LINE_CHARS > *b {
+                    break;
+                }
+                *b -= cost;
+            }
+            out.push_str(&entry);
+            shown += 1;
+        }
+        if shown < changes.len() {
+            let _ = writeln!(out, "- … and {} more", changes.len() - shown);
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+
+    let _ = writeln!(out, "Plan digest: `{}`  ", plan.digest);
+    let _ = writeln!(out, "Desired state: `{}`  ", plan.desired.digest);
+    let _ = writeln!(
+        out,
+        "Created {}, valid until {}.\n",
+        plan.created_at, plan.not_after
+    );
+    let _ = writeln!(out, "To approve, sign the plan file:\n");
+    let _ = writeln!(
+        out,
+        "```sh\nssh-keygen -Y sign -n {SIGNING_NAMESPACE} -f ~/.ssh/id_ed25519 {plan_file}\n```\n"
+    );
+    let _ = writeln!(out, "or\n");
+    let _ = writeln!(
+        out,
+        "```sh\nsophia sign {plan_file} --key ~/.ssh/id_ed25519\n```"
+    );
+    out
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| format!("{prefix}{l}\n"))
+        .collect::<String>()
+}

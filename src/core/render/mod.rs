@@ -1,0 +1,201 @@
+//! Renderings of a plan: [`text`] (the terminal, Terraform-like), [`markdown`] (the PR
+//! comment) and [`json`] (the plan file). Pure: colour is an argument, decided by the shell
+//! (`NO_COLOR`, terminal or not).
+//!
+//! Both human renderings describe each change with the same attribute lines
+//! ([`attr_lines`]): `+ path = value`, `- path = value`, `~ path = before → after`, and for
+//! long values (images, env maps, multi-line strings) a line diff made with `similar`.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use crate::core::diff::replace_reason;
+use crate::core::plan::{Change, ChangeKind};
+
+/// A value is shown as a line diff rather than `before → after` once it is longer than
+/// this: past ~40 characters two values no longer fit side by side on an 80-column line.
+const LONG_VALUE_CHARS: usize = 40;
+
+/// The mark in front of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Add,
+    Remove,
+    Change,
+    /// Unchanged context inside a line diff.
+    Same,
+    /// A comment (`# forces replacement`).
+    Note,
+}
+
+impl Mark {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Mark::Add => "+",
+            Mark::Remove => "-",
+            Mark::Change => "~",
+            Mark::Same => " ",
+            Mark::Note => "#",
+        }
+    }
+}
+
+/// One attribute line: its mark, its nesting depth (0 for an attribute, 1 inside a line
+/// diff) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub mark: Mark,
+    pub depth: usize,
+    pub text: String,
+}
+
+/// The symbol of a change kind: `+`, `~`, `-`, `-/+`.
+pub fn change_symbol(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Create => "+",
+        ChangeKind::Update => "~",
+        ChangeKind::Delete => "-",
+        ChangeKind::Replace => "-/+",
+        ChangeKind::NoOp => " ",
+    }
+}
+
+/// What a change does, in words.
+pub fn change_words(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Create => "will be created",
+        ChangeKind::Update => "will be updated in place",
+        ChangeKind::Delete => "will be deleted",
+        ChangeKind::Replace => "must be replaced",
+        ChangeKind::NoOp => "is unchanged",
+    }
+}
+
+/// A short value: compact JSON, `(none)` for null.
+pub fn short(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a value reads better as a line diff.
+fn is_long(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.chars().count() > LONG_VALUE_CHARS || s.contains('\n'),
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(items) => {
+            items.iter().map(|i| i.to_string().len()).sum::<usize>() > LONG_VALUE_CHARS
+        }
+        _ => false,
+    }
+}
+
+/// A value as lines for a line diff: a string's lines, a map's `KEY = value` lines, a
+/// list's items.
+fn value_lines(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Null => {}
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        Value::Array(items) => {
+            for i in items {
+                out.push_str(&format!("{i}\n"));
+            }
+        }
+        other => {
+            out.push_str(&other.to_string());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The attribute lines of one change.
+pub fn attr_lines(change: &Change) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let line = |mark, depth, text: String| Line { mark, depth, text };
+    for d in &change.diff {
+        if is_long(&d.before) || is_long(&d.after) {
+            lines.push(line(Mark::Change, 0, format!("{}:", d.path)));
+            let old = value_lines(&d.before);
+            let new = value_lines(&d.after);
+            let diff = TextDiff::from_lines(&old, &new);
+            for c in diff.iter_all_changes() {
+                let mark = match c.tag() {
+                    ChangeTag::Delete => Mark::Remove,
+                    ChangeTag::Insert => Mark::Add,
+                    ChangeTag::Equal => Mark::Same,
+                };
+                lines.push(line(mark, 1, c.value().trim_end_matches('\n').to_string()));
+            }
+        } else {
+            match change.action {
+                ChangeKind::Create => lines.push(line(
+                    Mark::Add,
+                    0,
+                    format!("{} = {}", d.path, short(&d.after)),
+                )),
+                ChangeKind::Delete => lines.push(line(
+                    Mark::Remove,
+                    0,
+                    format!("{} = {}", d.path, short(&d.before)),
+                )),
+                _ => lines.push(line(
+                    Mark::Change,
+                    0,
+                    format!("{} = {} → {}", d.path, short(&d.before), short(&d.after)),
+                )),
+            }
+        }
+        if let Some(reason) = replace_reason(&change.address, &d.path) {
+            lines.push(line(Mark::Note, 0, format!("forces replacement: {reason}")));
+        }
+    }
+    lines
+}
+
+/// The provider a change belongs to, for grouping (`provider.<p>` belongs to `p`).
+pub fn provider_of(change: &Change) -> &str {
+    change.address.provider()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::address::Address;
+    use crate::core::plan::AttrDiff;
+    use serde_json::json;
+
+    #[test]
+    fn long_values_get_a_line_diff() {
+        let change = Change {
+            address: Address::parse("fly.app.a.machines").unwrap(),
+            action: ChangeKind::Update,
+            before: json!({}),
+            after: json!({}),
+            diff: vec![AttrDiff {
+                path: "env".into(),
+                before: json!({"A": "1", "B": "2"}),
+                after: json!({"A": "1", "B": "3"}),
+            }],
+        };
+        let lines: Vec<String> = attr_lines(&change)
+            .into_iter()
+            .map(|l| format!("{}{}", l.mark.symbol(), l.text))
+            .collect();
+        assert_eq!(lines, ["~env:", " A = \"1\"", "-B = \"2\"", "+B = \"3\""]);
+    }
+}
