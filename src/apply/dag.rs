@@ -45,15 +45,15 @@ impl<T> Outcome<T> {
 /// at most `parallelism` at a time. Returns every action's outcome in plan order.
 ///
 /// `exec` is called once per started action; it owns retries and idempotence.
-pub async fn run<T, F, Fut>(
-    actions: &[Action],
+pub async fn run<'a, T, F, Fut>(
+    actions: &'a [Action],
     parallelism: usize,
     fail_fast: bool,
     exec: F,
 ) -> Vec<(ActionId, Outcome<T>)>
 where
-    F: Fn(&Action) -> Fut,
-    Fut: Future<Output = Result<T, String>>,
+    F: Fn(&'a Action) -> Fut,
+    Fut: Future<Output = Result<T, String>> + 'a,
 {
     let parallelism = parallelism.max(1);
     let index: BTreeMap<&ActionId, usize> = actions

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
 pub mod matrix;
 pub mod plan;
 pub mod proofs;
@@ -61,6 +62,8 @@ pub enum Command {
     Sign(sign::Args),
     /// Verify a plan file: digest, expiry and signature against `.infra/allowed_signers`.
     Verify(verify::Args),
+    /// Apply an approved plan: lock, verify, refuse if stale, run, record proofs.
+    Apply(apply::Args),
     /// Write `proofs/secrets/matrix.json`: each provider's activation and secret status.
     Matrix(matrix::Args),
     /// Proofs and the hash-chained journal.
@@ -137,6 +140,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Show(args) => show::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),
+        Command::Apply(args) => apply::run(ctx, args),
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Proofs(args) => proofs::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{Ctx, Exit};
-use crate::core::desired::Desired;
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::plan::{self, Plan, PlanOptions};
 use crate::core::render;
@@ -48,11 +47,19 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
-    let desired = crate::workspace::load_desired(&ctx.root)?;
-    let live = match &args.live {
-        Some(path) => read_live(&ctx.path(path))?,
-        None => refresh(ctx, &desired)?,
+    let mut desired = crate::workspace::load_desired(&ctx.root)?;
+    let (live, unread) = match &args.live {
+        Some(path) => (read_live(&ctx.path(path))?, Vec::new()),
+        None => crate::cli::refresh::refresh_live(&desired)?,
     };
+    // A provider that could not be read is left out of the plan (its resources would look
+    // absent and be proposed for creation); the others are planned and shown, and the plan
+    // fails afterwards naming what could not be read.
+    for e in &unread {
+        if let Some(p) = crate::core::desired::ProviderName::parse(&e.provider) {
+            desired.forget(p);
+        }
+    }
     let opts = PlanOptions {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now(),
@@ -69,6 +76,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| "plan.json".to_string());
     let format = if ctx.json { Format::Json } else { args.format };
     let rendered = render_plan(&plan, format, ctx.color, &plan_file);
+    if !unread.is_empty() {
+        print!("{rendered}");
+        anyhow::bail!(
+            "{}\n  hint: no plan file was written; set the variables named above (read-only \
+             credentials are enough for a plan)",
+            crate::cli::refresh::describe_errors(&unread)
+        );
+    }
     if let Some(out) = &args.out {
         let path = ctx.path(out);
         write_atomic(&path, render::json::render(&plan).as_bytes())?;
@@ -92,16 +107,6 @@ pub fn render_plan(plan: &Plan, format: Format, color: bool, plan_file: &str) ->
         Format::Markdown => render::markdown::render(plan, plan_file),
         Format::Json => render::json::render(plan),
     }
-}
-
-/// Read live state from the providers. Not available yet: the providers come with a later
-/// issue, which replaces this body (read-only calls, one snapshot for all providers).
-fn refresh(_ctx: &Ctx, _desired: &Desired) -> anyhow::Result<LiveSnapshot> {
-    anyhow::bail!(
-        "reading live state from the providers is not available yet\n  hint: pass a live \
-         snapshot with `--live live.json` ({{\"format\": \"{LIVE_FORMAT}\", \"taken_at\": …, \
-         \"resources\": {{…}}}})"
-    )
 }
 
 /// Read and check a live snapshot file.

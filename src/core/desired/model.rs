@@ -150,6 +150,24 @@ impl Desired {
             .or_else(|| self.has_section(p).then_some(Activation::Active))
     }
 
+    /// Stop managing `p`: drop its section and its activation entry.
+    pub fn forget(&mut self, p: ProviderName) {
+        self.providers.remove(&p);
+        match p {
+            ProviderName::Fly => self.fly = None,
+            ProviderName::Github => self.github = None,
+            ProviderName::Router => self.router = None,
+            ProviderName::Research => self.research = None,
+            ProviderName::ContextDb => self.context_db = None,
+            ProviderName::Qdrant => self.qdrant = None,
+            ProviderName::Mem0 => self.mem0 = None,
+            ProviderName::Redis => self.redis = None,
+            ProviderName::Slack => self.slack = None,
+            ProviderName::Gong => self.gong = None,
+            ProviderName::Lambda => self.lambda = None,
+        }
+    }
+
     /// Every managed provider with its activation, in table order.
     pub fn managed(&self) -> Vec<(ProviderName, Activation)> {
         ProviderName::ALL
