@@ -50,7 +50,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let mut desired = crate::workspace::load_desired(&ctx.root)?;
     let (live, unread) = match &args.live {
         Some(path) => (read_live(&ctx.path(path))?, Vec::new()),
-        None => crate::cli::refresh::refresh_live(&desired)?,
+        None => crate::providers::activation::with_record(
+            &ctx.root,
+            crate::cli::refresh::refresh_live(&desired)?,
+        )?,
     };
     // A provider that could not be read is left out of the plan (its resources would look
     // absent and be proposed for creation); the others are planned and shown, and the plan

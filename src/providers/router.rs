@@ -128,6 +128,21 @@ impl RouterProvider {
         })
     }
 
+    /// `GET /models` through Portkey: the key is accepted (no tokens spent).
+    pub async fn validate(&self) -> Result<(String, Vec<Value>), ProviderError> {
+        let started = Instant::now();
+        let body = self.api.json(self.api.req(Method::GET, &["models"])).await?;
+        let models = body
+            .get("data")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .unwrap_or(0);
+        Ok((
+            "Portkey accepted the key".into(),
+            vec![json!({ "models": models, "latency_ms": saas::ms(started.elapsed()) })],
+        ))
+    }
+
     /// One completion per route (all at once); each route's status and latency.
     pub async fn route_test(
         &self,
