@@ -1,3 +1,5 @@
 mod context_db;
 mod flytoml;
+mod loader;
 mod redis;
+mod support;
