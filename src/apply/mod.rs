@@ -33,8 +33,8 @@ use crate::core::envelope::{Envelope, EnvelopeError, Status};
 use crate::core::plan::{Action, ChangeKind, Plan};
 use crate::proofs::{NewRecord, ProofKind, ProofRef, RelPath};
 use crate::providers::{
-    activation,
-    ActionOutcome, Credentials, Http, Provider, ProviderError, SecretSource, now_rfc3339,
+    ActionOutcome, Credentials, Http, Provider, ProviderError, SecretSource, activation,
+    now_rfc3339,
 };
 use dag::Outcome;
 
@@ -398,9 +398,8 @@ async fn read_live(
         by_provider.entry(a.provider()).or_default().push(a.clone());
     }
     // The activation record rules `provider.<p>` (see `providers::activation`).
-    let record = activation::read_repo(root).map_err(|e| {
-        vec![EnvelopeError::new("sophia", "internal", format!("{e:#}"))]
-    })?;
+    let record = activation::read_repo(root)
+        .map_err(|e| vec![EnvelopeError::new("sophia", "internal", format!("{e:#}"))])?;
     let record = &record;
     let reads = by_provider.into_iter().map(|(name, addrs)| async move {
         let Some(provider) = providers.get(name) else {
@@ -413,7 +412,7 @@ async fn read_live(
         let mut found = provider.refresh(&addrs).await?;
         for a in &addrs {
             if matches!(a, Address::Provider { .. }) {
-                found.insert(a.clone(), activation::live_object(&record, a.provider()));
+                found.insert(a.clone(), activation::live_object(record, a.provider()));
             }
         }
         Ok(found)
@@ -646,16 +645,18 @@ async fn converged(
     providers: &BTreeMap<String, Provider>,
 ) -> anyhow::Result<Vec<String>> {
     let addresses: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
-    let live = read_live(root, &addresses, providers).await.map_err(|errors| {
-        anyhow::anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.provider, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let live = read_live(root, &addresses, providers)
+        .await
+        .map_err(|errors| {
+            anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.provider, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
     let mut off = Vec::new();
     for change in &plan.changes {
         let want = if change.action == ChangeKind::Delete {

@@ -175,11 +175,7 @@ async fn run_read_only(
             match payload {
                 Payload::RouteTest(p) => {
                     let rows = router
-                        .route_test(
-                            p.prompt.as_deref(),
-                            p.max_tokens,
-                            p.routes.as_deref(),
-                        )
+                        .route_test(p.prompt.as_deref(), p.max_tokens, p.routes.as_deref())
                         .await;
                     let errors: Vec<EnvelopeError> = rows
                         .iter()

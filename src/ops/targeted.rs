@@ -141,8 +141,7 @@ pub fn apply_payload(
                     prot.required_pull_request_reviews = Some(Some(reviews));
                 }
                 Some(false) => {
-                    prot.required_pull_request_reviews =
-                        Some(None::<RequiredPullRequestReviews>);
+                    prot.required_pull_request_reviews = Some(None::<RequiredPullRequestReviews>);
                 }
                 None => {}
             }

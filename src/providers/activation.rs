@@ -189,7 +189,11 @@ pub async fn validate(
     desired: &Desired,
 ) -> Result<(String, Vec<Value>), ProviderError> {
     let provider = Provider::configure(p, creds, http).ok_or_else(|| {
-        ProviderError::new(p.as_str(), "internal", "no implementation for this provider")
+        ProviderError::new(
+            p.as_str(),
+            "internal",
+            "no implementation for this provider",
+        )
     })??;
     match provider {
         Provider::Fly(_) | Provider::Github(_) => Ok((
@@ -248,7 +252,10 @@ pub async fn execute(
     };
     let (outcome, entry) = match activation {
         Activation::Paused => (
-            ActionOutcome::success(format!("{p} is paused"), vec![json!({ "activation": "paused" })]),
+            ActionOutcome::success(
+                format!("{p} is paused"),
+                vec![json!({ "activation": "paused" })],
+            ),
             Entry {
                 activation,
                 at: now.to_string(),
@@ -259,7 +266,9 @@ pub async fn execute(
             Ok((text, results)) => (
                 ActionOutcome::success(
                     format!("{p} is active: {text}"),
-                    vec![json!({ "activation": "active", "validate": { "status": "success", "summary": text, "results": results } })],
+                    vec![
+                        json!({ "activation": "active", "validate": { "status": "success", "summary": text, "results": results } }),
+                    ],
                 ),
                 Entry {
                     activation,
@@ -270,7 +279,9 @@ pub async fn execute(
             Err(e) => {
                 let mut out = ActionOutcome::failure(e.clone());
                 out.text = format!("{p} stays inactive: its validation failed: {}", e.message);
-                out.results = vec![json!({ "activation": "inactive", "validate": { "status": "failure", "code": e.code, "message": e.message } })];
+                out.results = vec![
+                    json!({ "activation": "inactive", "validate": { "status": "failure", "code": e.code, "message": e.message } }),
+                ];
                 return out;
             }
         },
@@ -305,8 +316,11 @@ mod tests {
         )
         .unwrap();
         let mut snap = LiveSnapshot::new("t");
-        let addr = Address::Provider { name: "qdrant".into() };
-        snap.resources.insert(addr.clone(), json!({ "activation": "active" }));
+        let addr = Address::Provider {
+            name: "qdrant".into(),
+        };
+        snap.resources
+            .insert(addr.clone(), json!({ "activation": "active" }));
         overlay(&mut snap, &read(&store).unwrap());
         assert_eq!(snap.resources[&addr], json!({ "activation": "paused" }));
         assert!(dir.path().join("proofs/secrets/activation.json").exists());

@@ -131,7 +131,10 @@ impl RouterProvider {
     /// `GET /models` through Portkey: the key is accepted (no tokens spent).
     pub async fn validate(&self) -> Result<(String, Vec<Value>), ProviderError> {
         let started = Instant::now();
-        let body = self.api.json(self.api.req(Method::GET, &["models"])).await?;
+        let body = self
+            .api
+            .json(self.api.req(Method::GET, &["models"]))
+            .await?;
         let models = body
             .get("data")
             .and_then(Value::as_array)

@@ -234,7 +234,11 @@ impl Other {
     }
 
     /// A read-only operation by name (the front door parses and checks payloads first).
-    pub async fn op(&self, name: &str, payload: &Value) -> Result<(String, Vec<Value>), ProviderError> {
+    pub async fn op(
+        &self,
+        name: &str,
+        payload: &Value,
+    ) -> Result<(String, Vec<Value>), ProviderError> {
         match self {
             Other::Router(p) => match name {
                 "allowlist" => Ok(("router allowlist".into(), vec![p.allowlist()])),
@@ -256,7 +260,11 @@ impl Other {
                     let ok = rows.iter().filter(|r| r["status"] == "ok").count();
                     Ok((format!("{ok} of {} route(s) answered", rows.len()), rows))
                 }
-                other => Err(super::qdrant::unknown("router", other, "allowlist, route-test")),
+                other => Err(super::qdrant::unknown(
+                    "router",
+                    other,
+                    "allowlist, route-test",
+                )),
             },
             Other::Research(p) => match name {
                 "validate" => {
@@ -278,7 +286,11 @@ impl Other {
                     }
                     Ok(("research keys checked".into(), rows))
                 }
-                other => Err(super::qdrant::unknown("research", other, "search, validate")),
+                other => Err(super::qdrant::unknown(
+                    "research",
+                    other,
+                    "search, validate",
+                )),
             },
             Other::ContextDb(p) => p.op(name, payload).await,
             Other::Redis(p) => p.op(name, payload).await,
