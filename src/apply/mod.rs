@@ -471,8 +471,8 @@ async fn check_fresh(
 /// differ (at most five named).
 fn describe_change(before: &Value, now: &Value) -> String {
     match (before, now) {
-        (Value::Null, _) => "created out of band".into(),
-        (_, Value::Null) => "deleted out of band".into(),
+        (Value::Null, _) => "now exists (it was absent when the plan was made)".into(),
+        (_, Value::Null) => "no longer exists".into(),
         _ => {
             let mut paths = Vec::new();
             differing_paths("", before, now, &mut paths);

@@ -151,6 +151,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         },
         rate_limit: args.rate_limit,
         log_file: args.log,
+        memory_log: false,
     };
     let shared = sandbox::Shared::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -53,6 +53,7 @@ const DOCS: &str = "https://docs.github.com/rest";
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/rate_limit", get(rate_limit))
+        .route("/app", get(get_app))
         .route("/users/{login}", get(get_user))
         .route("/orgs/{org}/teams/{slug}", get(get_team))
         .route(
@@ -570,29 +571,24 @@ async fn get_team(
     }
 }
 
-async fn installation_token(
-    State(shared): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    Path(installation): Path<u64>,
-    body: Bytes,
-) -> Response {
-    let claims = caller
-        .token
-        .split('.')
-        .collect::<Vec<_>>()
-        .get(1)
-        .filter(|_| caller.token.split('.').count() == 3)
-        .and_then(|p| {
+/// The claims of a GitHub App JWT, checked as GitHub does (except the signature): decodable,
+/// not expired, and issued by the app the state file names (if it names one). Answers the app
+/// id.
+fn check_app_jwt(shared: &Shared, jwt: &str) -> Result<u64, Response> {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let claims = (parts.len() == 3)
+        .then(|| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p.trim_end_matches('='))
+                .decode(parts[1].trim_end_matches('='))
                 .ok()
         })
+        .flatten()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     let Some(claims) = claims else {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "A JSON web token could not be decoded",
-        );
+        ));
     };
     let now = chrono::Utc::now().timestamp();
     if claims
@@ -600,11 +596,81 @@ async fn installation_token(
         .and_then(Value::as_i64)
         .is_none_or(|exp| exp <= now)
     {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
-        );
+        ));
     }
+    let iss = claims.get("iss").map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let world = shared.world();
+    match &world.github.app {
+        Some(app) if iss.as_deref() != Some(app.id.to_string().as_str()) => {
+            Err(error(StatusCode::UNAUTHORIZED, "Integration not found"))
+        }
+        Some(app) => Ok(app.id),
+        None => iss
+            .and_then(|i| i.parse().ok())
+            .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Integration not found")),
+    }
+}
+
+async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Extension(origin): Extension<Origin>,
+) -> Response {
+    let id = match check_app_jwt(&shared, &caller.token) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    let mut world = shared.world();
+    let owner = world
+        .github
+        .repos
+        .values()
+        .next()
+        .map(|r| r.owner.clone())
+        .unwrap_or_else(|| world.github.login.clone());
+    let owner_json = login_json(&mut world, &api(&origin), &owner);
+    let installations = world
+        .github
+        .app
+        .as_ref()
+        .map_or(0, |a| a.installations.len());
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": id,
+            "slug": "sophia-infra",
+            "client_id": format!("Iv1.{id:016x}"),
+            "node_id": format!("A_kwDO{id}"),
+            "owner": owner_json,
+            "name": "sophia-infra",
+            "description": "The sophia reconciler (sandbox)",
+            "external_url": "https://github.com/ai-cherry/sophia-intel-ai",
+            "html_url": "https://github.com/apps/sophia-infra",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "permissions": { "administration": "write", "contents": "read", "environments": "write", "issues": "write", "metadata": "read", "secrets": "write" },
+            "events": [],
+            "installations_count": installations,
+        }),
+    )
+}
+
+async fn installation_token(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(installation): Path<u64>,
+    body: Bytes,
+) -> Response {
+    if let Err(resp) = check_app_jwt(&shared, &caller.token) {
+        return resp;
+    }
+    let now = chrono::Utc::now().timestamp();
     let body = if body.is_empty() {
         Value::Object(Map::new())
     } else {
@@ -613,20 +679,14 @@ async fn installation_token(
             Err(resp) => return resp,
         }
     };
+    if shared
+        .world()
+        .github
+        .app
+        .as_ref()
+        .is_some_and(|app| !app.installations.contains(&installation))
     {
-        let world = shared.world();
-        if let Some(app) = &world.github.app {
-            let iss = claims.get("iss").map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-            if iss.as_deref() != Some(app.id.to_string().as_str()) {
-                return error(StatusCode::UNAUTHORIZED, "Integration not found");
-            }
-            if !app.installations.contains(&installation) {
-                return not_found();
-            }
-        }
+        return not_found();
     }
     let permissions = body
         .get("permissions")

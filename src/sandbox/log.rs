@@ -46,12 +46,13 @@ pub struct LogEntry {
 }
 
 pub struct RequestLog {
-    entries: Mutex<Vec<LogEntry>>,
+    /// `None` when the log is not kept in memory.
+    entries: Option<Mutex<Vec<LogEntry>>>,
     file: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
 }
 
 impl RequestLog {
-    pub fn new(path: Option<&Path>) -> anyhow::Result<RequestLog> {
+    pub fn new(path: Option<&Path>, in_memory: bool) -> anyhow::Result<RequestLog> {
         let file = match path {
             Some(path) => Some(Mutex::new(std::io::BufWriter::new(
                 std::fs::OpenOptions::new()
@@ -63,7 +64,7 @@ impl RequestLog {
             None => None,
         };
         Ok(RequestLog {
-            entries: Mutex::new(Vec::new()),
+            entries: in_memory.then(|| Mutex::new(Vec::new())),
             file,
         })
     }
@@ -76,24 +77,25 @@ impl RequestLog {
                 let _ = writeln!(file, "{line}").and_then(|()| file.flush());
             }
         }
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(entry);
+        if let Some(entries) = &self.entries {
+            entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(entry);
+        }
     }
 
     pub fn entries(&self) -> Vec<LogEntry> {
         self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|e| e.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        if let Some(entries) = &self.entries {
+            entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 }
 

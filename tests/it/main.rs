@@ -1,5 +1,12 @@
+mod approve;
+mod backend;
 mod context_db;
 mod flytoml;
 mod loader;
+mod plan;
+mod proofs;
 mod redis;
+mod render;
+mod sandbox;
+mod sandbox_conformance;
 mod support;
