@@ -3,6 +3,7 @@ mod backend;
 mod context_db;
 mod flytoml;
 mod loader;
+mod op;
 mod plan;
 mod proofs;
 mod redis;
