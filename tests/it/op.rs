@@ -765,3 +765,125 @@ fn mutating_operations_write_a_targeted_plan_and_change_nothing() {
             .contains("fly.apps")
     );
 }
+
+fn creds_of(sb: &SandboxHandle, drop: &[&str]) -> sophia::providers::Credentials {
+    sophia::providers::Credentials::from_pairs(
+        env_of(sb, &[])
+            .into_iter()
+            .filter(|(k, _)| !drop.contains(&k.as_str())),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activation_validates_then_records_and_the_plan_sees_it() {
+    use sophia::core::address::Address;
+    use sophia::core::desired::{Activation, ProviderName};
+    use sophia::core::plan::{Action, ActionId};
+    use sophia::providers::activation;
+
+    let sb = sandbox();
+    let repo = repo(DESIRED);
+    let store = sophia::proofs::ProofStore::of_repo(repo.root());
+    let desired = sophia::ops::load_desired_or_empty(repo.root()).unwrap();
+    let action = |activation: &str| Action {
+        id: ActionId("provider.activate:provider.qdrant".into()),
+        address: Address::Provider {
+            name: "qdrant".into(),
+        },
+        kind: "provider.activate".into(),
+        params: json!({ "activation": activation }),
+        depends_on: vec![],
+    };
+    let creds = creds_of(&sb, &[]);
+    let http = creds.http();
+
+    // Recorded paused first (what the first apply of a paused provider does): no call.
+    let out = activation::execute(&store, &action("paused"), &creds, &http, &desired, "t0").await;
+    assert!(out.is_success(), "{out:?}");
+    assert!(sb.requests().is_empty());
+
+    // desired says active, the record says paused: the plan activates it first.
+    let mut live = sophia::core::live::LiveSnapshot::new("t");
+    live.resources.insert(
+        Address::Provider {
+            name: "qdrant".into(),
+        },
+        json!({ "activation": "active" }),
+    );
+    activation::overlay(&mut live, &activation::read(&store).unwrap());
+    let d = sophia::workspace::load_desired(repo.root()).unwrap();
+    let changes = sophia::core::diff::diff(&sophia::core::lower::lower(&d), &live).unwrap();
+    let change = changes
+        .iter()
+        .find(|c| {
+            c.address
+                == Address::Provider {
+                    name: "qdrant".into(),
+                }
+        })
+        .expect("a change of provider.qdrant");
+    assert_eq!(change.after, json!({ "activation": "active" }));
+
+    // Without its key, activation fails naming it, and the record still says paused.
+    let missing = creds_of(&sb, &["QDRANT_API_KEY"]);
+    let out = activation::execute(&store, &action("active"), &missing, &http, &desired, "t1").await;
+    assert!(!out.is_success());
+    assert_eq!(out.errors[0].code, "not-configured");
+    assert!(out.errors[0].message.contains("QDRANT_API_KEY"));
+    let rec = activation::read(&store).unwrap();
+    assert_eq!(
+        rec.providers[&ProviderName::Qdrant].activation,
+        Activation::Paused
+    );
+
+    // With it: validation runs (GET /collections) and the record says active.
+    let out = activation::execute(&store, &action("active"), &creds, &http, &desired, "t2").await;
+    assert!(out.is_success(), "{out:?}");
+    assert_eq!(out.results[0]["validate"]["status"], "success");
+    assert!(
+        sb.requests()
+            .iter()
+            .any(|r| r.path == "/qdrant/collections")
+    );
+    let rec = activation::read(&store).unwrap();
+    assert_eq!(
+        rec.providers[&ProviderName::Qdrant].activation,
+        Activation::Active
+    );
+    assert_eq!(rec.providers[&ProviderName::Qdrant].validated, Some(true));
+    let text = std::fs::read_to_string(repo.root().join("proofs/secrets/activation.json")).unwrap();
+    assert!(text.contains("sophia-activation/v1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_notifies_its_channel_only_when_active() {
+    use sophia::providers::slack;
+    let sb = sandbox();
+    let creds = creds_of(&sb, &[]);
+    let http = creds.http();
+    let desired = sophia::ops::load_desired_or_empty(repo(DESIRED).root()).unwrap();
+    let posted = slack::notify(&desired, &creds, &http, "plan: 1 to add")
+        .await
+        .expect("slack is active with a channel")
+        .unwrap();
+    assert!(posted["ts"].is_string(), "{posted}");
+    let posts: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat.postMessage"))
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].body["text"], "plan: 1 to add");
+    assert_eq!(posts[0].body["channel"], "#infra");
+
+    let paused = DESIRED.replace("slack: active", "slack: paused");
+    let desired = sophia::ops::load_desired_or_empty(repo(&paused).root()).unwrap();
+    assert!(slack::notify(&desired, &creds, &http, "x").await.is_none());
+    let unset = creds_of(&sb, &["SLACK_BOT_TOKEN"]);
+    let desired = sophia::ops::load_desired_or_empty(repo(DESIRED).root()).unwrap();
+    let err = slack::notify(&desired, &unset, &http, "x")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code, "not-configured");
+}
