@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench sandbox` measures (20,000 requests); without `--bench` (e.g. under
 //! `cargo test --all-targets`) it runs a short smoke pass. `SOPHIA_BENCH_REQUESTS=N` overrides
-//! the count. The target is 2,000 requests per second on a 2-core machine.
+//! the count; `SOPHIA_BENCH_PATH=PATH` measures one path instead of the mix. The target is 2,000 requests per second on a 2-core machine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,6 +51,8 @@ fn main() {
     })
     .expect("the sandbox starts");
     let base = sandbox.url().to_string();
+    // `SOPHIA_BENCH_PATH=/fly/apps/web/healthz` measures one path alone.
+    let only = std::env::var("SOPHIA_BENCH_PATH").ok();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,15 +68,21 @@ fn main() {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..CLIENTS {
-            let (client, base, next, errors) =
-                (client.clone(), base.clone(), next.clone(), errors.clone());
+            let (client, base, next, errors, only) = (
+                client.clone(),
+                base.clone(),
+                next.clone(),
+                errors.clone(),
+                only.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= total {
                         break;
                     }
-                    let url = format!("{base}{}", PATHS[i % PATHS.len()]);
+                    let path = only.as_deref().unwrap_or(PATHS[i % PATHS.len()]);
+                    let url = format!("{base}{path}");
                     let ok = match client.get(url).bearer_auth("bench-token").send().await {
                         Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
                         Err(_) => false,

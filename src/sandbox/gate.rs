@@ -171,7 +171,13 @@ impl Provider {
             Provider::Serper => get("x-api-key"),
             Provider::Qdrant => get("api-key").or_else(|| scheme(&["Bearer"])),
             Provider::Mem0 => scheme(&["Token"]),
-            Provider::Slack => scheme(&["Bearer"]),
+            // Slack also takes `token=` in a form-encoded body.
+            Provider::Slack => scheme(&["Bearer"]).or_else(|| {
+                form_urlencoded::parse(body)
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v.into_owned())
+                    .filter(|v| !v.is_empty())
+            }),
             Provider::Gong => basic_user().or_else(|| scheme(&["Bearer"])),
             Provider::Lambda => scheme(&["Bearer"]).or_else(basic_user),
         }
@@ -438,6 +444,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         status: None,
         token_scope: scope.name().into(),
         body: masked_body(&bytes),
+        write: provider.is_some_and(|p| p.is_write(&method, &path, &bytes)),
         fault: None,
     };
     let rate_key = token.clone();

@@ -11,10 +11,10 @@
 //! characters is refused with 422; secrets are set with `{encrypted_value, key_id}` (201
 //! created, 204 updated).
 //!
-//! Installation tokens: `POST /app/installations/{id}/access_tokens` takes the app's JWT as
-//! `Bearer`. The sandbox checks the JWT's shape, that `exp` is in the future and, when the
-//! state file names an app, that `iss` is its id and the installation is one of its own; it does
-//! not verify the RS256 signature. A token requested with only `read` permissions is read-only
+//! Installation tokens: `POST /app/installations/{id}/access_tokens` (and `GET /app`) take the
+//! app's JWT as `Bearer`. The sandbox checks the JWT's shape, that `exp` is in the future and,
+//! when the state file names an app, that `iss` is its id and the installation is one of its
+//! own; when the app has a `public_key`, the RS256 signature must verify against it. A token requested with only `read` permissions is read-only
 //! (`ro-ghs_…`), any other `ghs_…`.
 
 use std::sync::Arc;
@@ -606,6 +606,18 @@ fn check_app_jwt(shared: &Shared, jwt: &str) -> Result<u64, Response> {
         other => other.to_string(),
     });
     let world = shared.world();
+    if let Some(key) = world
+        .github
+        .app
+        .as_ref()
+        .and_then(|a| a.public_key.as_ref())
+        && !rs256_valid(key, &parts)
+    {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        ));
+    }
     match &world.github.app {
         Some(app) if iss.as_deref() != Some(app.id.to_string().as_str()) => {
             Err(error(StatusCode::UNAUTHORIZED, "Integration not found"))
@@ -615,6 +627,34 @@ fn check_app_jwt(shared: &Shared, jwt: &str) -> Result<u64, Response> {
             .and_then(|i| i.parse().ok())
             .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Integration not found")),
     }
+}
+
+/// Whether `header.payload.signature` is an RS256 JWT signed by `key`'s private half.
+fn rs256_valid(key: &rsa::RsaPublicKey, parts: &[&str]) -> bool {
+    use rsa::signature::Verifier as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = engine
+        .decode(parts[0].trim_end_matches('='))
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok());
+    if header
+        .as_ref()
+        .and_then(|h| h.get("alg"))
+        .and_then(Value::as_str)
+        != Some("RS256")
+    {
+        return false;
+    }
+    let Ok(signature) = engine
+        .decode(parts[2].trim_end_matches('='))
+        .map_err(|_| ())
+        .and_then(|b| rsa::pkcs1v15::Signature::try_from(b.as_slice()).map_err(|_| ()))
+    else {
+        return false;
+    };
+    let verifier = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key.clone());
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    verifier.verify(signed.as_bytes(), &signature).is_ok()
 }
 
 async fn get_app(
@@ -735,11 +775,36 @@ async fn get_repo(
     Extension(origin): Extension<Origin>,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Response {
+    let full = format!("{owner}/{repo}");
+    let api = api(&origin);
     let mut world = shared.world();
-    match repo_json(&mut world, &api(&origin), &format!("{owner}/{repo}")) {
-        Some(v) => json_response(StatusCode::OK, v),
-        None => not_found(),
+    let Some(r) = world.github.repos.get(&full) else {
+        return not_found();
+    };
+    let open = r.issues.iter().filter(|i| i.state == "open").count();
+    if let Some((root, count, bytes)) = &r.rendered
+        && *root == api
+        && *count == open
+    {
+        return json_bytes(bytes.clone());
     }
+    let Some(v) = repo_json(&mut world, &api, &full) else {
+        return not_found();
+    };
+    let bytes = axum::body::Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+    if let Some(r) = world.github.repos.get_mut(&full) {
+        r.rendered = Some((api, open, bytes.clone()));
+    }
+    json_bytes(bytes)
+}
+
+fn json_bytes(bytes: axum::body::Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- branch protection

@@ -1,5 +1,5 @@
 //! The request log: every request as one JSON line `{at, method, path, status, token_scope,
-//! body}` (plus `fault` when one was injected), in memory and optionally in a file. Secret
+//! body, write}` (plus `fault` when one was injected), in memory and optionally in a file. Secret
 //! values are masked before anything is kept: sealed `encrypted_value`s, the values of Fly's
 //! `values` map, API keys and tokens become `"***"`. Tokens themselves are never logged, only
 //! their scope; query strings are not logged (some APIs accept keys there).
@@ -41,6 +41,10 @@ pub struct LogEntry {
     pub token_scope: String,
     /// The request body, masked; `null` when empty, a note when not JSON.
     pub body: Value,
+    /// Whether the request would change something (what a read-only token is refused), so a
+    /// test can assert that `plan` made no mutating call whatever it was answered.
+    #[serde(default)]
+    pub write: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
 }

@@ -77,7 +77,8 @@
 //!   login: sophia-bot                  # the user every token acts as (default sophia-bot)
 //!   users: [the-ceo]                   # known users (any login is known on first use anyway)
 //!   teams: { ai-cherry: [infra] }      # org → team slugs
-//!   app: { id: 12345, installations: [67890] }   # GitHub App for installation tokens
+//!   app: { id: 12345, installations: [67890] }   # GitHub App for installation tokens;
+//!                                    # `public_key: <PEM>` makes JWT signatures checked (RS256)
 //!   repos:
 //!     ai-cherry/sophia-intel-ai:
 //!       branches: [main]               # default [main]; the first is the default branch

@@ -575,3 +575,109 @@ async fn cli_verifies_the_postgres_journal() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(String::from_utf8(out.stderr).unwrap());
 }
+
+#[tokio::test]
+async fn a_takeover_is_journaled_with_its_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = stale("mo", "ci-runner-2", 77, -chrono::TimeDelta::seconds(1));
+    write_lock(dir.path(), &old);
+    let backend = Backend::open(dir.path(), None).await.unwrap();
+    let acquired = backend.acquire(&holder("ned"), TTL).await.unwrap();
+    let t = acquired.took_over.as_ref().unwrap();
+    let record = backend.journal_takeover(t).await.unwrap();
+    assert_eq!((record.seq, record.kind.as_str()), (1, "lease.takeover"));
+    let proof =
+        std::fs::read_to_string(dir.path().join("proofs").join(record.proof.unwrap())).unwrap();
+    let env: sophia::core::envelope::Envelope = serde_json::from_str(&proof).unwrap();
+    assert_eq!(
+        env.results[0]["previous"]["holder"],
+        "mo@ci-runner-2 pid 77"
+    );
+    assert_eq!(env.results[0]["reason"], "expired");
+    assert!(
+        !proof.contains("\"old\""),
+        "the previous token is not recorded: {proof}"
+    );
+    assert_eq!(backend.verify(None).await.unwrap().records, 1);
+}
+
+/// The other side of `local_lease_race_between_processes`: run only as its child.
+#[test]
+#[ignore = "helper process of local_lease_race_between_processes"]
+fn lease_race_child() {
+    let dir = std::env::var("SOPHIA_TEST_LEASE_DIR").expect("run by the race test");
+    let me = Holder::current();
+    // libtest prints `test … ` without a newline first: markers are found anywhere in a line.
+    println!("\n[ready]");
+    // The barrier: wait until the parent has seen every child ready.
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    match LocalLease::new(Path::new(&dir)).acquire(&me, TTL) {
+        Ok(g) => println!("\n[verdict]won {}", g.lease.holder),
+        Err(LeaseError::Held(info)) => println!("\n[verdict]held {}", info.holder),
+        Err(e) => println!("\n[verdict]error {e}"),
+    }
+}
+
+#[test]
+fn local_lease_race_between_processes() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    const RACERS: usize = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let mut children: Vec<_> = (0..RACERS)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "backend::lease_race_child",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("SOPHIA_TEST_LEASE_DIR", dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut outputs: Vec<_> = children
+        .iter_mut()
+        .map(|c| BufReader::new(c.stdout.take().unwrap()))
+        .collect();
+    // Every child is up and waiting…
+    for out in &mut outputs {
+        let mut line = String::new();
+        while !line.contains("[ready]") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "a child exited early"
+            );
+        }
+    }
+    // …then all are released at once.
+    for c in &mut children {
+        c.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+    let mut verdicts = Vec::new();
+    for (c, out) in children.iter_mut().zip(outputs) {
+        // Read to the end (the child exits), then find the verdict.
+        let lines: Vec<String> = out.lines().map(Result::unwrap).collect();
+        let verdict = lines
+            .iter()
+            .find_map(|l| l.split_once("[verdict]").map(|(_, v)| v.to_string()))
+            .expect("a verdict");
+        assert!(c.wait().unwrap().success());
+        verdicts.push(verdict);
+    }
+    let won: Vec<_> = verdicts.iter().filter(|v| v.starts_with("won ")).collect();
+    assert_eq!(won.len(), 1, "{verdicts:?}");
+    let winner = won[0].trim_start_matches("won ");
+    for v in &verdicts {
+        assert!(
+            v == won[0] || *v == format!("held {winner}"),
+            "{verdicts:?}"
+        );
+    }
+}

@@ -1,8 +1,10 @@
+mod apply;
 mod approve;
 mod backend;
 mod context_db;
 mod flytoml;
 mod loader;
+mod matrix;
 mod op;
 mod plan;
 mod proofs;
@@ -10,4 +12,5 @@ mod redis;
 mod render;
 mod sandbox;
 mod sandbox_conformance;
+mod schema;
 mod support;

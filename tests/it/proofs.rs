@@ -537,3 +537,74 @@ fn cli_names_a_torn_line() {
     std::io::Write::write_all(&mut f, b"{\"seq\":6,\"at\":").unwrap();
     hashes().bind(|| insta::assert_snapshot!(cli_failure(&repo)));
 }
+
+#[test]
+fn a_journal_naming_a_path_outside_proofs_is_refused() {
+    let repo = Repo::new().with_chain();
+    std::fs::write(repo.root().join("outside/x.json"), "{}").unwrap();
+    let mut lines = repo.lines();
+    let mut evil: serde_json::Value = serde_json::from_str(&lines[4]).unwrap();
+    evil["seq"] = 6.into();
+    evil["proof"] = "../outside/x.json".into();
+    evil["proof_sha256"] = sophia::core::digest::sha256_bytes(b"{}").into();
+    evil["prev"] = sophia::core::digest::sha256_bytes(lines[4].as_bytes()).into();
+    lines.push(serde_json::to_string(&evil).unwrap());
+    repo.set_lines(&lines);
+    match repo.verify_err() {
+        VerifyError::UnsafeProof { line, reason, .. } => {
+            assert_eq!(line, 6);
+            assert!(reason.contains("`..`"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn appends_chain_after_lines_longer_than_the_tail_chunk() {
+    let repo = Repo::new();
+    let journal = repo.store().journal();
+    // 20 KiB addresses: the tail reader must grow past its first 4 KiB chunk.
+    for i in 0..3 {
+        journal
+            .append(NewRecord::now("x", "success").address(format!("{i}{}", "a".repeat(20_000))))
+            .unwrap();
+    }
+    assert_eq!(journal.verify(None).unwrap().records, 3);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any single-byte change anywhere in the journal, or in any proof file, fails verify
+    /// once the head is pinned.
+    #[test]
+    fn any_single_byte_change_is_detected(at in 0.0f64..1.0, delta in 1u8..=255, in_proof in proptest::bool::ANY) {
+        let repo = Repo::new().with_chain();
+        let head = repo.store().journal().verify(None).unwrap().head;
+        let target = if in_proof {
+            let recs = repo.store().journal().read().unwrap();
+            repo.proofs().join(recs[(at * 5.0) as usize].proof.as_ref().unwrap())
+        } else {
+            repo.journal_path()
+        };
+        let mut bytes = std::fs::read(&target).unwrap();
+        let i = ((at * bytes.len() as f64) as usize).min(bytes.len() - 1);
+        bytes[i] = bytes[i].wrapping_add(delta);
+        std::fs::write(&target, &bytes).unwrap();
+        proptest::prop_assert!(repo.store().journal().verify(Some(&head)).is_err());
+    }
+}
+
+#[test]
+fn a_journal_that_is_a_symlink_is_refused() {
+    let repo = Repo::new();
+    std::fs::create_dir(repo.proofs()).unwrap();
+    std::os::unix::fs::symlink(repo.root().join("outside/j"), repo.journal_path()).unwrap();
+    let err = repo
+        .store()
+        .journal()
+        .append(NewRecord::now("x", "success"))
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+    assert!(repo.outside_is_empty());
+}

@@ -581,6 +581,11 @@ async fn the_request_log_goes_to_a_file_as_json_lines() {
         lines[0]["body"],
         json!({ "values": { "DB": "***", "OLD": null } })
     );
+    assert_eq!(
+        lines.iter().map(|l| l["write"].clone()).collect::<Vec<_>>(),
+        vec![json!(true), json!(false), json!(false)],
+        "each line says whether the request was a write"
+    );
     assert!(
         lines
             .iter()
@@ -1021,7 +1026,29 @@ async fn saas_providers_answer_in_their_own_shapes() {
         lambda.get("/instances").await.1["data"][0]["name"],
         json!("gpu-1")
     );
-    sb.with_world(|w| assert_eq!(w.slack.messages.len(), 1));
+    // Slack also takes a form-encoded body, with the token in it.
+    let resp = reqwest::Client::new()
+        .post(format!("{u}/slack/api/chat.postMessage"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=xoxb-form&channel=%23infra&text=from+a+form")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(resp).await.1["ok"], json!(true));
+    sb.with_world(|w| {
+        assert_eq!(w.slack.messages.len(), 2);
+        assert_eq!(w.slack.messages[1].text, "from a form");
+    });
+    let form_entry = sb.requests().into_iter().last().unwrap();
+    assert_eq!(
+        (form_entry.token_scope.as_str(), form_entry.write),
+        ("full", true)
+    );
+    assert!(
+        !serde_json::to_string(&form_entry)
+            .unwrap()
+            .contains("xoxb-form")
+    );
 }
 
 #[test]
@@ -1066,4 +1093,53 @@ fn a_bad_state_file_names_the_file_and_the_place() {
     assert!(stderr.contains("state.yaml"), "{stderr}");
     assert!(stderr.contains("unknown field `cont`"), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
+}
+
+#[tokio::test]
+async fn app_jwts_must_be_signed_by_the_apps_key_when_the_state_gives_one() {
+    use rsa::pkcs8::EncodePublicKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    // 1,024 bits keeps key generation quick in a debug build; the check is the same.
+    let private = rsa::RsaPrivateKey::new(&mut crypto_box::aead::OsRng, 1024).unwrap();
+    let pem = private
+        .to_public_key()
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    let indented = pem
+        .lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sb = start(&format!(
+        "{}\n  app:\n    id: 31\n    installations: [8]\n    public_key: |\n{indented}\n",
+        repo_seed()
+    ));
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = chrono::Utc::now().timestamp();
+    let unsigned = format!(
+        "{}.{}",
+        engine.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        engine.encode(json!({ "iat": now - 60, "exp": now + 540, "iss": "31" }).to_string())
+    );
+    let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(private);
+    let signature = engine.encode(signer.sign(unsigned.as_bytes()).to_bytes());
+    let try_token = |jwt: String| {
+        let base = format!("{}/github", sb.url());
+        async move {
+            Api::new(&base, "Bearer", &jwt)
+                .send("POST", "/app/installations/8/access_tokens", &Value::Null)
+                .await
+                .0
+        }
+    };
+    assert_eq!(try_token(format!("{unsigned}.{signature}")).await, 201);
+    assert_eq!(try_token(jwt(31)).await, 401, "an unsigned JWT is refused");
+    let mut forged = signature.clone().into_bytes();
+    forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(
+        try_token(format!("{unsigned}.{forged}")).await,
+        401,
+        "a forged signature is refused"
+    );
 }

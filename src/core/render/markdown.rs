@@ -32,8 +32,7 @@ enum Detail {
 
 /// Render the PR comment. `plan_file` is the plan's file name in the signing commands.
 pub fn render(plan: &Plan, plan_file: &str) -> String {
-    let full = render_with(plan, plan_file, Detail::Full, None);
-    if full.chars().count() <= MAX_COMMENT_CHARS {
+    if let Some(full) = render_with(plan, plan_file, Detail::Full, None) {
         return full;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -41,8 +40,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         .to_string()
         + plan_file
         + "` for every attribute.\n\n";
-    let addresses = render_with(plan, plan_file, Detail::Addresses, Some(&note));
-    if addresses.chars().count() <= MAX_COMMENT_CHARS {
+    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, Some(&note)) {
         return addresses;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -51,9 +49,11 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         + plan_file
         + "` for all of it.\n\n";
     // Everything but the lists: what the lists may use is the rest.
-    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note));
+    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note))
+        .expect("a budgeted comment always renders");
     let budget = MAX_COMMENT_CHARS.saturating_sub(skeleton.chars().count());
     render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note))
+        .expect("a budgeted comment always renders")
 }
 
 fn provider_summary(changes: &[&Change]) -> PlanSummary {
@@ -90,7 +90,9 @@ fn fence(content: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>) -> String {
+/// The comment at one level of detail; `None` as soon as a `Full` or `Addresses` comment
+/// passes [`MAX_COMMENT_CHARS`] (a `Budgeted` one always renders).
+fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>) -> Option<String> {
     let mut out = String::new();
     let _ = writeln!(out, "## sophia plan\n");
     let _ = writeln!(out, "**{}**\n", plan.summary.sentence());
@@ -134,6 +136,7 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
 
+    let (mut chars, mut counted) = (0, 0);
     let mut budget = match detail {
         Detail::Budgeted(b) => Some(b),
         _ => None,
@@ -182,6 +185,14 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
                 *b -= cost;
             }
             out.push_str(&entry);
+            if budget.is_none() {
+                // Count characters incrementally, so giving up early stays linear.
+                chars += out[counted..].chars().count();
+                counted = out.len();
+                if chars > MAX_COMMENT_CHARS {
+                    return None;
+                }
+            }
             shown += 1;
         }
         if shown < changes.len() {
@@ -207,7 +218,10 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
         out,
         "```sh\nsophia sign {plan_file} --key ~/.ssh/id_ed25519\n```"
     );
-    out
+    match detail {
+        Detail::Budgeted(_) => Some(out),
+        _ => (out.chars().count() <= MAX_COMMENT_CHARS).then_some(out),
+    }
 }
 
 fn indent(text: &str, prefix: &str) -> String {
