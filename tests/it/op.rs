@@ -191,6 +191,10 @@ fn every_read_only_operation_succeeds_and_writes_its_proof() {
             &["fly", "machines", "--app", "sophiaai-dashboard-v2"],
             "fly/sophiaai-dashboard-v2_machines.json",
         ),
+        (
+            &["fly", "health", "--app", "sophiaai-dashboard-v2"],
+            "healthz/sophiaai-dashboard-v2.json",
+        ),
     ];
     for (args, rel) in cases {
         let out = op(&repo, args, &env);
