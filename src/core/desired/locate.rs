@@ -110,8 +110,16 @@ impl FileIndex {
 pub fn parse(text: &str) -> Result<(FileIndex, Value), (Pos, String)> {
     let mut builder = Builder::default();
     Parser::new_from_str(text)
-        .load(&mut builder, false)
+        .load(&mut builder, true)
         .map_err(|e| (Pos::from(*e.marker()), e.info().to_string()))?;
+    if let Some(pos) = builder.second_document {
+        return Err((
+            pos,
+            "a second YAML document (`---`); a desired file holds one document, \
+             split it into two files"
+                .into(),
+        ));
+    }
     let value = builder.root.unwrap_or(Value::Null);
     Ok((
         FileIndex {
@@ -235,6 +243,8 @@ struct Builder {
     values: Vec<Building>,
     /// Anchored values, for aliases.
     anchors: HashMap<usize, Value>,
+    documents: usize,
+    second_document: Option<Pos>,
     /// The anchor of each collection being built.
     pending_anchors: Vec<usize>,
     root: Option<Value>,
@@ -355,6 +365,12 @@ impl MarkedEventReceiver for Builder {
                 self.values.push(Building::Seq(Vec::new()));
                 self.pending_anchors.push(anchor);
             }
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents == 2 {
+                    self.second_document = Some(pos);
+                }
+            }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
                 let anchor = self.pending_anchors.pop().unwrap_or(0);
@@ -423,6 +439,13 @@ mod tests {
         let (_, built) = parse(text).unwrap();
         let expected: Value = serde_yaml::from_str(text).unwrap();
         assert_eq!(built, expected);
+    }
+
+    #[test]
+    fn a_second_document_is_refused() {
+        let (pos, msg) = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(pos.line, 2, "{msg}");
+        assert!(parse("---\na: 1\n").is_ok());
     }
 
     #[test]
