@@ -28,6 +28,7 @@ pub mod approve;
 pub mod backend;
 pub mod cli;
 pub mod core;
+pub mod ops;
 pub mod proofs;
 pub mod providers;
 #[cfg(feature = "sandbox")]

@@ -33,7 +33,8 @@ use crate::core::envelope::{Envelope, EnvelopeError, Status};
 use crate::core::plan::{Action, ChangeKind, Plan};
 use crate::proofs::{NewRecord, ProofKind, ProofRef, RelPath};
 use crate::providers::{
-    ActionOutcome, Credentials, Http, Provider, ProviderError, SecretSource, now_rfc3339,
+    ActionOutcome, Credentials, Http, Provider, ProviderError, SecretSource, activation,
+    now_rfc3339,
 };
 use dag::Outcome;
 
@@ -187,7 +188,7 @@ async fn gated_apply(
             return Err(e);
         }
     };
-    if let Err(e) = check_fresh(&plan, &providers).await {
+    if let Err(e) = check_fresh(env.root, &plan, &providers).await {
         journal_refusal(env.backend, Some(&plan.digest), &e).await;
         return Err(e);
     }
@@ -276,7 +277,7 @@ async fn gated_apply(
     }
 
     // 7. Re-read and record whether live state converged to what the plan promised.
-    let not_converged = match converged(&plan, &providers).await {
+    let not_converged = match converged(env.root, &plan, &providers).await {
         Ok(list) => list,
         Err(e) => vec![format!("could not re-read live state: {e}")],
     };
@@ -409,6 +410,7 @@ fn configure(
 /// Re-read every address of `addresses`, grouped by provider. `provider.<p>` reads as
 /// active when its provider answers (the rule `refresh_all` applies).
 async fn read_live(
+    root: &Path,
     addresses: &[Address],
     providers: &BTreeMap<String, Provider>,
 ) -> Result<BTreeMap<Address, Value>, Vec<EnvelopeError>> {
@@ -416,6 +418,10 @@ async fn read_live(
     for a in addresses {
         by_provider.entry(a.provider()).or_default().push(a.clone());
     }
+    // The activation record rules `provider.<p>` (see `providers::activation`).
+    let record = activation::read_repo(root)
+        .map_err(|e| vec![EnvelopeError::new("sophia", "internal", format!("{e:#}"))])?;
+    let record = &record;
     let reads = by_provider.into_iter().map(|(name, addrs)| async move {
         let Some(provider) = providers.get(name) else {
             return Err(ProviderError::new(
@@ -427,7 +433,7 @@ async fn read_live(
         let mut found = provider.refresh(&addrs).await?;
         for a in &addrs {
             if matches!(a, Address::Provider { .. }) {
-                found.insert(a.clone(), json!({ "activation": "active" }));
+                found.insert(a.clone(), activation::live_object(record, a.provider()));
             }
         }
         Ok(found)
@@ -449,9 +455,13 @@ async fn read_live(
 
 /// Refuse a plan whose fingerprinted live state has moved, naming each changed address and
 /// what changed.
-async fn check_fresh(plan: &Plan, providers: &BTreeMap<String, Provider>) -> anyhow::Result<()> {
+async fn check_fresh(
+    root: &Path,
+    plan: &Plan,
+    providers: &BTreeMap<String, Provider>,
+) -> anyhow::Result<()> {
     let addresses: Vec<Address> = plan.live.keys().cloned().collect();
-    let live = read_live(&addresses, providers)
+    let live = read_live(root, &addresses, providers)
         .await
         .map_err(|errors| Refusal::Unreadable { errors })?;
     let before: BTreeMap<&Address, &Value> = plan
@@ -563,6 +573,10 @@ async fn execute_one(
 ) -> Result<(String, Option<String>), String> {
     let started = Instant::now();
     let outcome = match providers.get(action.address.provider()) {
+        // Activation validates the provider and updates the repository's record.
+        Some(_) if action.kind == "provider.activate" => {
+            activation::execute_in(env.root, action, env.creds).await
+        }
         Some(p) => p.execute(action, env.secrets.as_ref()).await,
         None => ActionOutcome::failure(ProviderError::new(
             action.address.provider(),
@@ -647,20 +661,23 @@ async fn write_action_proof(
 
 /// After the run: every changed address's live object now matches what the plan promised.
 async fn converged(
+    root: &Path,
     plan: &Plan,
     providers: &BTreeMap<String, Provider>,
 ) -> anyhow::Result<Vec<String>> {
     let addresses: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
-    let live = read_live(&addresses, providers).await.map_err(|errors| {
-        anyhow::anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.provider, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    })?;
+    let live = read_live(root, &addresses, providers)
+        .await
+        .map_err(|errors| {
+            anyhow::anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.provider, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
     let mut off = Vec::new();
     for change in &plan.changes {
         let want = if change.action == ChangeKind::Delete {

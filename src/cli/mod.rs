@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod apply;
 pub mod matrix;
+pub mod op;
 pub mod plan;
 pub mod proofs;
 pub mod refresh;
@@ -66,6 +67,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Write `proofs/secrets/matrix.json`: each provider's activation and secret status.
     Matrix(matrix::Args),
+    /// The front door: run a provider operation (read-only) or plan a mutating one.
+    Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
@@ -108,6 +111,8 @@ pub enum Exit {
     Clean,
     /// 2: success with changes (`plan --detailed-exitcode`, `drift`).
     Changes,
+    /// 1: the command ran and has already printed its failure (e.g. `op`'s envelope).
+    Failed,
 }
 
 pub fn main() -> ExitCode {
@@ -125,6 +130,7 @@ pub fn main() -> ExitCode {
     match run(&ctx, cli.command) {
         Ok(Exit::Clean) => ExitCode::SUCCESS,
         Ok(Exit::Changes) => ExitCode::from(2),
+        Ok(Exit::Failed) => ExitCode::FAILURE,
         Err(err) => {
             report(&ctx, &err);
             ExitCode::FAILURE
@@ -142,6 +148,7 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Verify(args) => verify::run(ctx, args),
         Command::Apply(args) => apply::run(ctx, args),
         Command::Matrix(args) => matrix::run(ctx, args),
+        Command::Op(args) => op::run(ctx, args),
         Command::Proofs(args) => proofs::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]

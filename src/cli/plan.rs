@@ -53,7 +53,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             read_live(&ctx.path(path), &path.display().to_string())?,
             Vec::new(),
         ),
-        None => crate::cli::refresh::refresh_live(&desired)?,
+        None => crate::providers::activation::with_record(
+            &ctx.root,
+            crate::cli::refresh::refresh_live(&desired)?,
+        )?,
     };
     // A provider that could not be read is left out of the plan (its resources would look
     // absent and be proposed for creation); the others are planned and shown, and the plan

@@ -26,7 +26,8 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
     let desired = crate::workspace::load_desired(&ctx.root)?;
-    let (snapshot, errors) = refresh_live(&desired)?;
+    let (snapshot, errors) =
+        crate::providers::activation::with_record(&ctx.root, refresh_live(&desired)?)?;
     if !errors.is_empty() {
         if ctx.json {
             let env = Envelope::failure(

@@ -31,9 +31,20 @@ use crate::core::envelope::{Envelope, EnvelopeError, Status};
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::Action;
 
+pub mod activation;
+pub mod context_db;
 pub mod fly;
 pub mod github;
+pub mod gong;
 pub mod http;
+pub mod lambda;
+pub mod mem0;
+pub mod qdrant;
+pub mod redis;
+pub mod research;
+pub mod router;
+pub mod saas;
+pub mod slack;
 
 pub use fly::FlyProvider;
 pub use github::GithubProvider;
@@ -76,6 +87,7 @@ impl Credentials {
         Credentials::from_pairs(
             Credentials::NAMES
                 .iter()
+                .chain(saas::NAMES.iter())
                 .filter_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v))),
         )
     }
@@ -255,6 +267,8 @@ impl From<ProviderError> for ActionOutcome {
 pub enum Provider {
     Fly(FlyProvider),
     Github(GithubProvider),
+    /// Router, research, context_db, qdrant, mem0, redis, slack, gong, lambda.
+    Other(Box<saas::Other>),
 }
 
 impl Provider {
@@ -270,7 +284,8 @@ impl Provider {
             ProviderName::Github => {
                 Some(GithubProvider::new(creds, http.clone()).map(Provider::Github))
             }
-            _ => None,
+            _ => saas::Other::configure(name, creds, http)
+                .map(|r| r.map(|o| Provider::Other(Box::new(o)))),
         }
     }
 
@@ -278,6 +293,7 @@ impl Provider {
         match self {
             Provider::Fly(_) => "fly",
             Provider::Github(_) => "github",
+            Provider::Other(p) => p.name(),
         }
     }
 
@@ -289,6 +305,7 @@ impl Provider {
         match self {
             Provider::Fly(p) => p.refresh(addresses).await,
             Provider::Github(p) => p.refresh(addresses).await,
+            Provider::Other(p) => p.refresh(addresses).await,
         }
     }
 
@@ -297,6 +314,7 @@ impl Provider {
         match self {
             Provider::Fly(p) => p.execute(action, secrets).await,
             Provider::Github(p) => p.execute(action, secrets).await,
+            Provider::Other(p) => p.execute(action).await,
         }
     }
 
@@ -307,6 +325,7 @@ impl Provider {
         let result = match self {
             Provider::Fly(p) => p.op(name, payload).await,
             Provider::Github(p) => p.op(name, payload).await,
+            Provider::Other(p) => p.op(name, payload).await,
         };
         let ms = started.elapsed().as_millis() as u64;
         match result {
@@ -361,7 +380,7 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
                 }
             }
         }
-        _ => {}
+        _ => out.extend(saas::desired_addresses(desired, p)),
     }
     out.sort();
     out.dedup();

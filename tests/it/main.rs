@@ -1,12 +1,15 @@
 mod apply;
 mod approve;
 mod backend;
+mod context_db;
 mod flytoml;
 mod loader;
 mod matrix;
+mod op;
 mod plan;
 mod proofs;
 mod providers;
+mod redis;
 mod render;
 mod sandbox;
 mod sandbox_conformance;

@@ -1,0 +1,141 @@
+//! `sophia op PROVIDER ACTION [--app APP] [--payload JSON]`: the front door of the original
+//! control plane. Read-only operations run at once: the normalized envelope goes to stdout
+//! and to its proof file. Mutating ones (`fly deploy`, `fly set-secrets`, `github protect`)
+//! write a targeted plan to sign and apply. See [`crate::ops`].
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{Ctx, Exit};
+use crate::core::envelope::Status;
+use crate::ops::{self, OpContext, OpOutcome, OpRequest};
+use crate::providers::Credentials;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = OPS_HELP)]
+pub struct Args {
+    /// fly, github, router, research, context_db, qdrant, mem0, redis, slack, gong, lambda.
+    pub provider: String,
+    /// The operation (see the list below).
+    pub action: String,
+    /// The Fly app (Fly operations only).
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// The operation's payload, a JSON object (at most 64 KiB; unknown keys are errors).
+    #[arg(long, value_name = "JSON")]
+    pub payload: Option<String>,
+    /// Where a mutating operation writes its plan.
+    #[arg(long, value_name = "FILE", default_value = "plan.json")]
+    pub out: PathBuf,
+}
+
+const OPS_HELP: &str = "\
+Operations (read-only unless marked; mutating ones write a targeted plan):
+  fly         health | machines | logs | deploy* | set-secrets*   (--app APP)
+  router      allowlist | route-test
+  github      audit | protect*
+  research    search | validate
+  context_db  ping | health | query
+  qdrant      collections | validate
+  mem0        validate
+  redis       ping | info
+  slack       validate
+  gong        validate
+  lambda      instances | validate
+
+Examples:
+  sophia op fly health --app sophiaai-dashboard-v2
+  sophia op research search --payload '{\"query\": \"AI infrastructure trends\", \"max_results\": 10}'
+  sophia op github protect --payload '{\"required_checks\": [\"Deploy All\"], \"require_review\": true}'
+  sophia op context_db query --payload '{\"sql\": \"SELECT now()\"}'";
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let creds = Credentials::from_env();
+    let cx = OpContext {
+        root: ctx.root.clone(),
+        http: creds.http(),
+        creds,
+    };
+    let req = OpRequest {
+        provider: args.provider,
+        action: args.action,
+        app: args.app,
+        payload: args.payload,
+        out: Some(args.out),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(ops::run(&cx, &req))?;
+    // Defence in depth: whatever a provider echoed, no secret value reaches the terminal.
+    let redactor = crate::secrets::load_map(&ctx.root)
+        .map(|m| crate::secrets::Redactor::from_env(&m))
+        .unwrap_or_default();
+    let mut stdout = std::io::stdout().lock();
+    match outcome {
+        OpOutcome::Ran { envelope, proofs } => {
+            let text = serde_json::to_string_pretty(&envelope)?;
+            writeln!(stdout, "{}", redactor.redact(&text)).context("writing to stdout")?;
+            stdout.flush().ok();
+            for p in &proofs {
+                ctx.status(format!("proof: proofs/{p}"));
+            }
+            if envelope.status == Status::Success {
+                for e in &envelope.errors {
+                    ctx.status(redactor.redact(&format!(
+                        "warning: {} [{}]: {}",
+                        e.provider, e.code, e.message
+                    )));
+                }
+                return Ok(Exit::Clean);
+            }
+            for e in &envelope.errors {
+                eprintln!(
+                    "{}",
+                    redactor.redact(&format!(
+                        "error: {} [{}]: {}",
+                        e.provider, e.code, e.message
+                    ))
+                );
+            }
+            Ok(Exit::Failed)
+        }
+        OpOutcome::Planned {
+            plan,
+            path,
+            targets,
+        } => {
+            let file = path.display().to_string();
+            let format = if ctx.json {
+                super::plan::Format::Json
+            } else {
+                super::plan::Format::Text
+            };
+            let rendered = super::plan::render_plan(&plan, format, ctx.color, &file);
+            write!(stdout, "{}", redactor.redact(&rendered)).context("writing to stdout")?;
+            stdout.flush().ok();
+            ctx.status(format!(
+                "wrote a plan targeted at {} to `{file}` ({}); nothing was changed",
+                targets.join(", "),
+                plan.summary.sentence()
+            ));
+            if plan.actions.is_empty() {
+                ctx.status("nothing to apply: live state already matches");
+            } else {
+                ctx.status(format!(
+                    "next: have the approver sign it, then apply it:\n  \
+                     sophia sign {file} --key ~/.ssh/id_ed25519\n  \
+                     sophia apply {file} --signature {file}.sig"
+                ));
+                ctx.status(
+                    "note: the payload's change is not in desired/*.yaml: commit it there too, \
+                     or the next full plan will undo it",
+                );
+            }
+            Ok(Exit::Clean)
+        }
+    }
+}
