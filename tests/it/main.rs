@@ -1,1 +1,3 @@
 mod flytoml;
+#[path = "loop.rs"]
+mod the_loop;

@@ -32,8 +32,14 @@ enum Detail {
 
 /// Render the PR comment. `plan_file` is the plan's file name in the signing commands.
 pub fn render(plan: &Plan, plan_file: &str) -> String {
+    render_within(plan, plan_file, MAX_COMMENT_CHARS)
+}
+
+/// [`render`] in at most `max_chars` characters, for a caller that adds its own lines to
+/// the comment (`sophia comment` adds its marker and where to download the plan file).
+pub fn render_within(plan: &Plan, plan_file: &str, max_chars: usize) -> String {
     let full = render_with(plan, plan_file, Detail::Full, None);
-    if full.chars().count() <= MAX_COMMENT_CHARS {
+    if full.chars().count() <= max_chars {
         return full;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -42,7 +48,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         + plan_file
         + "` for every attribute.\n\n";
     let addresses = render_with(plan, plan_file, Detail::Addresses, Some(&note));
-    if addresses.chars().count() <= MAX_COMMENT_CHARS {
+    if addresses.chars().count() <= max_chars {
         return addresses;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -52,7 +58,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         + "` for all of it.\n\n";
     // Everything but the lists: what the lists may use is the rest.
     let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note));
-    let budget = MAX_COMMENT_CHARS.saturating_sub(skeleton.chars().count());
+    let budget = max_chars.saturating_sub(skeleton.chars().count());
     render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note))
 }
 
