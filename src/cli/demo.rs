@@ -312,18 +312,7 @@ async fn walk(say: &Say, root: &Path) -> anyhow::Result<()> {
         .await
         .context("step 7: the journal and proofs should verify")?;
     let files = list_files(&root.join("proofs"))?;
-    let shown: Vec<String> = files.iter().take(8).cloned().collect();
-    say.block(
-        &(shown
-            .iter()
-            .map(|f| format!("proofs/{f}\n"))
-            .collect::<String>()
-            + &if files.len() > shown.len() {
-                format!("… and {} more files\n", files.len() - shown.len())
-            } else {
-                String::new()
-            }),
-    );
+    say.block(&proof_summary(&files));
     say.done(&format!(
         "journal: {} records, {} files verified (head {}).",
         verified.records, verified.files, verified.head
@@ -340,8 +329,9 @@ async fn walk(say: &Say, root: &Path) -> anyhow::Result<()> {
 
     // 9. Drift.
     say.step(9, "Detect the drift");
-    say.why("`sophia drift` (a scheduled workflow) plans against live state: any change is drift.");
-    say.why("It exits 2, writes a proof, and with --issue keeps one GitHub issue about it.");
+    say.why("`sophia drift` (a scheduled workflow) plans against live state: any change is drift,");
+    say.why("shown as the plan that would undo it. It exits 2, writes a proof, and with --issue");
+    say.why("keeps one GitHub issue about it (closed again once the drift is gone).");
     let live = refresh(&desired, &creds).await?;
     let drift = crate::cli::drift::check(&desired, &live, chrono::Utc::now())?;
     let proof = crate::cli::drift::record(&backend, &drift, Instant::now()).await?;
@@ -473,6 +463,62 @@ fn list_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// The proof files grouped by directory, digests shortened: what a newcomer should notice.
+fn proof_summary(files: &[String]) -> String {
+    let mut dirs: BTreeMap<String, usize> = BTreeMap::new();
+    for f in files {
+        let dir = match f.rsplit_once('/') {
+            Some((d, _)) => format!("proofs/{}/", short_digests(d)),
+            None => format!("proofs/{f}"),
+        };
+        *dirs.entry(dir).or_default() += 1;
+    }
+    let what = |dir: &str| {
+        if dir.starts_with("proofs/apply/") {
+            "one result per action, and the apply's summary"
+        } else if dir.starts_with("proofs/plans/") {
+            "the approved plan, its signature and its record"
+        } else if dir.starts_with("proofs/healthz/") {
+            "the health check after each deploy"
+        } else if dir.starts_with("proofs/github/") {
+            "branch protection as set"
+        } else if dir == "proofs/journal.jsonl" {
+            "the hash-chained journal"
+        } else {
+            ""
+        }
+    };
+    let width = dirs.keys().map(|d| d.chars().count()).max().unwrap_or(0);
+    dirs.iter()
+        .map(|(dir, n)| {
+            let count = if dir.ends_with('/') {
+                format!("{n} file{}", if *n == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            };
+            let pad = width - dir.chars().count();
+            format!("{dir}{}  {count:<9} {}\n", " ".repeat(pad), what(dir))
+                .trim_end()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// `apply/91fd00be…` for `apply/<64 hex>`.
+fn short_digests(path: &str) -> String {
+    path.split('/')
+        .map(|part| {
+            if part.len() == 64 && part.chars().all(|c| c.is_ascii_hexdigit()) {
+                format!("{}…", &part[..12])
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// How the demo prints: on stdout, headings and indented detail, colour only on a terminal.

@@ -459,3 +459,187 @@ fn the_demo_runs_the_whole_loop_and_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left files behind: {left:?}");
 }
+
+// ───────────────────────── the README's desired-state reference ─────────────────────────
+
+/// The placeholder for the keys of a map, by the map's own key.
+fn placeholder(map_key: &str) -> &'static str {
+    match map_key {
+        "apps" => "<app>",
+        "repos" => "<owner/repo>",
+        "branches" => "<branch>",
+        "environments" => "<environment>",
+        "collections" => "<collection>",
+        "config" => "<key>",
+        _ => "<name>",
+    }
+}
+
+/// A schema node with `$ref` and `anyOf: [X, null]` resolved; the description of the node
+/// itself wins over the referenced definition's.
+fn resolve(node: &serde_json::Value, defs: &serde_json::Value) -> serde_json::Value {
+    let mut node = node.clone();
+    if let Some(any) = node.get("anyOf").and_then(|a| a.as_array()).cloned() {
+        let inner = any
+            .iter()
+            .find(|v| v.get("type") != Some(&serde_json::json!("null")))
+            .cloned()
+            .unwrap_or_default();
+        let mut merged = resolve(&inner, defs);
+        for k in ["description", "default"] {
+            if let Some(v) = node.get(k) {
+                merged[k] = v.clone();
+            }
+        }
+        return merged;
+    }
+    if let Some(r) = node.get("$ref").and_then(|r| r.as_str()) {
+        let name = r.trim_start_matches("#/$defs/");
+        let mut merged = defs[name].clone();
+        for k in ["description", "default"] {
+            if let Some(v) = node.get(k) {
+                merged[k] = v.clone();
+            }
+        }
+        node = merged;
+    }
+    node
+}
+
+/// `string`, `list of string`, `` `a` \| `b` ``, `map`, …
+fn type_name(node: &serde_json::Value, defs: &serde_json::Value) -> String {
+    if let Some(values) = node.get("enum").and_then(|e| e.as_array()) {
+        return values
+            .iter()
+            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(" \\| ");
+    }
+    let t = match node.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        Some(serde_json::Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str())
+            .find(|t| *t != "null")
+            .unwrap_or("null")
+            .to_string(),
+        _ => "object".to_string(),
+    };
+    match t.as_str() {
+        "array" => format!(
+            "list of {}",
+            type_name(&resolve(&node["items"], defs), defs)
+        ),
+        "object" if node.get("additionalProperties").is_some_and(|a| a.is_object()) => {
+            format!(
+                "map of {}",
+                type_name(&resolve(&node["additionalProperties"], defs), defs)
+            )
+        }
+        "object" => "object".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// One table row per key: path, type, description (with its default).
+fn reference_rows(
+    path: &str,
+    key: &str,
+    node: &serde_json::Value,
+    defs: &serde_json::Value,
+    rows: &mut Vec<String>,
+) {
+    let node = resolve(node, defs);
+    let mut text = node
+        .get("description")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default()
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .replace('\n', " ")
+        .replace('|', "\\|");
+    if let Some(d) = node.get("default")
+        && !d.is_null()
+        && d != &serde_json::json!([])
+        && d != &serde_json::json!({})
+    {
+        text = format!("{text} Default: `{d}`.").trim().to_string();
+    }
+    let props = node.get("properties").and_then(|p| p.as_object());
+    // A map from a fixed set of keys to the same type (`providers:`) is one row.
+    if let Some(props) = props
+        && props.len() > 1
+        && props.values().all(|v| v.get("$ref").is_some() && v.get("$ref") == props.values().next().unwrap().get("$ref"))
+    {
+        let first = resolve(props.values().next().unwrap(), defs);
+        rows.push(format!(
+            "| `{path}.<provider>` | {} | {text} Keys: {}. |",
+            type_name(&first, defs),
+            props.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ));
+        return;
+    }
+    if !path.is_empty() {
+        // The protection body is GitHub's: its keys are shown under `….protection`.
+        let shown = path.replace(
+            "github.repos.<owner/repo>.branches.<branch>.protection.",
+            "….protection.",
+        );
+        rows.push(format!("| `{shown}` | {} | {text} |", type_name(&node, defs)));
+    }
+    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    if let Some(props) = props {
+        for (k, v) in props {
+            reference_rows(&join(k), k, v, defs, rows);
+        }
+    }
+    if let Some(inner) = node.get("additionalProperties").filter(|a| a.is_object()) {
+        let inner = resolve(inner, defs);
+        if inner.get("properties").is_some() {
+            reference_rows(&join(placeholder(key)), key, &inner, defs, rows);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        let items = resolve(items, defs);
+        if let Some(props) = items.get("properties").and_then(|p| p.as_object()) {
+            for (k, v) in props {
+                reference_rows(&format!("{path}[].{k}"), k, v, defs, rows);
+            }
+        }
+    }
+}
+
+/// The desired-state reference as a markdown table, from the JSON Schema of `Desired`.
+fn reference_table() -> String {
+    let schema = serde_json::to_value(schemars::schema_for!(sophia::core::desired::Desired))
+        .expect("the schema serializes");
+    let defs = schema["$defs"].clone();
+    let mut rows = Vec::new();
+    reference_rows("", "", &schema, &defs, &mut rows);
+    format!(
+        "| key | type | meaning |\n|---|---|---|\n{}\n",
+        rows.join("\n")
+    )
+}
+
+#[test]
+fn the_readme_reference_is_generated_from_the_schema() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (begin, end) = ("<!-- reference:begin -->\n", "<!-- reference:end -->");
+    let start = readme.find(begin).expect("README.md has the reference markers") + begin.len();
+    let stop = readme.find(end).expect("README.md has the reference markers");
+    let table = reference_table();
+    if std::env::var_os("SOPHIA_UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &readme[..start], &readme[stop..]);
+        std::fs::write(path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme[start..stop],
+        table,
+        "the desired-state reference in README.md is out of date: run \
+         `SOPHIA_UPDATE_README=1 cargo test readme`"
+    );
+}
