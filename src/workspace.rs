@@ -83,6 +83,8 @@ pub fn load_desired(root: &Path) -> anyhow::Result<Desired> {
     if errors.is_empty() {
         Ok(desired)
     } else {
+        let files: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
+        desired::validate::sort_errors(&mut errors, &files);
         Err(LoadErrors(errors).into())
     }
 }

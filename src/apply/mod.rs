@@ -138,12 +138,11 @@ pub async fn apply(env: &ApplyEnv<'_>, opts: &ApplyOptions) -> anyhow::Result<Ap
             other => anyhow::Error::new(other),
         })?;
     let took_over = acquired.took_over.as_ref().map(|t| t.to_string());
-    if let Some(t) = &took_over {
+    if let Some(t) = &acquired.took_over {
         env.backend
-            .append(NewRecord::now("lease.takeover", "success"))
+            .journal_takeover(t)
             .await
             .context("journaling the lease takeover")?;
-        tracing::warn!("{t}");
     }
     let mut guard = acquired.guard;
     let result = gated_apply(env, opts, &mut guard, started, took_over).await;
@@ -208,10 +207,21 @@ async fn gated_apply(
         approver: Some(approver.clone()),
         status: "approved".into(),
     };
-    env.backend
+    let stored = env
+        .backend
         .store_plan(&record)
         .await
         .context("storing the approved plan")?;
+    for proof in stored {
+        env.backend
+            .append(
+                NewRecord::now("plan.approved", "success")
+                    .plan(&plan.digest)
+                    .proof(proof),
+            )
+            .await
+            .context("journaling the approved plan")?;
+    }
     env.backend
         .append(NewRecord::now("apply.start", "success").plan(&plan.digest))
         .await
@@ -329,10 +339,21 @@ async fn gated_apply(
         .context("journaling the end of the apply")?;
     let mut record = record;
     record.status = if ok { "applied" } else { "failed" }.into();
-    env.backend
+    for proof in env
+        .backend
         .store_plan(&record)
         .await
-        .context("updating the plan record")?;
+        .context("updating the plan record")?
+    {
+        env.backend
+            .append(
+                NewRecord::now("plan.record", "success")
+                    .plan(&plan.digest)
+                    .proof(proof),
+            )
+            .await
+            .context("journaling the plan record")?;
+    }
 
     Ok(ApplyReport {
         plan_digest: plan.digest.clone(),
@@ -461,8 +482,8 @@ async fn check_fresh(plan: &Plan, providers: &BTreeMap<String, Provider>) -> any
 /// differ (at most five named).
 fn describe_change(before: &Value, now: &Value) -> String {
     match (before, now) {
-        (Value::Null, _) => "created out of band".into(),
-        (_, Value::Null) => "deleted out of band".into(),
+        (Value::Null, _) => "now exists (it was absent when the plan was made)".into(),
+        (_, Value::Null) => "no longer exists".into(),
         _ => {
             let mut paths = Vec::new();
             differing_paths("", before, now, &mut paths);

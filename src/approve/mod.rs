@@ -224,11 +224,11 @@ pub enum ApprovalError {
     )]
     NonexistentLocalTime { time: String, line: usize },
     #[error(
-        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {count}: {have}\nhint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
+        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {have}\nhint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
     )]
     NotEnoughSigners {
         needed: u32,
-        count: usize,
+        /// The distinct principals that did sign, e.g. "1 (`alice@example.com`)" or "none".
         have: String,
         destructive: String,
     },
@@ -371,15 +371,18 @@ pub fn verify_approval_in<Tz: TimeZone>(
             let have = if principals.is_empty() {
                 "none".to_string()
             } else {
-                principals
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                format!(
+                    "{} ({})",
+                    principals.len(),
+                    principals
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             return Err(ApprovalError::NotEnoughSigners {
                 needed,
-                count: principals.len(),
                 have,
                 destructive: destructive.join(", "),
             });
@@ -425,7 +428,11 @@ fn verify_one<Tz: TimeZone>(
 ) -> Result<Signer, ApprovalError> {
     let sig = sshsig::parse(&file.bytes).map_err(|e| ApprovalError::MalformedSignature {
         file: file.name.clone(),
-        reason: e.to_string(),
+        reason: if String::from_utf8_lossy(&file.bytes).contains("-----BEGIN SSH SIGNATURE-----") {
+            e.to_string()
+        } else {
+            "it has no `-----BEGIN SSH SIGNATURE-----` armor".to_string()
+        },
     })?;
     let key = sig.public_key();
     let fingerprint = sshsig::fingerprint(key);
@@ -561,8 +568,13 @@ pub struct Gated {
 pub fn read_plan(path: &Path) -> anyhow::Result<(Vec<u8>, Plan)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
     let plan = serde_json::from_slice::<Plan>(&bytes).map_err(|e| {
+        let message = e.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
         anyhow::anyhow!(
-            "{}:{}:{}: not a sophia plan file: {e}\nhint: plan files are written by `sophia plan --out plan.json` and must not be edited",
+            "{}:{}:{}: not a sophia plan file: {message}\nhint: plan files are written by `sophia plan --out plan.json` and must not be edited",
             path.display(),
             e.line(),
             e.column()
@@ -678,11 +690,14 @@ pub struct Signed {
 /// Refuses a plan whose digest does not match its content, or that has expired at `now`:
 /// signing it could only produce an approval that `apply` refuses.
 pub fn sign_plan(
+    root: &Path,
     plan_path: &Path,
     key_path: &Path,
     out: &Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Signed> {
+    let plan_name = shown(root, plan_path);
+    let key_name = shown(root, key_path);
     let (bytes, plan) = read_plan(plan_path)?;
     if plan.format != PLAN_FORMAT {
         return Err(ApprovalError::UnsupportedFormat {
@@ -696,7 +711,7 @@ pub fn sign_plan(
             recorded: plan.digest.clone(),
             computed,
         })
-        .context(format!("refusing to sign `{}`", plan_path.display())));
+        .context(format!("refusing to sign `{plan_name}`")));
     }
     let not_after = DateTime::parse_from_rfc3339(&plan.not_after).map_err(|_| {
         ApprovalError::InvalidExpiry {
@@ -708,10 +723,10 @@ pub fn sign_plan(
             not_after: plan.not_after.clone(),
             now: rfc3339(now),
         })
-        .context(format!("refusing to sign `{}`", plan_path.display())));
+        .context(format!("refusing to sign `{plan_name}`")));
     }
-    let key = sshsig::read_private_key(key_path)?;
-    let armored = sshsig::sign(&key, &key_path.display().to_string(), &bytes)?;
+    let key = sshsig::read_private_key(key_path, &key_name)?;
+    let armored = sshsig::sign(&key, &key_name, &bytes)?;
     write_atomic(out, armored.as_bytes())?;
     let data = key.public_key().key_data();
     Ok(Signed {
@@ -762,6 +777,244 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{Duration, FixedOffset};
+    use ssh_key::PrivateKey;
+    use ssh_key::private::Ed25519Keypair;
+
+    /// A deterministic key from a seed (no randomness, no committed private key file).
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn plan(destructive: bool) -> (Vec<u8>, Plan) {
+        let mut value = serde_json::json!({
+            "format": PLAN_FORMAT, "tool_version": "0.1.0",
+            "created_at": "2026-06-01T11:00:00Z", "not_after": "2026-06-02T11:00:00Z",
+            "nonce": "n", "desired": {"digest": "sha256:00"}, "live": {},
+            "changes": [], "actions": [],
+            "summary": {"create": 0, "update": 0, "delete": 0, "replace": 0}, "digest": ""
+        });
+        if destructive {
+            value["actions"] = serde_json::json!([{
+                "id": "qdrant.collection.delete:qdrant.collection.c", "address": "qdrant.collection.c",
+                "kind": "qdrant.collection.delete", "params": {}, "depends_on": []
+            }]);
+        }
+        let mut plan: Plan = serde_json::from_value(value).unwrap();
+        plan.digest = plan_digest(&plan);
+        (serde_json::to_vec_pretty(&plan).unwrap(), plan)
+    }
+
+    fn sig(key: &PrivateKey, namespace: &str, bytes: &[u8], name: &str) -> SignatureFile {
+        let armored = key
+            .sign(namespace, sshsig::HASH, bytes)
+            .unwrap()
+            .to_pem(ssh_key::LineEnding::LF)
+            .unwrap();
+        SignatureFile {
+            name: name.into(),
+            bytes: armored.into_bytes(),
+        }
+    }
+
+    fn allowed(lines: &[String]) -> AllowedSigners {
+        AllowedSigners::parse(ALLOWED_SIGNERS_PATH, &lines.join("\n")).unwrap()
+    }
+
+    fn line(principal: &str, options: &str, key: &PrivateKey) -> String {
+        format!(
+            "{principal} {options} {}",
+            key.public_key().to_openssh().unwrap()
+        )
+    }
+
+    fn check(
+        bytes: &[u8],
+        plan: &Plan,
+        sigs: Vec<SignatureFile>,
+        allowed: &AllowedSigners,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> Result<Approval, ApprovalError> {
+        let evidence = Evidence {
+            signatures: sigs,
+            approve_digest: None,
+        };
+        verify_approval_in(bytes, plan, &evidence, Some(allowed), settings, now, &Utc)
+    }
+
+    #[test]
+    fn approves_a_listed_signer_and_says_who() {
+        let alice = key(1);
+        let (bytes, plan) = plan(false);
+        let list = allowed(&[line("alice@example.com,!eve@*", "", &alice)]);
+        let approval = check(
+            &bytes,
+            &plan,
+            vec![sig(&alice, sshsig::NAMESPACE, &bytes, "plan.json.sig")],
+            &list,
+            &Settings::default(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(approval.plan_digest, plan.digest);
+        assert_eq!(approval.signers.len(), 1);
+        assert_eq!(approval.signers[0].principal, "alice@example.com");
+        assert_eq!(
+            approval.signers[0].fingerprint,
+            sshsig::fingerprint(alice.public_key().key_data())
+        );
+        assert!(approval.destructive.is_empty());
+    }
+
+    #[test]
+    fn checks_run_in_order_digest_then_expiry_then_signature() {
+        let alice = key(1);
+        let mallory = key(2);
+        let list = allowed(&[line("alice@example.com", "", &alice)]);
+        let (bytes, mut plan) = plan(false);
+        let unlisted = vec![sig(&mallory, "other@v1", &bytes, "s")];
+        let settings = Settings::default();
+        // Bad digest, expired and a bad signature: the digest is reported.
+        plan.digest = format!("sha256:{}", "0".repeat(64));
+        let edited = serde_json::to_vec(&plan).unwrap();
+        let late = now() + Duration::days(2);
+        let e = check(&edited, &plan, unlisted.clone(), &list, &settings, late).unwrap_err();
+        assert!(matches!(e, ApprovalError::DigestMismatch { .. }), "{e}");
+        // Expired and a bad signature: the expiry.
+        plan.digest = plan_digest(&plan);
+        let e = check(&bytes, &plan, unlisted.clone(), &list, &settings, late).unwrap_err();
+        assert!(matches!(e, ApprovalError::Expired { .. }), "{e}");
+        // At `not_after` exactly the plan is still valid.
+        let edge = DateTime::parse_from_rfc3339(&plan.not_after)
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = check(&bytes, &plan, unlisted.clone(), &list, &settings, edge).unwrap_err();
+        assert!(matches!(e, ApprovalError::WrongNamespace { .. }), "{e}");
+        // Wrong namespace is reported before the key is looked up.
+        let e = check(&bytes, &plan, unlisted, &list, &settings, now()).unwrap_err();
+        assert!(matches!(e, ApprovalError::WrongNamespace { .. }), "{e}");
+        // The plan value must be the one the bytes hold.
+        let mut other = plan.clone();
+        other.nonce = "m".into();
+        other.digest = plan_digest(&other);
+        let good = vec![sig(&alice, sshsig::NAMESPACE, &bytes, "s")];
+        let e = check(&bytes, &other, good, &list, &settings, now()).unwrap_err();
+        assert_eq!(e, ApprovalError::PlanBytesMismatch);
+    }
+
+    #[test]
+    fn every_given_signature_must_pass() {
+        let alice = key(1);
+        let mallory = key(2);
+        let list = allowed(&[line("alice@example.com", "", &alice)]);
+        let (bytes, plan) = plan(false);
+        let e = check(
+            &bytes,
+            &plan,
+            vec![
+                sig(&alice, sshsig::NAMESPACE, &bytes, "a"),
+                sig(&mallory, sshsig::NAMESPACE, &bytes, "m"),
+            ],
+            &list,
+            &Settings::default(),
+            now(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ApprovalError::UnlistedKey { file, .. } if file == "m"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn local_validity_times_use_the_given_zone() {
+        let alice = key(1);
+        let (bytes, plan) = plan(false);
+        // valid-before 13:30 local; now is 12:00 UTC.
+        let list = allowed(&[line(
+            "alice@example.com",
+            "valid-before=\"202606011330\"",
+            &alice,
+        )]);
+        let evidence = Evidence {
+            signatures: vec![sig(&alice, sshsig::NAMESPACE, &bytes, "s")],
+            approve_digest: None,
+        };
+        let at = |zone: FixedOffset| {
+            verify_approval_in(
+                &bytes,
+                &plan,
+                &evidence,
+                Some(&list),
+                &Settings::default(),
+                now(),
+                &zone,
+            )
+        };
+        // UTC+1: 13:30 local is 12:30 UTC, still valid.
+        at(FixedOffset::east_opt(3600).unwrap()).unwrap();
+        // UTC+2: 13:30 local is 11:30 UTC, expired.
+        let e = at(FixedOffset::east_opt(7200).unwrap()).unwrap_err();
+        assert!(matches!(e, ApprovalError::KeyExpired { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_first_line_that_accepts_the_key_wins() {
+        let alice = key(1);
+        let (bytes, plan) = plan(false);
+        let list = allowed(&[
+            line("alice@git", "namespaces=\"git\"", &alice),
+            line("alice@example.com", "namespaces=\"sophia-*\"", &alice),
+        ]);
+        let approval = check(
+            &bytes,
+            &plan,
+            vec![sig(&alice, sshsig::NAMESPACE, &bytes, "s")],
+            &list,
+            &Settings::default(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(approval.signers[0].principal, "alice@example.com");
+        assert_eq!(approval.signers[0].allowed_signers_line, 2);
+    }
+
+    #[test]
+    fn destructive_policy_counts_distinct_principals() {
+        let (alice, bob) = (key(1), key(3));
+        let (bytes, plan) = plan(true);
+        assert_eq!(destructive_addresses(&plan), vec!["qdrant.collection.c"]);
+        let list = allowed(&[
+            line("alice@example.com", "", &alice),
+            line("bob@example.com", "", &bob),
+        ]);
+        let settings = Settings::parse("t", "[policy]\ndestructive_signers = 2").unwrap();
+        let a = sig(&alice, sshsig::NAMESPACE, &bytes, "a");
+        let b = sig(&bob, sshsig::NAMESPACE, &bytes, "b");
+        let e = check(
+            &bytes,
+            &plan,
+            vec![a.clone(), a.clone()],
+            &list,
+            &settings,
+            now(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ApprovalError::NotEnoughSigners { needed: 2, .. }),
+            "{e}"
+        );
+        let ok = check(&bytes, &plan, vec![a, b], &list, &settings, now()).unwrap();
+        assert_eq!(ok.signers.len(), 2);
+        assert_eq!(ok.destructive, vec!["qdrant.collection.c"]);
+    }
 
     #[test]
     fn digests_are_recognized() {

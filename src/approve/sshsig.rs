@@ -13,7 +13,9 @@
 
 use std::path::Path;
 
-use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig, public::KeyData};
+use ssh_key::private::{KeypairData, RsaKeypair};
+use ssh_key::public::KeyData;
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
 /// The SSHSIG namespace of sophia plans. A signature made for another purpose (git commits
 /// use `git`, files `file`) can never be replayed as a plan approval, and a plan signature
@@ -46,9 +48,9 @@ pub enum SignError {
     Crypto { path: String, reason: String },
 }
 
-/// Read an OpenSSH private key (unencrypted). `path` is only used in messages besides reading.
-pub fn read_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
-    let shown = path.display().to_string();
+/// Read an OpenSSH private key (unencrypted); `shown` names it in messages.
+pub fn read_private_key(path: &Path, shown: &str) -> anyhow::Result<PrivateKey> {
+    let shown = shown.to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading the key `{shown}`: {e}"))?;
     if PublicKey::from_openssh(text.trim()).is_ok() {
@@ -78,12 +80,47 @@ pub fn sign(key: &PrivateKey, path: &str, message: &[u8]) -> Result<String, Sign
         path: path.to_string(),
         reason: e.to_string(),
     };
-    let sig = key.sign(NAMESPACE, HASH, message).map_err(crypto)?;
+    let sig = match key.key_data() {
+        KeypairData::Rsa(rsa) => sign_rsa(rsa, message).map_err(crypto)?,
+        _ => key.sign(NAMESPACE, HASH, message).map_err(crypto)?,
+    };
     let mut armored = sig.to_pem(LineEnding::LF).map_err(crypto)?;
     if !armored.ends_with('\n') {
         armored.push('\n');
     }
     Ok(armored)
+}
+
+/// RSA signing, done here because `ssh-key` 0.6.7 builds the RSA private key from the
+/// primes `p, p` instead of `p, q`, which `rsa` 0.9.10 rejects. `rsa-sha2-512` with
+/// PKCS#1 v1.5, over the same SSHSIG signed data, exactly as ssh-keygen signs.
+fn sign_rsa(key: &RsaKeypair, message: &[u8]) -> Result<SshSig, ssh_key::Error> {
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    let int = |m: &ssh_key::Mpint| {
+        m.as_positive_bytes()
+            .map(rsa::BigUint::from_bytes_be)
+            .ok_or(ssh_key::Error::Crypto)
+    };
+    let private = rsa::RsaPrivateKey::from_components(
+        int(&key.public.n)?,
+        int(&key.public.e)?,
+        int(&key.private.d)?,
+        vec![int(&key.private.p)?, int(&key.private.q)?],
+    )
+    .map_err(|_| ssh_key::Error::Crypto)?;
+    let signing = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(private);
+    let data = SshSig::signed_data(NAMESPACE, HASH, message)?;
+    let raw = signing
+        .try_sign(&data)
+        .map_err(|_| ssh_key::Error::Crypto)?
+        .to_vec();
+    let signature = ssh_key::Signature::new(
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        raw,
+    )?;
+    SshSig::new(KeyData::Rsa(key.public.clone()), NAMESPACE, HASH, signature)
 }
 
 /// Parse an armored signature file.

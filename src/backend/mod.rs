@@ -16,13 +16,12 @@
 //! # async fn demo() -> anyhow::Result<()> {
 //! use std::time::Duration;
 //! use sophia::backend::{Backend, Holder, DEFAULT_TTL};
-//! use sophia::proofs::NewRecord;
 //! let backend = Backend::from_env(std::path::Path::new(".")).await?;
 //! // Fails fast with `LeaseError::Held` naming the holder and since when.
 //! let acquired = backend.acquire(&Holder::current(), DEFAULT_TTL).await?;
 //! if let Some(t) = &acquired.took_over {
-//!     backend.append(NewRecord::now("lease.takeover", "success")).await?;   // journal it
 //!     eprintln!("{t}");
+//!     backend.journal_takeover(t).await?;   // proof + `lease.takeover` record
 //! }
 //! let mut lease = acquired.guard;
 //! // … every DEFAULT_TTL / 3 while running:
@@ -368,6 +367,34 @@ impl Backend {
             Backend::Local { proofs, .. } => proofs.journal().append(record),
             Backend::Postgres(pg) => pg.append(record).await,
         }
+    }
+
+    /// Record a takeover: its proof (`apply/lease-takeover_<stamp>.json`, the previous
+    /// holder and why, never the previous token) and a `lease.takeover` journal record.
+    pub async fn journal_takeover(&self, takeover: &Takeover) -> anyhow::Result<Record> {
+        let now = Utc::now();
+        let p = &takeover.previous;
+        let envelope = crate::core::envelope::Envelope::success(
+            "lease.takeover",
+            vec![serde_json::json!({
+                "previous": {
+                    "holder": p.holder, "host": p.host, "pid": p.pid,
+                    "since": stamp(&p.since), "expires_at": stamp(&p.expires_at),
+                },
+                "reason": takeover.reason,
+            })],
+            takeover.to_string(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            0,
+        );
+        let proof = self.proofs().write_envelope(
+            &ProofKind::LeaseTakeover {
+                stamp: now.format("%Y%m%dT%H%M%S%.6fZ").to_string(),
+            },
+            &envelope,
+        )?;
+        self.append(NewRecord::now("lease.takeover", "success").proof(proof))
+            .await
     }
 
     /// Every journal record, in order.

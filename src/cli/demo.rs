@@ -215,7 +215,7 @@ async fn walk(say: &Say, root: &Path) -> anyhow::Result<()> {
     say.why("listed in .infra/allowed_signers. Here a fresh ed25519 key plays the approver.");
     let key_path = demo_key(root)?;
     let signature = root.join("plan.json.sig");
-    approve::sign_plan(&plan_path, &key_path, &signature, chrono::Utc::now())?;
+    approve::sign_plan(root, &plan_path, &key_path, &signature, chrono::Utc::now())?;
     let gated = approve::gate(
         root,
         &GateOptions {

@@ -499,7 +499,8 @@ fn issue_body_with(drift: &Drift, digest: &str, proof_path: &str, detail: Detail
             if detail == Detail::Full {
                 let lines: Vec<String> = attr_lines(c)
                     .iter()
-                    .map(|l| format!("  {}{} {}", "    ".repeat(l.depth), l.mark.symbol(), l.text))
+                    // The mark in the first column, where GitHub's `diff` highlighting looks.
+                    .map(|l| format!("  {} {}{}", l.mark.symbol(), "    ".repeat(l.depth), l.text))
                     .collect();
                 if !lines.is_empty() {
                     let text = lines.join("\n");

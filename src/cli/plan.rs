@@ -49,7 +49,10 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let mut desired = crate::workspace::load_desired(&ctx.root)?;
     let (live, unread) = match &args.live {
-        Some(path) => (read_live(&ctx.path(path))?, Vec::new()),
+        Some(path) => (
+            read_live(&ctx.path(path), &path.display().to_string())?,
+            Vec::new(),
+        ),
         None => crate::cli::refresh::refresh_live(&desired)?,
     };
     // A provider that could not be read is left out of the plan (its resources would look
@@ -109,11 +112,11 @@ pub fn render_plan(plan: &Plan, format: Format, color: bool, plan_file: &str) ->
     }
 }
 
-/// Read and check a live snapshot file.
-pub fn read_live(path: &Path) -> anyhow::Result<LiveSnapshot> {
+/// Read and check a live snapshot file; `shown` is its path as the user gave it.
+pub fn read_live(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the live snapshot `{}`", path.display()))?;
-    parse_live(&path.display().to_string(), &text)
+        .with_context(|| format!("reading the live snapshot `{shown}`"))?;
+    parse_live(shown, &text)
 }
 
 /// Parse a live snapshot; `file` is the path shown in errors.

@@ -1,11 +1,16 @@
 //! `sophia proofs verify`: check the hash-chained journal (the local `proofs/journal.jsonl`,
 //! or the PostgreSQL journal when `SOPHIA_BACKEND=postgres://…`) and every proof file it
-//! references. Exit 0 with `journal: N records, N files verified`; exit 1 naming the first
-//! problem.
+//! references. Exit 0 with `journal: N records, N files verified` on stdout (and the head
+//! hash on stderr, to pin with `--head`); exit 1 naming the first problem, with a hint.
+//!
+//! With PostgreSQL the files are looked for in this checkout's `proofs/`: runners that
+//! share one database must also share their proof files (commit them), or verify reports
+//! the files written elsewhere as missing.
 
 use super::{Ctx, Exit};
 use crate::backend::Backend;
 use crate::core::envelope::Envelope;
+use crate::proofs::VerifyError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,10 +43,15 @@ fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(async {
-        let backend = Backend::from_env(&ctx.root).await?;
-        backend.verify(args.head.as_deref()).await
-    })?;
+    let report = runtime
+        .block_on(async {
+            let backend = Backend::from_env(&ctx.root).await?;
+            backend.verify(args.head.as_deref()).await
+        })
+        .map_err(|err| match err.downcast_ref::<VerifyError>() {
+            Some(v) => anyhow::anyhow!("{v}\nhint: {}", v.hint()),
+            None => err,
+        })?;
     let text = format!(
         "journal: {} records, {} files verified",
         report.records, report.files

@@ -49,7 +49,7 @@ holds the Fly organization `pay-ready` and nothing else.
     login: sophia-bot                  # the user tokens act as
     users: [the-ceo]
     teams: { ai-cherry: [infra] }
-    app: { id: 12345, installations: [67890] }
+    app: { id: 12345, installations: [67890] }   # + public_key: PEM to verify JWTs (RS256)
     repos:
       ai-cherry/sophia-intel-ai:
         branches: [main]               # the first is the default branch
@@ -151,6 +151,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         },
         rate_limit: args.rate_limit,
         log_file: args.log,
+        memory_log: false,
     };
     let shared = sandbox::Shared::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

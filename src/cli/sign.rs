@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }
     };
     let key_path = ctx.path(&args.key);
-    let signed = approve::sign_plan(&plan_path, &key_path, &out, chrono::Utc::now())?;
+    let signed = approve::sign_plan(&ctx.root, &plan_path, &key_path, &out, chrono::Utc::now())?;
     ctx.status(format!(
         "signed `{}` (digest {}) with {} key {}{} → `{}`",
         approve::shown(&ctx.root, &plan_path),

@@ -12,8 +12,12 @@
 //! - an expected `null` is an explicit removal: `delete` when the resource exists;
 //! - some attributes cannot change in place ([`replace_reason`]): the change is a
 //!   `replace`;
+//! - a `provider.<p>` absent from live is paused: a provider that was not read (refresh
+//!   reads only active providers) is not active, so a paused provider never shows as
+//!   drift ([`live_or_default`]);
 //! - no-op changes are omitted.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -84,11 +88,27 @@ pub fn replace_reason(address: &Address, path: &str) -> Option<&'static str> {
 pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, DiffError> {
     let mut changes = Vec::new();
     for (address, want) in expected {
-        if let Some(change) = diff_one(address, want, live.get(address))? {
+        let have = live_or_default(address, live.get(address));
+        if let Some(change) = diff_one(address, want, have.as_deref())? {
             changes.push(change);
         }
     }
+    // Address strings sort an app's resources together (`fly.app.x`, `fly.app.x.machines`,
+    // `fly.app.x.secrets`), which is how a reader scans a plan.
+    changes.sort_by_cached_key(|c| c.address.to_string());
     Ok(changes)
+}
+
+/// The live object to compare with: as read, except that an absent `provider.<p>` is
+/// `{"activation": "paused"}` (refresh reads, and marks active, only active providers).
+pub fn live_or_default<'a>(address: &Address, have: Option<&'a Value>) -> Option<Cow<'a, Value>> {
+    match (address, have) {
+        (_, Some(v)) => Some(Cow::Borrowed(v)),
+        (Address::Provider { .. }, None) => {
+            Some(Cow::Owned(serde_json::json!({ "activation": "paused" })))
+        }
+        (_, None) => None,
+    }
 }
 
 /// Diff one address; `None` when there is nothing to do.
@@ -242,6 +262,20 @@ fn compare(address: &Address, path: &str, want: &Value, have: &Value, out: &mut 
                 compare(address, &join(path, k), wv, hv, out);
             }
         }
+        // Lists of objects of the same length (e.g. status `checks`) compare item by item,
+        // each on the keys desired sets: a check without `app_id` accepts the app GitHub
+        // picked. Lists of different lengths, or of scalars, compare as a whole.
+        (Value::Array(w), Value::Array(h))
+            if w.len() == h.len() && !w.is_empty() && w.iter().all(Value::is_object) =>
+        {
+            let mut items = Vec::new();
+            for (i, (wv, hv)) in w.iter().zip(h).enumerate() {
+                compare(address, &join(path, &i.to_string()), wv, hv, &mut items);
+            }
+            if !items.is_empty() {
+                out.push(attr(path, have.clone(), want.clone()));
+            }
+        }
         (Value::Object(w), Value::Null)
             if !w.is_empty() && !is_rule(&WHOLE_VALUE, address, path) =>
         {
@@ -335,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn list_items_compare_on_desired_keys() {
+        let want = json!({"required_status_checks": {"checks": [{"context": "Deploy All"}]}});
+        let have = json!({"required_status_checks": {"checks": [{"context": "Deploy All", "app_id": 15368}]}});
+        assert_eq!(
+            one(
+                "github.repo.o/r.branch.main.protection",
+                want.clone(),
+                Some(have)
+            ),
+            None
+        );
+        let have = json!({"required_status_checks": {"checks": [{"context": "CI", "app_id": 1}]}});
+        let c = one("github.repo.o/r.branch.main.protection", want, Some(have)).unwrap();
+        assert_eq!(c.diff[0].path, "required_status_checks.checks");
+    }
+
+    #[test]
     fn env_is_compared_whole() {
         let c = one(
             "fly.app.a.machines",
@@ -380,6 +431,18 @@ mod tests {
         let c = one("github.repo.o/r.secret.X", json!({}), None).unwrap();
         assert_eq!(c.action, ChangeKind::Create);
         assert!(c.diff.is_empty());
+    }
+
+    #[test]
+    fn an_unread_provider_is_paused() {
+        let live = LiveSnapshot::new("t");
+        let mut expected = Expected::new();
+        expected.insert(addr("provider.qdrant"), json!({"activation": "paused"}));
+        expected.insert(addr("provider.fly"), json!({"activation": "active"}));
+        let changes = diff(&expected, &live).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].address, addr("provider.fly"));
+        assert_eq!(changes[0].action, ChangeKind::Update);
     }
 
     #[test]

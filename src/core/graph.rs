@@ -54,15 +54,17 @@ pub enum Scope {
 /// - A replace deletes the old resource before creating the new one.
 /// - A provider is activated before any of its actions.
 ///
+/// A health check exists only with a machines update, so the chain needs no more rules.
+/// Edges implied by others are dropped afterwards ([`transitive_reduction`]): an action
+/// lists only its direct prerequisites.
+///
 /// Not listed, hence independent: GitHub secrets, environments and protection (each is a
 /// separate API object); context database extensions and schemas; Redis keys.
 /// `depends_on` between Fly apps adds one more edge, see [`dependency_edges`].
 pub const ORDER_RULES: &[(&str, &str, Scope)] = &[
     ("fly.app.create", "fly.secrets.set", Scope::SameApp),
     ("fly.app.create", "fly.machines.update", Scope::SameApp),
-    ("fly.app.create", "fly.health.check", Scope::SameApp),
     ("fly.secrets.set", "fly.machines.update", Scope::SameApp),
-    ("fly.secrets.set", "fly.health.check", Scope::SameApp),
     ("fly.machines.update", "fly.health.check", Scope::SameApp),
     (
         "qdrant.collection.delete",
@@ -475,14 +477,45 @@ pub fn build(
     for (from, to) in &edges {
         deps.entry(to.clone()).or_default().push(from.clone());
     }
+    for d in deps.values_mut() {
+        d.sort();
+        d.dedup();
+    }
+    transitive_reduction(&mut deps);
     for a in &mut actions {
         if let Some(d) = deps.remove(&a.id) {
-            a.depends_on = d; // already sorted: `edges` is a BTreeSet
+            a.depends_on = d;
         }
-        a.depends_on.sort();
-        a.depends_on.dedup();
     }
     order(actions)
+}
+
+/// Drop every dependency that another dependency already implies (`a` after `b` after `c`
+/// makes `a` after `c` redundant). Cycles are left for [`order`] to report.
+pub fn transitive_reduction(deps: &mut BTreeMap<ActionId, Vec<ActionId>>) {
+    let ids: Vec<ActionId> = deps.keys().cloned().collect();
+    for id in ids {
+        let direct = deps[&id].clone();
+        if direct.len() < 2 {
+            continue;
+        }
+        // Everything reachable from the direct dependencies, one step removed.
+        let mut reached: BTreeSet<&ActionId> = BTreeSet::new();
+        let mut stack: Vec<&ActionId> = direct
+            .iter()
+            .flat_map(|d| deps.get(d).into_iter().flatten())
+            .collect();
+        while let Some(n) = stack.pop() {
+            if n != &id && reached.insert(n) {
+                stack.extend(deps.get(n).into_iter().flatten());
+            }
+        }
+        let kept: Vec<ActionId> = direct
+            .into_iter()
+            .filter(|d| !reached.contains(d))
+            .collect();
+        deps.insert(id, kept);
+    }
 }
 
 /// A deterministic topological order (Kahn's algorithm, ties broken by id), or the cycle.
@@ -537,7 +570,8 @@ pub fn order(actions: Vec<Action>) -> Result<Vec<Action>, GraphError> {
             }
         }
     }
-    let mut slots: Vec<Option<Action>> = actions.iter().cloned().map(Some).collect();
+    drop(ready);
+    let mut slots: Vec<Option<Action>> = actions.into_iter().map(Some).collect();
     Ok(sequence
         .into_iter()
         .map(|i| slots[i].take().expect("each action once"))

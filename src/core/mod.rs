@@ -23,5 +23,6 @@ pub mod envelope;
 pub mod graph;
 pub mod live;
 pub mod lower;
+pub mod matrix;
 pub mod plan;
 pub mod render;

@@ -236,10 +236,13 @@ pub fn build(
             acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
         });
     }
-    let live_fingerprints = changes
+    let touched: BTreeSet<&Address> = changes
         .iter()
         .map(|c| &c.address)
         .chain(actions.iter().map(|a| &a.address))
+        .collect();
+    let live_fingerprints = touched
+        .into_iter()
         .map(|a| {
             (
                 a.clone(),
@@ -341,6 +344,7 @@ pub fn read_plan(file: &str, text: &str) -> Result<Plan, PlanFileError> {
                 file: file.to_string(),
                 found: match other {
                     None => "missing".to_string(),
+                    Some(serde_json::Value::String(f)) => format!("`{f}`"),
                     Some(v) => format!("`{v}`"),
                 },
             });

@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Write as _};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -167,6 +167,7 @@ impl LocalJournal {
 
     /// Append one record (see the module docs for the durability argument).
     pub fn append(&self, new: NewRecord) -> anyhow::Result<Record> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.checked_path()?;
         std::fs::create_dir_all(&self.proofs_root)
             .with_context(|| format!("creating `{}`", self.proofs_root.display()))?;
@@ -175,19 +176,29 @@ impl LocalJournal {
             .read(true)
             .append(true)
             .create(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("opening `{}`", path.display()))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .with_context(|| format!("locking `{}`", path.display()))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)
-            .with_context(|| format!("reading `{}`", path.display()))?;
-        let (last_seq, prev) = tip(&text).with_context(|| {
+        let refusing = || {
             format!(
                 "refusing to append to `{}`; run `sophia proofs verify`",
                 path.display()
             )
-        })?;
+        };
+        let tail = read_tail(&mut file).with_context(|| format!("reading `{}`", path.display()))?;
+        let (last_seq, prev) = match tip(&tail) {
+            Ok(t) => t,
+            Err(_) => {
+                // Re-read it all, so the error numbers the bad line exactly.
+                let mut text = String::new();
+                file.seek(SeekFrom::Start(0))
+                    .and_then(|_| file.read_to_string(&mut text))
+                    .with_context(|| format!("reading `{}`", path.display()))?;
+                tip(&text).with_context(refusing)?
+            }
+        };
         let record = new.chain(last_seq, prev);
         let mut line = record.to_line();
         line.push('\n');
@@ -243,6 +254,32 @@ impl LocalJournal {
     }
 }
 
+/// The end of a journal holding at least its whole last line: read backwards in growing
+/// chunks, so an append costs the size of the last line, not of the whole journal. The
+/// partial first line of a chunk is dropped.
+fn read_tail(file: &mut File) -> std::io::Result<String> {
+    // 4 KiB holds a typical record (≈ 400 bytes) many times over; growing 4× per round
+    // reaches any line length in a few reads.
+    let mut want: u64 = 4096;
+    let len = file.metadata()?.len();
+    loop {
+        let start = len.saturating_sub(want);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
+        let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if start == 0 || body.contains(&b'\n') || !buf.ends_with(b"\n") {
+            let from = if start == 0 {
+                0
+            } else {
+                buf.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1)
+            };
+            return Ok(String::from_utf8_lossy(&buf[from..]).into_owned());
+        }
+        want *= 4;
+    }
+}
+
 /// The last `seq` and the hash of the last line of a journal's text, refusing a torn or
 /// unparsable last line. An empty journal is `(0, GENESIS)`.
 pub fn tip(text: &str) -> anyhow::Result<(u64, String)> {
@@ -253,8 +290,9 @@ pub fn tip(text: &str) -> anyhow::Result<(u64, String)> {
     anyhow::ensure!(
         text.ends_with('\n'),
         "line {} is torn: the last line has no newline (a crash during an append?); \
-         remove that incomplete line to go on",
-        lines + 1
+         truncating the journal to its first {} bytes removes it",
+        lines + 1,
+        text.rfind('\n').map_or(0, |i| i + 1)
     );
     let last = text[..text.len() - 1]
         .rsplit('\n')
@@ -339,11 +377,15 @@ pub struct VerifyReport {
 /// known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("{at} is torn: it has no newline and {what} (a crash during an append?)")]
+    #[error(
+        "{at} is torn: it has no newline and {what} (a crash during an append?); \
+         truncating the journal to its first {keep_bytes} bytes removes it"
+    )]
     Torn {
         at: String,
         line: usize,
         what: String,
+        keep_bytes: usize,
     },
     #[error("{at} is not a journal record: {reason}")]
     NotJson {
@@ -461,6 +503,39 @@ pub enum VerifyError {
     HeadMismatch { expected: String, actual: String },
 }
 
+impl VerifyError {
+    /// What to do about it, for the `hint:` line.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            VerifyError::Torn { .. } => {
+                "only the interrupted append is lost; its proof file is still in place"
+            }
+            VerifyError::NotJson { .. }
+            | VerifyError::BadStart { .. }
+            | VerifyError::Removed { .. }
+            | VerifyError::Reordered { .. }
+            | VerifyError::Inserted { .. }
+            | VerifyError::Edited { .. }
+            | VerifyError::BadGenesis { .. }
+            | VerifyError::ColumnEdited { .. }
+            | VerifyError::HalfProof { .. }
+            | VerifyError::HeadMismatch { .. } => {
+                "the journal is append-only evidence and is never edited: compare it with its \
+                 history (`git log -p proofs/journal.jsonl`, or a backup of the table) to see what changed"
+            }
+            VerifyError::UnsafeProof { .. } => {
+                "a journal record may only name a plain file inside proofs/, never through a link"
+            }
+            VerifyError::MissingFile { .. }
+            | VerifyError::ChangedFile { .. }
+            | VerifyError::UnreadableFile { .. } => {
+                "proof files are never edited by hand: `git log -p` on the file shows the change, \
+                 `git checkout` restores the journaled version"
+            }
+        }
+    }
+}
+
 /// Check a journal: every entry parses, `seq` runs 1.., each `prev` chains, database
 /// columns agree with their line, and every referenced file (the newest record of each
 /// path) has its recorded hash. Stops at the first failure, naming it.
@@ -473,7 +548,10 @@ pub fn verify_entries(
     let at = |i: usize| source.at(i + 1);
     // 1. Every entry parses (a torn last line is named as such).
     let mut records = Vec::with_capacity(entries.len());
+    let mut offset = 0;
     for (i, e) in entries.iter().enumerate() {
+        let keep_bytes = offset;
+        offset += e.bytes.len() + 1;
         let parsed = std::str::from_utf8(&e.bytes)
             .map_err(|err| err.to_string())
             .and_then(|s| serde_json::from_str::<Record>(s).map_err(|err| err.to_string()));
@@ -484,6 +562,7 @@ pub fn verify_entries(
                     at: at(i),
                     line: i + 1,
                     what: "the record may be incomplete".into(),
+                    keep_bytes,
                 });
             }
             Err(reason) if !e.terminated => {
@@ -491,6 +570,7 @@ pub fn verify_entries(
                     at: at(i),
                     line: i + 1,
                     what: format!("is not a whole record ({reason})"),
+                    keep_bytes,
                 });
             }
             Err(reason) => {
@@ -668,13 +748,13 @@ pub fn verify_entries(
         .last()
         .cloned()
         .unwrap_or_else(|| GENESIS.to_string());
-    if let Some(expected) = expect_head
-        && expected != head
-    {
-        return Err(VerifyError::HeadMismatch {
-            expected: expected.to_string(),
-            actual: head,
-        });
+    if let Some(expected) = expect_head {
+        if expected != head {
+            return Err(VerifyError::HeadMismatch {
+                expected: expected.to_string(),
+                actual: head,
+            });
+        }
     }
     Ok(VerifyReport {
         records: records.len(),

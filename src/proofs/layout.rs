@@ -10,7 +10,7 @@
 //! context_db/<op>.json  qdrant/<op>.json  redis/<op>.json  slack/<op>.json
 //! secrets/matrix.json   secrets/<name>.json
 //! plans/<hex>.json  plans/<hex>.json.sig  plans/<hex>.json.<n>.sig  plans/<hex>.record.json
-//! drift/<stamp>.json    apply/<hex>/<action id>.json
+//! drift/<stamp>.json    apply/<hex>/<action id>.json    apply/lease-takeover_<stamp>.json
 //! ```
 //!
 //! Every name from input goes through [`safe::component`](super::safe::component), so `<app>`
@@ -89,6 +89,10 @@ pub enum ProofKind {
         plan_digest: String,
         action_id: String,
     },
+    /// A lease taken over from an expired or dead holder; `stamp` as for drift.
+    LeaseTakeover {
+        stamp: String,
+    },
 }
 
 impl ProofKind {
@@ -133,6 +137,9 @@ impl ProofKind {
                 p("plans", format!("{}.record.json", digest_name(digest)?))
             }
             ProofKind::Drift { stamp } => p("drift", format!("{}.json", c(stamp)?)),
+            ProofKind::LeaseTakeover { stamp } => {
+                p("apply", format!("lease-takeover_{}.json", c(stamp)?))
+            }
             ProofKind::ApplyAction {
                 plan_digest,
                 action_id,

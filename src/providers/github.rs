@@ -908,6 +908,49 @@ mod tests {
         );
     }
 
+    /// A fresh RSA key in PKCS#1 PEM (private) and its public PEM.
+    pub(crate) fn rsa_pem() -> (String, String) {
+        use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
+        let key = rsa::RsaPrivateKey::new(&mut crypto_box::aead::OsRng, 2048).unwrap();
+        (
+            key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string(),
+            key.to_public_key().to_pkcs1_pem(LineEnding::LF).unwrap(),
+        )
+    }
+
+    #[test]
+    fn app_jwt_is_rs256_issued_by_the_app_and_lives_under_ten_minutes() {
+        let (private, public) = rsa_pem();
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
+        let now = SystemTime::now();
+        let jwt = GithubProvider::app_jwt("12345", &key, now).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&["12345"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+        let decoded = jsonwebtoken::decode::<Value>(
+            &jwt,
+            &jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let iat = decoded.claims["iat"].as_i64().unwrap();
+        let exp = decoded.claims["exp"].as_i64().unwrap();
+        assert_eq!(iat, secs - 60);
+        assert!(
+            exp - iat <= 600,
+            "GitHub refuses JWTs that live over 10 minutes"
+        );
+        assert!(exp > secs);
+        // A PEM pasted into a one-line variable with `\n` escapes is accepted too.
+        let creds = Credentials::from_pairs([
+            ("GITHUB_APP_ID", "12345".to_string()),
+            ("GITHUB_INSTALLATION_ID", "67890".to_string()),
+            ("GITHUB_PRIVATE_KEY", private.replace('\n', "\\n")),
+        ]);
+        assert!(GithubProvider::new(&creds, Http::default()).is_ok());
+    }
+
     #[test]
     fn app_auth_needs_all_three_variables() {
         let creds = Credentials::from_pairs([("GITHUB_APP_ID", "1")]);

@@ -28,6 +28,9 @@ use super::server::DropConnection;
 /// is at most 65,536 characters), low enough that a runaway client cannot exhaust memory.
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// GitHub's primary rate limit for unauthenticated requests: 60 an hour.
+const ANONYMOUS_RATE_LIMIT: u64 = 60;
+
 /// The rate-limit window, as GitHub's: one hour.
 const WINDOW_SECS: i64 = 3600;
 
@@ -168,7 +171,13 @@ impl Provider {
             Provider::Serper => get("x-api-key"),
             Provider::Qdrant => get("api-key").or_else(|| scheme(&["Bearer"])),
             Provider::Mem0 => scheme(&["Token"]),
-            Provider::Slack => scheme(&["Bearer"]),
+            // Slack also takes `token=` in a form-encoded body.
+            Provider::Slack => scheme(&["Bearer"]).or_else(|| {
+                form_urlencoded::parse(body)
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v.into_owned())
+                    .filter(|v| !v.is_empty())
+            }),
             Provider::Gong => basic_user().or_else(|| scheme(&["Bearer"])),
             Provider::Lambda => scheme(&["Bearer"]).or_else(basic_user),
         }
@@ -435,10 +444,24 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         status: None,
         token_scope: scope.name().into(),
         body: masked_body(&bytes),
+        write: provider.is_some_and(|p| p.is_write(&method, &path, &bytes)),
         fault: None,
     };
+    let rate_key = token.clone();
     let finish = |mut resp: Response, entry: LogEntry, rate: Option<RateInfo>| {
         if let Some(p) = provider {
+            // GitHub sends its rate-limit headers on every response, refusals and faults
+            // included: without a count, show the caller's budget as it stands.
+            let rate = rate.or_else(|| {
+                (p == Provider::Github).then(|| {
+                    let now = chrono::Utc::now().timestamp();
+                    let budgets = shared.budgets.lock().unwrap_or_else(|e| e.into_inner());
+                    match &rate_key {
+                        Some(token) => budgets.peek(token, shared.config.rate_limit, now),
+                        None => budgets.peek("", ANONYMOUS_RATE_LIMIT, now),
+                    }
+                })
+            });
             decorate(p, &mut resp, rate);
         }
         let mut entry = entry;

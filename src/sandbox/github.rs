@@ -11,10 +11,10 @@
 //! characters is refused with 422; secrets are set with `{encrypted_value, key_id}` (201
 //! created, 204 updated).
 //!
-//! Installation tokens: `POST /app/installations/{id}/access_tokens` takes the app's JWT as
-//! `Bearer`. The sandbox checks the JWT's shape, that `exp` is in the future and, when the
-//! state file names an app, that `iss` is its id and the installation is one of its own; it does
-//! not verify the RS256 signature. A token requested with only `read` permissions is read-only
+//! Installation tokens: `POST /app/installations/{id}/access_tokens` (and `GET /app`) take the
+//! app's JWT as `Bearer`. The sandbox checks the JWT's shape, that `exp` is in the future and,
+//! when the state file names an app, that `iss` is its id and the installation is one of its
+//! own; when the app has a `public_key`, the RS256 signature must verify against it. A token requested with only `read` permissions is read-only
 //! (`ro-ghs_…`), any other `ghs_…`.
 
 use std::sync::Arc;
@@ -53,6 +53,7 @@ const DOCS: &str = "https://docs.github.com/rest";
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/rate_limit", get(rate_limit))
+        .route("/app", get(get_app))
         .route("/users/{login}", get(get_user))
         .route("/orgs/{org}/teams/{slug}", get(get_team))
         .route(
@@ -570,29 +571,24 @@ async fn get_team(
     }
 }
 
-async fn installation_token(
-    State(shared): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    Path(installation): Path<u64>,
-    body: Bytes,
-) -> Response {
-    let claims = caller
-        .token
-        .split('.')
-        .collect::<Vec<_>>()
-        .get(1)
-        .filter(|_| caller.token.split('.').count() == 3)
-        .and_then(|p| {
+/// The claims of a GitHub App JWT, checked as GitHub does (except the signature): decodable,
+/// not expired, and issued by the app the state file names (if it names one). Answers the app
+/// id.
+fn check_app_jwt(shared: &Shared, jwt: &str) -> Result<u64, Response> {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let claims = (parts.len() == 3)
+        .then(|| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p.trim_end_matches('='))
+                .decode(parts[1].trim_end_matches('='))
                 .ok()
         })
+        .flatten()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     let Some(claims) = claims else {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "A JSON web token could not be decoded",
-        );
+        ));
     };
     let now = chrono::Utc::now().timestamp();
     if claims
@@ -600,11 +596,121 @@ async fn installation_token(
         .and_then(Value::as_i64)
         .is_none_or(|exp| exp <= now)
     {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
-        );
+        ));
     }
+    let iss = claims.get("iss").map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let world = shared.world();
+    if let Some(key) = world
+        .github
+        .app
+        .as_ref()
+        .and_then(|a| a.public_key.as_ref())
+        && !rs256_valid(key, &parts)
+    {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        ));
+    }
+    match &world.github.app {
+        Some(app) if iss.as_deref() != Some(app.id.to_string().as_str()) => {
+            Err(error(StatusCode::UNAUTHORIZED, "Integration not found"))
+        }
+        Some(app) => Ok(app.id),
+        None => iss
+            .and_then(|i| i.parse().ok())
+            .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Integration not found")),
+    }
+}
+
+/// Whether `header.payload.signature` is an RS256 JWT signed by `key`'s private half.
+fn rs256_valid(key: &rsa::RsaPublicKey, parts: &[&str]) -> bool {
+    use rsa::signature::Verifier as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = engine
+        .decode(parts[0].trim_end_matches('='))
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok());
+    if header
+        .as_ref()
+        .and_then(|h| h.get("alg"))
+        .and_then(Value::as_str)
+        != Some("RS256")
+    {
+        return false;
+    }
+    let Ok(signature) = engine
+        .decode(parts[2].trim_end_matches('='))
+        .map_err(|_| ())
+        .and_then(|b| rsa::pkcs1v15::Signature::try_from(b.as_slice()).map_err(|_| ()))
+    else {
+        return false;
+    };
+    let verifier = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key.clone());
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    verifier.verify(signed.as_bytes(), &signature).is_ok()
+}
+
+async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Extension(origin): Extension<Origin>,
+) -> Response {
+    let id = match check_app_jwt(&shared, &caller.token) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    let mut world = shared.world();
+    let owner = world
+        .github
+        .repos
+        .values()
+        .next()
+        .map(|r| r.owner.clone())
+        .unwrap_or_else(|| world.github.login.clone());
+    let owner_json = login_json(&mut world, &api(&origin), &owner);
+    let installations = world
+        .github
+        .app
+        .as_ref()
+        .map_or(0, |a| a.installations.len());
+    json_response(
+        StatusCode::OK,
+        json!({
+            "id": id,
+            "slug": "sophia-infra",
+            "client_id": format!("Iv1.{id:016x}"),
+            "node_id": format!("A_kwDO{id}"),
+            "owner": owner_json,
+            "name": "sophia-infra",
+            "description": "The sophia reconciler (sandbox)",
+            "external_url": "https://github.com/ai-cherry/sophia-intel-ai",
+            "html_url": "https://github.com/apps/sophia-infra",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "permissions": { "administration": "write", "contents": "read", "environments": "write", "issues": "write", "metadata": "read", "secrets": "write" },
+            "events": [],
+            "installations_count": installations,
+        }),
+    )
+}
+
+async fn installation_token(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(installation): Path<u64>,
+    body: Bytes,
+) -> Response {
+    if let Err(resp) = check_app_jwt(&shared, &caller.token) {
+        return resp;
+    }
+    let now = chrono::Utc::now().timestamp();
     let body = if body.is_empty() {
         Value::Object(Map::new())
     } else {
@@ -613,20 +719,14 @@ async fn installation_token(
             Err(resp) => return resp,
         }
     };
+    if shared
+        .world()
+        .github
+        .app
+        .as_ref()
+        .is_some_and(|app| !app.installations.contains(&installation))
     {
-        let world = shared.world();
-        if let Some(app) = &world.github.app {
-            let iss = claims.get("iss").map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-            if iss.as_deref() != Some(app.id.to_string().as_str()) {
-                return error(StatusCode::UNAUTHORIZED, "Integration not found");
-            }
-            if !app.installations.contains(&installation) {
-                return not_found();
-            }
-        }
+        return not_found();
     }
     let permissions = body
         .get("permissions")
@@ -675,11 +775,36 @@ async fn get_repo(
     Extension(origin): Extension<Origin>,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Response {
+    let full = format!("{owner}/{repo}");
+    let api = api(&origin);
     let mut world = shared.world();
-    match repo_json(&mut world, &api(&origin), &format!("{owner}/{repo}")) {
-        Some(v) => json_response(StatusCode::OK, v),
-        None => not_found(),
+    let Some(r) = world.github.repos.get(&full) else {
+        return not_found();
+    };
+    let open = r.issues.iter().filter(|i| i.state == "open").count();
+    if let Some((root, count, bytes)) = &r.rendered
+        && *root == api
+        && *count == open
+    {
+        return json_bytes(bytes.clone());
     }
+    let Some(v) = repo_json(&mut world, &api, &full) else {
+        return not_found();
+    };
+    let bytes = axum::body::Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+    if let Some(r) = world.github.repos.get_mut(&full) {
+        r.rendered = Some((api, open, bytes.clone()));
+    }
+    json_bytes(bytes)
+}
+
+fn json_bytes(bytes: axum::body::Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- branch protection

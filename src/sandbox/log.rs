@@ -1,5 +1,5 @@
 //! The request log: every request as one JSON line `{at, method, path, status, token_scope,
-//! body}` (plus `fault` when one was injected), in memory and optionally in a file. Secret
+//! body, write}` (plus `fault` when one was injected), in memory and optionally in a file. Secret
 //! values are masked before anything is kept: sealed `encrypted_value`s, the values of Fly's
 //! `values` map, API keys and tokens become `"***"`. Tokens themselves are never logged, only
 //! their scope; query strings are not logged (some APIs accept keys there).
@@ -41,17 +41,22 @@ pub struct LogEntry {
     pub token_scope: String,
     /// The request body, masked; `null` when empty, a note when not JSON.
     pub body: Value,
+    /// Whether the request would change something (what a read-only token is refused), so a
+    /// test can assert that `plan` made no mutating call whatever it was answered.
+    #[serde(default)]
+    pub write: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
 }
 
 pub struct RequestLog {
-    entries: Mutex<Vec<LogEntry>>,
+    /// `None` when the log is not kept in memory.
+    entries: Option<Mutex<Vec<LogEntry>>>,
     file: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
 }
 
 impl RequestLog {
-    pub fn new(path: Option<&Path>) -> anyhow::Result<RequestLog> {
+    pub fn new(path: Option<&Path>, in_memory: bool) -> anyhow::Result<RequestLog> {
         let file = match path {
             Some(path) => Some(Mutex::new(std::io::BufWriter::new(
                 std::fs::OpenOptions::new()
@@ -63,7 +68,7 @@ impl RequestLog {
             None => None,
         };
         Ok(RequestLog {
-            entries: Mutex::new(Vec::new()),
+            entries: in_memory.then(|| Mutex::new(Vec::new())),
             file,
         })
     }
@@ -76,24 +81,25 @@ impl RequestLog {
                 let _ = writeln!(file, "{line}").and_then(|()| file.flush());
             }
         }
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(entry);
+        if let Some(entries) = &self.entries {
+            entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(entry);
+        }
     }
 
     pub fn entries(&self) -> Vec<LogEntry> {
         self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_ref()
+            .map(|e| e.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        if let Some(entries) = &self.entries {
+            entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 }
 

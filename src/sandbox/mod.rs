@@ -77,7 +77,8 @@
 //!   login: sophia-bot                  # the user every token acts as (default sophia-bot)
 //!   users: [the-ceo]                   # known users (any login is known on first use anyway)
 //!   teams: { ai-cherry: [infra] }      # org → team slugs
-//!   app: { id: 12345, installations: [67890] }   # GitHub App for installation tokens
+//!   app: { id: 12345, installations: [67890] }   # GitHub App for installation tokens;
+//!                                    # `public_key: <PEM>` makes JWT signatures checked (RS256)
 //!   repos:
 //!     ai-cherry/sophia-intel-ai:
 //!       branches: [main]               # default [main]; the first is the default branch
@@ -136,6 +137,9 @@ pub struct SandboxConfig {
     pub rate_limit: u64,
     /// Also append the request log, one JSON line per request, to this file.
     pub log_file: Option<PathBuf>,
+    /// Keep the request log in memory for [`SandboxHandle::requests`] (tests). `serve` turns
+    /// it off so a long-running sandbox does not grow without bound.
+    pub memory_log: bool,
 }
 
 /// GitHub's primary rate limit for a personal access token: 5,000 requests an hour.
@@ -149,6 +153,7 @@ impl Default for SandboxConfig {
             faults: FaultConfig::default(),
             rate_limit: DEFAULT_RATE_LIMIT,
             log_file: None,
+            memory_log: true,
         }
     }
 }
@@ -167,7 +172,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: SandboxConfig) -> anyhow::Result<Arc<Shared>> {
         let world = World::from_seed(&config.seed)?;
-        let log = log::RequestLog::new(config.log_file.as_deref())?;
+        let log = log::RequestLog::new(config.log_file.as_deref(), config.memory_log)?;
         Ok(Arc::new(Shared {
             world: Mutex::new(world),
             log,

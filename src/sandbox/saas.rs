@@ -434,8 +434,26 @@ async fn slack_auth_test(State(shared): State<Arc<Shared>>) -> Response {
     )
 }
 
-async fn slack_post_message(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn slack_post_message(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Slack's Web API takes JSON or a form-encoded body.
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let body: Value = if form {
+        Value::Object(
+            form_urlencoded::parse(&body)
+                .filter(|(k, _)| k != "token")
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+        )
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     let ok_false =
         |error: &str| json_response(StatusCode::OK, json!({ "ok": false, "error": error }));
     let Some(channel) = body.get("channel").and_then(Value::as_str) else {

@@ -95,6 +95,10 @@ pub struct GithubAppSeed {
     pub id: u64,
     #[serde(default)]
     pub installations: Vec<u64>,
+    /// The app's RSA public key (PEM, `BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`): when
+    /// given, app JWTs must carry a valid RS256 signature.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -306,6 +310,7 @@ pub struct GithubWorld {
 pub struct GithubApp {
     pub id: u64,
     pub installations: BTreeSet<u64>,
+    pub public_key: Option<rsa::RsaPublicKey>,
 }
 
 pub struct Repo {
@@ -325,6 +330,9 @@ pub struct Repo {
     /// sealed boxes clients send.
     pub key: crypto_box::SecretKey,
     pub key_id: String,
+    /// The last rendered `GET /repos/{o}/{r}` body and what it depended on (the API root and
+    /// the open-issue count): the object is large and read often.
+    pub rendered: Option<(String, usize, axum::body::Bytes)>,
 }
 
 pub struct GithubSecret {
@@ -433,10 +441,14 @@ impl World {
                     .unwrap_or_else(|| "sophia-bot".into()),
                 users: BTreeMap::new(),
                 teams: BTreeMap::new(),
-                app: seed.github.app.as_ref().map(|a| GithubApp {
-                    id: a.id,
-                    installations: a.installations.iter().copied().collect(),
-                }),
+                app: match &seed.github.app {
+                    None => None,
+                    Some(a) => Some(GithubApp {
+                        id: a.id,
+                        installations: a.installations.iter().copied().collect(),
+                        public_key: a.public_key.as_deref().map(parse_public_key).transpose()?,
+                    }),
+                },
                 repos: BTreeMap::new(),
             },
             portkey: PortkeyWorld {
@@ -598,6 +610,7 @@ impl World {
                 comments: Vec::new(),
                 key,
                 key_id,
+                rendered: None,
             };
             for (branch, body) in &repo.protection {
                 let Some(slot) = r.branches.get_mut(branch) else {
@@ -813,6 +826,19 @@ impl World {
     pub fn fly_secret_value(&self, app: &str, name: &str) -> Option<&str> {
         self.fly.apps.get(app)?.secrets.get(name)?.value.as_deref()
     }
+}
+
+/// An RSA public key in PEM, SPKI or PKCS#1.
+fn parse_public_key(pem: &str) -> anyhow::Result<rsa::RsaPublicKey> {
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    rsa::RsaPublicKey::from_public_key_pem(pem.trim())
+        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem.trim()))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "`github.app.public_key` is not an RSA public key in PEM: {e}\nhint: `openssl rsa -in app.pem -pubout` prints it"
+            )
+        })
 }
 
 /// A machine event in the Machines API shape.

@@ -286,9 +286,15 @@ fn the_plan_comment_is_posted_once_then_edited_in_place_and_stays_within_githubs
             .unwrap();
     let creates = plan["summary"]["create"].as_u64().unwrap();
     assert!(creates >= 3000, "{creates}");
-    assert!(body.contains(&format!(
-        "Plan: {creates} to create, 0 to update, 0 to delete, 0 to replace."
-    )));
+    let summary = &plan["summary"];
+    assert!(
+        body.contains(&format!(
+            "Plan: {creates} to create, {} to update, {} to delete, {} to replace.",
+            summary["update"], summary["delete"], summary["replace"]
+        )),
+        "{}",
+        &body[..400]
+    );
     assert!(body.contains(plan["digest"].as_str().unwrap()));
     assert!(body.contains("too large for one GitHub comment"));
     assert!(body.contains("ssh-keygen -Y sign -n sophia-plan@v1 -f ~/.ssh/id_ed25519 big.json"));
@@ -530,7 +536,11 @@ fn type_name(node: &serde_json::Value, defs: &serde_json::Value) -> String {
             "list of {}",
             type_name(&resolve(&node["items"], defs), defs)
         ),
-        "object" if node.get("additionalProperties").is_some_and(|a| a.is_object()) => {
+        "object"
+            if node
+                .get("additionalProperties")
+                .is_some_and(|a| a.is_object()) =>
+        {
             format!(
                 "map of {}",
                 type_name(&resolve(&node["additionalProperties"], defs), defs)
@@ -570,13 +580,19 @@ fn reference_rows(
     // A map from a fixed set of keys to the same type (`providers:`) is one row.
     if let Some(props) = props
         && props.len() > 1
-        && props.values().all(|v| v.get("$ref").is_some() && v.get("$ref") == props.values().next().unwrap().get("$ref"))
+        && props.values().all(|v| {
+            v.get("$ref").is_some() && v.get("$ref") == props.values().next().unwrap().get("$ref")
+        })
     {
         let first = resolve(props.values().next().unwrap(), defs);
         rows.push(format!(
             "| `{path}.<provider>` | {} | {text} Keys: {}. |",
             type_name(&first, defs),
-            props.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            props
+                .keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         return;
     }
@@ -586,9 +602,18 @@ fn reference_rows(
             "github.repos.<owner/repo>.branches.<branch>.protection.",
             "….protection.",
         );
-        rows.push(format!("| `{shown}` | {} | {text} |", type_name(&node, defs)));
+        rows.push(format!(
+            "| `{shown}` | {} | {text} |",
+            type_name(&node, defs)
+        ));
     }
-    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     if let Some(props) = props {
         for (k, v) in props {
             reference_rows(&join(k), k, v, defs, rows);
@@ -628,8 +653,13 @@ fn the_readme_reference_is_generated_from_the_schema() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).unwrap();
     let (begin, end) = ("<!-- reference:begin -->\n", "<!-- reference:end -->");
-    let start = readme.find(begin).expect("README.md has the reference markers") + begin.len();
-    let stop = readme.find(end).expect("README.md has the reference markers");
+    let start = readme
+        .find(begin)
+        .expect("README.md has the reference markers")
+        + begin.len();
+    let stop = readme
+        .find(end)
+        .expect("README.md has the reference markers");
     let table = reference_table();
     if std::env::var_os("SOPHIA_UPDATE_README").is_some() {
         let updated = format!("{}{table}{}", &readme[..start], &readme[stop..]);

@@ -1,3 +1,13 @@
+mod apply;
+mod approve;
+mod backend;
 mod flytoml;
+mod loader;
+mod plan;
+mod proofs;
+mod render;
+mod sandbox;
+mod sandbox_conformance;
+mod support;
 #[path = "loop.rs"]
 mod the_loop;

@@ -190,21 +190,20 @@ pub fn unknown_key_message(parent: &[String], key: &str, expected: &[&str]) -> (
     (message, hint)
 }
 
-/// The closest candidate to `bad`, when it is close enough to be a likely typo.
+/// The closest candidate to `bad`, when it is close enough to be a likely typo: at most one
+/// edit (insertion, deletion, substitution or transposition) per three characters, at least
+/// one; ties go to the higher Jaro-Winkler similarity. Case is ignored.
 pub fn did_you_mean<'a>(bad: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    // Jaro-Winkler ≥ 0.8 catches transpositions, a dropped or doubled letter and case slips
-    // in short keys, without suggesting unrelated keys of similar length.
-    const THRESHOLD: f64 = 0.8;
+    let bad = bad.to_lowercase();
     candidates
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&bad.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
+        .filter_map(|c| {
+            let lc = c.to_lowercase();
+            let distance = strsim::damerau_levenshtein(&bad, &lc);
+            let allowed = (lc.chars().count() / 3).max(1);
+            (distance <= allowed).then(|| (distance, -strsim::jaro_winkler(&bad, &lc), c))
         })
-        .filter(|(score, _)| *score >= THRESHOLD)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, c)| c)
 }
 
 fn backticked<S: AsRef<str>>(items: &[S]) -> String {
@@ -259,6 +258,25 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
             return None;
         }
     };
+    if !index.duplicates.is_empty() {
+        // serde_yaml would refuse the file naming the second place only; name both.
+        for dup in &index.duplicates {
+            errors.push(LoadError {
+                file: source.path.clone(),
+                line: dup.second.line,
+                column: dup.second.column,
+                message: format!(
+                    "`{}` is defined twice in this file; the first is at {}:{}:{}",
+                    display_path(&dup.path),
+                    source.path,
+                    dup.first.line,
+                    dup.first.column
+                ),
+                hint: Some("remove one of the two; a key may appear once in a mapping".into()),
+            });
+        }
+        return None;
+    }
     let value: Value = match serde_yaml::from_str(&source.text) {
         Ok(v) => v,
         Err(e) => {
@@ -284,19 +302,6 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
         index: &index,
         errors,
     };
-    for dup in &index.duplicates {
-        ctx.error_at(
-            dup.second,
-            format!(
-                "`{}` is defined twice in this file; the first is at {}:{}:{}",
-                display_path(&dup.path),
-                source.path,
-                dup.first.line,
-                dup.first.column
-            ),
-            Some("remove one of the two; a key may appear once in a mapping".into()),
-        );
-    }
     let mut desired = Desired::default();
     let top = match value {
         Value::Null => {

@@ -643,6 +643,13 @@ const MAX_QDRANT_NAME: usize = 255;
 /// GitHub's limit on environment names.
 const MAX_ENV_NAME: usize = 255;
 
+fn characters(s: &str) -> String {
+    match s.chars().count() {
+        1 => "1 character".to_string(),
+        n => format!("{n} characters"),
+    }
+}
+
 pub fn fly_name(s: &str) -> Result<(), String> {
     if !(2..=MAX_FLY_NAME).contains(&s.len()) {
         return Err(format!(
@@ -693,8 +700,8 @@ pub fn owner_repo(s: &str) -> Result<(), String> {
     github_login(owner).map_err(|e| format!("owner `{owner}`: {e}"))?;
     if repo.is_empty() || repo.len() > MAX_REPO {
         return Err(format!(
-            "repository `{repo}`: {} characters, expected 1 to 100",
-            repo.chars().count()
+            "repository `{repo}`: {}, expected 1 to 100",
+            characters(repo)
         ));
     }
     if let Some(ch) = repo
@@ -902,15 +909,23 @@ pub fn relative_path(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Sort errors by file (in the order given), then line and column.
+/// Sort errors by file (in the order given, then other files by name), line and column.
 pub fn sort_errors(errors: &mut [LoadError], files: &[&str]) {
     let rank: HashMap<&str, usize> = files.iter().enumerate().map(|(i, f)| (*f, i)).collect();
-    errors.sort_by_key(|e| {
-        (
-            rank.get(e.file.as_str()).copied().unwrap_or(usize::MAX),
-            e.line,
-            e.column,
-        )
+    // Files not in the list (imported `fly.toml` files) come after, by name.
+    errors.sort_by(|a, b| {
+        let key = |e: &LoadError| {
+            (
+                rank.get(e.file.as_str()).copied().unwrap_or(usize::MAX),
+                e.line,
+                e.column,
+            )
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0)
+            .then_with(|| a.file.cmp(&b.file))
+            .then(ka.1.cmp(&kb.1))
+            .then(ka.2.cmp(&kb.2))
     });
 }
 

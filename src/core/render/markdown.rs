@@ -156,11 +156,13 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
                 Detail::Full => {
                     let mut body = String::new();
                     for l in attr_lines(c) {
+                        // The mark in the first column, where GitHub's `diff`
+                        // highlighting looks for it.
                         let _ = writeln!(
                             body,
-                            "{}{} {}",
-                            "    ".repeat(l.depth),
+                            "{} {}{}",
                             l.mark.symbol(),
+                            "    ".repeat(l.depth),
                             l.text
                         );
                     }

@@ -106,7 +106,9 @@ fn value_lines(v: &Value) -> String {
             out.push('\n');
         }
         Value::Object(m) => {
-            for (k, v) in m {
+            // Sorted: a live object may list its keys in any order.
+            let sorted: std::collections::BTreeMap<_, _> = m.iter().collect();
+            for (k, v) in sorted {
                 out.push_str(&format!("{k} = {v}\n"));
             }
         }
@@ -128,8 +130,24 @@ pub fn attr_lines(change: &Change) -> Vec<Line> {
     let mut lines = Vec::new();
     let line = |mark, depth, text: String| Line { mark, depth, text };
     for d in &change.diff {
-        if is_long(&d.before) || is_long(&d.after) {
-            lines.push(line(Mark::Change, 0, format!("{}:", d.path)));
+        let multi_line = |v: &Value| {
+            v.as_object().is_some_and(|m| !m.is_empty())
+                || v.as_str().is_some_and(|s| s.contains('\n'))
+        };
+        // A created or deleted value is listed line by line only when it has lines (an env
+        // map, a multi-line string); an update diffs any long value.
+        let line_diff = match change.action {
+            ChangeKind::Create => multi_line(&d.after),
+            ChangeKind::Delete => multi_line(&d.before),
+            _ => is_long(&d.before) || is_long(&d.after),
+        };
+        if line_diff {
+            let head = match change.action {
+                ChangeKind::Create => Mark::Add,
+                ChangeKind::Delete => Mark::Remove,
+                _ => Mark::Change,
+            };
+            lines.push(line(head, 0, format!("{}:", d.path)));
             let old = value_lines(&d.before);
             let new = value_lines(&d.after);
             let diff = TextDiff::from_lines(&old, &new);

@@ -1,0 +1,397 @@
+//! `sophia apply` end to end against the in-process sandbox: the signed gate, refusals that
+//! happen before any provider call, stale plans, the lease, faults, and the journal.
+
+use std::process::Command;
+
+use sophia::sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, SandboxHandle, Seed};
+
+use crate::support::{Output, Repo};
+
+const DESIRED: &str = r#"
+providers:
+  fly: active
+  github: active
+fly:
+  org: pay-ready
+  apps:
+    app-one:
+      image: registry.fly.io/app-one:v1
+      regions: [ord]
+      count: 2
+      secrets: [ONE_SECRET]
+      health: { path: /healthz, port: 8080 }
+    app-two:
+      image: registry.fly.io/app-two:v1
+      regions: [ord]
+      count: 1
+      health: { path: /healthz, port: 8080 }
+github:
+  repos:
+    acme/infra:
+      branches:
+        main:
+          protection:
+            required_status_checks: { strict: true, contexts: ["Deploy All"] }
+            enforce_admins: true
+            required_pull_request_reviews: { require_code_owner_reviews: true }
+            restrictions: null
+      actions_secrets: [ONE_SECRET]
+"#;
+
+const SEED: &str = r#"
+fly:
+  orgs: [pay-ready]
+github:
+  repos:
+    acme/infra: { branches: [main] }
+"#;
+
+/// A canary secret value: it must never appear in anything sophia writes or prints.
+const CANARY: &str = "canary-secret-value-4f1d";
+
+/// A scratch repository wired to a sandbox, with an approver key in allowed_signers.
+struct Rig {
+    repo: Repo,
+    sandbox: SandboxHandle,
+    env: Vec<(String, String)>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with(SandboxConfig::default())
+    }
+
+    fn with(mut config: SandboxConfig) -> Rig {
+        config.seed = Seed::parse(SEED).expect("seed");
+        let sandbox = Sandbox::start(config).expect("sandbox");
+        let repo = Repo::new();
+        repo.file("desired/main.yaml", DESIRED);
+        keygen(&repo, "ceo", "ceo@acme");
+        keygen(&repo, "stranger", "stranger@elsewhere");
+        let ceo_pub = std::fs::read_to_string(repo.root().join("ceo.pub")).unwrap();
+        repo.file(
+            ".infra/allowed_signers",
+            &format!("ceo@acme namespaces=\"sophia-plan@v1\" {ceo_pub}"),
+        );
+        let mut env = sandbox.env();
+        env.push(("ONE_SECRET".into(), CANARY.into()));
+        // Fast retries: the sandbox's Retry-After is 1 s; tests wait it out, never sleep.
+        env.push(("SOPHIA_HTTP_FAST_RETRIES".into(), "1".into()));
+        Rig { repo, sandbox, env }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let out = self.repo.run(args, &env);
+        assert!(
+            !out.stdout.contains(CANARY) && !out.stderr.contains(CANARY),
+            "a secret value was printed:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        out
+    }
+
+    fn plan(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["plan", "--out", "plan.json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert_eq!(out.code, 0, "plan failed: {}", out.stderr);
+        out
+    }
+
+    /// Sign `plan.json` with `ssh-keygen -Y sign`, as the approver does.
+    fn ssh_sign(&self, key: &str, namespace: &str) {
+        let _ = std::fs::remove_file(self.repo.root().join("plan.json.sig"));
+        let status = Command::new("ssh-keygen")
+            .current_dir(self.repo.root())
+            .args(["-q", "-Y", "sign", "-n", namespace, "-f", key, "plan.json"])
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+    }
+
+    fn mutating_requests(&self) -> Vec<String> {
+        self.sandbox
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .filter(|r| !r.path.contains("/access_tokens"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Nothing under the repository holds the canary (proofs, journal, plan files).
+    fn assert_no_canary_written(&self) {
+        for f in self.repo.files() {
+            let bytes = std::fs::read(self.repo.root().join(&f)).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(CANARY),
+                "`{}` holds a secret value",
+                f.display()
+            );
+        }
+    }
+}
+
+fn keygen(repo: &Repo, name: &str, comment: &str) {
+    let status = Command::new("ssh-keygen")
+        .current_dir(repo.root())
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", name])
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+}
+
+#[test]
+fn a_plan_signed_with_ssh_keygen_applies_and_converges() {
+    let rig = Rig::new();
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "apply failed:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("Live state converged"),
+        "{}",
+        out.stderr
+    );
+
+    // The secret really reached the providers (the sandbox opened the sealed box).
+    rig.sandbox.with_world(|w| {
+        let app = &w.fly.apps["app-one"];
+        assert!(app.secrets.contains_key("ONE_SECRET"));
+        assert_eq!(app.machines.len(), 2);
+        assert_eq!(w.fly.apps["app-two"].machines.len(), 1);
+    });
+
+    let again = rig.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "re-plan shows changes:\n{}", again.stdout);
+    let verify = rig.run(&["proofs", "verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    // The plan and its signature are kept under proofs/plans/.
+    let files: Vec<String> = rig
+        .repo
+        .files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("proofs/plans/") && f.ends_with(".json"))
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("proofs/plans/") && f.ends_with(".sig"))
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("proofs/healthz/app-one"))
+    );
+    rig.assert_no_canary_written();
+}
+
+/// Every refusal of the gate happens before the first provider call.
+#[test]
+fn refusals_make_no_provider_call() {
+    let rig = Rig::new();
+
+    // A plan edited after signing (one value changed, JSON still valid).
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let path = rig.repo.root().join("plan.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("app-one:v1", "app-one:v6", 1)).unwrap();
+    rig.sandbox.clear_requests();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("does not match its digest"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        rig.sandbox.requests().is_empty(),
+        "edited plan: calls were made"
+    );
+
+    let cases: [(&str, &str, &[&str], &str); 3] = [
+        ("unlisted key", "stranger", &[], "not listed"),
+        ("wrong namespace", "ceo", &[], "namespace"),
+        ("expired", "ceo", &["--ttl", "1ns"], "expired"),
+    ];
+    for (name, key, plan_args, expect) in cases {
+        rig.plan(plan_args);
+        let namespace = if name == "wrong namespace" {
+            "file"
+        } else {
+            "sophia-plan@v1"
+        };
+        rig.ssh_sign(key, namespace);
+        rig.sandbox.clear_requests();
+        let out = rig.run(&["apply", "plan.json"]);
+        assert_eq!(out.code, 1, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(expect),
+            "{name}: expected `{expect}` in:\n{}",
+            out.stderr
+        );
+        assert!(
+            rig.sandbox.requests().is_empty(),
+            "{name}: {} calls were made",
+            rig.sandbox.requests().len()
+        );
+    }
+
+    // A key outside its valid-before window.
+    let ceo_pub = std::fs::read_to_string(rig.repo.root().join("ceo.pub")).unwrap();
+    rig.repo.file(
+        ".infra/allowed_signers",
+        &format!("ceo@acme namespaces=\"sophia-plan@v1\",valid-before=\"20200101\" {ceo_pub}"),
+    );
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    rig.sandbox.clear_requests();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("valid"), "{}", out.stderr);
+    assert!(rig.sandbox.requests().is_empty());
+    // Nothing exists on the providers.
+    rig.sandbox.with_world(|w| assert!(w.fly.apps.is_empty()));
+}
+
+#[test]
+fn a_stale_plan_is_refused_naming_what_changed() {
+    let rig = Rig::new();
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    // Out of band, after the plan: somebody protects the branch by hand.
+    rig.sandbox.with_world(|w| {
+        let repo = w.github.repos.get_mut("acme/infra").unwrap();
+        repo.branches.insert(
+            "main".into(),
+            Some(
+                serde_json::json!({"required_status_checks": null, "enforce_admins": false,
+                "required_pull_request_reviews": null, "restrictions": null}),
+            ),
+        );
+    });
+    rig.sandbox.clear_requests();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("stale"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("github.repo.acme/infra.branch.main.protection"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        rig.mutating_requests().is_empty(),
+        "a stale plan made mutating calls: {:?}",
+        rig.mutating_requests()
+    );
+}
+
+#[test]
+fn a_second_apply_fails_fast_naming_the_holder() {
+    // Latency makes the first apply hold the lease for seconds, so the second one,
+    // started at the same moment, finds it held.
+    let rig = Rig::with(SandboxConfig {
+        latency: std::time::Duration::from_millis(150),
+        ..SandboxConfig::default()
+    });
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_sophia"))
+            .arg("-C")
+            .arg(rig.repo.root())
+            .args(["apply", "plan.json"])
+            .env_clear()
+            .envs(rig.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(1)),
+        "exactly one apply must run: {codes:?}\n{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let loser = if a.status.code() == Some(1) { &a } else { &b };
+    let err = String::from_utf8_lossy(&loser.stderr);
+    assert!(err.contains("held by"), "{err}");
+    // Each app was created once.
+    rig.sandbox.with_world(|w| {
+        assert_eq!(w.fly.apps.len(), 2);
+        assert_eq!(w.fly.apps["app-one"].machines.len(), 2);
+    });
+}
+
+#[test]
+fn with_faults_an_apply_converges_or_fails_cleanly_and_replanning_finishes_it() {
+    for seed in [7_u64, 11, 23] {
+        let rig = Rig::with(SandboxConfig {
+            faults: FaultConfig {
+                rate: 0.10,
+                seed,
+                // Every kind but `slow`, whose point is a 35 s wait past the client timeout
+                // (covered by the providers' tests with a short timeout).
+                kinds: FaultKind::ALL
+                    .into_iter()
+                    .filter(|k| *k != FaultKind::Slow)
+                    .collect(),
+                ..FaultConfig::default()
+            },
+            ..SandboxConfig::default()
+        });
+        let mut converged = false;
+        // Each round is one apply attempt; the fault stream keeps going across rounds.
+        for round in 0..4 {
+            let plan = rig.run(&["plan", "--out", "plan.json", "--detailed-exitcode"]);
+            if plan.code == 0 {
+                converged = true;
+                break;
+            }
+            if plan.code == 1 {
+                // A read failed past the retry budget: a clean failure, no plan written.
+                continue;
+            }
+            rig.ssh_sign("ceo", "sophia-plan@v1");
+            let out = rig.run(&["apply", "plan.json"]);
+            assert!(
+                out.code == 0 || out.code == 1,
+                "seed {seed} round {round}: {}",
+                out.stderr
+            );
+            let verify = rig.run(&["proofs", "verify"]);
+            assert_eq!(verify.code, 0, "seed {seed}: {}", verify.stderr);
+        }
+        assert!(converged, "seed {seed}: never converged in 4 rounds");
+        let faults = rig
+            .sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count();
+        assert!(faults > 0, "seed {seed}: no fault was injected");
+        rig.sandbox.with_world(|w| {
+            assert_eq!(w.fly.apps.len(), 2, "seed {seed}: apps created twice?");
+            assert_eq!(w.fly.apps["app-one"].machines.len(), 2, "seed {seed}");
+            assert_eq!(w.fly.apps["app-two"].machines.len(), 1, "seed {seed}");
+        });
+        rig.assert_no_canary_written();
+    }
+}

@@ -1,0 +1,778 @@
+//! The Fly and GitHub providers against the in-process sandbox: refresh reads only, executed
+//! plans converge, out-of-band drift shows as exactly that change, a failed rolling deploy
+//! rolls back, GitHub request bodies validate against GitHub's own OpenAPI description, rate
+//! limits are waited out, repeated 5xx end in a clear error, and no secret value escapes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sophia::core::address::Address;
+use sophia::core::desired::{self, Desired, ProviderName, Source};
+use sophia::core::envelope::Status;
+use sophia::core::live::LiveSnapshot;
+use sophia::core::plan::{self, Action, ActionId, ChangeKind, Plan, PlanOptions};
+use sophia::providers::http::Recorder;
+use sophia::providers::{
+    ActionOutcome, Credentials, Http, Provider, RetryPolicy, refresh_all_with,
+};
+use sophia::sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, SandboxHandle, Seed};
+
+/// Secret values no output, log or file may ever contain.
+const CANARY_NEON: &str = "canary-neon-3f9a1c7e5b";
+const CANARY_DEPLOY: &str = "canary-deploy-8d2e4b6a0c";
+
+const APP: &str = "sophiaai-dashboard-v2";
+const REPO: &str = "ai-cherry/sophia-intel-ai";
+
+/// An empty Fly organization and an unprotected repository without secrets.
+const EMPTY_SEED: &str = r#"
+fly:
+  orgs: [pay-ready]
+github:
+  users: [the-ceo]
+  repos:
+    ai-cherry/sophia-intel-ai: { branches: [main] }
+"#;
+
+const DESIRED: &str = r#"
+fly:
+  org: pay-ready
+  apps:
+    sophiaai-dashboard-v2:
+      image: registry.fly.io/sophiaai-dashboard-v2:deployment-01
+      regions: [ord]
+      count: 2
+      guest: { cpu_kind: shared, cpus: 1, memory_mb: 512 }
+      env: { LOG_LEVEL: info }
+      secrets: [NEON_DATABASE_URL]
+      health: { path: /healthz, port: 8080, expect_status: 200 }
+      strategy: rolling
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches:
+        main:
+          protection:
+            required_status_checks: { strict: true, contexts: ["Deploy All"] }
+            enforce_admins: true
+            required_pull_request_reviews: { require_code_owner_reviews: true }
+            restrictions: null
+      actions_secrets: [DEPLOY_TOKEN]
+      environments:
+        production: { reviewers: [{ type: User, login: the-ceo }] }
+"#;
+
+fn sandbox(seed: &str) -> SandboxHandle {
+    sandbox_with(seed, FaultConfig::default())
+}
+
+fn sandbox_with(seed: &str, faults: FaultConfig) -> SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        seed: Seed::parse(seed).expect("the test seed parses"),
+        faults,
+        ..SandboxConfig::default()
+    })
+    .expect("the sandbox starts")
+}
+
+fn creds(sb: &SandboxHandle) -> Credentials {
+    Credentials::from_pairs(sb.env())
+}
+
+fn fast_http() -> Http {
+    Http::new(RetryPolicy::fast(), 16)
+}
+
+fn load(yaml: &str) -> Desired {
+    desired::load(&[Source {
+        path: "desired/main.yaml".into(),
+        text: yaml.into(),
+    }])
+    .expect("the test desired state loads")
+}
+
+fn secrets() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("NEON_DATABASE_URL".to_string(), CANARY_NEON.to_string()),
+        ("DEPLOY_TOKEN".to_string(), CANARY_DEPLOY.to_string()),
+    ])
+}
+
+async fn refresh(desired: &Desired, creds: &Credentials, http: &Http) -> LiveSnapshot {
+    let (live, errors) = refresh_all_with(desired, creds, http).await;
+    assert!(errors.is_empty(), "refresh failed: {errors:?}");
+    live
+}
+
+fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
+    plan::build(
+        desired,
+        live,
+        &PlanOptions {
+            tool_version: "test".into(),
+            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            ttl: chrono::Duration::hours(24),
+            nonce: "test-nonce".into(),
+            git_commit: None,
+            targets: Vec::new(),
+        },
+    )
+    .expect("the plan builds")
+}
+
+fn provider(name: &str, creds: &Credentials, http: &Http) -> Provider {
+    Provider::configure(ProviderName::parse(name).unwrap(), creds, http)
+        .expect("an implemented provider")
+        .expect("configured")
+}
+
+/// Run the plan's actions in its (topological) order, as apply will.
+async fn execute_all(
+    plan: &Plan,
+    creds: &Credentials,
+    http: &Http,
+) -> Vec<(Action, ActionOutcome)> {
+    let mut out = Vec::new();
+    for action in &plan.actions {
+        let outcome = match action.address.provider() {
+            p @ ("fly" | "github") => provider(p, creds, http).execute(action, &secrets()).await,
+            other => panic!("unexpected action for `{other}`: {}", action.id),
+        };
+        out.push((action.clone(), outcome));
+    }
+    out
+}
+
+fn changes(plan: &Plan) -> Vec<(String, ChangeKind)> {
+    plan.changes
+        .iter()
+        .map(|c| (c.address.to_string(), c.action))
+        .collect()
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    for canary in [CANARY_NEON, CANARY_DEPLOY] {
+        assert!(!text.contains(canary), "a secret value leaked into {what}");
+    }
+}
+
+/// From nothing to converged: the plan, the request log of refresh, and the outcomes.
+async fn converge(sb: &SandboxHandle, http: &Http) -> (Desired, Plan) {
+    let desired = load(DESIRED);
+    let creds = creds(sb);
+    sb.clear_requests();
+    let live = refresh(&desired, &creds, http).await;
+    let plan = plan_of(&desired, &live);
+    let refresh_log = sb.requests();
+    assert!(!refresh_log.is_empty());
+    for entry in &refresh_log {
+        assert_eq!(
+            entry.method, "GET",
+            "refresh/plan made a mutating call: {} {}",
+            entry.method, entry.path
+        );
+    }
+    let outcomes = execute_all(&plan, &creds, http).await;
+    for (action, outcome) in &outcomes {
+        assert!(
+            outcome.is_success(),
+            "{} failed: {:?}",
+            action.id,
+            outcome.errors
+        );
+        let envelope = outcome.envelope(format!("apply {}", action.id), "t", 0);
+        assert_no_canary(
+            "an action's envelope",
+            &serde_json::to_string(&envelope).unwrap(),
+        );
+    }
+    (desired, plan)
+}
+
+#[tokio::test]
+async fn a_plan_from_nothing_creates_everything_and_converges() {
+    let sb = sandbox(EMPTY_SEED);
+    let http = fast_http();
+    let (desired, plan) = converge(&sb, &http).await;
+    assert_eq!(
+        changes(&plan),
+        [
+            (format!("fly.app.{APP}"), ChangeKind::Create),
+            (format!("fly.app.{APP}.secrets"), ChangeKind::Create),
+            (format!("fly.app.{APP}.machines"), ChangeKind::Create),
+            (
+                format!("github.repo.{REPO}.branch.main.protection"),
+                ChangeKind::Create
+            ),
+            (
+                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
+                ChangeKind::Create
+            ),
+            (
+                format!("github.repo.{REPO}.environment.production"),
+                ChangeKind::Create
+            ),
+        ]
+    );
+    let kinds: Vec<&str> = plan.actions.iter().map(|a| a.kind.as_str()).collect();
+    for kind in [
+        "fly.app.create",
+        "fly.secrets.set",
+        "fly.machines.update",
+        "fly.health.check",
+        "github.protection.put",
+        "github.secret.put",
+        "github.environment.put",
+    ] {
+        assert!(kinds.contains(&kind), "no `{kind}` in {kinds:?}");
+    }
+
+    // After the actions, a new refresh and plan show nothing to do.
+    let live = refresh(&desired, &creds(&sb), &http).await;
+    let again = plan_of(&desired, &live);
+    assert_eq!(changes(&again), [], "not converged: {:#?}", again.changes);
+    assert_eq!(
+        live.get(&Address::parse(&format!("fly.app.{APP}.machines")).unwrap())
+            .unwrap()["count"],
+        json!(2)
+    );
+
+    // The secrets arrived (the sandbox opened the sealed box), and nothing logged them.
+    let stored = sb.with_world(|w| {
+        w.github.repos[REPO].secrets["DEPLOY_TOKEN"]
+            .value
+            .clone()
+            .unwrap_or_default()
+    });
+    assert_eq!(stored, CANARY_DEPLOY.as_bytes());
+    let log = serde_json::to_string(&sb.requests()).unwrap();
+    assert_no_canary("the sandbox request log", &log);
+    assert_no_canary("the live snapshot", &serde_json::to_string(&live).unwrap());
+    assert_no_canary("the plan", &serde_json::to_string(&plan).unwrap());
+}
+
+#[tokio::test]
+async fn out_of_band_changes_show_up_as_exactly_that_change() {
+    let sb = sandbox(EMPTY_SEED);
+    let http = fast_http();
+    let (desired, _) = converge(&sb, &http).await;
+
+    // Someone loosens the protection, swaps one machine's image and deletes a secret.
+    sb.with_world(|w| {
+        let repo = w.github.repos.get_mut(REPO).unwrap();
+        let body = repo.branches.get_mut("main").unwrap().as_mut().unwrap();
+        body["enforce_admins"] = json!(false);
+        repo.secrets.remove("DEPLOY_TOKEN");
+        let app = w.fly.apps.get_mut(APP).unwrap();
+        let machine = app.machines.values_mut().next().unwrap();
+        machine.config["image"] = json!("registry.fly.io/sophiaai-dashboard-v2:hotfix");
+    });
+
+    let live = refresh(&desired, &creds(&sb), &http).await;
+    let plan = plan_of(&desired, &live);
+    assert_eq!(
+        changes(&plan),
+        [
+            (format!("fly.app.{APP}.machines"), ChangeKind::Update),
+            (
+                format!("github.repo.{REPO}.branch.main.protection"),
+                ChangeKind::Update
+            ),
+            (
+                format!("github.repo.{REPO}.secret.DEPLOY_TOKEN"),
+                ChangeKind::Create
+            ),
+        ]
+    );
+    let diff_paths = |address: &str| -> Vec<(String, Value, Value)> {
+        plan.changes
+            .iter()
+            .find(|c| c.address.to_string() == address)
+            .unwrap()
+            .diff
+            .iter()
+            .map(|d| (d.path.clone(), d.before.clone(), d.after.clone()))
+            .collect()
+    };
+    assert_eq!(
+        diff_paths(&format!("github.repo.{REPO}.branch.main.protection")),
+        [("enforce_admins".to_string(), json!(false), json!(true))]
+    );
+    let machines = diff_paths(&format!("fly.app.{APP}.machines"));
+    assert_eq!(machines.len(), 1, "{machines:?}");
+    assert_eq!(machines[0].0, "image");
+    assert_eq!(
+        machines[0].2,
+        json!("registry.fly.io/sophiaai-dashboard-v2:deployment-01")
+    );
+}
+
+const RUNNING_SEED: &str = r#"
+fly:
+  orgs: [pay-ready]
+  apps:
+    sophiaai-dashboard-v2: { org: pay-ready, image: "registry.fly.io/dash:1", count: 3, region: ord }
+"#;
+
+fn machines_action(params: Value) -> Action {
+    let address = Address::FlyMachines { app: APP.into() };
+    Action {
+        id: ActionId(format!("fly.machines.update:{address}")),
+        address,
+        kind: "fly.machines.update".into(),
+        params,
+        depends_on: Vec::new(),
+    }
+}
+
+async fn machine_images(fly: &Provider) -> Value {
+    let address = Address::FlyMachines { app: APP.into() };
+    let live = fly.refresh(std::slice::from_ref(&address)).await.unwrap();
+    live[&address].clone()
+}
+
+#[tokio::test]
+async fn a_rolling_deploy_that_fails_its_health_check_rolls_back() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:bad-2", "strategy": "rolling"})),
+            &secrets(),
+        )
+        .await;
+    let envelope = outcome.envelope("apply fly.machines.update", "2026-01-01T00:00:00Z", 1);
+    assert_eq!(envelope.status, Status::Failure);
+    assert_eq!(envelope.errors[0].provider, "fly");
+    assert_eq!(envelope.errors[0].code, "health-check-failed");
+    assert!(
+        envelope.errors[0].message.contains("rolled back 1 machine"),
+        "{}",
+        envelope.errors[0].message
+    );
+    let actions: Vec<&str> = envelope
+        .results
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["updated", "rolled-back"]);
+
+    // The previous image runs everywhere, and the app is healthy again.
+    let live = machine_images(&fly).await;
+    assert_eq!(live["image"], json!("registry.fly.io/dash:1"));
+    assert_eq!(live["count"], json!(3));
+    let health = fly.op("health", &json!({"app": APP})).await;
+    assert_eq!(health.status, Status::Success, "{:?}", health.errors);
+}
+
+#[tokio::test]
+async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+
+    sb.clear_requests();
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:2", "strategy": "rolling", "max_unavailable": 2})),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    let calls: Vec<String> = sb
+        .requests()
+        .iter()
+        .map(|e| {
+            let kind = if e.path.ends_with("/wait") {
+                "wait"
+            } else if e.path.contains("/fly/apps/") {
+                "health"
+            } else if e.method == "POST" {
+                "update"
+            } else {
+                "list"
+            };
+            kind.to_string()
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "list", "update", "update", "wait", "wait", "health", "update", "wait", "health"
+        ]
+    );
+    assert_eq!(
+        machine_images(&fly).await["image"],
+        json!("registry.fly.io/dash:2")
+    );
+
+    sb.clear_requests();
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:3", "strategy": "immediate"})),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    let log = sb.requests();
+    assert!(
+        log.iter()
+            .all(|e| !e.path.ends_with("/wait") && !e.path.contains("/fly/apps/"))
+    );
+    assert_eq!(log.iter().filter(|e| e.method == "POST").count(), 3);
+}
+
+#[tokio::test]
+async fn scaling_creates_and_destroys_machines() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+    let up = fly
+        .execute(
+            &machines_action(json!({"count": 5, "regions": ["ord", "ams"]})),
+            &secrets(),
+        )
+        .await;
+    assert!(up.is_success(), "{:?}", up.errors);
+    let live = machine_images(&fly).await;
+    assert_eq!(live["count"], json!(5));
+    assert_eq!(live["regions"], json!(["ams", "ord"]));
+
+    let down = fly
+        .execute(
+            &machines_action(json!({"count": 1, "regions": ["ord"]})),
+            &secrets(),
+        )
+        .await;
+    assert!(down.is_success(), "{:?}", down.errors);
+    let live = machine_images(&fly).await;
+    assert_eq!(live["count"], json!(1));
+    assert_eq!(live["regions"], json!(["ord"]));
+}
+
+#[tokio::test]
+async fn an_active_provider_without_credentials_is_not_configured_and_the_others_still_refresh() {
+    let sb = sandbox(EMPTY_SEED);
+    let mut pairs = sb.env();
+    pairs.retain(|(k, _)| k != "FLY_API_TOKEN");
+    let creds = Credentials::from_pairs(pairs);
+    sb.clear_requests();
+    let (live, errors) = refresh_all_with(&load(DESIRED), &creds, &fast_http()).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].provider, "fly");
+    assert_eq!(errors[0].code, "not-configured");
+    assert!(errors[0].message.contains("FLY_API_TOKEN"));
+    assert!(live.resources.keys().any(|a| a.provider() == "github"));
+    assert!(!live.resources.keys().any(|a| a.provider() == "fly"));
+    assert!(sb.requests().iter().all(|e| !e.path.starts_with("/fly")));
+}
+
+// ───────────────────────── GitHub's OpenAPI request schemas ─────────────────────────
+
+fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/conformance"
+            ))
+        });
+    dir.is_dir().then_some(dir)
+}
+
+/// OpenAPI 3.0 `nullable: true` → JSON Schema's `null` type.
+fn to_json_schema(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for child in m.values_mut() {
+                to_json_schema(child);
+            }
+            if m.remove("nullable") == Some(Value::Bool(true)) {
+                match m.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        m.insert("type".into(), json!([t, "null"]));
+                        if let Some(Value::Array(e)) = m.get_mut("enum") {
+                            e.push(Value::Null);
+                        }
+                    }
+                    _ => {
+                        let inner = Value::Object(std::mem::take(m));
+                        m.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(to_json_schema),
+        _ => {}
+    }
+}
+
+fn template_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}')) || t == p)
+}
+
+#[tokio::test]
+async fn github_request_bodies_validate_against_the_official_openapi_schemas() {
+    let Some(dir) = conformance_dir() else {
+        eprintln!("skipped: no conformance data (set SOPHIA_CONFORMANCE_DIR)");
+        return;
+    };
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("github/openapi-subset.json")).unwrap(),
+    )
+    .unwrap();
+    let sb = sandbox(EMPTY_SEED);
+    let (http, recorder): (Http, Recorder) = fast_http().recording();
+    converge(&sb, &http).await;
+
+    let mut validated = Vec::new();
+    for req in recorder.requests() {
+        let Some(path) = req.path.strip_prefix("/github") else {
+            continue;
+        };
+        let Some(body) = &req.body else { continue };
+        let method = req.method.to_lowercase();
+        let (template, op) = spec["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(t, item)| template_matches(t, path) && item.get(&method).is_some())
+            .map(|(t, item)| (t.clone(), item[&method].clone()))
+            .unwrap_or_else(|| panic!("{} {path} is not in GitHub's description", req.method));
+        let mut schema = op["requestBody"]["content"]["application/json"]["schema"].clone();
+        assert!(schema.is_object(), "{method} {template} takes no JSON body");
+        to_json_schema(&mut schema);
+        let validator = jsonschema::draft7::new(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {template}: {errors:?}\nbody: {body}"
+        );
+        validated.push(format!("{method} {template}"));
+    }
+    for op in [
+        "put /repos/{owner}/{repo}/branches/{branch}/protection",
+        "put /repos/{owner}/{repo}/actions/secrets/{secret_name}",
+        "put /repos/{owner}/{repo}/environments/{environment_name}",
+    ] {
+        assert!(
+            validated.iter().any(|v| v == op),
+            "{op} was never sent: {validated:?}"
+        );
+    }
+}
+
+// ───────────────────────── rate limits and server errors ─────────────────────────
+
+const GITHUB_ONLY: &str = r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { main: { protection: { enforce_admins: true } } }
+      actions_secrets: [A, B, C]
+      environments: { production: { reviewers: [] }, staging: { reviewers: [] } }
+"#;
+
+const PROTECTED_SEED: &str = r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: [main]
+      secrets: [A, B]
+      protection:
+        main: { required_status_checks: null, enforce_admins: true, required_pull_request_reviews: null, restrictions: null }
+      environments: { production: { reviewers: [] } }
+"#;
+
+#[tokio::test]
+async fn rate_limit_answers_are_waited_out_and_succeed() {
+    let sb = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            rate: 0.5,
+            seed: 11,
+            kinds: vec![FaultKind::TooManyRequests, FaultKind::SecondaryRateLimit],
+            // The smallest wait the header can say: one second.
+            retry_after_secs: 1,
+            ..FaultConfig::default()
+        },
+    );
+    let http = Http::new(
+        RetryPolicy {
+            max_attempts: 8,
+            ..RetryPolicy::fast()
+        },
+        16,
+    );
+    let live = tokio::time::timeout(
+        Duration::from_secs(120),
+        refresh(&load(GITHUB_ONLY), &creds(&sb), &http),
+    )
+    .await
+    .expect("refresh finishes");
+    let address = |s: &str| Address::parse(&format!("github.repo.{REPO}.{s}")).unwrap();
+    assert_eq!(
+        live.get(&address("branch.main.protection")).unwrap()["enforce_admins"],
+        json!(true)
+    );
+    assert!(live.get(&address("secret.A")).is_some());
+    assert!(live.get(&address("secret.C")).is_none());
+    assert!(live.get(&address("environment.production")).is_some());
+    assert!(live.get(&address("environment.staging")).is_none());
+
+    // Refused requests were sent again, no sooner than the Retry-After the server gave.
+    let log = sb.requests();
+    let refused: Vec<_> = log.iter().filter(|e| e.fault.is_some()).collect();
+    assert!(!refused.is_empty(), "the seed injected no rate limit");
+    assert!(refused.iter().all(|e| matches!(e.status, Some(429 | 403))));
+    for r in &refused {
+        let at = chrono::DateTime::parse_from_rfc3339(&r.at).unwrap();
+        let retry = log
+            .iter()
+            .filter(|e| e.path == r.path && e.method == r.method)
+            .map(|e| chrono::DateTime::parse_from_rfc3339(&e.at).unwrap())
+            .find(|t| *t > at)
+            .expect("a refused request is sent again");
+        assert!(
+            retry - at >= chrono::Duration::milliseconds(990),
+            "{} {} retried after {:?}",
+            r.method,
+            r.path,
+            retry - at
+        );
+    }
+}
+
+#[tokio::test]
+async fn repeated_server_errors_end_in_a_clear_error_after_the_retry_budget() {
+    let sb = sandbox_with(
+        PROTECTED_SEED,
+        FaultConfig {
+            rate: 1.0,
+            seed: 1,
+            kinds: vec![FaultKind::Internal],
+            ..FaultConfig::default()
+        },
+    );
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/sophia-intel-ai:
+      branches: { main: { protection: { enforce_admins: true } } }
+"#,
+    );
+    let (_, errors) = tokio::time::timeout(
+        Duration::from_secs(60),
+        refresh_all_with(&desired, &creds(&sb), &fast_http()),
+    )
+    .await
+    .expect("no hang");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].provider, "github");
+    assert_eq!(errors[0].code, "http-error");
+    let path = format!("/github/repos/{REPO}/branches/main/protection");
+    assert!(
+        errors[0]
+            .message
+            .starts_with(&format!("github: GET {path}: gave up after 4 attempts"))
+            || errors[0]
+                .message
+                .starts_with(&format!("GET {path}: gave up after 4 attempts")),
+        "{}",
+        errors[0].message
+    );
+    assert!(errors[0].message.contains("HTTP 500"));
+    assert!(!errors[0].message.contains("sandbox-github-token"));
+    let attempts = sb.requests().iter().filter(|e| e.path == path).count();
+    assert_eq!(attempts, RetryPolicy::fast().max_attempts as usize);
+}
+
+// ───────────────────────── the command line ─────────────────────────
+
+#[test]
+fn sophia_refresh_writes_the_snapshot_and_no_secret_value() {
+    let sb = sandbox(EMPTY_SEED);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("desired")).unwrap();
+    std::fs::write(dir.path().join("desired/main.yaml"), DESIRED).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .arg("-C")
+        .arg(dir.path())
+        .args(["refresh", "--out", "live.json"])
+        .envs(sb.env())
+        .env("NEON_DATABASE_URL", CANARY_NEON)
+        .env("DEPLOY_TOKEN", CANARY_DEPLOY)
+        .env("SOPHIA_HTTP_FAST_RETRIES", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("live.json")).unwrap();
+    let live: LiveSnapshot = serde_json::from_str(&text).unwrap();
+    assert_eq!(live.format, "sophia-live/v1");
+    assert!(live.resources.contains_key(&Address::Provider {
+        name: "github".into()
+    }));
+    assert!(sb.requests().iter().all(|e| e.method == "GET"));
+    assert_no_canary("stdout", &String::from_utf8_lossy(&out.stdout));
+    assert_no_canary("stderr", &stderr);
+    assert_no_canary("live.json", &text);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "only desired/ and live.json (no temporary file left)"
+    );
+}
+
+#[tokio::test]
+async fn a_github_app_exchanges_its_jwt_for_an_installation_token_once() {
+    use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
+    let sb = sandbox(
+        r#"
+github:
+  app: { id: 12345, installations: [67890] }
+  repos:
+    ai-cherry/sophia-intel-ai: { branches: [main], secrets: [A] }
+"#,
+    );
+    let key = rsa::RsaPrivateKey::new(&mut crypto_box::aead::OsRng, 2048).unwrap();
+    let pem = key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string();
+    let mut pairs = sb.env();
+    pairs.retain(|(k, _)| k != "GITHUB_TOKEN");
+    pairs.extend([
+        ("GITHUB_APP_ID".to_string(), "12345".to_string()),
+        ("GITHUB_INSTALLATION_ID".to_string(), "67890".to_string()),
+        ("GITHUB_PRIVATE_KEY".to_string(), pem.clone()),
+    ]);
+    let creds = Credentials::from_pairs(pairs);
+    sb.clear_requests();
+    let live = refresh(&load(GITHUB_ONLY), &creds, &fast_http()).await;
+    assert!(
+        live.get(&Address::parse(&format!("github.repo.{REPO}.secret.A")).unwrap())
+            .is_some()
+    );
+    let log = sb.requests();
+    let exchanges: Vec<_> = log.iter().filter(|e| e.method == "POST").collect();
+    assert_eq!(
+        exchanges.len(),
+        1,
+        "one token exchange for the whole refresh"
+    );
+    assert_eq!(
+        exchanges[0].path,
+        "/github/app/installations/67890/access_tokens"
+    );
+    assert!(log.iter().skip(1).all(|e| e.method == "GET"));
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains("PRIVATE KEY"));
+}

@@ -1,0 +1,78 @@
+//! Running the `sophia` binary in a scratch repository.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scratch repository root with files written into it.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one run gave.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        Repo {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `text` at `rel`, creating folders.
+    pub fn file(&self, rel: &str, text: &str) -> &Repo {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    /// Run `sophia -C ROOT ARGS…` with only `env` in the environment.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_sophia"))
+            .arg("-C")
+            .arg(self.root())
+            .args(args)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .output()
+            .expect("running sophia");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Every file under the root, sorted (to check that nothing was written).
+    pub fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root(), self.root(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// The repository this test binary belongs to.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
