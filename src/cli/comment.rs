@@ -134,7 +134,7 @@ fn check_label(label: &str) -> anyhow::Result<String> {
 }
 
 /// In GitHub Actions, a link to this workflow run, whose artifacts hold the plan file.
-fn workflow_run_link() -> Option<String> {
+pub fn workflow_run_link() -> Option<String> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     Some(format!(
         "{}/{}/actions/runs/{}",

@@ -128,7 +128,13 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         let creds = crate::cli::comment::reporting_credentials();
         let issues = Issues::new(&creds, creds.http())?;
         let outcome = runtime
-            .block_on(sync_issue(&issues, repo, &drift, &proof))
+            .block_on(sync_issue(
+                &issues,
+                repo,
+                &drift,
+                &proof,
+                crate::cli::comment::workflow_run_link().as_deref(),
+            ))
             .with_context(|| format!("updating the drift issue of {repo}"))?;
         ctx.status(describe_outcome(repo, &outcome));
     }
@@ -278,6 +284,7 @@ pub async fn sync_issue(
     repo: &RepoRef,
     drift: &Drift,
     proof: &ProofRef,
+    run_link: Option<&str>,
 ) -> anyhow::Result<IssueOutcome> {
     let open: Vec<Issue> = issues
         .open_issues(repo)
@@ -317,7 +324,7 @@ pub async fn sync_issue(
         });
     };
     let title = issue_title(&drift.plan);
-    let body = issue_body(drift, digest, &proof_path);
+    let body = issue_body(drift, digest, &proof_path, run_link);
     // The issue with this very drift, else the newest drift issue (the list is newest first).
     let found = open
         .iter()
@@ -418,9 +425,9 @@ enum Detail {
 
 /// The drift issue's body, within GitHub's 65,536 characters: per-change detail is cut
 /// first, then the address lists.
-pub fn issue_body(drift: &Drift, digest: &str, proof_path: &str) -> String {
+pub fn issue_body(drift: &Drift, digest: &str, proof_path: &str, run_link: Option<&str>) -> String {
     for detail in [Detail::Full, Detail::Addresses] {
-        let body = issue_body_with(drift, digest, proof_path, detail);
+        let body = issue_body_with(drift, digest, proof_path, run_link, detail);
         if body.chars().count() <= MAX_COMMENT_CHARS {
             return body;
         }
@@ -429,14 +436,20 @@ pub fn issue_body(drift: &Drift, digest: &str, proof_path: &str) -> String {
     let mut n = drift.plan.changes.len();
     loop {
         n /= 2;
-        let body = issue_body_with(drift, digest, proof_path, Detail::First(n));
+        let body = issue_body_with(drift, digest, proof_path, run_link, Detail::First(n));
         if body.chars().count() <= MAX_COMMENT_CHARS || n == 0 {
             return body;
         }
     }
 }
 
-fn issue_body_with(drift: &Drift, digest: &str, proof_path: &str, detail: Detail) -> String {
+fn issue_body_with(
+    drift: &Drift,
+    digest: &str,
+    proof_path: &str,
+    run_link: Option<&str>,
+    detail: Detail,
+) -> String {
     let plan = &drift.plan;
     let mut out = String::new();
     let _ = writeln!(out, "{DRIFT_MARKER}");
@@ -521,7 +534,11 @@ fn issue_body_with(drift: &Drift, digest: &str, proof_path: &str, detail: Detail
     );
     let _ = writeln!(
         out,
-        "Evidence: `{proof_path}` (journaled in `proofs/journal.jsonl`).\n"
+        "Evidence: `{proof_path}` (journaled in `proofs/journal.jsonl`){}.\n",
+        match run_link {
+            Some(url) => format!(", kept as an artifact of [the workflow run]({url})"),
+            None => String::new(),
+        }
     );
     let _ = writeln!(
         out,

@@ -359,6 +359,13 @@ fn drift_twice_keeps_one_issue_and_closes_it_when_the_drift_is_gone() {
     assert!(title.starts_with("Drift: "), "{title}");
     assert!(first_body.starts_with("<!-- sophia-drift -->\n<!-- sophia-drift-digest: sha256:"));
     assert!(first_body.contains("fly.app.loop-api"));
+    insta::with_settings!({filters => vec![
+        (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+        (r"\d{8}T\d{6}\.\d{3}Z(-\d+)?", "[STAMP]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+    ]}, {
+        insta::assert_snapshot!("drift_issue", format!("{title}\n\n{first_body}"));
+    });
 
     // The same drift again: the same issue, refreshed, not a second one.
     sandbox.clear_requests();
@@ -635,10 +642,11 @@ fn reference_rows(
     }
 }
 
-/// The desired-state reference as a markdown table, from the JSON Schema of `Desired`.
+/// The desired-state reference as a markdown table, from what `sophia schema` prints.
 fn reference_table() -> String {
-    let schema = serde_json::to_value(schemars::schema_for!(sophia::core::desired::Desired))
-        .expect("the schema serializes");
+    let schema: serde_json::Value =
+        serde_json::from_str(&sophia::cli::schema::schema_json().expect("the schema"))
+            .expect("`sophia schema` prints JSON");
     let defs = schema["$defs"].clone();
     let mut rows = Vec::new();
     reference_rows("", "", &schema, &defs, &mut rows);
