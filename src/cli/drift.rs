@@ -576,6 +576,47 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_drift_still_fits_in_one_issue_with_its_digest() {
+        let mut text = String::from("fly:\n  org: pay-ready\n  apps:\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "    app-{i:04}:\n      image: registry.fly.io/app-{i:04}:v1\n      count: 1\n"
+            ));
+        }
+        let desired = crate::core::desired::load(&[crate::core::desired::Source {
+            path: "desired/main.yaml".into(),
+            text,
+        }])
+        .unwrap();
+        let now = "2026-01-02T03:04:05Z".parse().unwrap();
+        let drift = check(&desired, &LiveSnapshot::new("2026-01-02T03:04:05Z"), now).unwrap();
+        let digest = drift.digest.clone().unwrap();
+        let body = issue_body(&drift, &digest, "proofs/drift/x.json", None);
+        assert!(body.chars().count() <= MAX_COMMENT_CHARS);
+        assert!(body.starts_with(&format!(
+            "{DRIFT_MARKER}\n<!-- sophia-drift-digest: {digest} -->\n"
+        )));
+        assert!(body.contains("too large for one GitHub issue"));
+        assert!(body.contains("more"));
+        assert!(body.contains(&format!("Drift digest: `{digest}`")));
+    }
+
+    #[test]
+    fn the_same_drift_has_the_same_digest_whenever_it_is_checked() {
+        let desired = crate::core::desired::load(&[crate::core::desired::Source {
+            path: "desired/main.yaml".into(),
+            text: "fly:\n  org: pay-ready\n  apps:\n    app-a:\n      count: 1\n".into(),
+        }])
+        .unwrap();
+        let live = LiveSnapshot::new("2026-01-02T03:04:05Z");
+        let a = check(&desired, &live, "2026-01-02T03:04:05Z".parse().unwrap()).unwrap();
+        let b = check(&desired, &live, "2027-06-07T08:09:10Z".parse().unwrap()).unwrap();
+        assert!(a.digest.is_some());
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.plan.digest, b.plan.digest, "the plan digest covers the time");
+    }
+
+    #[test]
     fn stamps_sort_by_time() {
         let a = stamp("2026-01-02T03:04:05.006Z".parse().unwrap());
         let b = stamp("2026-01-02T03:04:05.010Z".parse().unwrap());
