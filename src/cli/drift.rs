@@ -613,7 +613,10 @@ mod tests {
         let b = check(&desired, &live, "2027-06-07T08:09:10Z".parse().unwrap()).unwrap();
         assert!(a.digest.is_some());
         assert_eq!(a.digest, b.digest);
-        assert_ne!(a.plan.digest, b.plan.digest, "the plan digest covers the time");
+        assert_ne!(
+            a.plan.digest, b.plan.digest,
+            "the plan digest covers the time"
+        );
     }
 
     #[test]
