@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         run_link.as_deref(),
     );
     let creds = reporting_credentials();
-    let issues = Issues::new(&creds, creds.http())?;
+    let issues = Issues::new(&creds, creds.http()).context("`sophia comment` writes to GitHub: set GITHUB_TOKEN (in a workflow, `${{ github.token }}` with `pull-requests: write`) or SOPHIA_REPORT_TOKEN")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -126,7 +126,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
     if let Some(repo) = &args.issue {
         let creds = crate::cli::comment::reporting_credentials();
-        let issues = Issues::new(&creds, creds.http())?;
+        let issues = Issues::new(&creds, creds.http()).context("`sophia drift --issue` writes to GitHub: set GITHUB_TOKEN or SOPHIA_REPORT_TOKEN (in a workflow, `${{ github.token }}` with `issues: write`)")?;
         let outcome = runtime
             .block_on(sync_issue(
                 &issues,
