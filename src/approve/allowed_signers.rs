@@ -173,18 +173,20 @@ impl Entry {
         }
     }
 
-    /// The principals this line names for a person, without negated patterns (what an
-    /// approval reports as "who").
-    pub fn identity(&self) -> String {
+    /// The principals this line names for a person: its positive patterns that the line
+    /// itself accepts as principals (so `alice@x,!alice@*` names nobody, exactly as
+    /// `ssh-keygen -Y verify -I alice@x` would refuse it), joined with `,`. `None` when the
+    /// line names nobody: such a line approves nothing.
+    pub fn identity(&self) -> Option<String> {
         let names: Vec<&str> = self
             .principals
             .split(',')
-            .filter(|p| !p.starts_with('!') && !p.is_empty())
+            .filter(|p| !p.starts_with('!') && !p.is_empty() && self.matches_principal(p))
             .collect();
         if names.is_empty() {
-            self.principals.clone()
+            None
         } else {
-            names.join(",")
+            Some(names.join(","))
         }
     }
 }
@@ -722,7 +724,7 @@ mod tests {
         assert!(alice.matches_principal("alice@example.com"));
         assert!(!alice.matches_principal("mallory@example.com"));
         assert!(alice.allows_namespace("anything"));
-        assert_eq!(alice.identity(), "alice@example.com");
+        assert_eq!(alice.identity().as_deref(), Some("alice@example.com"));
         let bob = &all.entries[1];
         assert_eq!(bob.line, 4);
         assert_eq!(bob.principals, "bob@example.com");
@@ -740,7 +742,14 @@ mod tests {
         let e = one(&format!("\"alice smith@example.com,bob@*\" {KEY}"));
         assert!(e.matches_principal("alice smith@example.com"));
         assert!(e.matches_principal("bob@example.com"));
-        assert_eq!(e.identity(), "alice smith@example.com,bob@*");
+        assert_eq!(
+            e.identity().as_deref(),
+            Some("alice smith@example.com,bob@*")
+        );
+        let nobody = one(&format!("alice@example.com,!alice@* {KEY}"));
+        assert_eq!(nobody.identity(), None);
+        let only_negated = one(&format!("!eve@* {KEY}"));
+        assert_eq!(only_negated.identity(), None);
     }
 
     #[test]

@@ -49,6 +49,29 @@
 //! Replaying an old approved plan is bounded by `not_after`, and `apply` refuses a plan whose
 //! live fingerprints are stale. Adding a key to `.infra/allowed_signers` is itself a change
 //! reviewed in the repository.
+//!
+//! # Using the gate (apply)
+//!
+//! ```no_run
+//! # fn demo(root: &std::path::Path) -> anyhow::Result<()> {
+//! use sophia::approve::{self, ApprovalError, GateOptions};
+//! let options = GateOptions {
+//!     plan: "plan.json".into(),
+//!     signatures: vec![],  // --signature …; empty: plan.json.sig and plan.json.sig.*
+//!     approve: None,       // --approve sha256:…
+//! };
+//! match approve::gate(root, &options, chrono::Utc::now()) {
+//!     Ok(gated) => { /* run gated.plan; record gated.approval (who, which key) in proofs */ }
+//!     Err(err) => {
+//!         let code = err.downcast_ref::<ApprovalError>().map_or("invalid-input", |e| e.code());
+//!         return Err(err.context(format!("refused ({code}) before any provider call")));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The plan to execute is `gated.plan`, parsed from exactly the bytes that were verified
+//! (`gated.plan_bytes`): never re-read the file after the gate.
 
 // ApprovalError carries the data of the failed check (file, key, principal, window) so its
 // message is complete; it is built at most once per command, so its size does not matter.
@@ -218,6 +241,15 @@ pub enum ApprovalError {
         line: usize,
         valid_before: String,
         now: String,
+    },
+    #[error(
+        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\nhint: name the key's holder with a pattern the line's `!` negations do not match, e.g. `alice@example.com,!mallory@*`"
+    )]
+    NoPrincipal {
+        file: String,
+        fingerprint: String,
+        principals: String,
+        line: usize,
     },
     #[error(
         "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)\nhint: write the time in UTC with a `Z` suffix"
@@ -457,9 +489,9 @@ fn verify_one<Tz: TimeZone>(
     let mut first_refusal = None;
     for entry in allowed.entries_for(key) {
         match check_entry(entry, file, &fingerprint, now, local) {
-            Ok(()) => {
+            Ok(principal) => {
                 return Ok(Signer {
-                    principal: entry.identity(),
+                    principal,
                     fingerprint,
                     key_type,
                     signature_file: file.name.clone(),
@@ -478,18 +510,27 @@ fn verify_one<Tz: TimeZone>(
     }))
 }
 
+/// Whether one allowed_signers line accepts the key now; its identity when it does.
 fn check_entry<Tz: TimeZone>(
     entry: &allowed_signers::Entry,
     file: &SignatureFile,
     fingerprint: &str,
     now: DateTime<Utc>,
     local: &Tz,
-) -> Result<(), ApprovalError> {
+) -> Result<String, ApprovalError> {
+    let Some(identity) = entry.identity() else {
+        return Err(ApprovalError::NoPrincipal {
+            file: file.name.clone(),
+            fingerprint: fingerprint.to_string(),
+            principals: entry.principals.clone(),
+            line: entry.line,
+        });
+    };
     if !entry.allows_namespace(sshsig::NAMESPACE) {
         return Err(ApprovalError::NamespaceNotAllowed {
             file: file.name.clone(),
             fingerprint: fingerprint.to_string(),
-            principal: entry.identity(),
+            principal: identity.clone(),
             line: entry.line,
             namespace: sshsig::NAMESPACE.to_string(),
             allowed: entry.namespaces.clone().unwrap_or_default(),
@@ -509,7 +550,7 @@ fn check_entry<Tz: TimeZone>(
             return Err(ApprovalError::KeyNotYetValid {
                 file: file.name.clone(),
                 fingerprint: fingerprint.to_string(),
-                principal: entry.identity(),
+                principal: identity.clone(),
                 line: entry.line,
                 valid_after: after.to_string(),
                 now: rfc3339(now),
@@ -521,14 +562,14 @@ fn check_entry<Tz: TimeZone>(
             return Err(ApprovalError::KeyExpired {
                 file: file.name.clone(),
                 fingerprint: fingerprint.to_string(),
-                principal: entry.identity(),
+                principal: identity.clone(),
                 line: entry.line,
                 valid_before: before.to_string(),
                 now: rfc3339(now),
             });
         }
     }
-    Ok(())
+    Ok(identity)
 }
 
 /// `sha256:` and 64 lowercase hex digits.

@@ -30,7 +30,26 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }
     };
     let key_path = ctx.path(&args.key);
-    let signed = approve::sign_plan(&ctx.root, &plan_path, &key_path, &out, chrono::Utc::now())?;
+    let started = std::time::Instant::now();
+    let now = chrono::Utc::now();
+    let signed = approve::sign_plan(&ctx.root, &plan_path, &key_path, &out, now)?;
+    if ctx.json {
+        let envelope = crate::core::envelope::Envelope::success(
+            "sign",
+            vec![serde_json::json!({
+                "plan": approve::shown(&ctx.root, &plan_path),
+                "plan_digest": signed.plan_digest,
+                "signature_file": approve::shown(&ctx.root, &out),
+                "key_type": signed.key_type,
+                "fingerprint": signed.fingerprint,
+                "namespace": approve::sshsig::NAMESPACE,
+            })],
+            format!("signed {}", signed.plan_digest),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            started.elapsed().as_millis() as u64,
+        );
+        println!("{}", serde_json::to_string_pretty(&envelope)?);
+    }
     ctx.status(format!(
         "signed `{}` (digest {}) with {} key {}{} → `{}`",
         approve::shown(&ctx.root, &plan_path),
@@ -50,7 +69,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 .entries
                 .iter()
                 .filter(|e| approve::sshsig::fingerprint(e.key.key_data()) == signed.fingerprint)
-                .map(|e| format!("`{}` ({}:{})", e.identity(), approve::ALLOWED_SIGNERS_PATH, e.line))
+                .filter_map(|e| {
+                    let who = e.identity()?;
+                    Some(format!("`{who}` ({}:{})", approve::ALLOWED_SIGNERS_PATH, e.line))
+                })
                 .collect();
             if listed.is_empty() {
                 ctx.status(format!(

@@ -692,3 +692,120 @@ fn verify_json_prints_the_envelope() {
     );
     filters().bind(|| insta::assert_snapshot!("verify_json", out));
 }
+
+#[test]
+fn a_plan_written_by_sophia_plan_is_signed_and_verified_by_both_tools() {
+    let repo = Repo::new();
+    let desired = Path::new(env!("CARGO_MANIFEST_DIR")).join("desired");
+    std::fs::create_dir_all(repo.path("desired")).unwrap();
+    for entry in std::fs::read_dir(&desired).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, repo.path("desired").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        repo.path("live.json"),
+        r#"{"format": "sophia-live/v1", "taken_at": "2026-01-01T00:00:00Z", "resources": {}}"#,
+    )
+    .unwrap();
+    let planned = repo.sophia(&["plan", "--live", "live.json", "--out", "plan.json"]);
+    assert!(
+        repo.path("plan.json").exists(),
+        "sophia plan wrote no plan: {}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let ceo = repo.ed25519("ceo");
+    repo.allow(&[format!(
+        "ceo@pay-ready.com namespaces=\"{NS}\" {}",
+        ceo.public
+    )]);
+    let out = repo.sophia(&["--json", "sign", "plan.json", "--key", "keys/ceo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["results"][0]["signature_file"], "plan.json.sig");
+    assert!(
+        repo.keygen_verify("ceo@pay-ready.com", "plan.json.sig")
+            .status
+            .success()
+    );
+    repo.keygen_sign(&ceo, NS, "plan.json.sig.keygen");
+    let out = repo.ok(&["verify", "plan.json"]);
+    assert!(out.contains("signed by `ceo@pay-ready.com`"), "{out}");
+}
+
+/// Differential test: for each allowed_signers line, sophia accepts the signature exactly
+/// when `ssh-keygen -Y verify -I <principal>` does (and both agree with the expectation).
+#[test]
+fn allowed_signers_decisions_agree_with_ssh_keygen() {
+    let repo = Repo::new();
+    let alice = repo.ed25519("alice");
+    repo.write_plan(&valid_plan());
+    repo.keygen_sign(&alice, NS, "plan.json.sig");
+    let k = &alice.public;
+    let cases: Vec<(String, bool)> = vec![
+        (format!("alice@example.com {k}"), true),
+        (format!("*@example.com {k}"), true),
+        (format!("alice@example.co? {k}"), true),
+        (format!("\"alice@example.com\" {k}"), true),
+        (format!("bob@example.com,alice@example.com {k}"), true),
+        (format!("alice@example.com,!alice@* {k}"), false),
+        (format!("!alice@*,alice@example.com {k}"), false),
+        (format!("alice@example.com\t{k} trailing comment"), true),
+        (format!("alice@example.com namespaces=\"{NS}\" {k}"), true),
+        (
+            format!("alice@example.com NAMESPACES=\"sophia-*\" {k}"),
+            true,
+        ),
+        (
+            format!("alice@example.com namespaces=\"git,file\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com namespaces=\"*,!{NS}\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com namespaces=\"git, {NS}\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-before=\"20200101\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-after=\"20990101\" {k}"),
+            false,
+        ),
+        (
+            format!("alice@example.com valid-after=\"20200101\",valid-before=\"20990101Z\" {k}"),
+            true,
+        ),
+        (format!("alice@example.com namespaces={NS} {k}"), false),
+        (format!("alice@example.com cert-authority {k}"), false),
+        (format!("alice@example.com unknown-option {k}"), false),
+    ];
+    for (line, expected) in cases {
+        repo.allow(std::slice::from_ref(&line));
+        let keygen = repo
+            .keygen_verify("alice@example.com", "plan.json.sig")
+            .status
+            .success();
+        let sophia = repo.sophia(&["verify", "plan.json"]).status.success();
+        assert_eq!(keygen, expected, "ssh-keygen on `{line}`");
+        assert_eq!(sophia, expected, "sophia on `{line}`");
+    }
+}
+
+#[test]
+fn a_line_whose_negations_exclude_its_own_principal_is_refused() {
+    let repo = Repo::new();
+    let alice = repo.ed25519("alice");
+    repo.allow(&[format!("alice@example.com,!alice@* {}", alice.public)]);
+    repo.write_plan(&valid_plan());
+    repo.keygen_sign(&alice, NS, "plan.json.sig");
+    let err = repo.refused(&["verify", "plan.json"]);
+    filters().bind(|| insta::assert_snapshot!("refused_no_principal", err));
+}

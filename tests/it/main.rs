@@ -3,11 +3,13 @@ mod approve;
 mod backend;
 mod flytoml;
 mod loader;
+mod matrix;
 mod plan;
 mod proofs;
 mod render;
 mod sandbox;
 mod sandbox_conformance;
+mod schema;
 mod support;
 #[path = "loop.rs"]
 mod the_loop;

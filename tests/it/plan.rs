@@ -250,6 +250,12 @@ impl Repo {
             .args(args)
             .env("NO_COLOR", "1")
             .env_remove("GITHUB_SHA")
+            // No provider credentials: a plan without `--live` must not reach a real API.
+            .env_remove("FLY_API_TOKEN")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_APP_ID")
+            .env_remove("GITHUB_INSTALLATION_ID")
+            .env_remove("GITHUB_PRIVATE_KEY")
             .output()
             .unwrap()
     }
@@ -422,15 +428,15 @@ fn a_cycle_is_an_error_naming_it() {
     let yaml = r#"
 fly:
   apps:
-    a: { image: "x:1", depends_on: [b] }
-    b: { image: "x:1", depends_on: [c] }
-    c: { image: "x:1", depends_on: [a] }
-    d: { image: "x:1", depends_on: [a] }
+    aa: { image: "x:1", depends_on: [bb] }
+    bb: { image: "x:1", depends_on: [cc] }
+    cc: { image: "x:1", depends_on: [aa] }
+    dd: { image: "x:1", depends_on: [aa] }
 "#;
     let d = load_yaml(&[("desired/fly.yaml", yaml)]);
     let err = plan::build(&d, &LiveSnapshot::new("t"), &fixed_opts()).unwrap_err();
     insta::assert_snapshot!(err.to_string(), @r"
-    dependency cycle: fly.app.a → fly.app.b → fly.app.c → fly.app.a
+    dependency cycle: fly.app.aa → fly.app.bb → fly.app.cc → fly.app.aa
       hint: remove one of these `depends_on` entries
     ");
 }
@@ -668,7 +674,7 @@ fn cli_bad_live_files_are_clear_errors_and_nothing_is_written() {
 
 #[test]
 fn cli_cycle_error_exits_1_and_writes_nothing() {
-    let yaml = "fly:\n  apps:\n    a: { image: \"x:1\", depends_on: [b] }\n    b: { image: \"x:1\", depends_on: [a] }\n";
+    let yaml = "fly:\n  apps:\n    aa: { image: \"x:1\", depends_on: [bb] }\n    bb: { image: \"x:1\", depends_on: [aa] }\n";
     let repo = Repo::new(
         yaml,
         Some(&json!({"format": "sophia-live/v1", "taken_at": "t", "resources": {}})),
@@ -677,7 +683,7 @@ fn cli_cycle_error_exits_1_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!repo.path("plan.json").exists());
     insta::assert_snapshot!(stderr(&out), @r"
-    error: dependency cycle: fly.app.a → fly.app.b → fly.app.a
+    error: dependency cycle: fly.app.aa → fly.app.bb → fly.app.aa
       hint: remove one of these `depends_on` entries
     ");
 }
@@ -729,12 +735,13 @@ mod strategies {
         Activation, BranchDesired, ContextDbDesired, CpuKind, Distance, EnvironmentDesired, FlyApp,
         FlyDesired, GithubDesired, Guest, Health, Protection, ProviderName, QdrantCollection,
         QdrantDesired, RedisDesired, RepoDesired, RequiredPullRequestReviews, RequiredStatusChecks,
-        Restrictions, Reviewer, ReviewerKind, Strategy as Deploy,
+        Restrictions, Reviewer, ReviewerKind, SlackDesired, Strategy as Deploy,
     };
     use std::collections::BTreeMap;
 
+    /// Distinct names, sorted (the loader refuses a name listed twice).
     fn names(re: &'static str, max: usize) -> impl Strategy<Value = Vec<String>> {
-        proptest::collection::vec(re, 0..max)
+        proptest::collection::btree_set(re, 0..max).prop_map(|s| s.into_iter().collect())
     }
 
     fn app(others: Vec<String>) -> impl Strategy<Value = FlyApp> {
@@ -747,7 +754,7 @@ mod strategies {
             proptest::option::of(1u32..4),
             proptest::option::of((
                 prop_oneof![Just(CpuKind::Shared), Just(CpuKind::Performance)],
-                1u32..4,
+                prop_oneof![Just(1u32), Just(2), Just(4)],
                 prop_oneof![Just(256u32), Just(512), Just(1024)],
             )),
             proptest::option::of(proptest::collection::btree_map(
@@ -871,10 +878,10 @@ mod strategies {
                 protection(),
                 0..3,
             ),
-            proptest::collection::btree_set("[A-Z][A-Z0-9_]{0,8}", 0..3),
+            proptest::collection::btree_set("[A-FH-Z][A-Z0-9_]{0,8}", 0..3),
             proptest::collection::btree_map(
                 "[a-z]{2,8}",
-                proptest::collection::vec(("[a-z]{2,8}", any::<bool>()), 0..3),
+                proptest::collection::btree_map("[a-z]{2,8}", any::<bool>(), 0..3),
                 0..2,
             ),
         )
@@ -922,7 +929,7 @@ mod strategies {
                 0..3,
             )),
             proptest::option::of(proptest::collection::btree_map(
-                "[a-z-]{2,12}",
+                "[a-z]{2,6}(-[a-z]{2,6})?",
                 "[a-z0-9-]{1,10}",
                 0..3,
             )),
@@ -948,6 +955,10 @@ mod strategies {
                             .collect(),
                     }),
                     redis: redis.map(|config| RedisDesired { config }),
+                    // Never an empty state: the loader refuses one.
+                    slack: Some(SlackDesired {
+                        notify_channel: Some("#infra".into()),
+                    }),
                     ..Default::default()
                 };
                 d.providers = providers;

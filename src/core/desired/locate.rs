@@ -3,14 +3,16 @@
 //!
 //! serde_yaml gives the position of a syntax error but not of the keys of a value that
 //! deserialized fine, and the semantic checks (names, duplicates across files) need those. So
-//! each file is also read with `yaml-rust2`'s marked event parser, which reports the position of
-//! every scalar and collection start. Sequence items are indexed by their position (`0`, `1`,
-//! …), as serde_path_to_error names them.
+//! each file is read with `yaml-rust2`'s marked event parser, which reports the position of
+//! every scalar and collection start; the same pass builds the `serde_yaml::Value` that is
+//! then deserialized into the model (one parse per file, not two). Sequence items are indexed
+//! by their position (`0`, `1`, …), as serde_path_to_error names them.
 
 use std::collections::HashMap;
 
+use serde_yaml::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Separates the segments of a path key. A unit separator cannot appear in a YAML key that
 /// anyone would write, and a flat string hashes much faster than a vector of segments (the
@@ -76,14 +78,7 @@ pub struct FileIndex {
 impl FileIndex {
     /// Index `text`; a YAML syntax error gives its position and the parser's message.
     pub fn build(text: &str) -> Result<FileIndex, (Pos, String)> {
-        let mut builder = Builder::default();
-        Parser::new_from_str(text)
-            .load(&mut builder, false)
-            .map_err(|e| (Pos::from(*e.marker()), e.info().to_string()))?;
-        Ok(FileIndex {
-            entries: builder.entries,
-            duplicates: builder.duplicates,
-        })
+        parse(text).map(|(index, _)| index)
     }
 
     /// The position of the key at `path`, or of its nearest indexed ancestor.
@@ -110,6 +105,120 @@ impl FileIndex {
     }
 }
 
+/// Parse `text` (its first document) into its position index and its value. A YAML syntax
+/// error gives its position and the parser's message.
+pub fn parse(text: &str) -> Result<(FileIndex, Value), (Pos, String)> {
+    let mut builder = Builder::default();
+    Parser::new_from_str(text)
+        .load(&mut builder, true)
+        .map_err(|e| (Pos::from(*e.marker()), e.info().to_string()))?;
+    if let Some(pos) = builder.second_document {
+        return Err((
+            pos,
+            "a second YAML document (`---`); a desired file holds one document, \
+             split it into two files"
+                .into(),
+        ));
+    }
+    let value = builder.root.unwrap_or(Value::Null);
+    Ok((
+        FileIndex {
+            entries: builder.entries,
+            duplicates: builder.duplicates,
+        },
+        value,
+    ))
+}
+
+/// A collection being built.
+enum Building {
+    /// The mapping and the key whose value comes next.
+    Map(serde_yaml::Mapping, Option<Value>),
+    Seq(Vec<Value>),
+}
+
+/// The value of a scalar, resolved as serde_yaml does (YAML 1.2 core schema): plain `null`,
+/// `~` and empty are null; `true`/`false` booleans; integers (decimal, `0x`, `0o`, `0b`);
+/// floats (`1.5`, `1e3`, `.inf`, `.nan`); anything else, and every quoted scalar, a string.
+fn resolve(text: String, style: TScalarStyle, tagged_str: bool) -> Value {
+    if style != TScalarStyle::Plain || tagged_str {
+        return Value::String(text);
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Number(f64::INFINITY.into());
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Number(f64::NEG_INFINITY.into()),
+        ".nan" | ".NaN" | ".NAN" => return Value::Number(f64::NAN.into()),
+        _ => {}
+    }
+    if let Some(n) = parse_int(&text) {
+        return Value::Number(n);
+    }
+    if looks_like_float(&text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Number(f.into());
+    }
+    Value::String(text)
+}
+
+fn parse_int(s: &str) -> Option<serde_yaml::Number> {
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(d) = digits.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = digits.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = digits.strip_prefix("0b") {
+        (2, d)
+    } else {
+        (10, digits)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        let n = i64::try_from(magnitude)
+            .ok()
+            .map(|m| -m)
+            .or_else(|| (magnitude == 1 << 63).then_some(i64::MIN))?;
+        Some(n.into())
+    } else {
+        Some(magnitude.into())
+    }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, so that words Rust's float parser
+/// accepts (`inf`, `NaN`) stay strings.
+fn looks_like_float(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = digits(int)
+        && frac.is_none_or(digits)
+        && (!int.is_empty() || frac.is_some_and(|f| !f.is_empty()));
+    let exp_ok = exp.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exp_ok
+}
+
 enum Frame {
     Map {
         /// Length of the builder's path string at this mapping.
@@ -130,9 +239,35 @@ struct Builder {
     stack: Vec<Frame>,
     entries: HashMap<String, Entry>,
     duplicates: Vec<DuplicateKey>,
+    /// The value under construction, parallel to `stack`.
+    values: Vec<Building>,
+    /// Anchored values, for aliases.
+    anchors: HashMap<usize, Value>,
+    documents: usize,
+    second_document: Option<Pos>,
+    /// The anchor of each collection being built.
+    pending_anchors: Vec<usize>,
+    root: Option<Value>,
 }
 
 impl Builder {
+    /// Add a finished value (or key) to the collection being built, or make it the root.
+    fn add_value(&mut self, v: Value, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, v.clone());
+        }
+        match self.values.last_mut() {
+            None => self.root = Some(v),
+            Some(Building::Seq(items)) => items.push(v),
+            Some(Building::Map(map, key)) => match key.take() {
+                None => *key = Some(v),
+                Some(k) => {
+                    map.insert(k, v);
+                }
+            },
+        }
+    }
+
     /// Sets `self.path` to the path of the value about to start and records its entry.
     /// Returns false when the event is a mapping key (handled here) rather than a value.
     fn begin_value(&mut self, mark: Pos, scalar_key: Option<&str>) -> bool {
@@ -199,13 +334,17 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Pos::from(mark);
         match ev {
-            Event::Scalar(value, ..) => {
-                self.begin_value(pos, Some(&value));
+            Event::Scalar(text, style, anchor, tag) => {
+                self.begin_value(pos, Some(&text));
+                let tagged_str = tag.is_some_and(|t| t.suffix == "str");
+                self.add_value(resolve(text, style, tagged_str), anchor);
             }
-            Event::Alias(_) => {
+            Event::Alias(id) => {
                 self.begin_value(pos, Some("<alias>"));
+                let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                self.add_value(v, 0);
             }
-            Event::MappingStart(..) => {
+            Event::MappingStart(anchor, _) => {
                 // A collection used as a key is indexed under `<complex key>`.
                 self.begin_value(pos, None);
                 self.stack.push(Frame::Map {
@@ -213,16 +352,34 @@ impl MarkedEventReceiver for Builder {
                     key: None,
                     seen: HashMap::new(),
                 });
+                self.values
+                    .push(Building::Map(serde_yaml::Mapping::new(), None));
+                self.pending_anchors.push(anchor);
             }
-            Event::SequenceStart(..) => {
+            Event::SequenceStart(anchor, _) => {
                 self.begin_value(pos, None);
                 self.stack.push(Frame::Seq {
                     base: self.path.len(),
                     next: 0,
                 });
+                self.values.push(Building::Seq(Vec::new()));
+                self.pending_anchors.push(anchor);
+            }
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents == 2 {
+                    self.second_document = Some(pos);
+                }
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
+                let anchor = self.pending_anchors.pop().unwrap_or(0);
+                let v = match self.values.pop() {
+                    Some(Building::Map(m, _)) => Value::Mapping(m),
+                    Some(Building::Seq(items)) => Value::Sequence(items),
+                    None => Value::Null,
+                };
+                self.add_value(v, anchor);
             }
             _ => {}
         }
@@ -273,6 +430,22 @@ mod tests {
             Some(Pos { line: 2, column: 3 })
         );
         assert_eq!(idx.key("nothing"), None);
+    }
+
+    #[test]
+    fn values_resolve_as_serde_yaml_does() {
+        let text =
+            "a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: [x, 0x10, -3]\ng: &x {h: inf}\ni: *x\nj:\n";
+        let (_, built) = parse(text).unwrap();
+        let expected: Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(built, expected);
+    }
+
+    #[test]
+    fn a_second_document_is_refused() {
+        let (pos, msg) = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(pos.line, 2, "{msg}");
+        assert!(parse("---\na: 1\n").is_ok());
     }
 
     #[test]

@@ -46,10 +46,11 @@ impl Merger<'_> {
     }
 }
 
-/// Merge the parsed files (in file order) into one desired state.
+/// Merge the parsed files (in file order) into one desired state. Each part's state is moved
+/// out (its position index stays, for the checks after the merge).
 pub fn merge(
     sources: &[Source],
-    parts: &[(usize, ParsedFile)],
+    parts: &mut [(usize, ParsedFile)],
     errors: &mut Vec<LoadError>,
 ) -> Desired {
     let mut m = Merger {
@@ -58,9 +59,10 @@ pub fn merge(
         errors,
     };
     let mut out = Desired::default();
-    for (file, part) in parts {
+    for (file, part) in parts.iter_mut() {
         let file = *file;
-        let d = &part.desired;
+        let d = std::mem::take(&mut part.desired);
+        let part = &*part;
         for (p, a) in &d.providers {
             if m.define(
                 format!("providers.{p}"),
@@ -71,38 +73,38 @@ pub fn merge(
                 out.providers.insert(*p, *a);
             }
         }
-        if let Some(fly) = &d.fly {
+        if let Some(fly) = d.fly {
             let dst = out.fly.get_or_insert_with(Default::default);
-            if let Some(org) = &fly.org
+            if let Some(org) = fly.org
                 && m.define("fly.org".into(), file, part, &["fly", "org"])
             {
-                dst.org = Some(org.clone());
+                dst.org = Some(org);
             }
-            for (name, app) in &fly.apps {
+            for (name, app) in fly.apps {
                 if m.define(
                     format!("fly.app.{name}"),
                     file,
                     part,
-                    &["fly", "apps", name],
+                    &["fly", "apps", &name],
                 ) {
-                    dst.apps.insert(name.clone(), app.clone());
+                    dst.apps.insert(name, app);
                 }
             }
         }
-        if let Some(gh) = &d.github {
+        if let Some(gh) = d.github {
             let dst = out.github.get_or_insert_with(Default::default);
-            for (repo, r) in &gh.repos {
+            for (repo, r) in gh.repos {
                 let base = ["github", "repos", repo.as_str()];
                 let into = dst.repos.entry(repo.clone()).or_default();
-                for (branch, b) in &r.branches {
-                    let segs = [&base[..], &["branches", branch]].concat();
+                for (branch, b) in r.branches {
+                    let segs = [&base[..], &["branches", &branch]].concat();
                     if m.define(
                         format!("github.repo.{repo}.branch.{branch}"),
                         file,
                         part,
                         &segs,
                     ) {
-                        into.branches.insert(branch.clone(), b.clone());
+                        into.branches.insert(branch, b);
                     }
                 }
                 if !r.actions_secrets.is_empty() {
@@ -113,28 +115,28 @@ pub fn merge(
                         part,
                         &segs,
                     ) {
-                        into.actions_secrets = r.actions_secrets.clone();
+                        into.actions_secrets = r.actions_secrets;
                     }
                 }
-                for (env, e) in &r.environments {
-                    let segs = [&base[..], &["environments", env]].concat();
+                for (env, e) in r.environments {
+                    let segs = [&base[..], &["environments", &env]].concat();
                     if m.define(
                         format!("github.repo.{repo}.environment.{env}"),
                         file,
                         part,
                         &segs,
                     ) {
-                        into.environments.insert(env.clone(), e.clone());
+                        into.environments.insert(env, e);
                     }
                 }
             }
         }
         macro_rules! singleton {
             ($($f:ident),*) => {$(
-                if let Some(section) = &d.$f
+                if let Some(section) = d.$f
                     && m.define(stringify!($f).into(), file, part, &[stringify!($f)])
                 {
-                    out.$f = Some(section.clone());
+                    out.$f = Some(section);
                 }
             )*};
         }

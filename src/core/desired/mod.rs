@@ -103,7 +103,7 @@ pub fn load_located(sources: &[Source]) -> Result<Loaded, LoadErrors> {
             ),
         }]));
     }
-    let desired = merge::merge(sources, &parts, &mut errors);
+    let desired = merge::merge(sources, &mut parts, &mut errors);
     let locator = validate::Locator {
         files: parts
             .iter()

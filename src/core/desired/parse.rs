@@ -72,8 +72,7 @@ impl Ctx<'_> {
         if map.len() < 2 {
             return self.de_one(value, base, false);
         }
-        let whole = serde_path_to_error::deserialize::<_, T>(value.clone());
-        if let Ok(v) = whole {
+        if let Ok(v) = serde_path_to_error::deserialize::<_, T>(&value) {
             return Some(v);
         }
         let before = self.errors.len();
@@ -241,8 +240,8 @@ fn key_string(k: &Value) -> String {
 
 /// Parse one file. Errors go to `errors`; the returned part holds what parsed.
 pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<ParsedFile> {
-    let index = match FileIndex::build(&source.text) {
-        Ok(i) => i,
+    let (index, value) = match super::locate::parse(&source.text) {
+        Ok(parsed) => parsed,
         Err((pos, info)) => {
             errors.push(LoadError {
                 file: source.path.clone(),
@@ -277,26 +276,6 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
         }
         return None;
     }
-    let value: Value = match serde_yaml::from_str(&source.text) {
-        Ok(v) => v,
-        Err(e) => {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let message = e.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
-            errors.push(LoadError {
-                file: source.path.clone(),
-                line,
-                column,
-                message: format!("malformed YAML: {message}"),
-                hint: None,
-            });
-            return None;
-        }
-    };
     let mut ctx = Ctx {
         source,
         index: &index,

@@ -35,11 +35,10 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
     render_within(plan, plan_file, MAX_COMMENT_CHARS)
 }
 
-/// [`render`] in at most `max_chars` characters, for a caller that adds its own lines to
-/// the comment (`sophia comment` adds its marker and where to download the plan file).
-pub fn render_within(plan: &Plan, plan_file: &str, max_chars: usize) -> String {
-    let full = render_with(plan, plan_file, Detail::Full, None);
-    if full.chars().count() <= max_chars {
+/// [`render`] in at most `max` characters, for a caller that adds its own lines to the
+/// comment (`sophia comment` adds its marker and where to download the plan file).
+pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
+    if let Some(full) = render_with(plan, plan_file, Detail::Full, None, max) {
         return full;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -47,8 +46,7 @@ pub fn render_within(plan: &Plan, plan_file: &str, max_chars: usize) -> String {
         .to_string()
         + plan_file
         + "` for every attribute.\n\n";
-    let addresses = render_with(plan, plan_file, Detail::Addresses, Some(&note));
-    if addresses.chars().count() <= max_chars {
+    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, Some(&note), max) {
         return addresses;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -57,9 +55,11 @@ pub fn render_within(plan: &Plan, plan_file: &str, max_chars: usize) -> String {
         + plan_file
         + "` for all of it.\n\n";
     // Everything but the lists: what the lists may use is the rest.
-    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note));
-    let budget = max_chars.saturating_sub(skeleton.chars().count());
-    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note))
+    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note), max)
+        .expect("a budgeted comment always renders");
+    let budget = max.saturating_sub(skeleton.chars().count());
+    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note), max)
+        .expect("a budgeted comment always renders")
 }
 
 fn provider_summary(changes: &[&Change]) -> PlanSummary {
@@ -96,7 +96,15 @@ fn fence(content: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>) -> String {
+/// The comment at one level of detail; `None` as soon as a `Full` or `Addresses` comment
+/// passes [`MAX_COMMENT_CHARS`] (a `Budgeted` one always renders).
+fn render_with(
+    plan: &Plan,
+    plan_file: &str,
+    detail: Detail,
+    note: Option<&str>,
+    max: usize,
+) -> Option<String> {
     let mut out = String::new();
     let _ = writeln!(out, "## sophia plan\n");
     let _ = writeln!(out, "**{}**\n", plan.summary.sentence());
@@ -140,6 +148,7 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
 
+    let (mut chars, mut counted) = (0, 0);
     let mut budget = match detail {
         Detail::Budgeted(b) => Some(b),
         _ => None,
@@ -188,6 +197,14 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
                 *b -= cost;
             }
             out.push_str(&entry);
+            if budget.is_none() {
+                // Count characters incrementally, so giving up early stays linear.
+                chars += out[counted..].chars().count();
+                counted = out.len();
+                if chars > max {
+                    return None;
+                }
+            }
             shown += 1;
         }
         if shown < changes.len() {
@@ -213,7 +230,10 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
         out,
         "```sh\nsophia sign {plan_file} --key ~/.ssh/id_ed25519\n```"
     );
-    out
+    match detail {
+        Detail::Budgeted(_) => Some(out),
+        _ => (out.chars().count() <= max).then_some(out),
+    }
 }
 
 fn indent(text: &str, prefix: &str) -> String {
