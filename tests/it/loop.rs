@@ -471,6 +471,32 @@ fn the_demo_runs_the_whole_loop_and_leaves_nothing_behind() {
     assert!(!stdout.contains('\x1b'), "no colour with NO_COLOR");
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left files behind: {left:?}");
+
+    // What a newcomer reads. Actions run in parallel, so their progress lines are sorted.
+    let mut lines: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    for l in stdout.lines() {
+        if l.starts_with("    succeeded ") {
+            run.push(l.to_string());
+            continue;
+        }
+        run.sort();
+        lines.append(&mut run);
+        lines.push(l.to_string());
+    }
+    insta::with_settings!({filters => vec![
+        (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+        (r"SHA256:[A-Za-z0-9+/]{43}", "SHA256:[FINGERPRINT]"),
+        (r"apply/[0-9a-f]{12}…", "apply/[HEX]…"),
+        (r"\d{8}T\d{6}\.\d{3}Z(-\d+)?", "[STAMP]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"/[^ ]*/sophia-demo-[A-Za-z0-9]+", "[TMP]/sophia-demo-[X]"),
+        (r"\(\d+ ms\)", "([N] ms)"),
+        (r"\d+\.\ds", "[N]s"),
+    ]}, {
+        insta::assert_snapshot!("demo", lines.join("\n"));
+    });
 }
 
 // ───────────────────────── the README's desired-state reference ─────────────────────────
