@@ -171,23 +171,60 @@ pub fn report(ctx: &Ctx, err: &anyhow::Error) {
         validate::report_load_errors(ctx, errors);
         return;
     }
+    // Defence in depth: no secret value may reach stderr or stdout, even inside a message
+    // from a server or a library.
+    let redactor = redactor(ctx);
     let mut text = format!("error: {err}");
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\nCaused by: {cause}"));
     }
-    eprintln!("{text}");
+    eprintln!("{}", redactor.redact(&text));
     if ctx.json {
+        let message = redactor.redact(&err.to_string());
         let env = crate::core::envelope::Envelope::failure(
             "sophia",
             vec![crate::core::envelope::EnvelopeError::new(
                 "sophia",
-                "error",
-                err.to_string(),
+                error_code(err),
+                &message,
             )],
-            err.to_string(),
+            &message,
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             0,
         );
         println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default());
     }
+}
+
+/// The normalized error code of an error: the refusals and provider errors keep theirs.
+fn error_code(err: &anyhow::Error) -> &'static str {
+    use crate::apply::Refusal;
+    if let Some(e) = err.downcast_ref::<crate::approve::ApprovalError>() {
+        return e.code();
+    }
+    if let Some(r) = err.downcast_ref::<Refusal>() {
+        return match r {
+            Refusal::Stale { .. } => "stale",
+            Refusal::Unreadable { .. } => "not-configured",
+            Refusal::MissingSecrets { .. } => "not-configured",
+            Refusal::UnsupportedProvider { .. } => "invalid-input",
+        };
+    }
+    if let Some(crate::backend::LeaseError::Held(_)) = err.downcast_ref() {
+        return "locked";
+    }
+    "error"
+}
+
+/// A redactor for every secret the repository's secrets map and the providers know.
+fn redactor(ctx: &Ctx) -> crate::secrets::Redactor {
+    let mut names: Vec<String> = crate::providers::Credentials::NAMES
+        .iter()
+        .filter(|n| n.contains("TOKEN") || n.contains("KEY") || n.ends_with("_ID"))
+        .map(|n| n.to_string())
+        .collect();
+    if let Ok(map) = crate::secrets::load_map(&ctx.root) {
+        names.extend(map.names().into_iter().map(String::from));
+    }
+    crate::secrets::Redactor::new(names.iter().filter_map(|n| std::env::var(n).ok()))
 }

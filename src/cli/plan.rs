@@ -72,6 +72,15 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         targets: args.targets.clone(),
     };
     let plan = plan::build(&desired, &live, &opts)?;
+    // DESIGN.md: plan warns about the secrets apply will send that are not set here (apply
+    // refuses to start without them). Names only.
+    let missing = crate::apply::missing_secrets(&plan, &crate::providers::EnvSecrets);
+    if !missing.is_empty() {
+        ctx.status(format!(
+            "warning: `sophia apply` will need these secrets, which are not set here: {}",
+            missing.join(", ")
+        ));
+    }
     let plan_file = args
         .out
         .as_ref()
