@@ -8,6 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod comment;
+#[cfg(feature = "sandbox")]
+pub mod demo;
+pub mod drift;
 pub mod matrix;
 pub mod op;
 pub mod plan;
@@ -76,6 +80,13 @@ pub enum Command {
     /// Run the local emulator of every provider API.
     #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
+    /// Keep one comment with the plan on a pull request (edited in place on every plan).
+    Comment(comment::Args),
+    /// Plan against live state and report drift (exit 2); optionally keep a drift issue.
+    Drift(drift::Args),
+    /// The whole loop (plan, sign, apply, proofs, drift) against an embedded sandbox.
+    #[cfg(feature = "sandbox")]
+    Demo(demo::Args),
 }
 
 /// What every command gets: where it runs and how it prints.
@@ -153,6 +164,10 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(ctx, args),
+        Command::Comment(args) => comment::run(ctx, args),
+        Command::Drift(args) => drift::run(ctx, args),
+        #[cfg(feature = "sandbox")]
+        Command::Demo(args) => demo::run(ctx, args),
     }
 }
 

@@ -591,6 +591,29 @@ impl GithubProvider {
         ))
     }
 
+    // ───────────────────────── issues and comments ─────────────────────────
+
+    /// One JSON request under `segments` with query `pairs`, for the issue and comment
+    /// functions of [`super::github_issues`]: 2xx gives the JSON body (`null` when empty),
+    /// anything else the normalized error naming the method and path.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        pairs: &[(&str, String)],
+        body: Option<Value>,
+        retry: Retry,
+    ) -> Result<Value, ProviderError> {
+        let mut req = self.req(method, segments).await?.retry(retry);
+        if !pairs.is_empty() {
+            req.url.query_pairs_mut().extend_pairs(pairs);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send_ok(req).await
+    }
+
     // ───────────────────────── read-only operations ─────────────────────────
 
     /// `audit`: the Actions secret names of `payload.repo` (names only, never values).

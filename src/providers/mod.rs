@@ -15,6 +15,7 @@
 //! - [`http`]: the shared HTTP layer.
 //! - [`fly`]: Fly.io (Machines API + GraphQL).
 //! - [`github`]: GitHub REST (token or GitHub App).
+//! - [`github_issues`]: issues and issue comments (the sticky PR comment, the drift issue).
 //!
 //! Refresh only reads: no call it makes changes anything (the sandbox's request log proves
 //! it; a GitHub App's installation-token exchange is the one POST, and it mutates nothing).
@@ -35,6 +36,7 @@ pub mod activation;
 pub mod context_db;
 pub mod fly;
 pub mod github;
+pub mod github_issues;
 pub mod gong;
 pub mod http;
 pub mod lambda;

@@ -15,3 +15,5 @@ mod sandbox;
 mod sandbox_conformance;
 mod schema;
 mod support;
+#[path = "loop.rs"]
+mod the_loop;

@@ -823,7 +823,9 @@ mod strategies {
         let p = (
             proptest::option::of(proptest::option::of((
                 proptest::option::of(any::<bool>()),
-                proptest::option::of(names("[A-Za-z ]{1,10}", 3)),
+                // Status check names: words, possibly with inner spaces ("Deploy All"), never blank
+                // (the loader refuses a blank check name).
+                proptest::option::of(names("[A-Za-z][A-Za-z ]{0,8}[A-Za-z]", 3)),
             ))),
             proptest::option::of(proptest::option::of(any::<bool>())),
             proptest::option::of(proptest::option::of((

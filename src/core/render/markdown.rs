@@ -32,7 +32,13 @@ enum Detail {
 
 /// Render the PR comment. `plan_file` is the plan's file name in the signing commands.
 pub fn render(plan: &Plan, plan_file: &str) -> String {
-    if let Some(full) = render_with(plan, plan_file, Detail::Full, None) {
+    render_within(plan, plan_file, MAX_COMMENT_CHARS)
+}
+
+/// [`render`] in at most `max` characters, for a caller that adds its own lines to the
+/// comment (`sophia comment` adds its marker and where to download the plan file).
+pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
+    if let Some(full) = render_with(plan, plan_file, Detail::Full, None, max) {
         return full;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -40,7 +46,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         .to_string()
         + plan_file
         + "` for every attribute.\n\n";
-    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, Some(&note)) {
+    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, Some(&note), max) {
         return addresses;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -49,10 +55,10 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
         + plan_file
         + "` for all of it.\n\n";
     // Everything but the lists: what the lists may use is the rest.
-    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note))
+    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note), max)
         .expect("a budgeted comment always renders");
-    let budget = MAX_COMMENT_CHARS.saturating_sub(skeleton.chars().count());
-    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note))
+    let budget = max.saturating_sub(skeleton.chars().count());
+    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note), max)
         .expect("a budgeted comment always renders")
 }
 
@@ -92,7 +98,13 @@ fn fence(content: &str) -> String {
 
 /// The comment at one level of detail; `None` as soon as a `Full` or `Addresses` comment
 /// passes [`MAX_COMMENT_CHARS`] (a `Budgeted` one always renders).
-fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>) -> Option<String> {
+fn render_with(
+    plan: &Plan,
+    plan_file: &str,
+    detail: Detail,
+    note: Option<&str>,
+    max: usize,
+) -> Option<String> {
     let mut out = String::new();
     let _ = writeln!(out, "## sophia plan\n");
     let _ = writeln!(out, "**{}**\n", plan.summary.sentence());
@@ -189,7 +201,7 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
                 // Count characters incrementally, so giving up early stays linear.
                 chars += out[counted..].chars().count();
                 counted = out.len();
-                if chars > MAX_COMMENT_CHARS {
+                if chars > max {
                     return None;
                 }
             }
@@ -220,7 +232,7 @@ fn render_with(plan: &Plan, plan_file: &str, detail: Detail, note: Option<&str>)
     );
     match detail {
         Detail::Budgeted(_) => Some(out),
-        _ => (out.chars().count() <= MAX_COMMENT_CHARS).then_some(out),
+        _ => (out.chars().count() <= max).then_some(out),
     }
 }
 
