@@ -238,12 +238,12 @@ const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A database of its own for one test, dropped (with `FORCE`) when this is dropped, even
 /// when the test panics.
-struct TestDb {
+pub(crate) struct TestDb {
     name: String,
 }
 
 impl TestDb {
-    async fn new() -> TestDb {
+    pub(crate) async fn new() -> TestDb {
         let name = format!("sophia_test_{:016x}", rand::random::<u64>());
         let admin = admin().await;
         admin
@@ -252,7 +252,7 @@ impl TestDb {
             .unwrap();
         TestDb { name }
     }
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
     }
     async fn backend(&self, root: &Path) -> Backend {
