@@ -92,6 +92,22 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
+    notify_slack(
+        ctx,
+        &format!(
+            "sophia apply {}: {} succeeded, {} failed, {} skipped; {} (approved by {})",
+            report.plan_digest,
+            report.count("succeeded"),
+            report.count("failed"),
+            report.count("skipped"),
+            if report.not_converged.is_empty() {
+                "live state converged"
+            } else {
+                "live state has NOT converged"
+            },
+            report.approver
+        ),
+    );
     if report.succeeded() {
         Ok(Exit::Clean)
     } else {
@@ -152,5 +168,29 @@ impl Progress for Lines {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Post `text` to the desired state's `slack.notify_channel` when Slack is active (DESIGN.md:
+/// plan and apply notifications). A failure to notify is a warning: the plan or apply itself
+/// already happened and is recorded.
+pub fn notify_slack(ctx: &Ctx, text: &str) {
+    let Ok(desired) = crate::workspace::load_desired(&ctx.root) else {
+        return;
+    };
+    let creds = crate::providers::Credentials::from_env();
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        return;
+    };
+    let result = runtime.block_on(crate::providers::slack::notify(
+        &desired,
+        &creds,
+        &creds.http(),
+        text,
+    ));
+    match result {
+        Some(Ok(_)) => ctx.status("Notified Slack."),
+        Some(Err(e)) => ctx.status(format!("warning: could not notify Slack: {e}")),
+        None => {}
     }
 }

@@ -99,6 +99,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             crate::cli::refresh::describe_errors(&unread)
         );
     }
+    if plan.has_changes() {
+        let s = &plan.summary;
+        crate::cli::apply::notify_slack(
+            ctx,
+            &format!(
+                "sophia plan {}: {} to create, {} to update, {} to delete, {} to replace",
+                plan.digest, s.create, s.update, s.delete, s.replace
+            ),
+        );
+    }
     if let Some(out) = &args.out {
         let path = ctx.path(out);
         write_atomic(&path, render::json::render(&plan).as_bytes())?;

@@ -413,3 +413,43 @@ fn with_faults_an_apply_converges_or_fails_cleanly_and_replanning_finishes_it() 
         rig.assert_no_canary_written();
     }
 }
+
+#[test]
+fn plan_and_apply_notify_the_slack_channel_when_slack_is_active() {
+    let rig = Rig::new();
+    rig.repo.file(
+        "desired/slack.yaml",
+        "providers:\n  slack: active\nslack: { notify_channel: \"#infra\" }\n",
+    );
+    let plan = rig.plan(&[]);
+    assert!(plan.stderr.contains("Notified Slack"), "{}", plan.stderr);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let messages: Vec<(String, String)> = rig.sandbox.with_world(|w| {
+        w.slack
+            .messages
+            .iter()
+            .map(|m| (m.channel.clone(), m.text.clone()))
+            .collect()
+    });
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .all(|(c, _)| c.trim_start_matches('#') == "infra"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].1.starts_with("sophia plan sha256:"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].1.starts_with("sophia apply sha256:"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].1.contains("live state converged"),
+        "{messages:?}"
+    );
+}
