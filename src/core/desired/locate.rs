@@ -217,6 +217,7 @@ enum Frame {
         base: usize,
         /// The key whose value comes next, with its position; `None` while a key is expected.
         key: Option<(String, Pos)>,
+        seen: HashMap<String, Pos>,
     },
     Seq {
         base: usize,
@@ -265,24 +266,23 @@ impl Builder {
             return true;
         };
         match top {
-            Frame::Map { base, key } => {
+            Frame::Map { base, key, seen } => {
                 self.path.truncate(*base);
                 match key.take() {
                     None => {
                         // This event is a key.
-                        // A key seen before in this mapping already has its entry (its
-                        // value began before this key): the index doubles as the set of
-                        // keys seen, without a set per mapping.
                         let name = scalar_key.unwrap_or("<complex key>").to_string();
-                        push_seg(&mut self.path, &name);
-                        if let Some(first) = self.entries.get(&self.path) {
+                        if let Some(first) = seen.get(&name) {
+                            let mut p = self.path.clone();
+                            push_seg(&mut p, &name);
                             self.duplicates.push(DuplicateKey {
-                                path: self.path.clone(),
-                                first: first.key,
+                                path: p,
+                                first: *first,
                                 second: mark,
                             });
+                        } else {
+                            seen.insert(name.clone(), mark);
                         }
-                        self.path.truncate(*base);
                         *key = Some((name, mark));
                         false
                     }
@@ -340,6 +340,7 @@ impl MarkedEventReceiver for Builder {
                 self.stack.push(Frame::Map {
                     base: self.path.len(),
                     key: None,
+                    seen: HashMap::new(),
                 });
                 self.values
                     .push(Building::Map(serde_yaml::Mapping::new(), None));
