@@ -190,7 +190,7 @@ pub enum PlanError {
 /// The digest of a desired state: SHA-256 of the canonical JSON of its lowered form, so it
 /// does not depend on key order, file order or how the state is split across files.
 pub fn desired_digest(desired: &Desired) -> String {
-    digest::sha256_canonical(&lower::lower(desired))
+    digest::sha256_canonical_map(&lower::lower(desired))
 }
 
 /// Plan `desired` against `live`. Pure: the clock, nonce and version come in `opts`.
@@ -246,7 +246,7 @@ pub fn build(
         .map(|a| {
             (
                 a.clone(),
-                digest::sha256_canonical(live.get(a).unwrap_or(&serde_json::Value::Null)),
+                digest::sha256_canonical_value(live.get(a).unwrap_or(&serde_json::Value::Null)),
             )
         })
         .collect();
@@ -257,7 +257,7 @@ pub fn build(
         not_after: rfc3339(opts.created_at + opts.ttl),
         nonce: opts.nonce.clone(),
         desired: DesiredRef {
-            digest: digest::sha256_canonical(&expected),
+            digest: digest::sha256_canonical_map(&expected),
             git_commit: opts.git_commit.clone(),
         },
         live: live_fingerprints,
