@@ -617,6 +617,11 @@ fn lease_race_child() {
         Err(LeaseError::Held(info)) => println!("\n[verdict]held {}", info.holder),
         Err(e) => println!("\n[verdict]error {e}"),
     }
+    // Stay alive (holding whatever was won) until every child has given its verdict: a winner
+    // that exited at once would leave a dead holder's lease, which a slow racer would then
+    // rightly take over.
+    let mut done = String::new();
+    std::io::stdin().read_line(&mut done).unwrap();
 }
 
 #[test]
@@ -657,19 +662,35 @@ fn local_lease_race_between_processes() {
         }
     }
     // …then all are released at once.
-    for c in &mut children {
-        c.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut stdins: Vec<_> = children
+        .iter_mut()
+        .map(|c| c.stdin.take().unwrap())
+        .collect();
+    for stdin in &mut stdins {
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
     }
     let mut verdicts = Vec::new();
-    for (c, out) in children.iter_mut().zip(outputs) {
-        // Read to the end (the child exits), then find the verdict.
-        let lines: Vec<String> = out.lines().map(Result::unwrap).collect();
-        let verdict = lines
-            .iter()
-            .find_map(|l| l.split_once("[verdict]").map(|(_, v)| v.to_string()))
-            .expect("a verdict");
-        assert!(c.wait().unwrap().success());
+    for out in &mut outputs {
+        let mut line = String::new();
+        let verdict = loop {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "a child gave no verdict"
+            );
+            if let Some((_, v)) = line.split_once("[verdict]") {
+                break v.trim_end().to_string();
+            }
+        };
         verdicts.push(verdict);
+    }
+    // Every verdict is in: let the children go.
+    for mut stdin in stdins {
+        stdin.write_all(b"done\n").unwrap();
+    }
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
     }
     let won: Vec<_> = verdicts.iter().filter(|v| v.starts_with("won ")).collect();
     assert_eq!(won.len(), 1, "{verdicts:?}");
