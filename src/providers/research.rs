@@ -98,22 +98,13 @@ impl ResearchProvider {
             .json(json!({ "query": query, "max_results": max, "search_depth": "basic" }))
             .retry(Retry::Idempotent);
         let body = api.json(req).await?;
-        let hits = body
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                Some(Hit {
-                    title: str_of(r, "title"),
-                    url: r.get("url")?.as_str()?.to_string(),
-                    snippet: str_of(r, "content"),
-                    sources: vec!["tavily".into()],
-                })
-            })
-            .take(max as usize)
-            .collect();
-        Ok((hits, saas::ms(started.elapsed())))
+        let fields = HitFields {
+            list: "results",
+            url: "url",
+            snippet: "content",
+            source: "tavily",
+        };
+        Ok((fields.hits(&body, max), saas::ms(started.elapsed())))
     }
 
     async fn serper(&self, query: &str, max: u32) -> Result<(Vec<Hit>, f64), ProviderError> {
@@ -127,22 +118,13 @@ impl ResearchProvider {
             .json(json!({ "q": query, "num": max }))
             .retry(Retry::Idempotent);
         let body = api.json(req).await?;
-        let hits = body
-            .get("organic")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                Some(Hit {
-                    title: str_of(r, "title"),
-                    url: r.get("link")?.as_str()?.to_string(),
-                    snippet: str_of(r, "snippet"),
-                    sources: vec!["serper".into()],
-                })
-            })
-            .take(max as usize)
-            .collect();
-        Ok((hits, saas::ms(started.elapsed())))
+        let fields = HitFields {
+            list: "organic",
+            url: "link",
+            snippet: "snippet",
+            source: "serper",
+        };
+        Ok((fields.hits(&body, max), saas::ms(started.elapsed())))
     }
 
     /// Both backends concurrently; merged by rank (Tavily's first, Serper's first, Tavily's
@@ -215,6 +197,34 @@ pub fn normalize_url(raw: &str) -> String {
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
     format!("{}://{host}{port}{path}{query}", url.scheme())
+}
+
+/// Where a backend's response keeps its results: the list, and each result's URL and snippet.
+struct HitFields {
+    list: &'static str,
+    url: &'static str,
+    snippet: &'static str,
+    source: &'static str,
+}
+
+impl HitFields {
+    /// At most `max` hits of a response body; results without a URL are skipped.
+    fn hits(&self, body: &Value, max: u32) -> Vec<Hit> {
+        body.get(self.list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(Hit {
+                    title: str_of(r, "title"),
+                    url: r.get(self.url)?.as_str()?.to_string(),
+                    snippet: str_of(r, self.snippet),
+                    sources: vec![self.source.into()],
+                })
+            })
+            .take(max as usize)
+            .collect()
+    }
 }
 
 #[cfg(test)]
