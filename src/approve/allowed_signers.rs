@@ -96,7 +96,7 @@ pub struct Timestamp {
 
 /// Why an allowed_signers file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}\nhint: {hint}")]
+#[error("{path}:{line}:{column}: {message}\n  hint: {hint}")]
 pub struct ParseError {
     pub path: String,
     pub line: usize,

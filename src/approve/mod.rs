@@ -141,55 +141,55 @@ pub struct Signer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalError {
     #[error(
-        "the plan's format is `{found}`, not `{PLAN_FORMAT}`\nhint: re-run `sophia plan` with this version of sophia"
+        "the plan's format is `{found}`, not `{PLAN_FORMAT}`\n  hint: re-run `sophia plan` with this version of sophia"
     )]
     UnsupportedFormat { found: String },
     #[error(
-        "internal error: the plan checked is not the one parsed from the plan file's bytes\nhint: this is a bug in sophia; please report it"
+        "internal error: the plan checked is not the one parsed from the plan file's bytes\n  hint: this is a bug in sophia; please report it"
     )]
     PlanBytesMismatch,
     #[error(
-        "the plan's content does not match its digest: it records `{recorded}` but its content hashes to `{computed}`\nhint: the plan file was edited after `sophia plan` wrote it; never edit a plan — change desired/*.yaml and re-run `sophia plan`"
+        "the plan's content does not match its digest: it records `{recorded}` but its content hashes to `{computed}`\n  hint: the plan file was edited after `sophia plan` wrote it; never edit a plan — change desired/*.yaml and re-run `sophia plan`"
     )]
     DigestMismatch { recorded: String, computed: String },
     #[error(
-        "the plan's `not_after` `{not_after}` is not an RFC 3339 time\nhint: re-run `sophia plan`"
+        "the plan's `not_after` `{not_after}` is not an RFC 3339 time\n  hint: re-run `sophia plan`"
     )]
     InvalidExpiry { not_after: String },
     #[error(
-        "the plan expired at {not_after} (it is now {now})\nhint: re-run `sophia plan` (add `--ttl` for a longer validity) and have it approved again"
+        "the plan expired at {not_after} (it is now {now})\n  hint: re-run `sophia plan` (add `--ttl` for a longer validity) and have it approved again"
     )]
     Expired { not_after: String, now: String },
     #[error(
-        "`--approve` is refused: this repository approves plans by signature (`approval = \"signature\"` in .infra/sophia.toml)\nhint: sign the plan (`sophia sign PLAN --key KEY` or `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`) and pass `--signature`"
+        "`--approve` is refused: this repository approves plans by signature (`approval = \"signature\"` in .infra/sophia.toml)\n  hint: sign the plan (`sophia sign PLAN --key KEY` or `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`) and pass `--signature`"
     )]
     DigestModeRefused,
     #[error(
-        "no approval: this repository approves plans by digest (`approval = \"digest\"`) and no `--approve` was given\nhint: pass `--approve {digest}` once the plan has been reviewed"
+        "no approval: this repository approves plans by digest (`approval = \"digest\"`) and no `--approve` was given\n  hint: pass `--approve {digest}` once the plan has been reviewed"
     )]
     DigestRequired { digest: String },
     #[error(
-        "`--approve {given}` is not a digest\nhint: write `--approve sha256:<64 hex digits>`, the digest shown by `sophia plan`"
+        "`--approve {given}` is not a digest\n  hint: write `--approve sha256:<64 hex digits>`, the digest shown by `sophia plan`"
     )]
     MalformedDigest { given: String },
     #[error(
-        "`--approve {given}` does not match the plan's digest `{plan}`\nhint: the approved digest is for another plan; review this plan and approve its digest"
+        "`--approve {given}` does not match the plan's digest `{plan}`\n  hint: the approved digest is for another plan; review this plan and approve its digest"
     )]
     DigestApprovalMismatch { given: String, plan: String },
     #[error(
-        "no signature: expected `{expected}`\nhint: sign the plan with `sophia sign PLAN --key KEY` or `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`"
+        "no signature: expected `{expected}`\n  hint: sign the plan with `sophia sign PLAN --key KEY` or `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`"
     )]
     NoSignature { expected: String },
     #[error(
-        "`{ALLOWED_SIGNERS_PATH}` does not exist, so no signature can be trusted\nhint: list each approver as `principal keytype base64-key` (the line of their `.pub` file, prefixed with their name)"
+        "`{ALLOWED_SIGNERS_PATH}` does not exist, so no signature can be trusted\n  hint: list each approver as `principal keytype base64-key` (the line of their `.pub` file, prefixed with their name)"
     )]
     NoAllowedSigners,
     #[error(
-        "`{file}` is not an SSH signature: {reason}\nhint: the file must be what `ssh-keygen -Y sign` or `sophia sign` wrote, starting with `-----BEGIN SSH SIGNATURE-----`"
+        "`{file}` is not an SSH signature: {reason}\n  hint: the file must be what `ssh-keygen -Y sign` or `sophia sign` wrote, starting with `-----BEGIN SSH SIGNATURE-----`"
     )]
     MalformedSignature { file: String, reason: String },
     #[error(
-        "`{file}` is a signature for namespace `{found}`, not `{expected}` (key {fingerprint})\nhint: sign with `-n {expected}`: `ssh-keygen -Y sign -n {expected} -f KEY PLAN`"
+        "`{file}` is a signature for namespace `{found}`, not `{expected}` (key {fingerprint})\n  hint: sign with `-n {expected}`: `ssh-keygen -Y sign -n {expected} -f KEY PLAN`"
     )]
     WrongNamespace {
         file: String,
@@ -198,11 +198,11 @@ pub enum ApprovalError {
         fingerprint: String,
     },
     #[error(
-        "the signature in `{file}` does not match the plan file (key {fingerprint}): the plan was changed after it was signed\nhint: never edit a signed plan; re-run `sophia plan`, review it and sign it again"
+        "the signature in `{file}` does not match the plan file (key {fingerprint}): the plan was changed after it was signed\n  hint: never edit a signed plan; re-run `sophia plan`, review it and sign it again"
     )]
     BadSignature { file: String, fingerprint: String },
     #[error(
-        "`{file}` is signed by {key_type} key {fingerprint}, which is not listed in `{ALLOWED_SIGNERS_PATH}`\nhint: only listed keys approve plans; add the approver's key there through a reviewed change, or have a listed approver sign"
+        "`{file}` is signed by {key_type} key {fingerprint}, which is not listed in `{ALLOWED_SIGNERS_PATH}`\n  hint: only listed keys approve plans; add the approver's key there through a reviewed change, or have a listed approver sign"
     )]
     UnlistedKey {
         file: String,
@@ -210,7 +210,7 @@ pub enum ApprovalError {
         key_type: String,
     },
     #[error(
-        "key {fingerprint} of `{principal}` ({ALLOWED_SIGNERS_PATH}:{line}) may not sign in namespace `{namespace}`: its namespaces are `{allowed}` (`{file}`)\nhint: add `{namespace}` to the line's `namespaces=\"…\"` through a reviewed change"
+        "key {fingerprint} of `{principal}` ({ALLOWED_SIGNERS_PATH}:{line}) may not sign in namespace `{namespace}`: its namespaces are `{allowed}` (`{file}`)\n  hint: add `{namespace}` to the line's `namespaces=\"…\"` through a reviewed change"
     )]
     NamespaceNotAllowed {
         file: String,
@@ -221,7 +221,7 @@ pub enum ApprovalError {
         allowed: String,
     },
     #[error(
-        "key {fingerprint} of `{principal}` is not valid yet: valid-after {valid_after} ({ALLOWED_SIGNERS_PATH}:{line}), it is now {now} (`{file}`)\nhint: wait until the key's window opens, or have another listed approver sign"
+        "key {fingerprint} of `{principal}` is not valid yet: valid-after {valid_after} ({ALLOWED_SIGNERS_PATH}:{line}), it is now {now} (`{file}`)\n  hint: wait until the key's window opens, or have another listed approver sign"
     )]
     KeyNotYetValid {
         file: String,
@@ -232,7 +232,7 @@ pub enum ApprovalError {
         now: String,
     },
     #[error(
-        "key {fingerprint} of `{principal}` has expired: valid-before {valid_before} ({ALLOWED_SIGNERS_PATH}:{line}), it is now {now} (`{file}`)\nhint: have a listed approver with a current key sign, or renew the key's window through a reviewed change"
+        "key {fingerprint} of `{principal}` has expired: valid-before {valid_before} ({ALLOWED_SIGNERS_PATH}:{line}), it is now {now} (`{file}`)\n  hint: have a listed approver with a current key sign, or renew the key's window through a reviewed change"
     )]
     KeyExpired {
         file: String,
@@ -243,7 +243,7 @@ pub enum ApprovalError {
         now: String,
     },
     #[error(
-        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\nhint: name the key's holder with a pattern the line's `!` negations do not match, e.g. `alice@example.com,!mallory@*`"
+        "key {fingerprint} is listed at {ALLOWED_SIGNERS_PATH}:{line} under `{principals}`, which names no principal its own negations do not exclude (`{file}`)\n  hint: name the key's holder with a pattern the line's `!` negations do not match, e.g. `alice@example.com,!mallory@*`"
     )]
     NoPrincipal {
         file: String,
@@ -252,11 +252,11 @@ pub enum ApprovalError {
         line: usize,
     },
     #[error(
-        "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)\nhint: write the time in UTC with a `Z` suffix"
+        "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)\n  hint: write the time in UTC with a `Z` suffix"
     )]
     NonexistentLocalTime { time: String, line: usize },
     #[error(
-        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {have}\nhint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
+        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {have}\n  hint: have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml"
     )]
     NotEnoughSigners {
         needed: u32,
@@ -615,7 +615,7 @@ pub fn read_plan(path: &Path) -> anyhow::Result<(Vec<u8>, Plan)> {
             None => message,
         };
         anyhow::anyhow!(
-            "{}:{}:{}: not a sophia plan file: {message}\nhint: plan files are written by `sophia plan --out plan.json` and must not be edited",
+            "{}:{}:{}: not a sophia plan file: {message}\n  hint: plan files are written by `sophia plan --out plan.json` and must not be edited",
             path.display(),
             e.line(),
             e.column()

@@ -51,7 +51,7 @@ pub struct Policy {
 
 /// Why `.infra/sophia.toml` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}\nhint: {hint}")]
+#[error("{path}:{line}:{column}: {message}\n  hint: {hint}")]
 pub struct SettingsError {
     pub path: String,
     pub line: usize,

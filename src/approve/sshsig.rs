@@ -29,19 +29,19 @@ pub const HASH: HashAlg = HashAlg::Sha512;
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     #[error(
-        "`{path}` is encrypted with a passphrase; sophia does not read passphrases\nhint: sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
+        "`{path}` is encrypted with a passphrase; sophia does not read passphrases\n  hint: sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
     )]
     Encrypted { path: String },
     #[error(
-        "`{path}` is a public key; `--key` takes the private key\nhint: drop the `.pub` suffix: `--key {stem}`"
+        "`{path}` is a public key; `--key` takes the private key\n  hint: drop the `.pub` suffix: `--key {stem}`"
     )]
     PublicKeyGiven { path: String, stem: String },
     #[error(
-        "`{path}` is not an OpenSSH private key: {reason}\nhint: a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
+        "`{path}` is not an OpenSSH private key: {reason}\n  hint: a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
     )]
     NotAKey { path: String, reason: String },
     #[error(
-        "`{path}` holds a `{algorithm}` key, which sophia cannot sign with\nhint: use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)"
+        "`{path}` holds a `{algorithm}` key, which sophia cannot sign with\n  hint: use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)"
     )]
     Unsupported { path: String, algorithm: String },
     #[error("signing with `{path}` failed: {reason}")]

@@ -49,7 +49,7 @@ fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
             backend.verify(args.head.as_deref()).await
         })
         .map_err(|err| match err.downcast_ref::<VerifyError>() {
-            Some(v) => anyhow::anyhow!("{v}\nhint: {}", v.hint()),
+            Some(v) => anyhow::anyhow!("{v}\n  hint: {}", v.hint()),
             None => err,
         })?;
     let text = format!(

@@ -131,7 +131,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
         anyhow::bail!(
-            "--fault-rate {} is not a probability\nhint: use a number between 0 and 1, e.g. 0.1",
+            "--fault-rate {} is not a probability\n  hint: use a number between 0 and 1, e.g. 0.1",
             args.fault_rate
         );
     }
