@@ -74,11 +74,11 @@ impl Progress for Silent {
 /// Why an apply stopped before its first mutating call.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    #[error("the plan is stale: live state changed since it was made\n{}\nhint: re-run `sophia plan` and have the new plan approved", .changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    #[error("the plan is stale: live state changed since it was made\n{}\n  hint: re-run `sophia plan` and have the new plan approved", .changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
     Stale { changes: Vec<String> },
     #[error("cannot read live state to check the plan is fresh:\n{}", .errors.iter().map(|e| format!("  {}: {} ({})", e.provider, e.message, e.code)).collect::<Vec<_>>().join("\n"))]
     Unreadable { errors: Vec<EnvelopeError> },
-    #[error("secrets the plan sends are not set: {}\nhint: set them in the environment (GitHub Actions maps repository secrets there); only their names are ever recorded", .names.join(", "))]
+    #[error("secrets the plan sends are not set: {}\n  hint: set them in the environment (GitHub Actions maps repository secrets there); only their names are ever recorded", .names.join(", "))]
     MissingSecrets { names: Vec<String> },
     #[error("the plan has actions of `{provider}`, which this build of sophia cannot execute")]
     UnsupportedProvider { provider: String },
@@ -104,6 +104,19 @@ pub struct ApplyReport {
     pub not_converged: Vec<String>,
     pub took_over: Option<String>,
     pub elapsed: Duration,
+    /// Where the time went.
+    pub timings: PhaseTimings,
+}
+
+/// The wall time of each phase of an apply, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PhaseTimings {
+    /// The stale check: every fingerprinted address re-read.
+    pub stale_check: u64,
+    /// The DAG: every action.
+    pub actions: u64,
+    /// The convergence re-read after the actions.
+    pub convergence: u64,
 }
 
 impl ApplyReport {
@@ -188,10 +201,12 @@ async fn gated_apply(
             return Err(e);
         }
     };
+    let phase = Instant::now();
     if let Err(e) = check_fresh(env.root, &plan, &providers).await {
         journal_refusal(env.backend, Some(&plan.digest), &e).await;
         return Err(e);
     }
+    let stale_check_ms = phase.elapsed().as_millis() as u64;
     // 4. Every secret the plan will send is present (names only are checked and named).
     let missing = missing_secrets(&plan, env.secrets.as_ref());
     if !missing.is_empty() {
@@ -230,6 +245,7 @@ async fn gated_apply(
 
     // 6. The DAG, renewing the lease every third of its TTL while it runs.
     env.progress.started(plan.actions.len());
+    let phase = Instant::now();
     let outcomes = {
         let run = dag::run(&plan.actions, opts.parallelism, opts.fail_fast, |action| {
             execute_one(env, &providers, &plan.digest, action)
@@ -249,6 +265,7 @@ async fn gated_apply(
         }
     };
     env.progress.finished();
+    let actions_ms = phase.elapsed().as_millis() as u64;
 
     let mut actions = Vec::new();
     for (action, (_, outcome)) in plan.actions.iter().zip(outcomes) {
@@ -277,9 +294,15 @@ async fn gated_apply(
     }
 
     // 7. Re-read and record whether live state converged to what the plan promised.
+    let phase = Instant::now();
     let not_converged = match converged(env.root, &plan, &providers).await {
         Ok(list) => list,
         Err(e) => vec![format!("could not re-read live state: {e}")],
+    };
+    let timings = PhaseTimings {
+        stale_check: stale_check_ms,
+        actions: actions_ms,
+        convergence: phase.elapsed().as_millis() as u64,
     };
     let ok = actions.iter().all(|a| a.status == "succeeded");
     let summary = json!({
@@ -291,6 +314,7 @@ async fn gated_apply(
         })).collect::<Vec<_>>(),
         "converged": not_converged.is_empty(),
         "not_converged": not_converged,
+        "timings_ms": timings,
     });
     let envelope = if ok {
         Envelope::success(
@@ -363,6 +387,7 @@ async fn gated_apply(
         not_converged,
         took_over,
         elapsed: started.elapsed(),
+        timings,
     })
 }
 

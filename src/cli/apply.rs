@@ -86,6 +86,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             "approver": report.approver,
             "succeeded": report.succeeded(),
             "converged": report.not_converged.is_empty(),
+            "timings_ms": report.timings,
             "actions": report.actions.iter().map(|a| serde_json::json!({
                 "id": a.action.id, "status": a.status, "message": a.message, "proof": a.proof,
             })).collect::<Vec<_>>(),

@@ -208,7 +208,7 @@ impl FlyProvider {
         &self,
         addresses: &[Address],
     ) -> Result<BTreeMap<Address, Value>, ProviderError> {
-        super::refresh_each(addresses, |a| self.read(a)).await
+        super::refresh_each(&self.http, addresses, |a| self.read(a)).await
     }
 
     async fn read(&self, address: &Address) -> Result<Option<Value>, ProviderError> {

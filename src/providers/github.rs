@@ -362,29 +362,33 @@ impl GithubProvider {
         &self,
         addresses: &[Address],
     ) -> Result<BTreeMap<Address, Value>, ProviderError> {
-        // Secrets: one paginated listing per repository, however many names are asked.
-        let repos: BTreeSet<&str> = addresses
+        // Secrets: one paginated listing per repository, however many names are asked. It is
+        // fetched by whichever read needs it first, alongside the other reads (a listing of
+        // every repository up front, one after another, cost a round trip per repository
+        // before any other read could start).
+        let listings: BTreeMap<&str, tokio::sync::OnceCell<BTreeSet<String>>> = addresses
             .iter()
             .filter_map(|a| match a {
-                Address::GithubSecret { repo, .. } => Some(repo.as_str()),
+                Address::GithubSecret { repo, .. } => {
+                    Some((repo.as_str(), tokio::sync::OnceCell::new()))
+                }
                 _ => None,
             })
             .collect();
-        let mut listed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for repo in repos {
-            listed.insert(
-                repo.to_string(),
-                self.secret_names(repo).await?.into_iter().collect(),
-            );
-        }
-        let listed = &listed;
-        refresh_each(addresses, |a| async move {
+        let listings = &listings;
+        refresh_each(&self.http, addresses, |a| async move {
             match a {
                 Address::GithubProtection { repo, branch } => self.protection(repo, branch).await,
-                Address::GithubSecret { repo, name } => Ok(listed
-                    .get(repo)
-                    .is_some_and(|names| names.contains(name))
-                    .then(|| json!({}))),
+                Address::GithubSecret { repo, name } => {
+                    let names = listings[repo.as_str()]
+                        .get_or_try_init(|| async {
+                            Ok::<_, ProviderError>(
+                                self.secret_names(repo).await?.into_iter().collect(),
+                            )
+                        })
+                        .await?;
+                    Ok(names.contains(name).then(|| json!({})))
+                }
                 Address::GithubEnvironment { repo, env } => self.environment(repo, env).await,
                 other => Err(ProviderError::new(
                     PROVIDER,

@@ -1,6 +1,6 @@
 //! The shared HTTP layer of every provider: one `reqwest::Client` per process (connection
 //! reuse through its HTTP/1.1 keep-alive pool), a timeout on every call, bounded concurrency
-//! (a global semaphore and one per host), and retries with capped exponential backoff and
+//! (one semaphore for the process, see [`MAX_CONCURRENCY`]), and retries with capped exponential backoff and
 //! jitter.
 //!
 //! What is retried, and why:
@@ -22,7 +22,6 @@
 //! Error messages name the method and the path only: never a header, a token, a body sent, or
 //! the query string.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,11 +41,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests in flight at once across the process. 16 keeps a refresh of a few dozen resources
 /// fast while staying far below GitHub's secondary limit of 100 concurrent requests.
+///
+/// There is deliberately no separate per-host limit: an earlier one (half this budget per
+/// host, taken after the global permit) made a task hold a global slot while it queued for
+/// its host, so one busy host blocked the others' calls and a single host never got more
+/// than half the budget (a refresh against one endpoint could not get below twice its bound).
 pub const MAX_CONCURRENCY: usize = 16;
-
-/// Requests in flight at once to one host: half the global budget, so one slow provider
-/// cannot take every slot from the others.
-pub const PER_HOST_CONCURRENCY: usize = 8;
 
 /// The `User-Agent` GitHub requires (and every server sees).
 pub const USER_AGENT: &str = concat!("sophia-infra/", env!("CARGO_PKG_VERSION"));
@@ -311,7 +311,6 @@ pub struct Http {
     client: reqwest::Client,
     policy: RetryPolicy,
     global: Arc<Semaphore>,
-    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
     max_concurrency: usize,
     recorder: Option<Recorder>,
 }
@@ -380,7 +379,6 @@ impl Http {
             client: shared_client(),
             policy,
             global: Arc::new(Semaphore::new(max_concurrency)),
-            hosts: Arc::new(Mutex::new(HashMap::new())),
             max_concurrency,
             recorder: None,
         }
@@ -393,38 +391,24 @@ impl Http {
         (self, recorder)
     }
 
-    pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
+    /// Requests this layer lets run at once.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
     }
 
-    fn host_semaphore(&self, url: &Url) -> Arc<Semaphore> {
-        let key = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Semaphore::new(
-                    PER_HOST_CONCURRENCY.min(self.max_concurrency),
-                ))
-            })
-            .clone()
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// Send with the retry policy. Returns the final response (any status that is not
     /// retried, including 4xx the caller interprets, such as 404) or the error.
     pub async fn send(&self, req: Req) -> Result<Resp, HttpError> {
         let what = req.what();
-        let host = self.host_semaphore(&req.url);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let outcome = {
                 let _global = self.global.acquire().await.expect("never closed");
-                let _host = host.acquire().await.expect("never closed");
                 self.attempt(&req, &what).await
             };
             match outcome {

@@ -444,9 +444,11 @@ pub async fn refresh_all_with(
     (snapshot, errors)
 }
 
-/// Read each address with `read`, at most [`http::MAX_CONCURRENCY`] at once (the HTTP layer
-/// bounds it further per host), keeping those that exist.
+/// Read each address with `read`, keeping those that exist. As many reads are started as the
+/// HTTP layer lets run at once (`http`'s concurrency), so its semaphore, not this stream, is
+/// what bounds the calls, and a read that makes two calls in a row never idles a slot.
 pub(crate) async fn refresh_each<'a, F, Fut>(
+    http: &Http,
     addresses: &'a [Address],
     read: F,
 ) -> Result<BTreeMap<Address, Value>, ProviderError>
@@ -459,7 +461,7 @@ where
             let fut = read(a);
             async move { (a, fut.await) }
         })
-        .buffer_unordered(http::MAX_CONCURRENCY)
+        .buffer_unordered(http.max_concurrency())
         .collect()
         .await;
     let mut out = BTreeMap::new();

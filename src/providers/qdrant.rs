@@ -90,7 +90,7 @@ impl QdrantProvider {
         &self,
         addresses: &[Address],
     ) -> Result<BTreeMap<Address, Value>, ProviderError> {
-        super::refresh_each(addresses, |a| async move {
+        super::refresh_each(&self.api.http, addresses, |a| async move {
             match a {
                 Address::QdrantCollection { name } => self.collection(name).await,
                 _ => Ok(None),

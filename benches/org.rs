@@ -1,0 +1,381 @@
+//! `sophia plan` and `sophia apply` over a generated organization served by the sandbox at a
+//! given latency: N Fly apps (3 machines each, two secrets) and M repositories (protection on
+//! `main`, five Actions secrets, two environments), with a little drift for the apply to fix.
+//!
+//! Both commands run as the real binary, in a scratch repository, the way CI runs them; the
+//! sandbox runs in this process and counts the calls. For each run it prints the wall time,
+//! the API calls, the peak RSS of the `sophia` process (GNU time's `%M`) and the ratio to the
+//! bound:
+//!
+//! - **plan** (refresh + core): `calls × latency ÷ concurrency` — no client can read faster
+//!   with that many calls in flight, whatever it does;
+//! - **apply**: the DAG's wall time against its critical path, `max(longest dependency chain,
+//!   total work ÷ parallelism)` from each action's measured duration (the proofs record it),
+//!   and the whole apply (stale check + DAG + convergence re-read) for reference.
+//!
+//! Then the same with one call at a time, for comparison. A benchmark, not a test: it reports,
+//! it asserts only that the runs succeed.
+//!
+//! `cargo bench --bench org [-- --apps N] [--repos M] [--latency MS] [--parallelism P]
+//! [--no-serial-apply]`; defaults: 520 apps, 55 repositories (2,000 resources), 25 ms, 16.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sophia::sandbox::{Sandbox, SandboxConfig, SandboxHandle, Seed};
+
+/// Fly secret names of every app, and Actions secret names of every repository.
+const APP_SECRETS: [&str; 2] = ["APP_DB_URL", "APP_API_KEY"];
+const REPO_SECRETS: [&str; 5] = [
+    "DEPLOY_TOKEN",
+    "PORTKEY_KEY",
+    "NEON_URL",
+    "TAVILY_KEY",
+    "SERPER_KEY",
+];
+const ENVIRONMENTS: [&str; 2] = ["production", "staging"];
+
+#[derive(Clone, Copy)]
+struct Org {
+    apps: usize,
+    repos: usize,
+}
+
+impl Org {
+    /// Addresses the desired state manages: app, secrets and machines per app; protection,
+    /// each secret and each environment per repository.
+    fn resources(self) -> usize {
+        self.apps * 3 + self.repos * (1 + REPO_SECRETS.len() + ENVIRONMENTS.len())
+    }
+
+    /// Apps that exist only in the desired state (created by the apply): one in 50.
+    fn is_new(i: usize) -> bool {
+        i % 50 == 49
+    }
+
+    /// What the sandbox holds before the first request: everything as desired but one app in
+    /// ten on the previous image, one in twenty missing a secret, one repository in ten with a
+    /// looser protection and one in ten missing a secret.
+    fn seed(self) -> String {
+        let mut s = String::from("fly:\n  orgs: [pay-ready]\n  apps:\n");
+        for i in (0..self.apps).filter(|i| !Org::is_new(*i)) {
+            let image = if i % 10 == 3 { "v1" } else { "v2" };
+            let secrets: &[&str] = if i % 20 == 7 {
+                &APP_SECRETS[..1]
+            } else {
+                &APP_SECRETS
+            };
+            let _ = writeln!(
+                s,
+                "    app-{i:04}: {{ org: pay-ready, image: \"registry.fly.io/app-{i:04}:{image}\", count: 3, region: ord, secrets: [{}] }}",
+                secrets.join(", ")
+            );
+        }
+        s.push_str("github:\n  users: [the-ceo]\n  repos:\n");
+        for r in 0..self.repos {
+            let strict = r % 10 != 4;
+            let secrets = if r % 10 == 6 {
+                &REPO_SECRETS[1..]
+            } else {
+                &REPO_SECRETS[..]
+            };
+            let _ = write!(
+                s,
+                "    acme/repo-{r:03}:\n      branches: [main]\n      secrets: [{}]\n      protection:\n        main:\n          required_status_checks: {{ strict: {strict}, contexts: [\"Deploy All\"] }}\n          enforce_admins: true\n          required_pull_request_reviews: {{ require_code_owner_reviews: true }}\n          restrictions: null\n      environments:\n",
+                secrets.join(", ")
+            );
+            for e in ENVIRONMENTS {
+                let _ = writeln!(
+                    s,
+                    "        {e}: {{ reviewers: [{{ type: User, login: the-ceo }}] }}"
+                );
+            }
+        }
+        s
+    }
+
+    fn desired(self) -> String {
+        let mut s = String::from(
+            "providers:\n  fly: active\n  github: active\nfly:\n  org: pay-ready\n  apps:\n",
+        );
+        for i in 0..self.apps {
+            let _ = writeln!(
+                s,
+                "    app-{i:04}: {{ image: \"registry.fly.io/app-{i:04}:v2\", regions: [ord], count: 3, secrets: [{}], health: {{ path: /healthz, port: 8080 }} }}",
+                APP_SECRETS.join(", ")
+            );
+        }
+        s.push_str("github:\n  repos:\n");
+        for r in 0..self.repos {
+            let _ = write!(
+                s,
+                "    acme/repo-{r:03}:\n      branches:\n        main:\n          protection:\n            required_status_checks: {{ strict: true, contexts: [\"Deploy All\"] }}\n            enforce_admins: true\n            required_pull_request_reviews: {{ require_code_owner_reviews: true }}\n            restrictions: null\n      actions_secrets: [{}]\n      environments:\n",
+                REPO_SECRETS.join(", ")
+            );
+            for e in ENVIRONMENTS {
+                let _ = writeln!(
+                    s,
+                    "        {e}: {{ reviewers: [{{ type: User, login: the-ceo }}] }}"
+                );
+            }
+        }
+        s
+    }
+}
+
+/// A scratch repository with the org's desired state, and a sandbox serving its live state.
+struct Rig {
+    dir: tempfile::TempDir,
+    sandbox: SandboxHandle,
+    env: Vec<(String, String)>,
+}
+
+impl Rig {
+    fn new(org: Org, latency: Duration) -> Rig {
+        let sandbox = Sandbox::start(SandboxConfig {
+            seed: Seed::parse(&org.seed()).expect("the generated seed parses"),
+            latency,
+            // GitHub's real budget is 5,000 calls an hour; a benchmark of several thousand
+            // calls a minute would only measure the rate limiter.
+            rate_limit: 10_000_000,
+            ..SandboxConfig::default()
+        })
+        .expect("the sandbox starts");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("desired")).unwrap();
+        std::fs::create_dir_all(root.join(".infra")).unwrap();
+        std::fs::write(root.join("desired/org.yaml"), org.desired()).unwrap();
+        std::fs::write(root.join(".infra/sophia.toml"), "approval = \"digest\"\n").unwrap();
+        let mut env = sandbox.env();
+        for name in APP_SECRETS.iter().chain(&REPO_SECRETS) {
+            env.push((name.to_string(), format!("bench-value-of-{name}")));
+        }
+        Rig { dir, sandbox, env }
+    }
+
+    /// Run `sophia ARGS…` under GNU time, with `concurrency` HTTP calls allowed at once.
+    /// Returns (stdout, wall, peak RSS in KiB, API calls made).
+    fn run(&self, args: &[&str], concurrency: usize) -> Run {
+        let root = self.dir.path();
+        let rss_file = root.join(".rss");
+        let before = self.sandbox.requests().len();
+        let started = Instant::now();
+        let out = Command::new("/usr/bin/time")
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&rss_file)
+            .arg(env!("CARGO_BIN_EXE_sophia"))
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("SOPHIA_HTTP_MAX_CONCURRENCY", concurrency.to_string())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("GNU time (/usr/bin/time) runs sophia");
+        let wall = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() || out.status.code() == Some(2),
+            "sophia {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rss_kib = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|t| t.lines().last()?.trim().parse().ok())
+            .unwrap_or(0);
+        Run {
+            stdout,
+            wall,
+            rss_kib,
+            calls: self.sandbox.requests().len() - before,
+        }
+    }
+
+    /// `sophia plan --out FILE`: the run and the plan it wrote.
+    fn plan(&self, out: &str, concurrency: usize) -> (Run, Value) {
+        let run = self.run(
+            &["plan", "--out", out, "--detailed-exitcode", "--quiet"],
+            concurrency,
+        );
+        let plan: Value = serde_json::from_slice(
+            &std::fs::read(self.dir.path().join(out)).expect("the plan file is written"),
+        )
+        .expect("the plan file is JSON");
+        (run, plan)
+    }
+
+    fn apply(&self, plan: &Value, parallelism: usize) -> (Run, Value) {
+        let digest = plan["digest"].as_str().expect("a digest");
+        let p = parallelism.to_string();
+        let run = self.run(
+            &[
+                "--json",
+                "apply",
+                "plan.json",
+                "--approve",
+                digest,
+                "--parallelism",
+                &p,
+            ],
+            parallelism,
+        );
+        let report: Value = serde_json::from_str(&run.stdout).expect("apply --json prints JSON");
+        assert_eq!(report["succeeded"], true, "the apply failed: {report:#}");
+        (run, report)
+    }
+
+    /// Each action's duration (ms), from its proof.
+    fn durations(&self, report: &Value) -> BTreeMap<String, u64> {
+        let proofs = self.dir.path().join("proofs");
+        report["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let path = proofs.join(a["proof"].as_str().expect("a proof per action"));
+                let proof: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+                (
+                    a["id"].as_str().unwrap().to_string(),
+                    proof["execution_time_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+struct Run {
+    stdout: String,
+    wall: Duration,
+    rss_kib: u64,
+    calls: usize,
+}
+
+/// `max(longest chain, total ÷ parallelism)` from measured durations (ms); the plan's actions
+/// are in topological order.
+fn critical_path(plan: &Value, took: &BTreeMap<String, u64>, parallelism: usize) -> f64 {
+    let mut finish: BTreeMap<&str, u64> = BTreeMap::new();
+    for a in plan["actions"].as_array().unwrap() {
+        let id = a["id"].as_str().unwrap();
+        let start = a["depends_on"]
+            .as_array()
+            .map(|deps| {
+                deps.iter()
+                    .filter_map(|d| finish.get(d.as_str()?))
+                    .max()
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        finish.insert(id, start + took.get(id).copied().unwrap_or(0));
+    }
+    let chain = finish.values().max().copied().unwrap_or(0) as f64;
+    let total: u64 = took.values().sum();
+    chain.max(total as f64 / parallelism as f64)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str, default: usize| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(default)
+    };
+    let org = Org {
+        apps: flag("--apps", 520),
+        repos: flag("--repos", 55),
+    };
+    let latency = Duration::from_millis(flag("--latency", 25) as u64);
+    let parallelism = flag("--parallelism", 16);
+    let serial_apply = !args.iter().any(|a| a == "--no-serial-apply");
+    let lat_ms = latency.as_secs_f64() * 1000.0;
+
+    println!(
+        "{} apps × 3 machines, {} repositories: {} resources; sandbox latency {} ms\n",
+        org.apps,
+        org.repos,
+        org.resources(),
+        lat_ms
+    );
+    println!("| run | concurrency | API calls | wall | bound | wall ÷ bound | peak RSS (sophia) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+
+    let rig = Rig::new(org, latency);
+    let (fast, plan) = rig.plan("plan.json", parallelism);
+    let bound = fast.calls as f64 * lat_ms / parallelism as f64 / 1000.0;
+    println!(
+        "| plan | {parallelism} | {} | {} | {bound:.2} s | {:.2}× | {} |",
+        fast.calls,
+        secs(fast.wall),
+        fast.wall.as_secs_f64() / bound,
+        mib(fast.rss_kib)
+    );
+    let (slow, _) = rig.plan("plan-one-at-a-time.json", 1);
+    let serial_bound = slow.calls as f64 * lat_ms / 1000.0;
+    println!(
+        "| plan, one call at a time | 1 | {} | {} | {serial_bound:.2} s | {:.2}× | {} |",
+        slow.calls,
+        secs(slow.wall),
+        slow.wall.as_secs_f64() / serial_bound,
+        mib(slow.rss_kib)
+    );
+
+    let actions = plan["actions"].as_array().unwrap().len();
+    let mut apply_rows = Vec::new();
+    for p in [parallelism, 1] {
+        if p == 1 && !serial_apply {
+            break;
+        }
+        // The parallel apply reuses the plan above (nothing changed since); the serial one
+        // needs a world of its own, as the first apply changed this one.
+        let fresh;
+        let (world, plan) = if p == parallelism {
+            (&rig, plan.clone())
+        } else {
+            fresh = Rig::new(org, latency);
+            let (_, plan) = fresh.plan("plan.json", parallelism);
+            (&fresh, plan)
+        };
+        let (run, report) = world.apply(&plan, p);
+        let took = world.durations(&report);
+        let bound_ms = critical_path(&plan, &took, p);
+        let t = &report["timings_ms"];
+        let dag_ms = t["actions"].as_f64().unwrap();
+        apply_rows.push(format!(
+            "| apply: {actions} actions (DAG) | {p} | {} | {:.2} s | {:.2} s | {:.2}× | {} |",
+            run.calls,
+            dag_ms / 1000.0,
+            bound_ms / 1000.0,
+            dag_ms / bound_ms,
+            mib(run.rss_kib)
+        ));
+        apply_rows.push(format!(
+            "| apply: whole (stale check {:.2} s + DAG + convergence {:.2} s) | {p} | | {} | | | |",
+            t["stale_check"].as_f64().unwrap() / 1000.0,
+            t["convergence"].as_f64().unwrap() / 1000.0,
+            secs(run.wall),
+        ));
+    }
+    for row in apply_rows {
+        println!("{row}");
+    }
+    println!(
+        "\nplan: {:.1}× faster than one call at a time",
+        slow.wall.as_secs_f64() / fast.wall.as_secs_f64()
+    );
+}
