@@ -17,7 +17,7 @@
 //! it asserts only that the runs succeed.
 //!
 //! `cargo bench --bench org [-- --apps N] [--repos M] [--latency MS] [--parallelism P]
-//! [--no-serial-apply]`; defaults: 520 apps, 55 repositories (2,000 resources), 25 ms, 16.
+//! [--no-serial-apply] [--plan-only] [--sophia PATH]`; defaults: 520 apps, 55 repositories (2,000 resources), 25 ms, 16.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -128,13 +128,15 @@ impl Org {
 
 /// A scratch repository with the org's desired state, and a sandbox serving its live state.
 struct Rig {
+    /// The `sophia` binary run: this build's, or `--sophia PATH` (to compare builds).
+    sophia: String,
     dir: tempfile::TempDir,
     sandbox: SandboxHandle,
     env: Vec<(String, String)>,
 }
 
 impl Rig {
-    fn new(org: Org, latency: Duration) -> Rig {
+    fn new(org: Org, latency: Duration, sophia: &str) -> Rig {
         let sandbox = Sandbox::start(SandboxConfig {
             seed: Seed::parse(&org.seed()).expect("the generated seed parses"),
             latency,
@@ -154,7 +156,12 @@ impl Rig {
         for name in APP_SECRETS.iter().chain(&REPO_SECRETS) {
             env.push((name.to_string(), format!("bench-value-of-{name}")));
         }
-        Rig { dir, sandbox, env }
+        Rig {
+            sophia: sophia.to_string(),
+            dir,
+            sandbox,
+            env,
+        }
     }
 
     /// Run `sophia ARGS…` under GNU time, with `concurrency` HTTP calls allowed at once.
@@ -169,7 +176,7 @@ impl Rig {
             .arg("%M")
             .arg("-o")
             .arg(&rss_file)
-            .arg(env!("CARGO_BIN_EXE_sophia"))
+            .arg(&self.sophia)
             .arg("-C")
             .arg(root)
             .args(args)
@@ -303,6 +310,12 @@ fn main() {
     let latency = Duration::from_millis(flag("--latency", 25) as u64);
     let parallelism = flag("--parallelism", 16);
     let serial_apply = !args.iter().any(|a| a == "--no-serial-apply");
+    let plan_only = args.iter().any(|a| a == "--plan-only");
+    let sophia = args
+        .iter()
+        .position(|a| a == "--sophia")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sophia").to_string());
     let lat_ms = latency.as_secs_f64() * 1000.0;
 
     println!(
@@ -315,7 +328,7 @@ fn main() {
     println!("| run | concurrency | API calls | wall | bound | wall ÷ bound | peak RSS (sophia) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
 
-    let rig = Rig::new(org, latency);
+    let rig = Rig::new(org, latency, &sophia);
     let (fast, plan) = rig.plan("plan.json", parallelism);
     let bound = fast.calls as f64 * lat_ms / parallelism as f64 / 1000.0;
     println!(
@@ -338,7 +351,7 @@ fn main() {
     let actions = plan["actions"].as_array().unwrap().len();
     let mut apply_rows = Vec::new();
     for p in [parallelism, 1] {
-        if p == 1 && !serial_apply {
+        if plan_only || (p == 1 && !serial_apply) {
             break;
         }
         // The parallel apply reuses the plan above (nothing changed since); the serial one
@@ -347,7 +360,7 @@ fn main() {
         let (world, plan) = if p == parallelism {
             (&rig, plan.clone())
         } else {
-            fresh = Rig::new(org, latency);
+            fresh = Rig::new(org, latency, &sophia);
             let (_, plan) = fresh.plan("plan.json", parallelism);
             (&fresh, plan)
         };
