@@ -668,7 +668,12 @@ async fn write_action_proof(
     }
     let mut first: Option<ProofRef> = None;
     for kind in kinds {
-        let proof = store.write(&kind, &bytes)?;
+        // Written off the async threads (an fsync'd atomic write): the DAG's other actions
+        // all run in this task and would wait for the disk otherwise.
+        let (store, bytes) = (store.clone(), bytes.clone());
+        let proof = tokio::task::spawn_blocking(move || store.write(&kind, &bytes))
+            .await
+            .context("the proof write task")??;
         env.backend
             .append(
                 NewRecord::now(action.kind.clone(), status)

@@ -364,7 +364,14 @@ impl Backend {
     /// [`ProofRef`] only exists then).
     pub async fn append(&self, record: NewRecord) -> anyhow::Result<Record> {
         match self {
-            Backend::Local { proofs, .. } => proofs.journal().append(record),
+            // File I/O with an fsync: off the async threads, so the other actions of an
+            // apply keep running while one is journaled.
+            Backend::Local { proofs, .. } => {
+                let journal = proofs.journal();
+                tokio::task::spawn_blocking(move || journal.append(record))
+                    .await
+                    .context("the journal append task")?
+            }
             Backend::Postgres(pg) => pg.append(record).await,
         }
     }
