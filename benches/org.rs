@@ -87,12 +87,7 @@ impl Org {
                 "    acme/repo-{r:03}:\n      branches: [main]\n      secrets: [{}]\n      protection:\n        main:\n          required_status_checks: {{ strict: {strict}, contexts: [\"Deploy All\"] }}\n          enforce_admins: true\n          required_pull_request_reviews: {{ require_code_owner_reviews: true }}\n          restrictions: null\n      environments:\n",
                 secrets.join(", ")
             );
-            for e in ENVIRONMENTS {
-                let _ = writeln!(
-                    s,
-                    "        {e}: {{ reviewers: [{{ type: User, login: the-ceo }}] }}"
-                );
-            }
+            environments(&mut s);
         }
         s
     }
@@ -115,14 +110,19 @@ impl Org {
                 "    acme/repo-{r:03}:\n      branches:\n        main:\n          protection:\n            required_status_checks: {{ strict: true, contexts: [\"Deploy All\"] }}\n            enforce_admins: true\n            required_pull_request_reviews: {{ require_code_owner_reviews: true }}\n            restrictions: null\n      actions_secrets: [{}]\n      environments:\n",
                 REPO_SECRETS.join(", ")
             );
-            for e in ENVIRONMENTS {
-                let _ = writeln!(
-                    s,
-                    "        {e}: {{ reviewers: [{{ type: User, login: the-ceo }}] }}"
-                );
-            }
+            environments(&mut s);
         }
         s
+    }
+}
+
+/// The environments of a repository, the same in the seed and the desired state.
+fn environments(s: &mut String) {
+    for e in ENVIRONMENTS {
+        let _ = writeln!(
+            s,
+            "        {e}: {{ reviewers: [{{ type: User, login: the-ceo }}] }}"
+        );
     }
 }
 
