@@ -3,6 +3,7 @@ mod approve;
 mod backend;
 mod context_db;
 mod flytoml;
+mod fuzz_regressions;
 mod loader;
 mod matrix;
 mod op;

@@ -68,6 +68,23 @@ pub struct DuplicateKey {
     pub second: Pos,
 }
 
+/// Why a file could not be read: where, what, and (when it is not a plain syntax slip) what
+/// to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub pos: Pos,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// How many values aliases may copy into one file, in total. An alias (`*x`) copies the
+/// value anchored at `&x`, so a few lines of aliases of aliases (the "billion laughs") would
+/// build billions of values and exhaust memory before any check runs (the `desired_loader`
+/// fuzz target ran out of memory on eight such lines). A hand-written desired file that shares, say, one
+/// protection body of 20 values across 50 branches copies 1,000; this leaves two orders
+/// of magnitude above that and stays under a few tens of MB of copies.
+pub const MAX_ALIAS_COPIES: usize = 100_000;
+
 /// The positions of every key of one file.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
@@ -77,7 +94,7 @@ pub struct FileIndex {
 
 impl FileIndex {
     /// Index `text`; a YAML syntax error gives its position and the parser's message.
-    pub fn build(text: &str) -> Result<FileIndex, (Pos, String)> {
+    pub fn build(text: &str) -> Result<FileIndex, YamlError> {
         parse(text).map(|(index, _)| index)
     }
 
@@ -107,18 +124,37 @@ impl FileIndex {
 
 /// Parse `text` (its first document) into its position index and its value. A YAML syntax
 /// error gives its position and the parser's message.
-pub fn parse(text: &str) -> Result<(FileIndex, Value), (Pos, String)> {
+pub fn parse(text: &str) -> Result<(FileIndex, Value), YamlError> {
     let mut builder = Builder::default();
     Parser::new_from_str(text)
         .load(&mut builder, true)
-        .map_err(|e| (Pos::from(*e.marker()), e.info().to_string()))?;
-    if let Some(pos) = builder.second_document {
-        return Err((
+        .map_err(|e| YamlError {
+            pos: Pos::from(*e.marker()),
+            message: format!("malformed YAML: {}", e.info()),
+            hint: None,
+        })?;
+    if let Some(pos) = builder.too_many_copies {
+        return Err(YamlError {
             pos,
-            "a second YAML document (`---`); a desired file holds one document, \
-             split it into two files"
+            message: format!(
+                "aliases copy more than {MAX_ALIAS_COPIES} values into this file \
+                 (this alias passes the limit)"
+            ),
+            hint: Some(
+                "write the shared values out, or anchor them once and alias that anchor \
+                 directly; aliases of aliases multiply what they copy"
+                    .into(),
+            ),
+        });
+    }
+    if let Some(pos) = builder.second_document {
+        return Err(YamlError {
+            pos,
+            message: "malformed YAML: a second YAML document (`---`); a desired file holds \
+                      one document, split it into two files"
                 .into(),
-        ));
+            hint: None,
+        });
     }
     let value = builder.root.unwrap_or(Value::Null);
     Ok((
@@ -241,8 +277,16 @@ struct Builder {
     duplicates: Vec<DuplicateKey>,
     /// The value under construction, parallel to `stack`.
     values: Vec<Building>,
-    /// Anchored values, for aliases.
-    anchors: HashMap<usize, Value>,
+    /// Anchored values, for aliases, with how many values each holds.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Values built so far, aliases counted by what they copy.
+    built: usize,
+    /// Values aliases copied so far (at most [`MAX_ALIAS_COPIES`]).
+    copied: usize,
+    /// The alias that would have passed [`MAX_ALIAS_COPIES`]; no alias is copied after it.
+    too_many_copies: Option<Pos>,
+    /// `built` when each collection being built started, parallel to `values`.
+    starts: Vec<usize>,
     documents: usize,
     second_document: Option<Pos>,
     /// The anchor of each collection being built.
@@ -251,10 +295,11 @@ struct Builder {
 }
 
 impl Builder {
-    /// Add a finished value (or key) to the collection being built, or make it the root.
-    fn add_value(&mut self, v: Value, anchor: usize) {
+    /// Add a finished value (or key) of `size` values to the collection being built, or make
+    /// it the root.
+    fn add_value(&mut self, v: Value, anchor: usize, size: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, v.clone());
+            self.anchors.insert(anchor, (v.clone(), size));
         }
         match self.values.last_mut() {
             None => self.root = Some(v),
@@ -337,12 +382,28 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 self.begin_value(pos, Some(&text));
                 let tagged_str = tag.is_some_and(|t| t.suffix == "str");
-                self.add_value(resolve(text, style, tagged_str), anchor);
+                self.built += 1;
+                self.add_value(resolve(text, style, tagged_str), anchor, 1);
             }
             Event::Alias(id) => {
                 self.begin_value(pos, Some("<alias>"));
-                let v = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
-                self.add_value(v, 0);
+                let (v, size) = match self.anchors.get(&id) {
+                    Some((_, size))
+                        if self.too_many_copies.is_some()
+                            || self.copied + size > MAX_ALIAS_COPIES =>
+                    {
+                        // Refused once parsing ends; until then build nothing more.
+                        self.too_many_copies.get_or_insert(pos);
+                        (Value::Null, 1)
+                    }
+                    Some((v, size)) => {
+                        self.copied += size;
+                        (v.clone(), *size)
+                    }
+                    None => (Value::Null, 1),
+                };
+                self.built += size;
+                self.add_value(v, 0, size);
             }
             Event::MappingStart(anchor, _) => {
                 // A collection used as a key is indexed under `<complex key>`.
@@ -354,6 +415,8 @@ impl MarkedEventReceiver for Builder {
                 });
                 self.values
                     .push(Building::Map(serde_yaml::Mapping::new(), None));
+                self.starts.push(self.built);
+                self.built += 1;
                 self.pending_anchors.push(anchor);
             }
             Event::SequenceStart(anchor, _) => {
@@ -363,6 +426,8 @@ impl MarkedEventReceiver for Builder {
                     next: 0,
                 });
                 self.values.push(Building::Seq(Vec::new()));
+                self.starts.push(self.built);
+                self.built += 1;
                 self.pending_anchors.push(anchor);
             }
             Event::DocumentStart => {
@@ -379,7 +444,8 @@ impl MarkedEventReceiver for Builder {
                     Some(Building::Seq(items)) => Value::Sequence(items),
                     None => Value::Null,
                 };
-                self.add_value(v, anchor);
+                let size = self.built - self.starts.pop().unwrap_or(self.built);
+                self.add_value(v, anchor, size);
             }
             _ => {}
         }
@@ -443,14 +509,14 @@ mod tests {
 
     #[test]
     fn a_second_document_is_refused() {
-        let (pos, msg) = parse("a: 1\n---\nb: 2\n").unwrap_err();
-        assert_eq!(pos.line, 2, "{msg}");
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos.line, 2, "{}", e.message);
         assert!(parse("---\na: 1\n").is_ok());
     }
 
     #[test]
     fn syntax_errors_have_a_position() {
-        let (pos, msg) = FileIndex::build("a: [1, 2\nb: 3\n").unwrap_err();
-        assert!(pos.line >= 1, "{pos:?} {msg}");
+        let e = FileIndex::build("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.pos.line >= 1, "{e:?}");
     }
 }

@@ -242,17 +242,17 @@ fn key_string(k: &Value) -> String {
 pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<ParsedFile> {
     let (index, value) = match super::locate::parse(&source.text) {
         Ok(parsed) => parsed,
-        Err((pos, info)) => {
+        Err(e) => {
             errors.push(LoadError {
                 file: source.path.clone(),
-                line: pos.line,
-                column: pos.column,
-                message: format!("malformed YAML: {info}"),
-                hint: Some(
+                line: e.pos.line,
+                column: e.pos.column,
+                message: e.message,
+                hint: Some(e.hint.unwrap_or_else(|| {
                     "check the indentation and the quoting around this place; \
                      a value holding `: ` or starting with `{`, `[`, `*` or `&` needs quotes"
-                        .into(),
-                ),
+                        .into()
+                })),
             });
             return None;
         }
