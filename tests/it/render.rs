@@ -88,6 +88,21 @@ fn markdown_of_3000_apps_fits_a_github_comment() {
 }
 
 #[test]
+fn markdown_of_a_plan_with_thousands_of_targets_fits_a_github_comment() {
+    let d = load_yaml(&[("desired/apps.yaml", &many_apps(3000))]);
+    let mut opts = fixed_opts();
+    opts.targets = (0..3000).map(|i| format!("fly.app.app-{i:05}")).collect();
+    let plan = plan::build(&d, &LiveSnapshot::new("t"), &opts).unwrap();
+    assert_eq!(plan.targets.len(), 3000);
+    let md = markdown::render(&plan, "plan.json");
+    let chars = md.chars().count();
+    assert!(chars <= markdown::MAX_COMMENT_CHARS, "{chars} characters");
+    assert!(md.contains(&plan.digest));
+    assert!(md.contains("`fly.app.app-00019` and 2980 more (all in the plan file's `targets`)"));
+    assert!(!md.contains("`fly.app.app-00020`,"));
+}
+
+#[test]
 fn markdown_cuts_detail_before_lists() {
     // Big enough that attribute detail does not fit, small enough that the lists do.
     let d = load_yaml(&[("desired/apps.yaml", &many_apps(400))]);

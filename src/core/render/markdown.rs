@@ -16,6 +16,9 @@ use crate::core::render::{attr_lines, change_symbol};
 /// ("body is too long (maximum is 65536 characters)").
 pub const MAX_COMMENT_CHARS: usize = 65_536;
 
+/// `--target` addresses named in the comment; the rest are counted.
+const MAX_TARGETS_LISTED: usize = 20;
+
 /// The SSH signature namespace of plans (DESIGN.md, "Approval").
 const SIGNING_NAMESPACE: &str = "sophia-plan@v1";
 
@@ -109,14 +112,25 @@ fn render_with(
     let _ = writeln!(out, "## sophia plan\n");
     let _ = writeln!(out, "**{}**\n", plan.summary.sentence());
     if !plan.targets.is_empty() {
+        // The targets are listed, but never so many that they crowd out the summary and the
+        // digest: the plan file holds them all.
+        let mut listed = plan
+            .targets
+            .iter()
+            .take(MAX_TARGETS_LISTED)
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if plan.targets.len() > MAX_TARGETS_LISTED {
+            let _ = write!(
+                listed,
+                " and {} more (all in the plan file's `targets`)",
+                plan.targets.len() - MAX_TARGETS_LISTED
+            );
+        }
         let _ = writeln!(
             out,
-            "Targeted plan: only changes under {} and what they depend on.\n",
-            plan.targets
-                .iter()
-                .map(|t| format!("`{t}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "Targeted plan: only changes under {listed} and what they depend on.\n"
         );
     }
     if let Some(note) = note {
