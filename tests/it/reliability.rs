@@ -10,7 +10,8 @@
 //! one `soak-figures …` line that the script adds up.
 //!
 //! Synchronisation is by condition, never by sleeping: a kill happens when the sandbox's
-//! request log holds the k-th mutating request ([`SandboxHandle::wait_for_writes`]).
+//! request log holds the apply's k-th mutating request, or its k-th request of any kind
+//! (`SandboxHandle::wait_for_requests`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
@@ -80,15 +81,21 @@ impl Soak {
         self.first_seed..self.first_seed + self.seeds
     }
 
-    /// Rounds allowed to converge at this rate: a request fails for good with probability
-    /// rate⁴ (4 attempts); a round makes ~40 requests, so at 30 % about one round in four
-    /// fails somewhere — 12 rounds leave a margin of many orders of magnitude.
+    /// Rounds allowed to converge at this rate. A creating POST is not retried on a 5xx or
+    /// a dropped connection (it may have landed), so at 30 % most applies leave some work to
+    /// the next round: the first soak (150 seeds) needed up to 11 rounds, hence 20.
     fn rounds(&self) -> usize {
         if self.rate <= QUICK_RATE {
             QUICK_ROUNDS
         } else {
-            12
+            20
         }
+    }
+
+    /// Kill points per backend: four per seed, a kill costing a second where a fault run
+    /// costs ten.
+    fn kill_seeds(&self) -> std::ops::Range<u64> {
+        self.first_seed * 4..(self.first_seed + self.seeds) * 4
     }
 }
 
@@ -416,7 +423,7 @@ fn soak_faults_of_each_kind() {
 }
 
 // ---------------------------------------------------------------------------------------
-// b. kill -9 of an apply at the k-th mutating request
+// b. kill -9 of an apply at seeded points
 // ---------------------------------------------------------------------------------------
 
 /// Which backend a kill test runs against.
@@ -477,20 +484,52 @@ fn kill_rig(store: &Store) -> Rig {
     rig
 }
 
-/// The mutating requests a whole apply of `apply::DESIRED` makes (measured once, on a rig of
-/// its own): the kill points are chosen among them.
-fn writes_of_a_whole_apply() -> usize {
-    static WRITES: OnceLock<usize> = OnceLock::new();
-    *WRITES.get_or_init(|| {
+/// The requests a whole apply of `apply::DESIRED` makes, and how many of them are mutating
+/// (measured once, on a rig of its own): the kill points are chosen among them.
+fn requests_of_a_whole_apply() -> (usize, usize) {
+    static COUNTS: OnceLock<(usize, usize)> = OnceLock::new();
+    *COUNTS.get_or_init(|| {
         let rig = kill_rig(&Store::Local);
         rig.plan(&[]);
         rig.ssh_sign("ceo", "sophia-plan@v1");
+        rig.sandbox.clear_requests();
         let out = rig.run(&["apply", "plan.json"]);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let writes = rig.sandbox.requests().iter().filter(|r| r.write).count();
+        let requests = rig.sandbox.requests();
+        let writes = requests.iter().filter(|r| r.write).count();
         assert!(writes >= 8, "an apply of DESIRED makes at least 8 writes");
-        writes
+        (requests.len(), writes)
     })
+}
+
+/// Where an apply is killed: once the sandbox has handled its k-th mutating request (even
+/// seeds), or its k-th request of any kind (odd seeds: this reaches the reads of the stale
+/// check before the first action and the re-reads after the last one).
+#[derive(Debug, Clone, Copy)]
+enum KillPoint {
+    Write(usize),
+    Request(usize),
+}
+
+impl KillPoint {
+    fn of(seed: u64) -> KillPoint {
+        let (requests, writes) = requests_of_a_whole_apply();
+        let pick = |n: usize| 1 + (mix(seed) % n as u64) as usize;
+        if seed % 2 == 0 {
+            KillPoint::Write(pick(writes))
+        } else {
+            KillPoint::Request(pick(requests))
+        }
+    }
+
+    /// Whether the log, from index `from` on, has reached this point.
+    fn reached(self, log: &[sophia::sandbox::LogEntry], from: usize) -> bool {
+        let since = log.get(from..).unwrap_or_default();
+        match self {
+            KillPoint::Write(k) => since.iter().filter(|e| e.write).count() >= k,
+            KillPoint::Request(k) => since.len() >= k,
+        }
+    }
 }
 
 /// SplitMix64: the kill point of a seed (a tiny, well-known mixer; any seed gives a point
@@ -515,6 +554,9 @@ struct KillFigures {
     /// PostgreSQL: sessions of a killed apply the server had not yet ended when the test
     /// looked (it ends them as soon as the dead process's socket closes).
     sessions_still_open: usize,
+    /// Temporary files of interrupted atomic writes left under the repository (never read:
+    /// the old file or none is what a reader sees; `proofs verify` ignores them).
+    temporaries_left: usize,
 }
 
 /// PostgreSQL: the killed apply's session (`application_name` `sophia pid N`) is over —
@@ -573,10 +615,9 @@ fn journal(rig: &Rig, store: &Store) -> Vec<Value> {
 ///   with every side effect made once.
 fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
     let rig = kill_rig(store);
-    let total = writes_of_a_whole_apply();
-    let k = 1 + (mix(seed) % total as u64) as usize;
+    let point = KillPoint::of(seed);
     let what = format!(
-        "{} backend, seed {seed}, killed at write {k} of {total}",
+        "{} backend, seed {seed}, killed at {point:?}",
         match store {
             Store::Local => "local",
             Store::Postgres(_) => "PostgreSQL",
@@ -585,6 +626,7 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
     rig.plan(&[]);
     rig.ssh_sign("ceo", "sophia-plan@v1");
     let (digest, first) = read_plan(&rig);
+    let from = rig.sandbox.requests().len();
 
     let mut child = rig
         .command(&["apply", "plan.json"])
@@ -592,7 +634,9 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = rig.sandbox.wait_for_writes(k, PATIENCE);
+    let reached = rig
+        .sandbox
+        .wait_for_requests(PATIENCE, |log| point.reached(log, from));
     child.kill().unwrap();
     let status = child.wait().unwrap();
     let mut printed = String::new();
@@ -608,10 +652,7 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
         .unwrap()
         .read_to_string(&mut printed)
         .unwrap();
-    assert!(
-        reached,
-        "{what}: the apply never made write {k}:\n{printed}"
-    );
+    assert!(reached, "{what}: the apply never got there:\n{printed}");
     assert_eq!(
         status.signal(),
         Some(9),
@@ -622,6 +663,12 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
         "{what}: a secret value was printed"
     );
     fig.kills += 1;
+    fig.temporaries_left += rig
+        .repo
+        .files()
+        .iter()
+        .filter(|f| f.to_string_lossy().contains(".tmp."))
+        .count();
     if end_session_of(store, child.id()) {
         fig.sessions_still_open += 1;
     }
@@ -727,6 +774,8 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
     );
     let done = rig.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(done.code, 0, "{what}: not converged:\n{}", done.stdout);
+    // Temporaries the killed apply left under proofs/ were swept by the next one.
+    assert_nothing_half_written(&rig, &what);
     assert_each_created_once(&rig, &what);
     assert_proofs_verify(&rig, &what);
     assert!(
@@ -738,12 +787,38 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
     rig.assert_no_canary_written();
 }
 
+/// Regression: a process killed inside an atomic write leaves its temporary behind (the soak
+/// found some under `proofs/` after kills); the next apply removes those whose writer is
+/// gone, and keeps a live writer's.
+#[test]
+fn an_apply_sweeps_the_temporaries_of_killed_writers() {
+    let rig = Rig::new();
+    let dead = format!(
+        "proofs/apply/.summary.json.tmp.{}.0123456789abcdef",
+        u32::MAX
+    );
+    let live = format!(
+        "proofs/fly/.viewer.json.tmp.{}.0123456789abcdef",
+        std::process::id()
+    );
+    rig.repo.file(&dead, "{\"status\": \"succ");
+    rig.repo.file(&live, "{");
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    assert_eq!(rig.run(&["apply", "plan.json"]).code, 0);
+    assert!(!rig.repo.root().join(&dead).exists(), "the orphan is swept");
+    assert!(
+        rig.repo.root().join(&live).exists(),
+        "a live writer's is kept"
+    );
+}
+
 fn quick_kills(store: impl Fn() -> Store) {
     let mut fig = KillFigures::default();
-    for seed in [1_u64, 2, 3] {
+    for seed in 1..=4 {
         kill_once(&store(), seed, &mut fig);
     }
-    assert_eq!(fig.kills, 3);
+    assert_eq!(fig.kills, 4);
 }
 
 #[test]
@@ -768,7 +843,7 @@ fn soak_kill_9_at_random_points() {
             s.spawn(move || {
                 let runtime = tokio::runtime::Runtime::new().unwrap();
                 let mut fig = KillFigures::default();
-                for seed in soak.seeds() {
+                for seed in soak.kill_seeds() {
                     let store = if postgres {
                         Store::Postgres(runtime.block_on(TestDb::new()))
                     } else {
@@ -777,15 +852,250 @@ fn soak_kill_9_at_random_points() {
                     kill_once(&store, seed, &mut fig);
                 }
                 println!(
-                    "soak-figures kills backend={} kills={} completed_before_kill={} replanned={} torn_lines={} sessions_still_open={}",
+                    "soak-figures kills backend={} kills={} completed_before_kill={} replanned={} torn_lines={} sessions_still_open={} temporaries_left={}",
                     if postgres { "postgres" } else { "local" },
                     fig.kills,
                     fig.completed_before_kill,
                     fig.replanned,
                     fig.torn_lines,
                     fig.sessions_still_open,
+                    fig.temporaries_left,
                 );
             });
         }
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// c. Canary values in every variable
+// ---------------------------------------------------------------------------------------
+
+/// Every variable `sophia` reads that may hold a secret: the secrets map's names (required,
+/// alternatives, optional), the providers' credential variables, the reporting token and the
+/// backend URL; not the base URLs and the test knobs, which point at the sandbox.
+fn secret_variables() -> BTreeSet<String> {
+    let map = sophia::secrets::load_map(&crate::support::project_root()).unwrap();
+    let setting = |n: &str| {
+        n.ends_with("_BASE_URL")
+            || n.ends_with("_API_URL")
+            || n.ends_with("_URL_TEMPLATE")
+            || n.starts_with("SOPHIA_HTTP_")
+    };
+    let mut names: BTreeSet<String> = map.names().into_iter().map(String::from).collect();
+    names.extend(
+        sophia::providers::Credentials::NAMES
+            .iter()
+            .chain(sophia::providers::saas::NAMES.iter())
+            .filter(|n| !setting(n))
+            .map(|n| n.to_string()),
+    );
+    names.insert("SOPHIA_REPORT_TOKEN".into());
+    names.insert("SOPHIA_BACKEND".into());
+    names
+}
+
+/// A distinct canary for `name`, in the shape the variable takes (a URL keeps it as its
+/// password). The app secret `ONE_SECRET` keeps [`CANARY`], which `Rig::run` checks too.
+fn canary_value(name: &str, nonce: u64, db: &TestDb) -> (String, String) {
+    let canary = format!(
+        "canary-{}-{nonce:08x}",
+        name.to_lowercase().replace('_', "-")
+    );
+    let value = match name {
+        "SOPHIA_BACKEND" => db
+            .url()
+            .replacen("postgres@", &format!("postgres:{canary}@"), 1),
+        "REDIS_URL" => format!("redis://:{canary}@127.0.0.1:9"),
+        "NEON_DATABASE_URL" => format!("postgres://u:{canary}@127.0.0.1:9/db"),
+        n if n.ends_with("_URL") => format!("http://u:{canary}@127.0.0.1:9/"),
+        _ => canary.clone(),
+    };
+    (canary, value)
+}
+
+/// A run whose stdout and stderr hold none of `canaries`.
+fn run_clean(rig: &Rig, canaries: &[String], args: &[&str]) -> crate::support::Output {
+    let out = rig.run(args);
+    for c in canaries {
+        assert!(
+            !out.stdout.contains(c.as_str()) && !out.stderr.contains(c.as_str()),
+            "`sophia {}` printed the canary `{c}`:\n{}\n{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+    }
+    out
+}
+
+/// Set every secret variable of `rig` to its canary; returns the canaries.
+fn plant_canaries(rig: &mut Rig, db: &TestDb) -> Vec<String> {
+    rig.repo.file(
+        ".infra/secrets_map.json",
+        &std::fs::read_to_string(crate::support::project_root().join(".infra/secrets_map.json"))
+            .unwrap(),
+    );
+    let nonce: u64 = rand::random::<u32>().into();
+    let mut canaries = vec![CANARY.to_string()];
+    for name in secret_variables() {
+        let (canary, value) = canary_value(&name, nonce, db);
+        rig.env.retain(|(k, _)| *k != name);
+        rig.env.push((name, value));
+        canaries.push(canary);
+    }
+    canaries
+}
+
+/// Canary values in every variable `sophia` reads (with the PostgreSQL backend, whose URL
+/// carries one as its password), through every command that prints or writes — plan in each
+/// format, show, sign/verify, apply, drift (with its issue), matrix, proofs verify, a read-only
+/// op — and through failures: an action that fails, an edited (refused) plan, a stale plan,
+/// and a sandbox that faults every request. No output stream, no file under the repository,
+/// no database row and no sandbox log line holds any canary; and the values did reach the
+/// providers (so the test is not vacuous).
+#[test]
+fn canaries_in_every_variable_never_reach_an_output_a_file_or_a_row() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let mut rig = Rig::new();
+    rig.repo.file(
+        "desired/slack.yaml",
+        "providers:\n  slack: active\nslack: { notify_channel: \"#infra\" }\n",
+    );
+    let canaries = plant_canaries(&mut rig, &db);
+    assert!(canaries.len() >= 27, "{} canaries", canaries.len());
+    let run = |args: &[&str]| run_clean(&rig, &canaries, args);
+
+    assert_eq!(run(&["validate"]).code, 0);
+    let matrix = run(&["--json", "matrix"]);
+    assert_eq!(matrix.code, 0, "{}", matrix.stderr);
+    assert_eq!(run(&["refresh", "--out", "live.json"]).code, 0);
+    assert_eq!(run(&["plan", "--out", "plan.json"]).code, 0);
+    for format in ["text", "markdown", "json"] {
+        assert_eq!(run(&["plan", "--format", format]).code, 0);
+        assert_eq!(run(&["show", "plan.json", "--format", format]).code, 0);
+    }
+    assert_eq!(run(&["sign", "plan.json", "--key", "ceo"]).code, 0);
+    assert_eq!(run(&["verify", "plan.json"]).code, 0);
+    let apply = run(&["--json", "apply", "plan.json"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let drift = run(&["drift", "--issue", "acme/infra"]);
+    assert!(drift.code == 0 || drift.code == 2, "{}", drift.stderr);
+    assert_eq!(run(&["--json", "proofs", "verify"]).code, 0);
+    let op = run(&["op", "fly", "health", "--app", "app-one"]);
+    assert_eq!(op.code, 0, "{}", op.stdout);
+
+    // Failures: an action that fails (an image whose health check fails)…
+    rig.repo.file(
+        "desired/main.yaml",
+        &crate::apply::DESIRED.replacen(
+            "  apps:\n",
+            "  apps:\n    app-bad:\n      image: registry.fly.io/app-bad:bad-1\n      regions: [ord]\n      count: 1\n      secrets: [ONE_SECRET]\n      health: { path: /healthz, port: 8080 }\n",
+            1,
+        ),
+    );
+    assert_eq!(run(&["plan", "--out", "plan.json"]).code, 0);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let failed = run(&["apply", "plan.json"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("  failed "), "{}", failed.stderr);
+    // …a plan edited after signing (still valid JSON), then a stale one (the branch
+    // protection changed by hand, then again after the plan)…
+    let protect = |enforce_admins: bool| {
+        rig.sandbox.with_world(|w| {
+            let repo = w.github.repos.get_mut("acme/infra").unwrap();
+            repo.branches.insert(
+                "main".into(),
+                Some(serde_json::json!({"required_status_checks": null,
+                    "enforce_admins": enforce_admins,
+                    "required_pull_request_reviews": null, "restrictions": null})),
+            );
+        })
+    };
+    protect(false);
+    assert_eq!(run(&["plan", "--out", "plan.json"]).code, 0);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let path = rig.repo.root().join("plan.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut edited: Value = serde_json::from_str(&text).unwrap();
+    edited["nonce"] = Value::from("00000000000000000000000000000000");
+    std::fs::write(&path, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let edited = run(&["apply", "plan.json"]);
+    assert!(
+        edited.stderr.contains("does not match its digest"),
+        "{}",
+        edited.stderr
+    );
+    std::fs::write(&path, text).unwrap();
+    protect(true);
+    let stale = run(&["apply", "plan.json"]);
+    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    assert_eq!(run(&["drift"]).code, 2);
+
+    // …and a sandbox that faults every request.
+    let mut faulty = fault_rig(FaultKind::Internal, 1.0, 7);
+    let faulty_canaries = plant_canaries(&mut faulty, &db);
+    let failing = |args: &[&str]| {
+        let out = run_clean(&faulty, &faulty_canaries, args);
+        assert_eq!(
+            out.code,
+            1,
+            "`{}` did not fail:\n{}",
+            args.join(" "),
+            out.stderr
+        );
+    };
+    failing(&["plan", "--out", "plan.json"]);
+    failing(&["refresh"]);
+    failing(&["drift"]);
+    failing(&["op", "fly", "health", "--app", "app-one"]);
+
+    // Nothing written holds a canary: files, the database, the sandboxes' logs.
+    for (rig, canaries) in [(&rig, &canaries), (&faulty, &faulty_canaries)] {
+        for f in rig.repo.files() {
+            let bytes = std::fs::read(rig.repo.root().join(&f)).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for c in canaries.iter() {
+                assert!(!text.contains(c.as_str()), "`{}` holds `{c}`", f.display());
+            }
+        }
+        let log = serde_json::to_string(&rig.sandbox.requests()).unwrap();
+        assert!(canaries.iter().all(|c| !log.contains(c.as_str())));
+    }
+    let rows: String = runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut all = String::new();
+        for sql in [
+            "SELECT line FROM sophia_journal",
+            "SELECT plan || array_to_string(signatures, '') || coalesce(approver, '') FROM sophia_plans",
+            "SELECT holder || token FROM sophia_lease",
+        ] {
+            for row in client.query(sql, &[]).await.unwrap() {
+                all.push_str(row.get::<_, &str>(0));
+            }
+        }
+        all
+    });
+    assert!(!rows.is_empty(), "the PostgreSQL backend was used");
+    for c in &canaries {
+        assert!(!rows.contains(c.as_str()), "a database row holds `{c}`");
+    }
+
+    // The values were really used: the secret reached both providers, the Slack token posted.
+    rig.sandbox.with_world(|w| {
+        let fly = &w.fly.apps["app-one"].secrets["ONE_SECRET"];
+        assert_eq!(fly.value.as_deref(), Some(CANARY));
+        let gh = &w.github.repos["acme/infra"].secrets["ONE_SECRET"];
+        assert_eq!(gh.value.as_deref(), Some(CANARY.as_bytes()));
+        assert!(!w.slack.messages.is_empty());
+    });
+    let matrix: Value = serde_json::from_str(&matrix.stdout).unwrap();
+    let results = matrix["results"].as_array().unwrap();
+    assert!(
+        results.len() >= 11 && results.iter().all(|p| p["status"] == "ready"),
+        "every provider's secrets are present: {matrix}"
+    );
 }
