@@ -152,6 +152,13 @@ pub async fn apply(env: &ApplyEnv<'_>, opts: &ApplyOptions) -> anyhow::Result<Ap
             other => anyhow::Error::new(other),
         })?;
     let took_over = acquired.took_over.as_ref().map(|t| t.to_string());
+    // Temporaries of proof writes that a killed apply left behind (never read, but they
+    // would be committed with proofs/): removed under the lease, before anything is written.
+    match crate::proofs::atomic::sweep_orphans(env.backend.proofs().root()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} temporary file(s) left by an interrupted write"),
+        Err(e) => tracing::warn!("sweeping temporaries under proofs/: {e:#}"),
+    }
     if let Some(t) = &acquired.took_over {
         env.backend
             .journal_takeover(t)

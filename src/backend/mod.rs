@@ -131,6 +131,9 @@ pub enum TakeoverReason {
     Expired,
     /// Its holder ran on this host and its process is gone (local backend).
     HolderGone,
+    /// Its holder's database session has ended: the process died, or lost its connection
+    /// and with it any way to renew the lease or journal (PostgreSQL backend).
+    SessionGone,
 }
 
 /// A lease that was taken over: report it, and journal it (`lease.takeover`).
@@ -153,6 +156,9 @@ impl fmt::Display for Takeover {
             TakeoverReason::Expired => write!(f, "it expired at {}", stamp(&p.expires_at)),
             TakeoverReason::HolderGone => {
                 write!(f, "its process {} is gone from this host", p.pid)
+            }
+            TakeoverReason::SessionGone => {
+                write!(f, "its PostgreSQL session has ended (the process died)")
             }
         }
     }

@@ -13,6 +13,15 @@
 //! - The lease is acquired in one transaction that first takes the advisory lock
 //!   [`LEASE_LOCK`], then reads the row `FOR UPDATE` and inserts, refuses, or takes over an
 //!   expired row. Times are the **server's** `now()`, so runners with skewed clocks agree.
+//! - **A dead holder is detected at once**, as the local backend does with `/proc/<pid>`,
+//!   but across hosts: the holder keeps a session-level advisory lock whose key is derived
+//!   from its lease token ([`liveness_key`]) for as long as its connection lives. The server
+//!   drops it when the session ends — the process died (`kill -9`, a crashed runner) or lost
+//!   its connection, and so any way to renew the lease or append to the journal. `acquire`
+//!   tries that lock: if it is free, the holder is gone and its lease is taken over
+//!   ([`TakeoverReason::SessionGone`]) without waiting for the TTL. A holder whose session is
+//!   alive keeps its lease until it expires, as before. (A lease row written by a `sophia`
+//!   that did not hold this lock would look dead: every version since this one holds it.)
 //! - The journal is chained exactly like `journal.jsonl`: `line` holds the record's exact
 //!   JSON and `prev` the hash of the previous row's `line`. Append holds
 //!   `LOCK TABLE sophia_journal IN EXCLUSIVE MODE` while it reads the last row and inserts.
@@ -36,6 +45,8 @@ use crate::proofs::{GENESIS, NewRecord, ProofStore, Record, VerifyReport};
 pub const SCHEMA_LOCK: i64 = 0x736f_7068_6961_0001;
 /// Advisory lock key serializing lease operations.
 pub const LEASE_LOCK: i64 = 0x736f_7068_6961_0002;
+/// The `application_name` of sophia's sessions, followed by ` pid N`.
+pub const APPLICATION_NAME: &str = "sophia";
 /// The one lease row: there is one apply lease per database.
 const LEASE_NAME: &str = "apply";
 
@@ -131,13 +142,19 @@ impl PgBackend {
     /// Connect (no TLS) and create the tables if missing.
     pub async fn connect(url: &str, proofs: ProofStore) -> anyhow::Result<PgBackend> {
         let password = url_password(url);
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            anyhow::anyhow!(
-                "`{}` is not a valid PostgreSQL URL: {}",
-                super::BACKEND_ENV,
-                scrub(e.to_string(), password)
-            )
-        })?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| {
+                anyhow::anyhow!(
+                    "`{}` is not a valid PostgreSQL URL: {}",
+                    super::BACKEND_ENV,
+                    scrub(e.to_string(), password)
+                )
+            })?;
+        // Who holds a session, for `pg_stat_activity` (and the operator looking at a lease):
+        // `sophia pid N`, unless the URL names its own.
+        if config.get_application_name().is_none() {
+            config.application_name(format!("{APPLICATION_NAME} pid {}", std::process::id()));
+        }
         let describe = describe(&config);
         let (client, connection) = config.connect(NoTls).await.map_err(|e| {
             // Flatten the chain into one scrubbed message: the driver's text never reaches
@@ -214,12 +231,16 @@ impl PgBackend {
             Some(row) => {
                 let info = lease_from_row(&row)?;
                 let expired: bool = row.get(7);
-                if !expired {
+                let reason = if expired {
+                    TakeoverReason::Expired
+                } else if session_gone(&tx, &info.token).await.with_context(ctx)? {
+                    TakeoverReason::SessionGone
+                } else {
                     return Err(LeaseError::Held(Box::new(info)));
-                }
+                };
                 Some(Takeover {
                     previous: info,
-                    reason: TakeoverReason::Expired,
+                    reason,
                 })
             }
         };
@@ -246,6 +267,13 @@ impl PgBackend {
             .await
             .with_context(ctx)?;
         let lease = lease_from_row(&row)?;
+        // Our liveness lock: a fresh random key, so it is free; held until the session ends
+        // or `release`.
+        if let Some(key) = liveness_key(&token) {
+            tx.query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await
+                .with_context(ctx)?;
+        }
         tx.commit().await.with_context(ctx)?;
         Ok(Granted { lease, took_over })
     }
@@ -295,6 +323,12 @@ impl PgBackend {
             )
             .await
             .with_context(|| self.ctx("releasing the lease"))?;
+        if let Some(key) = liveness_key(&mine.token) {
+            client
+                .query_one("SELECT pg_advisory_unlock($1)", &[&key])
+                .await
+                .with_context(|| self.ctx("releasing the lease"))?;
+        }
         Ok(n == 1)
     }
 
@@ -443,6 +477,38 @@ impl PgBackend {
             status: r.get(4),
         }))
     }
+}
+
+/// The key of a holder's liveness lock: the first 64 bits of its random lease token (`None`
+/// for a token that is not the hex `acquire` makes, which is then never judged dead).
+pub fn liveness_key(token: &str) -> Option<i64> {
+    token
+        .get(..16)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .map(|k| k as i64)
+}
+
+/// Whether the session of the lease holding `token` has ended: no session holds its
+/// liveness lock. Read from `pg_locks` (which every role may read) rather than by trying the
+/// lock, which would succeed in the holder's own session too (advisory locks are
+/// re-entrant). A bigint key shows as its high half in `classid`, its low half in `objid`,
+/// with `objsubid` 1.
+async fn session_gone(
+    tx: &tokio_postgres::Transaction<'_>,
+    token: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let Some(key) = liveness_key(token) else {
+        return Ok(false);
+    };
+    let (high, low) = (((key as u64) >> 32) as u32, key as u64 as u32);
+    let row = tx
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+               AND classid = $1 AND objid = $2 AND objsubid = 1 AND granted)",
+            &[&high, &low],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// The lease columns, times as epoch seconds (no chrono feature needed in the driver).

@@ -6,6 +6,11 @@
 //! anything already there), write everything, `fsync` the file, `rename` it over the
 //! target, then `fsync` the directory so the rename itself is on disk. On any error the
 //! temporary file is removed.
+//!
+//! A process killed between creating and renaming its temporary (`kill -9`, a crashed
+//! runner) leaves it behind: the target is intact (its old content, or absent), but the
+//! temporary would stay in the tree and be committed with `proofs/`. [`sweep_orphans`]
+//! removes those whose writer is gone; `apply` runs it under its lease.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -50,6 +55,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Remove the temporaries of [`write_atomic`] under `root` (recursively, never following a
+/// link) whose writing process is gone from this host, and return how many were removed. A
+/// temporary of a live process (a write in progress) is left alone; where `/proc` is not
+/// available nothing is judged gone and nothing is removed.
+pub fn sweep_orphans(root: &Path) -> anyhow::Result<usize> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("reading `{}`", root.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading `{}`", root.display()))?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("inspecting `{}`", path.display()))?;
+        if kind.is_dir() {
+            removed += sweep_orphans(&path)?;
+        } else if kind.is_file()
+            && orphan_writer(&entry.file_name().to_string_lossy())
+                .is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
+        {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing `{}`", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The pid in the name of a temporary of [`write_atomic`] (`.NAME.tmp.PID.HEX16`), if it is
+/// one.
+fn orphan_writer(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(3, '.');
+    let (hex, pid, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let well_formed = name.starts_with('.')
+        && rest.ends_with(".tmp")
+        && hex.len() == 16
+        && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then(|| pid.parse().ok()).flatten()
 }
 
 /// `fsync` a directory, making renames and new entries in it durable.
@@ -100,6 +151,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.json")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sweeps_the_temporaries_of_dead_writers_only() {
+        let dir = std::env::temp_dir().join(format!("sophia-sweep-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(dir.join("fly")).unwrap();
+        // No process has pid u32::MAX (Linux caps pids at 2^22).
+        let dead = dir.join(format!(".viewer.json.tmp.{}.00112233aabbccdd", u32::MAX));
+        let alive = dir.join(format!(
+            "fly/.a.json.tmp.{}.00112233aabbccdd",
+            std::process::id()
+        ));
+        let nested_dead = dir.join(format!("fly/.b.json.tmp.{}.0011223344556677", u32::MAX));
+        let unrelated = dir.join(format!(".notes.tmp.{}.short", u32::MAX));
+        for p in [&dead, &alive, &nested_dead, &unrelated] {
+            std::fs::write(p, b"partial").unwrap();
+        }
+        assert_eq!(sweep_orphans(&dir).unwrap(), 2);
+        assert!(!dead.exists() && !nested_dead.exists());
+        assert!(alive.exists(), "a live writer's temporary is kept");
+        assert!(unrelated.exists(), "only write_atomic's names are touched");
+        assert_eq!(sweep_orphans(&dir.join("missing")).unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -64,6 +64,10 @@ pub struct RetryPolicy {
     /// The longest wait a server may ask for (`Retry-After`, `x-ratelimit-reset`) that is
     /// honoured; past it the call fails with `rate-limited` instead of sleeping.
     pub max_wait: Duration,
+    /// The total time of one attempt of a request that does not set its own
+    /// ([`Req::timeout`]): [`REQUEST_TIMEOUT`], or `SOPHIA_HTTP_TIMEOUT_MS` (tests that make the
+    /// sandbox answer slower than this, to exercise timeouts in seconds rather than minutes).
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -77,6 +81,7 @@ impl Default for RetryPolicy {
             // GitHub's secondary limits ask for up to 60 s; a longer wait (an exhausted
             // primary quota resets hourly) is reported instead of slept through.
             max_wait: Duration::from_secs(60),
+            attempt_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -89,6 +94,7 @@ impl RetryPolicy {
             base_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(20),
             max_wait: Duration::from_secs(5),
+            attempt_timeout: REQUEST_TIMEOUT,
         }
     }
 
@@ -122,7 +128,9 @@ pub struct Req {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Option<serde_json::Value>,
     pub retry: Retry,
-    pub timeout: Duration,
+    /// This request's own attempt timeout (e.g. a call that waits on purpose); `None` for the
+    /// policy's [`RetryPolicy::attempt_timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl Req {
@@ -138,7 +146,7 @@ impl Req {
             headers: Vec::new(),
             body: None,
             retry,
-            timeout: REQUEST_TIMEOUT,
+            timeout: None,
         }
     }
 
@@ -158,7 +166,7 @@ impl Req {
     }
 
     pub fn timeout(mut self, timeout: Duration) -> Req {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
         self
     }
 
@@ -483,7 +491,7 @@ impl Http {
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
-            .timeout(req.timeout);
+            .timeout(req.timeout.unwrap_or(self.policy.attempt_timeout));
         for (name, value) in &req.headers {
             builder = builder.header(name.clone(), value.clone());
         }

@@ -70,7 +70,7 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Every variable a provider of this module reads.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "FLY_API_TOKEN",
         "FLY_FLAPS_BASE_URL",
         "FLY_API_BASE_URL",
@@ -82,6 +82,7 @@ impl Credentials {
         "GITHUB_API_URL",
         "SOPHIA_HTTP_MAX_CONCURRENCY",
         "SOPHIA_HTTP_FAST_RETRIES",
+        "SOPHIA_HTTP_TIMEOUT_MS",
     ];
 
     /// The known variables from the process environment (the shell's job; never the core's).
@@ -114,17 +115,27 @@ impl Credentials {
     }
 
     /// The HTTP layer these settings ask for: `SOPHIA_HTTP_MAX_CONCURRENCY` (default
-    /// [`http::MAX_CONCURRENCY`]).
+    /// [`http::MAX_CONCURRENCY`]). Two knobs exist for tests against the sandbox and are not
+    /// meant for production: `SOPHIA_HTTP_FAST_RETRIES=1` (millisecond backoffs,
+    /// [`RetryPolicy::fast`]) and `SOPHIA_HTTP_TIMEOUT_MS` (the attempt timeout, default
+    /// [`http::REQUEST_TIMEOUT`], so the sandbox's `slow` fault times out in a second).
     pub fn http(&self) -> Http {
         let max = self
             .get("SOPHIA_HTTP_MAX_CONCURRENCY")
             .and_then(|v| v.parse().ok())
             .unwrap_or(http::MAX_CONCURRENCY);
-        let policy = if self.get("SOPHIA_HTTP_FAST_RETRIES") == Some("1") {
+        let mut policy = if self.get("SOPHIA_HTTP_FAST_RETRIES") == Some("1") {
             RetryPolicy::fast()
         } else {
             RetryPolicy::default()
         };
+        if let Some(ms) = self
+            .get("SOPHIA_HTTP_TIMEOUT_MS")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+        {
+            policy.attempt_timeout = std::time::Duration::from_millis(ms);
+        }
         Http::new(policy, max)
     }
 }

@@ -496,8 +496,17 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                     return std::future::pending().await;
                 }
                 FaultKind::Slow => {
+                    // Logged before the wait, with the status it will answer: a client that
+                    // times out first closes the connection, which cancels this future, and
+                    // the request must still be in the log.
+                    entry.status = Some(StatusCode::GATEWAY_TIMEOUT.as_u16());
+                    shared.log.record(entry);
                     tokio::time::sleep(shared.config.faults.slow).await;
-                    provider.error(StatusCode::GATEWAY_TIMEOUT, "upstream request timed out")
+                    let mut resp =
+                        provider.error(StatusCode::GATEWAY_TIMEOUT, "upstream request timed out");
+                    // From the "load balancer": no rate-limit headers.
+                    decorate(provider, &mut resp, None);
+                    return resp;
                 }
                 FaultKind::Internal => {
                     provider.error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")

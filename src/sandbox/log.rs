@@ -6,7 +6,8 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -52,6 +53,8 @@ pub struct LogEntry {
 pub struct RequestLog {
     /// `None` when the log is not kept in memory.
     entries: Option<Mutex<Vec<LogEntry>>>,
+    /// Signalled after every entry kept in memory, for [`RequestLog::wait_for`].
+    grown: Condvar,
     file: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
 }
 
@@ -69,6 +72,7 @@ impl RequestLog {
         };
         Ok(RequestLog {
             entries: in_memory.then(|| Mutex::new(Vec::new())),
+            grown: Condvar::new(),
             file,
         })
     }
@@ -86,6 +90,34 @@ impl RequestLog {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(entry);
+            self.grown.notify_all();
+        }
+    }
+
+    /// Block until `done` holds for the entries kept so far, or `timeout` passes; returns
+    /// whether it held. An entry is recorded once the request has been handled (its state
+    /// change made) and before the response is sent, so a caller woken by the n-th entry acts
+    /// while the client is still waiting for that answer. Always false when the log is not
+    /// kept in memory.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[LogEntry]) -> bool) -> bool {
+        let Some(entries) = &self.entries else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        let mut guard = entries.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done(&guard) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            guard = self
+                .grown
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -167,6 +199,40 @@ mod tests {
             })
         );
         assert!(!masked.to_string().contains("hunter2"));
+    }
+
+    fn entry(write: bool) -> LogEntry {
+        LogEntry {
+            at: "2026-01-01T00:00:00.000Z".into(),
+            method: if write { "POST" } else { "GET" }.into(),
+            path: "/fly/machines/v1/apps".into(),
+            status: Some(200),
+            token_scope: "full".into(),
+            body: Value::Null,
+            write,
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn wait_for_wakes_on_the_entry_that_satisfies_it_and_times_out_otherwise() {
+        let log = std::sync::Arc::new(RequestLog::new(None, true).unwrap());
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for write in [false, true, false, true] {
+                    log.record(entry(write));
+                }
+            })
+        };
+        let two_writes = |e: &[LogEntry]| e.iter().filter(|e| e.write).count() >= 2;
+        assert!(log.wait_for(Duration::from_secs(30), two_writes));
+        writer.join().unwrap();
+        // Never satisfied: returns false once the timeout passes.
+        assert!(!log.wait_for(Duration::from_millis(10), |e| e.len() > 4));
+        // A log not kept in memory never satisfies anything.
+        let off = RequestLog::new(None, false).unwrap();
+        assert!(!off.wait_for(Duration::ZERO, |_| true));
     }
 
     #[test]

@@ -273,6 +273,22 @@ impl SandboxHandle {
         self.shared.log.entries()
     }
 
+    /// Block until the request log holds `n` requests that would change something
+    /// ([`LogEntry::write`], faulted ones included), or `timeout` passes; returns whether it
+    /// does. Tests use it to act at a given point of a client's run (e.g. kill it once its
+    /// k-th mutating request has been handled) without sleeping.
+    pub fn wait_for_writes(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_for_requests(timeout, |entries| {
+            entries.iter().filter(|e| e.write).count() >= n
+        })
+    }
+
+    /// Block until `done` holds for the request log, or `timeout` passes; returns whether it
+    /// does (see [`log::RequestLog::wait_for`]).
+    pub fn wait_for_requests(&self, timeout: Duration, done: impl Fn(&[LogEntry]) -> bool) -> bool {
+        self.shared.log.wait_for(timeout, done)
+    }
+
     /// Forget the request log (e.g. between the phases of a test).
     pub fn clear_requests(&self) {
         self.shared.log.clear()

@@ -383,6 +383,48 @@ async fn postgres_lease_expires_is_taken_over_renewed_and_released() {
         .unwrap();
 }
 
+/// A holder whose database session ended (its process died) is taken over at once, long
+/// before its TTL; a holder whose session lives is not.
+#[tokio::test]
+async fn postgres_lease_of_an_ended_session_is_taken_over_at_once() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dead = db.backend(dir.path()).await;
+    let first = dead.acquire(&holder("kim"), TTL).await.unwrap();
+    std::mem::forget(first.guard); // never released: as if killed
+    // A live holder's lease is refused to others.
+    let other = db.backend(dir.path()).await;
+    assert!(matches!(
+        other.acquire(&holder("lee"), TTL).await,
+        Err(LeaseError::Held(_))
+    ));
+    drop(other);
+    // The holder's session ends (the server would end it on its own when the dead process's
+    // socket closes; terminating and waiting makes the test independent of that timing).
+    db.sql(
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    drop(dead);
+    let next = db.backend(dir.path()).await;
+    let acquired = next.acquire(&holder("lee"), TTL).await.unwrap();
+    let t = acquired.took_over.as_ref().expect("a takeover");
+    assert_eq!(t.reason, TakeoverReason::SessionGone);
+    assert!(t.previous.holder.starts_with("kim@"), "{t}");
+    assert!(t.to_string().contains("session has ended"), "{t}");
+    // Ours is alive: a third party is refused, and after release the lease is free.
+    let third = db.backend(dir.path()).await;
+    assert!(matches!(
+        third.acquire(&holder("max"), TTL).await,
+        Err(LeaseError::Held(_))
+    ));
+    acquired.guard.release().await.unwrap();
+    let free = third.acquire(&holder("max"), TTL).await.unwrap();
+    assert!(free.took_over.is_none());
+    free.guard.release().await.unwrap();
+}
+
 async fn append_chain(backend: &Backend, n: usize) {
     for i in 0..n {
         let proof = backend

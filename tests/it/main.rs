@@ -11,6 +11,7 @@ mod plan;
 mod proofs;
 mod providers;
 mod redis;
+mod reliability;
 mod render;
 mod sandbox;
 mod sandbox_conformance;

@@ -481,6 +481,11 @@ async fn secondary_rate_limits_dropped_connections_and_slow_responses() {
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
+    // The client gave up (and closed the connection) before the answer: the request is in
+    // the log all the same, with the status it was going to get.
+    assert_eq!(sb.requests().len(), 1);
+    assert_eq!(sb.requests()[0].status, Some(504));
+    assert_eq!(sb.requests()[0].fault.as_deref(), Some("slow"));
 }
 
 #[tokio::test]
