@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -171,12 +172,20 @@ impl Rig {
         let rss_file = root.join(".rss");
         let before = self.sandbox.requests().len();
         let started = Instant::now();
-        let out = Command::new("/usr/bin/time")
-            .arg("-f")
-            .arg("%M")
-            .arg("-o")
-            .arg(&rss_file)
-            .arg(&self.sophia)
+        // GNU time reports the child's peak RSS; without it the run is still timed.
+        let gnu_time = Path::new(GNU_TIME).exists();
+        let mut cmd = if gnu_time {
+            let mut c = Command::new(GNU_TIME);
+            c.arg("-f")
+                .arg("%M")
+                .arg("-o")
+                .arg(&rss_file)
+                .arg(&self.sophia);
+            c
+        } else {
+            Command::new(&self.sophia)
+        };
+        let out = cmd
             .arg("-C")
             .arg(root)
             .args(args)
@@ -185,7 +194,7 @@ impl Rig {
             .env("SOPHIA_HTTP_MAX_CONCURRENCY", concurrency.to_string())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
-            .expect("GNU time (/usr/bin/time) runs sophia");
+            .expect("sophia runs");
         let wall = started.elapsed();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
@@ -291,7 +300,13 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// Where GNU time is expected (Debian's `time` package).
+const GNU_TIME: &str = "/usr/bin/time";
+
 fn mib(kib: u64) -> String {
+    if kib == 0 {
+        return format!("n/a (no {GNU_TIME})");
+    }
     format!("{:.0} MiB", kib as f64 / 1024.0)
 }
 
