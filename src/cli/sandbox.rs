@@ -86,7 +86,9 @@ pub struct ServeArgs {
     /// Seed of the fault sequence: the same seed and requests give the same faults.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Fault kinds to draw from (comma-separated): 500, 502, 429, secondary, slow, drop.
+    /// Fault kinds to draw from (comma-separated): 500, 502, 429, secondary, slow, drop —
+    /// none of which lets the request through — and `lost` (not in the default), whose request
+    /// is handled and its change made before the client gets a 502.
     #[arg(
         long,
         value_name = "KINDS",

@@ -2,9 +2,11 @@
 //! (whether a fault fires, then which kind), so the same seed and the same request sequence
 //! give the same faults, and a different seed a different sequence.
 //!
-//! A fault is decided before the request reaches its handler, so a faulted request never
-//! changes state: the client sees a failure and nothing happened. (A real server can commit and
-//! then fail; that kind is not emulated.)
+//! A fault is decided before the request reaches its handler. Every kind but `lost` answers
+//! in place of the handler, so the request never changes state: the client sees a failure and
+//! nothing happened. `lost` is the other case a real service has: the handler runs and its
+//! change is made, then the answer is lost on the way back (a proxy's 502), so the client
+//! cannot tell whether it happened.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,16 +32,20 @@ pub enum FaultKind {
     Slow,
     /// The connection closes without a response.
     Drop,
+    /// The request is handled — its change is made — and then its answer is lost: the client
+    /// gets a 502 from the "load balancer" instead.
+    Lost,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::Internal,
         FaultKind::BadGateway,
         FaultKind::TooManyRequests,
         FaultKind::SecondaryRateLimit,
         FaultKind::Slow,
         FaultKind::Drop,
+        FaultKind::Lost,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +56,7 @@ impl FaultKind {
             FaultKind::SecondaryRateLimit => "secondary",
             FaultKind::Slow => "slow",
             FaultKind::Drop => "drop",
+            FaultKind::Lost => "lost",
         }
     }
 }

@@ -446,6 +446,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         body: masked_body(&bytes),
         write: provider.is_some_and(|p| p.is_write(&method, &path, &bytes)),
         fault: None,
+        handled: None,
     };
     let rate_key = token.clone();
     let finish = |mut resp: Response, entry: LogEntry, rate: Option<RateInfo>| {
@@ -477,6 +478,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     };
 
     // Faults and latency: the "network" and "load balancer", before the service itself.
+    let mut lost = false;
     if provider != Provider::FlyApp {
         let fault = shared
             .faults
@@ -485,6 +487,9 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
             .draw();
         if let Some(kind) = fault {
             entry.fault = Some(kind.name().into());
+            lost = kind == FaultKind::Lost;
+        }
+        if let Some(kind) = fault.filter(|k| *k != FaultKind::Lost) {
             let retry_after = shared.config.faults.retry_after_secs;
             let resp = match kind {
                 FaultKind::Drop => {
@@ -511,12 +516,8 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                 FaultKind::Internal => {
                     provider.error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
-                FaultKind::BadGateway => (
-                    StatusCode::BAD_GATEWAY,
-                    [(header::CONTENT_TYPE, "text/html")],
-                    "<html><body><h1>502 Bad Gateway</h1></body></html>",
-                )
-                    .into_response(),
+                // (`lost` is filtered out above: its answer is replaced after the handler.)
+                FaultKind::BadGateway | FaultKind::Lost => bad_gateway(),
                 FaultKind::SecondaryRateLimit if provider == Provider::Github => {
                     let mut resp = provider.error(
                         StatusCode::FORBIDDEN,
@@ -597,6 +598,11 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     parts.extensions.insert(Caller { token, scope });
     let req = Request::from_parts(parts, Body::from(bytes));
     let resp = next.run(req).await;
+    if lost {
+        // The change is made; its answer never reaches the client.
+        entry.handled = Some(resp.status().as_u16());
+        return finish(bad_gateway(), entry, None);
+    }
     finish(resp, entry, Some(rate))
 }
 
@@ -646,4 +652,14 @@ pub fn parse_json(provider: Provider, bytes: &Bytes) -> Result<Value, Response> 
             &format!("Problems parsing JSON: {e}"),
         )
     })
+}
+
+/// A 502 from the "load balancer": a plain HTML body, not the provider's JSON.
+fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    )
+        .into_response()
 }

@@ -48,6 +48,10 @@ pub struct LogEntry {
     pub write: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// For a `lost` fault: the status the handler answered before the answer was lost (the
+    /// change it made stands). `status` is what the client saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<u16>,
 }
 
 pub struct RequestLog {
@@ -211,6 +215,7 @@ mod tests {
             body: Value::Null,
             write,
             fault: None,
+            handled: None,
         }
     }
 

@@ -429,6 +429,36 @@ async fn a_faulted_write_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_lost_answer_still_made_its_change() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::parse("fly:\n  apps:\n    web: {}\n").unwrap(),
+        faults: FaultConfig {
+            rate: 1.0,
+            kinds: vec![FaultKind::Lost],
+            ..FaultConfig::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let (s, body) = fly(&sb, "t")
+        .send(
+            "POST",
+            "/apps/web/secrets",
+            &json!({ "values": { "A": "x" } }),
+        )
+        .await;
+    assert_eq!(s, 502, "the client sees the proxy's 502: {body}");
+    assert!(sb.with_world(|w| w.fly.apps["web"].secrets.contains_key("A")));
+    let logged = &sb.requests()[0];
+    assert_eq!(logged.fault.as_deref(), Some("lost"));
+    assert_eq!(logged.status, Some(502));
+    assert!(
+        logged.handled.is_some_and(|h| (200..300).contains(&h)),
+        "{logged:?}"
+    );
+}
+
+#[tokio::test]
 async fn secondary_rate_limits_dropped_connections_and_slow_responses() {
     let config = |kind| SandboxConfig {
         faults: FaultConfig {
