@@ -253,21 +253,38 @@ async fn gated_apply(
     // 6. The DAG, renewing the lease every third of its TTL while it runs.
     env.progress.started(plan.actions.len());
     let phase = Instant::now();
+    // Set when a renewal finds the lease taken over (this apply stalled past its TTL and
+    // another one started): from then on no action starts, so two applies never act at once.
+    let lease_lost: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let outcomes = {
-        let run = dag::run(&plan.actions, opts.parallelism, opts.fail_fast, |action| {
-            execute_one(env, &providers, &plan.digest, action)
-        });
+        let (providers, lease_lost) = (&providers, &lease_lost);
+        let digest = plan.digest.as_str();
+        let run = dag::run(
+            &plan.actions,
+            opts.parallelism,
+            opts.fail_fast,
+            |action| async move {
+                let lost = lease_lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(why) = lost {
+                    return Err(format!("not started: {why}"));
+                }
+                execute_one(env, providers, digest, action).await
+            },
+        );
         tokio::pin!(run);
         let mut tick = tokio::time::interval(opts.lease_ttl / 3);
         tick.tick().await; // the first tick is immediate
         loop {
             tokio::select! {
                 out = &mut run => break out,
-                _ = tick.tick() => {
-                    if let Err(e) = guard.renew(opts.lease_ttl).await {
-                        tracing::error!("renewing the apply lease: {e}");
+                _ = tick.tick() => match guard.renew(opts.lease_ttl).await {
+                    Ok(()) => {}
+                    Err(e @ crate::backend::LeaseError::Lost { .. }) => {
+                        tracing::error!("{e}: no further action starts");
+                        *lease_lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
                     }
-                }
+                    Err(e) => tracing::error!("renewing the apply lease: {e}"),
+                },
             }
         }
     };

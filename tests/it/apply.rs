@@ -402,3 +402,69 @@ fn plan_and_apply_notify_the_slack_channel_when_slack_is_active() {
         "{messages:?}"
     );
 }
+
+/// An apply that finds its lease taken over (it stalled past its TTL and another apply took
+/// the lease) starts no further action: two applies never act at once. The takeover is made
+/// by hand, under the same `.infra/` flock every lease operation takes, once the apply has
+/// made its first change; one action at a time and the sandbox's latency keep the rest of the
+/// DAG running for seconds, far past the apply's next renewal (a third of its 900 ms TTL).
+#[test]
+fn an_apply_whose_lease_was_taken_over_starts_no_further_action() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let rig = Rig::with(SandboxConfig {
+        latency: Duration::from_millis(150),
+        ..SandboxConfig::default()
+    });
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let child = rig
+        .command(&[
+            "apply",
+            "plan.json",
+            "--lease-ttl",
+            "900ms",
+            "--parallelism",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        rig.sandbox.wait_for_writes(1, Duration::from_secs(60)),
+        "the apply made no change"
+    );
+    let writes_at_takeover = rig.mutating_requests().len();
+    {
+        let infra = rig.repo.root().join(".infra");
+        let dir = std::fs::File::open(&infra).unwrap();
+        rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let lock = infra.join(".lock");
+        let mut lease: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
+        lease["holder"] = "someone@elsewhere pid 1".into();
+        lease["token"] = "0123456789abcdef0123456789abcdef".into();
+        let tmp = infra.join(".lock.takeover");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&lease).unwrap()).unwrap();
+        std::fs::rename(&tmp, &lock).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not started: the apply lease of")
+            && stderr.contains("was lost to `someone@elsewhere pid 1`"),
+        "{stderr}"
+    );
+    // What was in flight at the renewal may finish; nothing new starts. A full apply makes
+    // 8 changes; this one stopped well short of them.
+    let writes = rig.mutating_requests().len();
+    assert!(
+        writes < 8 && writes >= writes_at_takeover,
+        "{writes} changes (takeover after {writes_at_takeover})\n{stderr}"
+    );
+    // The lease that is not ours is left alone.
+    let lease = std::fs::read_to_string(rig.repo.root().join(".infra/.lock")).unwrap();
+    assert!(lease.contains("someone@elsewhere"), "{lease}");
+}
