@@ -378,8 +378,11 @@ impl FlyProvider {
     /// Bring the app's machines to the desired image, guest, env, count and regions.
     ///
     /// Params (all optional; what is absent stays as it is): `image`, `count`, `regions`,
-    /// `guest`, `env`, `strategy` (`rolling` default | `immediate`; `canary` and
-    /// `bluegreen` run as rolling with batches of one), `max_unavailable` (default 1),
+    /// `guest`, `env`, `strategy` (`rolling` default: batches of `max_unavailable`, each
+    /// started and health-checked, every updated machine rolled back on a failure;
+    /// `immediate`: all at once, no check; `canary`: one extra machine with the new config
+    /// first, checked and destroyed, then rolling; `bluegreen`: a new machine beside each old
+    /// one, and the old ones destroyed once the new ones are healthy), `max_unavailable` (default 1),
     /// `health` (`{path, expect_status}`, default `/healthz` → 200).
     ///
     /// Order: update existing machines (rolling: batch by batch, each waited to `started`
@@ -445,12 +448,7 @@ impl FlyProvider {
             ));
         }
         for region in &layout.create {
-            let req = self
-                .machines_api(Method::POST, &["apps", app, "machines"])
-                .json(json!({ "config": template, "region": region }))
-                .retry(Retry::Never);
-            let m = self.send_ok(req).await?;
-            let id = m["id"].as_str().unwrap_or_default().to_string();
+            let id = self.create_machine(app, &template, region).await?;
             if spec.wait {
                 self.wait_started(app, &id).await?;
             }
@@ -460,13 +458,7 @@ impl FlyProvider {
         // 3. Destroy surplus machines.
         for m in &layout.destroy {
             let id = m["id"].as_str().unwrap_or_default();
-            let mut req = self.machines_api(Method::DELETE, &["apps", app, "machines", id]);
-            req.url.set_query(Some("force=true"));
-            let resp = self.send(req).await?;
-            // Already gone counts as done: a retried destroy is idempotent.
-            if resp.status.as_u16() != 404 {
-                resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
-            }
+            self.destroy_machine(app, id).await?;
             results.push(json!({"machine": id, "region": m["region"], "action": "destroyed"}));
         }
 
@@ -503,11 +495,17 @@ impl FlyProvider {
                 results,
             ));
         }
-        let batch = if spec.strategy == "rolling" {
-            spec.max_unavailable.max(1)
-        } else {
-            1
-        };
+        if spec.strategy == "bluegreen" {
+            return self.blue_green(app, machines, spec).await;
+        }
+        if spec.strategy == "canary" {
+            match self.canary(app, machines[0], spec).await? {
+                Ok(canary) => results = canary,
+                Err(failed) => return Ok(failed),
+            }
+        }
+        // Rolling, or the rest of a canary deploy once its canary passed.
+        let batch = spec.max_unavailable.max(1);
         let mut updated: Vec<&Value> = Vec::new();
         for chunk in machines.chunks(batch) {
             let mut failure = None;
@@ -577,6 +575,184 @@ impl FlyProvider {
             format!("rolled out in batches of {batch}"),
             results,
         ))
+    }
+
+    /// Canary: one extra machine with the new config, next to `like`; started and checked,
+    /// then destroyed either way. `Ok(records)` when it passed and the rolling update may go
+    /// on; `Err(failure)` when it failed — no existing machine was touched.
+    async fn canary(
+        &self,
+        app: &str,
+        like: &Value,
+        spec: &MachineSpec,
+    ) -> Result<Result<Vec<Value>, ActionOutcome>, ProviderError> {
+        let region = like["region"].as_str().unwrap_or("ord");
+        let id = self
+            .create_machine(app, &spec.apply(&like["config"]), region)
+            .await?;
+        let checked = match self.wait_started(app, &id).await {
+            Ok(()) => self.health_check(app, &spec.health).await,
+            Err(e) => Err(e),
+        };
+        // The canary goes whatever it showed; a failed destroy is reported, not hidden.
+        let destroyed = self.destroy_machine(app, &id).await;
+        let mut results = vec![
+            json!({"machine": id, "region": region, "action": "canary-created", "image": spec.image}),
+        ];
+        if destroyed.is_ok() {
+            results.push(json!({"machine": id, "action": "canary-destroyed"}));
+        }
+        match (checked, destroyed) {
+            (Ok(_), Ok(())) => Ok(Ok(results)),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(err), destroyed) => {
+                let mut errors = vec![
+                    ProviderError::new(
+                        PROVIDER,
+                        "health-check-failed",
+                        format!(
+                            "canary of `{app}` on `{}` failed: {}; no existing machine was changed",
+                            spec.image.as_deref().unwrap_or("(unchanged image)"),
+                            err.message
+                        ),
+                    )
+                    .envelope_error(),
+                ];
+                if let Err(e) = destroyed {
+                    errors.push(
+                        ProviderError::new(
+                            PROVIDER,
+                            "rollback-failed",
+                            format!("destroying the canary `{id}` failed: {}", e.message),
+                        )
+                        .envelope_error(),
+                    );
+                }
+                Ok(Err(ActionOutcome {
+                    status: crate::core::envelope::Status::Failure,
+                    results,
+                    text: errors[0].message.clone(),
+                    errors,
+                }))
+            }
+        }
+    }
+
+    /// Blue-green: a new ("green") machine with the new config beside each old ("blue") one;
+    /// once every green one has started and the app passes its health check, the blue ones
+    /// are destroyed. If anything fails, the green ones are destroyed and the blue ones,
+    /// never touched, keep serving.
+    async fn blue_green(
+        &self,
+        app: &str,
+        blue: &[&Value],
+        spec: &MachineSpec,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let mut results = Vec::new();
+        let mut green: Vec<String> = Vec::new();
+        let mut failure = None;
+        for m in blue {
+            let region = m["region"].as_str().unwrap_or("ord");
+            match self
+                .create_machine(app, &spec.apply(&m["config"]), region)
+                .await
+            {
+                Ok(id) => {
+                    results.push(json!({"machine": id, "region": region, "action": "green-created", "image": spec.image}));
+                    green.push(id);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            for id in &green {
+                if let Err(e) = self.wait_started(app, id).await {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = self.health_check(app, &spec.health).await
+        {
+            failure = Some(e);
+        }
+        if let Some(err) = failure {
+            let mut errors = vec![
+                ProviderError::new(
+                    PROVIDER,
+                    "health-check-failed",
+                    format!(
+                        "blue-green deploy of `{app}` to `{}` failed: {}; destroyed {} new machine(s), the previous ones were not touched",
+                        spec.image.as_deref().unwrap_or("(unchanged image)"),
+                        err.message,
+                        green.len()
+                    ),
+                )
+                .envelope_error(),
+            ];
+            for id in &green {
+                match self.destroy_machine(app, id).await {
+                    Ok(()) => results.push(json!({"machine": id, "action": "green-destroyed"})),
+                    Err(e) => errors.push(
+                        ProviderError::new(
+                            PROVIDER,
+                            "rollback-failed",
+                            format!("destroying the new machine `{id}` failed: {}", e.message),
+                        )
+                        .envelope_error(),
+                    ),
+                }
+            }
+            return Ok(ActionOutcome {
+                status: crate::core::envelope::Status::Failure,
+                results,
+                text: errors[0].message.clone(),
+                errors,
+            });
+        }
+        for m in blue {
+            let id = m["id"].as_str().unwrap_or_default();
+            self.destroy_machine(app, id).await?;
+            results.push(json!({"machine": id, "action": "blue-destroyed"}));
+        }
+        Ok(ActionOutcome::success(
+            format!(
+                "blue-green: {} new machine(s) healthy, the previous ones destroyed",
+                green.len()
+            ),
+            results,
+        ))
+    }
+
+    /// Create one machine. A creating POST is never retried blindly: the next run re-lists
+    /// and creates only what is still missing.
+    async fn create_machine(
+        &self,
+        app: &str,
+        config: &Value,
+        region: &str,
+    ) -> Result<String, ProviderError> {
+        let req = self
+            .machines_api(Method::POST, &["apps", app, "machines"])
+            .json(json!({ "config": config, "region": region }))
+            .retry(Retry::Never);
+        let m = self.send_ok(req).await?;
+        Ok(m["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Destroy one machine; one already gone counts as done (a retried destroy is idempotent).
+    async fn destroy_machine(&self, app: &str, id: &str) -> Result<(), ProviderError> {
+        let mut req = self.machines_api(Method::DELETE, &["apps", app, "machines", id]);
+        req.url.set_query(Some("force=true"));
+        let resp = self.send(req).await?;
+        if resp.status.as_u16() != 404 {
+            resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        }
+        Ok(())
     }
 
     /// Replace one machine's config (same region). Idempotent: it sets a whole config.

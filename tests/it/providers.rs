@@ -372,6 +372,150 @@ async fn a_rolling_deploy_that_fails_its_health_check_rolls_back() {
     assert_eq!(health.status, Status::Success, "{:?}", health.errors);
 }
 
+/// The sandbox's machines of the app: (id, image), sorted by id.
+fn machines_in(sb: &SandboxHandle) -> Vec<(String, String)> {
+    sb.with_world(|w| {
+        let mut out: Vec<(String, String)> = w.fly.apps[APP]
+            .machines
+            .values()
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    m.config["image"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    })
+}
+
+fn result_actions(outcome: &sophia::providers::ActionOutcome) -> Vec<String> {
+    outcome
+        .results
+        .iter()
+        .filter_map(|r| r["action"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_canary_checks_one_new_machine_before_touching_the_others() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+    let before = machines_in(&sb);
+
+    // A failing canary: destroyed, and no existing machine changed.
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:bad-2", "strategy": "canary"})),
+            &secrets(),
+        )
+        .await;
+    assert!(!outcome.is_success());
+    assert_eq!(outcome.errors[0].code, "health-check-failed");
+    assert!(
+        outcome.errors[0].message.contains("canary of `")
+            && outcome.errors[0]
+                .message
+                .contains("no existing machine was changed"),
+        "{}",
+        outcome.errors[0].message
+    );
+    assert_eq!(
+        result_actions(&outcome),
+        ["canary-created", "canary-destroyed"]
+    );
+    assert_eq!(machines_in(&sb), before, "the machines are untouched");
+
+    // A passing canary: destroyed, then every machine updated in place.
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:2", "strategy": "canary"})),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    assert_eq!(
+        result_actions(&outcome),
+        [
+            "canary-created",
+            "canary-destroyed",
+            "updated",
+            "updated",
+            "updated"
+        ]
+    );
+    let after = machines_in(&sb);
+    assert_eq!(
+        after.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        before.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        "updated in place, the canary gone"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|(_, image)| image == "registry.fly.io/dash:2")
+    );
+}
+
+#[tokio::test]
+async fn blue_green_replaces_every_machine_only_once_the_new_ones_are_healthy() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+    let blue = machines_in(&sb);
+
+    // Unhealthy green machines are destroyed; the blue ones keep serving.
+    let outcome = fly
+        .execute(
+            &machines_action(
+                json!({"image": "registry.fly.io/dash:bad-2", "strategy": "bluegreen"}),
+            ),
+            &secrets(),
+        )
+        .await;
+    assert!(!outcome.is_success());
+    assert!(
+        outcome.errors[0].message.contains("blue-green deploy")
+            && outcome.errors[0]
+                .message
+                .contains("destroyed 3 new machine(s), the previous ones were not touched"),
+        "{}",
+        outcome.errors[0].message
+    );
+    assert_eq!(machines_in(&sb), blue);
+    let health = fly.op("health", &json!({"app": APP})).await;
+    assert_eq!(health.status, Status::Success, "{:?}", health.errors);
+
+    // Healthy green machines replace the blue ones: new ids, the new image, the same count.
+    let outcome = fly
+        .execute(
+            &machines_action(json!({"image": "registry.fly.io/dash:2", "strategy": "bluegreen"})),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    let green = machines_in(&sb);
+    assert_eq!(green.len(), 3);
+    assert!(
+        green
+            .iter()
+            .all(|(_, image)| image == "registry.fly.io/dash:2")
+    );
+    assert!(
+        green.iter().all(|g| blue.iter().all(|b| b.0 != g.0)),
+        "new machines: {green:?} vs {blue:?}"
+    );
+    assert_eq!(
+        result_actions(&outcome)
+            .iter()
+            .filter(|a| *a == "blue-destroyed")
+            .count(),
+        3
+    );
+}
+
 #[tokio::test]
 async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
     let sb = sandbox(RUNNING_SEED);
