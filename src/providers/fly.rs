@@ -508,7 +508,6 @@ impl FlyProvider {
         let batch = spec.max_unavailable.max(1);
         let mut updated: Vec<&Value> = Vec::new();
         for chunk in machines.chunks(batch) {
-            let mut failure = None;
             for m in chunk {
                 let id = self
                     .update_machine(app, m, &spec.apply(&m["config"]))
@@ -516,19 +515,8 @@ impl FlyProvider {
                 updated.push(m);
                 results.push(json!({"machine": id, "action": "updated", "image": spec.image}));
             }
-            for m in chunk {
-                let id = m["id"].as_str().unwrap_or_default();
-                if let Err(e) = self.wait_started(app, id).await {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if failure.is_none()
-                && let Err(e) = self.health_check(app, &spec.health).await
-            {
-                failure = Some(e);
-            }
-            if let Some(err) = failure {
+            let ids = chunk.iter().map(|m| m["id"].as_str().unwrap_or_default());
+            if let Err(err) = self.started_and_healthy(app, ids, &spec.health).await {
                 let mut errors = vec![
                     ProviderError::new(
                         PROVIDER,
@@ -590,10 +578,9 @@ impl FlyProvider {
         let id = self
             .create_machine(app, &spec.apply(&like["config"]), region)
             .await?;
-        let checked = match self.wait_started(app, &id).await {
-            Ok(()) => self.health_check(app, &spec.health).await,
-            Err(e) => Err(e),
-        };
+        let checked = self
+            .started_and_healthy(app, std::iter::once(id.as_str()), &spec.health)
+            .await;
         // The canary goes whatever it showed; a failed destroy is reported, not hidden.
         let destroyed = self.destroy_machine(app, &id).await;
         let mut results = vec![
@@ -667,16 +654,10 @@ impl FlyProvider {
                 }
             }
         }
-        if failure.is_none() {
-            for id in &green {
-                if let Err(e) = self.wait_started(app, id).await {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
         if failure.is_none()
-            && let Err(e) = self.health_check(app, &spec.health).await
+            && let Err(e) = self
+                .started_and_healthy(app, green.iter().map(String::as_str), &spec.health)
+                .await
         {
             failure = Some(e);
         }
@@ -726,6 +707,19 @@ impl FlyProvider {
             ),
             results,
         ))
+    }
+
+    /// Wait until each machine has started, then check the app's health.
+    async fn started_and_healthy<'i>(
+        &self,
+        app: &str,
+        ids: impl Iterator<Item = &'i str>,
+        health: &HealthSpec,
+    ) -> Result<(), ProviderError> {
+        for id in ids {
+            self.wait_started(app, id).await?;
+        }
+        self.health_check(app, health).await.map(|_| ())
     }
 
     /// Create one machine. A creating POST is never retried blindly: the next run re-lists
