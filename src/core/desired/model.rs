@@ -266,7 +266,11 @@ fn default_expect_status() -> u16 {
     200
 }
 
-/// flyctl's deploy strategies.
+/// flyctl's deploy strategies: `rolling` (default; `max_unavailable` machines at a time, each
+/// batch started and health-checked, all rolled back on a failure), `canary` (one extra
+/// machine with the new config checked and destroyed first, then rolling), `immediate` (all
+/// at once, no check), `bluegreen` (a new machine beside each old one; the old ones are
+/// destroyed once the new ones are healthy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
