@@ -217,6 +217,45 @@ pub fn actions_for(
     Ok(acts)
 }
 
+/// A Fly machine sees the app's secrets as they were when it was last created or updated.
+/// So a `fly.secrets.set` whose app has running machines and no machines action in the plan
+/// (which would update them anyway, after the secrets) restarts them itself: its params say
+/// `restart_machines` and carry the app's strategy and health check for that rollout.
+fn restart_for_secrets(actions: &mut [Action], desired: &Desired, live: &LiveSnapshot) {
+    let deployed: BTreeSet<String> = actions
+        .iter()
+        .filter(|a| a.kind.starts_with("fly.machines."))
+        .filter_map(|a| fly_app(&a.address).map(str::to_string))
+        .collect();
+    for a in actions.iter_mut().filter(|a| a.kind == "fly.secrets.set") {
+        let Some(app) = fly_app(&a.address).map(str::to_string) else {
+            continue;
+        };
+        let running = live
+            .get(&Address::FlyMachines { app: app.clone() })
+            .and_then(|m| m.get("count"))
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > 0);
+        let restart = running && !deployed.contains(&app);
+        let spec = desired.fly.as_ref().and_then(|f| f.apps.get(&app));
+        if let Value::Object(params) = &mut a.params {
+            params.insert("restart_machines".into(), json!(restart));
+            if restart {
+                params.insert(
+                    "strategy".into(),
+                    json!(spec.and_then(|s| s.strategy).unwrap_or_default().as_str()),
+                );
+                if let Some(h) = spec.and_then(|s| s.health.as_ref()) {
+                    params.insert(
+                        "health".into(),
+                        json!({ "path": h.path, "expect_status": h.expect_status }),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// `fly.machines.update` (and `fly.health.check` when the app has a health check).
 fn machines_actions(
     address: &Address,
@@ -416,6 +455,7 @@ pub fn build(
     for change in changes {
         actions.extend(actions_for(change, desired, live)?);
     }
+    restart_for_secrets(&mut actions, desired, live);
     let mut edges: BTreeSet<(ActionId, ActionId)> = BTreeSet::new();
     // Quadratic in the actions of one scope only: group by provider first.
     let mut by_provider: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();

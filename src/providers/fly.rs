@@ -360,18 +360,44 @@ impl FlyProvider {
             .retry(Retry::Idempotent);
         let body = self.send_ok(req).await?;
         drop(values);
+        let mut results = vec![json!({
+            "app": app,
+            "set": set,
+            "unset": unset,
+            "version": body.get("version").cloned().unwrap_or(Value::Null),
+        })];
+        let text = format!(
+            "set {} secret(s) and removed {} on `{app}`",
+            set.len(),
+            unset.len()
+        );
+        // A machine sees the secrets it was last created or updated with: when the plan does
+        // not update this app's machines anyway, they are updated in place (same config, the
+        // app's strategy and health check) so the new values reach them.
+        if action.params.get("restart_machines") != Some(&Value::Bool(true)) {
+            return Ok(ActionOutcome::success(text, results));
+        }
+        let spec = MachineSpec::from_params(&action.params)?;
+        let machines = self.machines(app).await?.unwrap_or_default();
+        let running: Vec<&Value> = machines
+            .iter()
+            .filter(|m| m["state"] != "destroyed")
+            .collect();
+        if running.is_empty() {
+            return Ok(ActionOutcome::success(text, results));
+        }
+        let mut rollout = self.rollout(app, &running, &spec).await?;
+        let ok = rollout.is_success();
+        results.append(&mut rollout.results);
+        if !ok {
+            return Ok(ActionOutcome { results, ..rollout });
+        }
         Ok(ActionOutcome::success(
             format!(
-                "set {} secret(s) and removed {} on `{app}`",
-                set.len(),
-                unset.len()
+                "{text}; redeployed {} machine(s) so they read them",
+                running.len()
             ),
-            vec![json!({
-                "app": app,
-                "set": set,
-                "unset": unset,
-                "version": body.get("version").cloned().unwrap_or(Value::Null),
-            })],
+            results,
         ))
     }
 

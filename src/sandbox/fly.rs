@@ -405,9 +405,11 @@ async fn update_machine(
         .unwrap_or(false);
     mutate_machine(&shared, &app, &id, &headers, |world, app, id| {
         let instance_id = world.hex_id(26).to_uppercase();
+        let secrets_version = world.fly.apps.get(app).map_or(0, |a| a.secrets_version);
         let m = world.machine_mut(app, id).expect("checked");
         let before = m.state.clone();
         m.config = config;
+        m.secrets_version = secrets_version;
         if let Some(region) = body.get("region").and_then(Value::as_str) {
             m.region = region.into();
         }

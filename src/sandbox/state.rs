@@ -270,6 +270,9 @@ pub struct Machine {
     pub updated_at: String,
     pub events: Vec<Value>,
     pub lease: Option<Lease>,
+    /// The app's secrets version this machine booted with, set by its create and by every
+    /// update: as on Fly, a secret set later reaches a machine only when it is updated.
+    pub secrets_version: u64,
 }
 
 pub struct Lease {
@@ -748,6 +751,7 @@ impl World {
         let ip_tail = self.hex_id(4);
         let name = name.unwrap_or_else(|| format!("machine-{}", &id[..6]));
         let now = now();
+        let secrets_version = self.fly.apps.get(app).map_or(0, |a| a.secrets_version);
         let machine = Machine {
             id: id.clone(),
             name,
@@ -761,6 +765,7 @@ impl World {
             updated_at: now,
             events: vec![event("launch", "created", "user")],
             lease: None,
+            secrets_version,
         };
         if let Some(app) = self.fly.apps.get_mut(app) {
             app.machines.insert(id.clone(), machine);

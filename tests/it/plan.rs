@@ -322,9 +322,67 @@ fn secret_names_only_and_missing_names_only() {
         .iter()
         .find(|a| a.id.0 == "fly.secrets.set:fly.app.sophiaai-mcp-repo-v2.secrets")
         .unwrap();
+    // Its machines run and nothing else in the plan updates them: the action redeploys them
+    // after setting the secrets, with the app's strategy and health check.
     assert_eq!(
         set.params,
-        json!({"names": ["GITHUB_INSTALLATION_ID", "GITHUB_PRIVATE_KEY"]})
+        json!({
+            "names": ["GITHUB_INSTALLATION_ID", "GITHUB_PRIVATE_KEY"],
+            "restart_machines": true,
+            "strategy": "rolling",
+            "health": { "path": "/healthz", "expect_status": 200 },
+        })
+    );
+}
+
+#[test]
+fn a_secrets_set_redeploys_the_machines_only_when_nothing_else_does() {
+    let yaml = "providers: { fly: active }\nfly:\n  org: pay-ready\n  apps:\n    \
+                app-a: { image: registry.fly.io/app-a:2, regions: [ord], count: 2, secrets: [S1, S2], strategy: canary, health: { path: /up, port: 8080 } }\n    \
+                app-b: { image: registry.fly.io/app-b:2, regions: [ord], count: 1, secrets: [S1, S2] }\n    \
+                app-c: { image: registry.fly.io/app-c:2, regions: [ord], count: 1, secrets: [S1] }\n";
+    let d = load_yaml(&[("desired/fly.yaml", yaml)]);
+    let mut live = live_from_desired(&d);
+    for app in ["app-a", "app-b"] {
+        live.resources.insert(
+            Address::FlySecrets { app: app.into() },
+            json!({ "names": ["S1"] }),
+        );
+    }
+    // `b` also runs an older image: its machines update reaches them after the secrets.
+    live.resources
+        .get_mut(&Address::FlyMachines {
+            app: "app-b".into(),
+        })
+        .unwrap()["image"] = json!("registry.fly.io/app-b:1");
+    // `c` does not exist yet: its machines are created after its secrets.
+    live.resources
+        .retain(|a, _| !a.to_string().starts_with("fly.app.app-c"));
+    let plan = plan::build(&d, &live, &fixed_opts()).unwrap();
+    let params = |app: &str| {
+        plan.actions
+            .iter()
+            .find(|a| a.id.0 == format!("fly.secrets.set:fly.app.{app}.secrets"))
+            .unwrap_or_else(|| panic!("no secrets action for `{app}`"))
+            .params
+            .clone()
+    };
+    assert_eq!(
+        params("app-a"),
+        json!({
+            "names": ["S2"],
+            "restart_machines": true,
+            "strategy": "canary",
+            "health": { "path": "/up", "expect_status": 200 },
+        })
+    );
+    assert_eq!(
+        params("app-b"),
+        json!({ "names": ["S2"], "restart_machines": false })
+    );
+    assert_eq!(
+        params("app-c"),
+        json!({ "names": ["S1"], "restart_machines": false })
     );
 }
 

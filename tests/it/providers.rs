@@ -398,6 +398,77 @@ fn result_actions(outcome: &sophia::providers::ActionOutcome) -> Vec<String> {
         .collect()
 }
 
+fn secrets_action(params: Value) -> Action {
+    let address = Address::FlySecrets { app: APP.into() };
+    Action {
+        id: ActionId(format!("fly.secrets.set:{address}")),
+        address,
+        kind: "fly.secrets.set".into(),
+        params,
+        depends_on: Vec::new(),
+    }
+}
+
+/// (the app's secrets version, each machine's), from the sandbox.
+fn secrets_versions(sb: &SandboxHandle) -> (u64, Vec<u64>) {
+    sb.with_world(|w| {
+        let app = &w.fly.apps[APP];
+        (
+            app.secrets_version,
+            app.machines.values().map(|m| m.secrets_version).collect(),
+        )
+    })
+}
+
+#[tokio::test]
+async fn new_secrets_reach_running_machines_through_a_redeploy() {
+    let sb = sandbox(RUNNING_SEED);
+    let http = fast_http();
+    let fly = provider("fly", &creds(&sb), &http);
+
+    // Set only (the plan updates the machines anyway): they still run the old version.
+    let outcome = fly
+        .execute(
+            &secrets_action(json!({"names": ["NEON_DATABASE_URL"], "restart_machines": false})),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    let (app, machines) = secrets_versions(&sb);
+    assert!(machines.iter().all(|m| *m < app), "{app} vs {machines:?}");
+
+    // Set and redeploy: every machine was updated after the secrets, with a health check.
+    sb.clear_requests();
+    let outcome = fly
+        .execute(
+            &secrets_action(json!({
+                "names": ["DEPLOY_TOKEN"], "restart_machines": true,
+                "strategy": "rolling", "health": {"path": "/healthz", "expect_status": 200},
+            })),
+            &secrets(),
+        )
+        .await;
+    assert!(outcome.is_success(), "{:?}", outcome.errors);
+    assert!(
+        outcome.text.contains("redeployed 3 machine(s)"),
+        "{}",
+        outcome.text
+    );
+    let (app, machines) = secrets_versions(&sb);
+    assert_eq!(machines, vec![app; 3]);
+    let health_checks = sb
+        .requests()
+        .iter()
+        .filter(|e| e.path.contains("/fly/apps/") && e.path.ends_with("/healthz"))
+        .count();
+    assert_eq!(health_checks, 3, "one check per batch of one");
+    assert_eq!(
+        machine_images(&fly).await["image"],
+        json!("registry.fly.io/dash:1"),
+        "the same config"
+    );
+}
+
 #[tokio::test]
 async fn a_canary_checks_one_new_machine_before_touching_the_others() {
     let sb = sandbox(RUNNING_SEED);
