@@ -543,19 +543,12 @@ impl FlyProvider {
             }
             let ids = chunk.iter().map(|m| m["id"].as_str().unwrap_or_default());
             if let Err(err) = self.started_and_healthy(app, ids, &spec.health).await {
-                let mut errors = vec![
-                    ProviderError::new(
-                        PROVIDER,
-                        "health-check-failed",
-                        format!(
-                            "rolling deploy of `{app}` to `{}` failed: {}; rolled back {} machine(s) to the previous image",
-                            spec.image.as_deref().unwrap_or("(unchanged image)"),
-                            err.message,
-                            updated.len()
-                        ),
-                    )
-                    .envelope_error(),
-                ];
+                let mut errors = vec![deploy_failed(format!(
+                    "rolling deploy of `{app}` to `{}` failed: {}; rolled back {} machine(s) to the previous image",
+                    spec.image_label(),
+                    err.message,
+                    updated.len()
+                ))];
                 for m in updated.iter().rev() {
                     let id = m["id"].as_str().unwrap_or_default();
                     match self.update_machine(app, m, &m["config"]).await {
@@ -567,22 +560,13 @@ impl FlyProvider {
                                 "image": m.pointer("/config/image"),
                             }));
                         }
-                        Err(e) => errors.push(
-                            ProviderError::new(
-                                PROVIDER,
-                                "rollback-failed",
-                                format!("rolling back machine `{id}` failed: {}", e.message),
-                            )
-                            .envelope_error(),
-                        ),
+                        Err(e) => errors.push(rollback_failed(format!(
+                            "rolling back machine `{id}` failed: {}",
+                            e.message
+                        ))),
                     }
                 }
-                return Ok(ActionOutcome {
-                    status: crate::core::envelope::Status::Failure,
-                    results,
-                    text: errors[0].message.clone(),
-                    errors,
-                });
+                return Ok(ActionOutcome::failed(errors, results));
             }
         }
         Ok(ActionOutcome::success(
@@ -619,34 +603,18 @@ impl FlyProvider {
             (Ok(_), Ok(())) => Ok(Ok(results)),
             (Ok(_), Err(e)) => Err(e),
             (Err(err), destroyed) => {
-                let mut errors = vec![
-                    ProviderError::new(
-                        PROVIDER,
-                        "health-check-failed",
-                        format!(
-                            "canary of `{app}` on `{}` failed: {}; no existing machine was changed",
-                            spec.image.as_deref().unwrap_or("(unchanged image)"),
-                            err.message
-                        ),
-                    )
-                    .envelope_error(),
-                ];
+                let mut errors = vec![deploy_failed(format!(
+                    "canary of `{app}` on `{}` failed: {}; no existing machine was changed",
+                    spec.image_label(),
+                    err.message
+                ))];
                 if let Err(e) = destroyed {
-                    errors.push(
-                        ProviderError::new(
-                            PROVIDER,
-                            "rollback-failed",
-                            format!("destroying the canary `{id}` failed: {}", e.message),
-                        )
-                        .envelope_error(),
-                    );
+                    errors.push(rollback_failed(format!(
+                        "destroying the canary `{id}` failed: {}",
+                        e.message
+                    )));
                 }
-                Ok(Err(ActionOutcome {
-                    status: crate::core::envelope::Status::Failure,
-                    results,
-                    text: errors[0].message.clone(),
-                    errors,
-                }))
+                Ok(Err(ActionOutcome::failed(errors, results)))
             }
         }
     }
@@ -688,38 +656,22 @@ impl FlyProvider {
             failure = Some(e);
         }
         if let Some(err) = failure {
-            let mut errors = vec![
-                ProviderError::new(
-                    PROVIDER,
-                    "health-check-failed",
-                    format!(
-                        "blue-green deploy of `{app}` to `{}` failed: {}; destroyed {} new machine(s), the previous ones were not touched",
-                        spec.image.as_deref().unwrap_or("(unchanged image)"),
-                        err.message,
-                        green.len()
-                    ),
-                )
-                .envelope_error(),
-            ];
+            let mut errors = vec![deploy_failed(format!(
+                "blue-green deploy of `{app}` to `{}` failed: {}; destroyed {} new machine(s), the previous ones were not touched",
+                spec.image_label(),
+                err.message,
+                green.len()
+            ))];
             for id in &green {
                 match self.destroy_machine(app, id).await {
                     Ok(()) => results.push(json!({"machine": id, "action": "green-destroyed"})),
-                    Err(e) => errors.push(
-                        ProviderError::new(
-                            PROVIDER,
-                            "rollback-failed",
-                            format!("destroying the new machine `{id}` failed: {}", e.message),
-                        )
-                        .envelope_error(),
-                    ),
+                    Err(e) => errors.push(rollback_failed(format!(
+                        "destroying the new machine `{id}` failed: {}",
+                        e.message
+                    ))),
                 }
             }
-            return Ok(ActionOutcome {
-                status: crate::core::envelope::Status::Failure,
-                results,
-                text: errors[0].message.clone(),
-                errors,
-            });
+            return Ok(ActionOutcome::failed(errors, results));
         }
         for m in blue {
             let id = m["id"].as_str().unwrap_or_default();
@@ -1047,7 +999,22 @@ struct MachineSpec {
     wait: bool,
 }
 
+/// A deploy whose new machines did not start or pass the health check.
+fn deploy_failed(message: String) -> ProviderError {
+    ProviderError::new(PROVIDER, "health-check-failed", message)
+}
+
+/// Undoing a failed deploy failed too.
+fn rollback_failed(message: String) -> ProviderError {
+    ProviderError::new(PROVIDER, "rollback-failed", message)
+}
+
 impl MachineSpec {
+    /// The image deployed, for messages.
+    fn image_label(&self) -> &str {
+        self.image.as_deref().unwrap_or("(unchanged image)")
+    }
+
     fn from_params(p: &Value) -> Result<MachineSpec, ProviderError> {
         let strategy = p
             .get("strategy")

@@ -236,6 +236,19 @@ impl ActionOutcome {
         }
     }
 
+    /// A failure reporting several errors (the first is the summary) and what was done.
+    pub fn failed(errors: Vec<ProviderError>, results: Vec<Value>) -> ActionOutcome {
+        ActionOutcome {
+            status: Status::Failure,
+            results,
+            text: errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+            errors: errors.iter().map(ProviderError::envelope_error).collect(),
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         self.status == Status::Success
     }
