@@ -468,3 +468,35 @@ fn an_apply_whose_lease_was_taken_over_starts_no_further_action() {
     let lease = std::fs::read_to_string(rig.repo.root().join(".infra/.lock")).unwrap();
     assert!(lease.contains("someone@elsewhere"), "{lease}");
 }
+
+/// `apply --json` and the apply's summary proof say where the time went: the stale check, the
+/// actions, the convergence re-read — with a sandbox latency, each phase takes at least one
+/// round trip.
+#[test]
+fn an_apply_reports_the_time_of_each_phase() {
+    let rig = Rig::with(SandboxConfig {
+        latency: std::time::Duration::from_millis(20),
+        ..SandboxConfig::default()
+    });
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let out = rig.run(&["--json", "apply", "plan.json"]);
+    assert_eq!(out.code, 0, "apply failed:\n{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let timings = &report["timings_ms"];
+    for phase in ["stale_check", "actions", "convergence"] {
+        let ms = timings[phase].as_u64();
+        assert!(ms.is_some_and(|ms| ms >= 20), "{phase}: {timings}");
+    }
+    let digest = report["plan_digest"].as_str().unwrap();
+    let summary = std::fs::read_to_string(
+        rig.repo
+            .root()
+            .join("proofs/apply")
+            .join(digest.trim_start_matches("sha256:"))
+            .join("summary.json"),
+    )
+    .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(&summary["results"][0]["timings_ms"], timings);
+}

@@ -1236,3 +1236,48 @@ github:
     );
     assert!(live.resources.is_empty());
 }
+
+/// A refresh lists each repository's Actions secrets once, whatever the number of secret
+/// addresses asked for, and answers each address from that listing.
+#[tokio::test]
+async fn github_secrets_are_listed_once_per_repository() {
+    let sb = sandbox(
+        "github:\n  repos:\n    acme/one: { branches: [main], secrets: [A, B] }\n    acme/two: { branches: [main], secrets: [A] }\n",
+    );
+    let http = fast_http();
+    let github = provider("github", &creds(&sb), &http);
+    let addresses: Vec<Address> = ["acme/one", "acme/two"]
+        .into_iter()
+        .flat_map(|repo| {
+            ["A", "B", "C"].map(|name| Address::GithubSecret {
+                repo: repo.into(),
+                name: name.into(),
+            })
+        })
+        .collect();
+    sb.clear_requests();
+    let live = github.refresh(&addresses).await.unwrap();
+    let found: Vec<String> = live.keys().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            "github.repo.acme/one.secret.A",
+            "github.repo.acme/one.secret.B",
+            "github.repo.acme/two.secret.A"
+        ]
+    );
+    let mut listings: Vec<String> = sb
+        .requests()
+        .iter()
+        .filter(|e| e.path.ends_with("/actions/secrets"))
+        .map(|e| e.path.clone())
+        .collect();
+    listings.sort();
+    assert_eq!(
+        listings,
+        [
+            "/github/repos/acme/one/actions/secrets",
+            "/github/repos/acme/two/actions/secrets"
+        ]
+    );
+}
