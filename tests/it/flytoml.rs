@@ -1,30 +1,10 @@
 //! Every `fly.toml` flyctl tests its config loader with imports to the expected app, or fails
 //! with an error naming the file and the field.
 
-use std::path::PathBuf;
+use crate::support::conformance_dir;
 
 use sophia::core::desired::flytoml::import;
 use sophia::core::desired::{CpuKind, Guest, Health, Strategy};
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/conformance"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: conformance data not found at `{}` (set SOPHIA_CONFORMANCE_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// What a file imports to, or the field its error names.
 enum Expect {

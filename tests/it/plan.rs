@@ -1,5 +1,6 @@
 //! The planner: desired + live → plan, its properties, `sophia plan` and `sophia show`.
 
+use crate::support::conformance_dir;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -195,26 +196,6 @@ pub fn settings() -> insta::Settings {
 
 fn addr(s: &str) -> Address {
     Address::parse(s).unwrap()
-}
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/conformance"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: no conformance data at `{}` (set SOPHIA_CONFORMANCE_DIR)",
-            dir.display()
-        );
-        None
-    }
 }
 
 // ───────────────────────────── the CLI ─────────────────────────────

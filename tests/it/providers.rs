@@ -3,8 +3,8 @@
 //! rolls back, GitHub request bodies validate against GitHub's own OpenAPI description, rate
 //! limits are waited out, repeated 5xx end in a clear error, and no secret value escapes.
 
+use crate::support::conformance_dir;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -691,18 +691,6 @@ async fn an_active_provider_without_credentials_is_not_configured_and_the_others
 
 // ───────────────────────── GitHub's OpenAPI request schemas ─────────────────────────
 
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/conformance"
-            ))
-        });
-    dir.is_dir().then_some(dir)
-}
-
 /// OpenAPI 3.0 `nullable: true` → JSON Schema's `null` type.
 fn to_json_schema(v: &mut Value) {
     match v {
@@ -742,7 +730,6 @@ fn template_matches(template: &str, path: &str) -> bool {
 #[tokio::test]
 async fn github_request_bodies_validate_against_the_official_openapi_schemas() {
     let Some(dir) = conformance_dir() else {
-        eprintln!("skipped: no conformance data (set SOPHIA_CONFORMANCE_DIR)");
         return;
     };
     let spec: Value = serde_json::from_str(

@@ -2,32 +2,12 @@
 //! of its operation in GitHub's official OpenAPI description, every request body sent validates
 //! against the request schema, and Fly bodies against the Machines API's component schemas.
 
-use std::path::PathBuf;
+use crate::support::conformance_dir;
 
 use serde_json::{Value, json};
 
 use super::sandbox::{Api, jwt, repo_seed, seal_for};
 use sophia::sandbox::{Sandbox, SandboxConfig, Seed};
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/conformance"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: no conformance data at `{}` (set SOPHIA_CONFORMANCE_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// OpenAPI 3.0 schema → JSON Schema: `nullable: true` becomes a `null` alternative.
 fn to_json_schema(schema: &Value) -> Value {

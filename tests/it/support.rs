@@ -76,3 +76,27 @@ impl Repo {
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The conformance data (real API descriptions and `fly.toml` files), read in place from
+/// `SOPHIA_CONFORMANCE_DIR` (default `../shared/conformance`). `None` — the test says it was
+/// skipped and returns — when it is absent, unless `SOPHIA_REQUIRE_CONFORMANCE` is set (as
+/// `.ci/run` sets it): then its absence fails the test.
+pub fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("SOPHIA_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("../shared/conformance"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("SOPHIA_REQUIRE_CONFORMANCE").is_none(),
+        "no conformance data at `{}`, and SOPHIA_REQUIRE_CONFORMANCE is set: set \
+         SOPHIA_CONFORMANCE_DIR to the folder that holds `github/` and `fly/flytoml/`",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: no conformance data at `{}` (set SOPHIA_CONFORMANCE_DIR)",
+        dir.display()
+    );
+    None
+}
