@@ -135,6 +135,20 @@ impl Repo {
         self.mask(&String::from_utf8_lossy(&out.stderr))
     }
 
+    /// `sophia verify plan.json` refuses, and `ssh-keygen -Y verify` with the same
+    /// allowed_signers refuses too; sophia's message, masked.
+    fn refused_by_both(&self) -> String {
+        let err = self.refused(&["verify", "plan.json"]);
+        assert!(
+            !self
+                .keygen_verify("alice@example.com", "plan.json.sig")
+                .status
+                .success(),
+            "ssh-keygen accepted what sophia refused:\n{err}"
+        );
+        err
+    }
+
     /// Run sophia, expecting success; its stdout masked.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.sophia(args);
@@ -374,25 +388,13 @@ fn a_plan_edited_after_signing_is_refused() {
     plan.changes[0].after["count"] = json!(20);
     plan.digest = plan_digest(&plan);
     repo.write_plan(&plan);
-    let redigested = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let redigested = repo.refused_by_both();
 
     // One byte of whitespace: same content and digest, different bytes.
     let mut spaced = bytes.clone();
     spaced.insert(1, b' ');
     std::fs::write(repo.path("plan.json"), &spaced).unwrap();
-    let whitespace = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let whitespace = repo.refused_by_both();
 
     filters().bind(|| {
         insta::assert_snapshot!("refused_edited_content", content);
@@ -409,13 +411,7 @@ fn a_signature_by_an_unlisted_key_is_refused() {
     repo.allow(&[format!("alice@example.com {}", alice.public)]);
     repo.write_plan(&valid_plan());
     repo.keygen_sign(&mallory, NS, "plan.json.sig");
-    let err = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let err = repo.refused_by_both();
     filters().bind(|| insta::assert_snapshot!("refused_unlisted_key", err));
 }
 
@@ -426,13 +422,7 @@ fn a_signature_in_another_namespace_is_refused() {
     repo.allow(&[format!("alice@example.com {}", alice.public)]);
     repo.write_plan(&valid_plan());
     repo.keygen_sign(&alice, "other@v1", "plan.json.sig");
-    let err = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let err = repo.refused_by_both();
     filters().bind(|| insta::assert_snapshot!("refused_wrong_namespace", err));
 }
 
@@ -446,13 +436,7 @@ fn a_key_not_allowed_for_the_namespace_is_refused() {
     )]);
     repo.write_plan(&valid_plan());
     repo.keygen_sign(&alice, NS, "plan.json.sig");
-    let err = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let err = repo.refused_by_both();
     filters().bind(|| insta::assert_snapshot!("refused_namespace_not_allowed", err));
 }
 
@@ -467,25 +451,13 @@ fn a_key_outside_its_validity_window_is_refused() {
         "alice@example.com valid-after=\"20200101Z\",valid-before=\"202501011200Z\" {}",
         alice.public
     )]);
-    let expired = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let expired = repo.refused_by_both();
 
     repo.allow(&[format!(
         "alice@example.com valid-after=\"20990101Z\" {}",
         alice.public
     )]);
-    let not_yet = repo.refused(&["verify", "plan.json"]);
-    assert!(
-        !repo
-            .keygen_verify("alice@example.com", "plan.json.sig")
-            .status
-            .success()
-    );
+    let not_yet = repo.refused_by_both();
 
     // Inside the window: accepted by both.
     repo.allow(&[format!(
