@@ -9,6 +9,9 @@
 //!
 //! `cargo bench --bench apply [-- APPS LATENCY_MS PARALLELISM]`
 
+#[path = "common/critical_path.rs"]
+mod critical_path;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -55,25 +58,6 @@ fn desired(apps: usize) -> Source {
         path: "desired/bench.yaml".into(),
         text,
     }
-}
-
-/// `max(longest chain, total ÷ parallelism)` from measured durations (ms).
-fn bound(actions: &[Action], took: &BTreeMap<String, u64>, parallelism: usize) -> f64 {
-    let mut finish: BTreeMap<&str, u64> = BTreeMap::new();
-    for a in actions {
-        // Actions are in topological order: dependencies are already computed.
-        let start = a
-            .depends_on
-            .iter()
-            .filter_map(|d| finish.get(d.0.as_str()))
-            .max()
-            .copied()
-            .unwrap_or(0);
-        finish.insert(&a.id.0, start + took.get(&a.id.0).copied().unwrap_or(0));
-    }
-    let chain = finish.values().max().copied().unwrap_or(0) as f64;
-    let total: u64 = took.values().sum();
-    chain.max(total as f64 / parallelism as f64)
 }
 
 /// What one run measured.
@@ -155,7 +139,7 @@ fn run(apps: usize, latency_ms: u64, parallelism: usize) -> Figures {
     Figures {
         total: wall,
         dag: dag_end.unwrap() - dag_start.unwrap(),
-        bound_ms: bound(&plan.actions, &took, parallelism),
+        bound_ms: critical_path::bound(&plan.actions, &took, parallelism),
         actions: plan.actions.len(),
         calls: sandbox.requests().len() - requests_before,
     }

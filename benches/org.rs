@@ -19,6 +19,9 @@
 //! `cargo bench --bench org [-- --apps N] [--repos M] [--latency MS] [--parallelism P]
 //! [--no-serial-apply] [--no-serial] [--plan-only] [--sophia PATH]`; defaults: 520 apps, 55 repositories (2,000 resources), 25 ms, 16.
 
+#[path = "common/critical_path.rs"]
+mod critical_path;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,6 +29,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sophia::core::plan::Plan;
 use sophia::sandbox::{Sandbox, SandboxConfig, SandboxHandle, Seed};
 
 /// Fly secret names of every app, and Actions secret names of every repository.
@@ -273,29 +277,6 @@ struct Run {
     calls: usize,
 }
 
-/// `max(longest chain, total ÷ parallelism)` from measured durations (ms); the plan's actions
-/// are in topological order.
-fn critical_path(plan: &Value, took: &BTreeMap<String, u64>, parallelism: usize) -> f64 {
-    let mut finish: BTreeMap<&str, u64> = BTreeMap::new();
-    for a in plan["actions"].as_array().unwrap() {
-        let id = a["id"].as_str().unwrap();
-        let start = a["depends_on"]
-            .as_array()
-            .map(|deps| {
-                deps.iter()
-                    .filter_map(|d| finish.get(d.as_str()?))
-                    .max()
-                    .copied()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(0);
-        finish.insert(id, start + took.get(id).copied().unwrap_or(0));
-    }
-    let chain = finish.values().max().copied().unwrap_or(0) as f64;
-    let total: u64 = took.values().sum();
-    chain.max(total as f64 / parallelism as f64)
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -385,7 +366,8 @@ fn main() {
         };
         let (run, report) = world.apply(&plan, p);
         let took = world.durations(&report);
-        let bound_ms = critical_path(&plan, &took, p);
+        let parsed: Plan = serde_json::from_value(plan.clone()).expect("the plan file is a plan");
+        let bound_ms = critical_path::bound(&parsed.actions, &took, p);
         let t = &report["timings_ms"];
         let dag_ms = t["actions"].as_f64().unwrap();
         apply_rows.push(format!(
