@@ -152,7 +152,7 @@ mod tests {
             address: Address::Provider {
                 name: id.to_string(),
             },
-            kind: "test".into(),
+            kind: crate::core::plan::ActionKind::ProviderActivate,
             params: serde_json::Value::Null,
             depends_on: deps.iter().map(|d| ActionId(d.to_string())).collect(),
         }

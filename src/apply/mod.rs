@@ -30,7 +30,7 @@ use crate::core::address::Address;
 use crate::core::desired::ProviderName;
 use crate::core::digest;
 use crate::core::envelope::{Envelope, EnvelopeError, Status};
-use crate::core::plan::{Action, ChangeKind, Plan};
+use crate::core::plan::{Action, ActionKind, ChangeKind, Plan};
 use crate::proofs::{NewRecord, ProofKind, ProofRef, RelPath};
 use crate::providers::{
     ActionOutcome, Credentials, Http, Provider, ProviderError, SecretSource, activation,
@@ -302,7 +302,7 @@ async fn gated_apply(
         if matches!(outcome, Outcome::Skipped { .. } | Outcome::NotStarted) {
             env.backend
                 .append(
-                    NewRecord::now(action.kind.clone(), outcome.label())
+                    NewRecord::now(action.kind.as_str(), outcome.label())
                         .plan(&plan.digest)
                         .address(&action.address),
                 )
@@ -623,7 +623,7 @@ async fn execute_one(
     let started = Instant::now();
     let outcome = match providers.get(action.address.provider()) {
         // Activation validates the provider and updates the repository's record.
-        Some(_) if action.kind == "provider.activate" => {
+        Some(_) if action.kind == ActionKind::ProviderActivate => {
             activation::execute_in(env.root, action, env.creds).await
         }
         Some(p) => p.execute(action, env.secrets.as_ref()).await,
@@ -681,7 +681,7 @@ async fn write_action_proof(
         action_id: action.id.0.clone(),
     }];
     match &action.address {
-        Address::FlyMachines { app } if action.kind == "fly.health.check" => {
+        Address::FlyMachines { app } if action.kind == ActionKind::FlyHealthCheck => {
             kinds.push(ProofKind::Healthz { app: app.clone() })
         }
         Address::GithubProtection { repo, branch } => kinds.push(ProofKind::GithubProtection {
@@ -700,7 +700,7 @@ async fn write_action_proof(
             .context("the proof write task")??;
         env.backend
             .append(
-                NewRecord::now(action.kind.clone(), status)
+                NewRecord::now(action.kind.as_str(), status)
                     .plan(plan_digest)
                     .address(&action.address)
                     .proof(proof.clone()),

@@ -289,7 +289,8 @@ pub fn destructive_addresses(plan: &Plan) -> Vec<String> {
         }
     }
     for action in &plan.actions {
-        if action.kind.ends_with(".delete") || action.kind.ends_with(".replace") {
+        let kind = action.kind.as_str();
+        if kind.ends_with(".delete") || kind.ends_with(".replace") {
             found.insert(action.address.to_string());
         }
     }

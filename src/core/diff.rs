@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::core::address::Address;
 use crate::core::live::LiveSnapshot;
 use crate::core::lower::Expected;
-use crate::core::plan::{AttrDiff, Change, ChangeKind};
+use crate::core::plan::types::{AttrDiff, Change, ChangeKind};
 
 /// Why an expected state cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

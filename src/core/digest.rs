@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::core::plan::Plan;
+use crate::core::plan::types::Plan;
 
 /// `sha256:<hex>` of raw bytes.
 pub fn sha256_bytes(bytes: &[u8]) -> String {

@@ -2,19 +2,19 @@
 //!
 //! Each change becomes one or more actions (ids `<kind>:<address>`); [`ORDER_RULES`] says
 //! which action must finish before which; `depends_on` between Fly apps adds edges across
-//! apps. The graph (petgraph) must be acyclic — a cycle is an error naming it — and the
-//! actions come out in a deterministic topological order, ties broken by id.
+//! apps. The graph must be acyclic — a cycle is an error naming it — and the actions come
+//! out in a deterministic topological order, ties broken by id ([`crate::core::dag`]).
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Value, json};
 
 use crate::core::address::Address;
+use crate::core::dag;
 use crate::core::desired::{Activation, Desired, FlyApp, ProviderName};
 use crate::core::live::LiveSnapshot;
-use crate::core::plan::{Action, ActionId, Change, ChangeKind};
+use crate::core::plan::action_kind::ActionKind;
+use crate::core::plan::types::{Action, ActionId, Change, ChangeKind};
 
 /// Why the actions cannot be ordered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +46,7 @@ pub enum Scope {
     SameProvider,
 }
 
-/// The ordering rules: `(earlier kind, later kind, scope)`; `*` is any kind. Read as
+/// The ordering rules: `(earlier kind, later kind, scope)`; `None` is any kind. Read as
 /// "within <scope>, <earlier> finishes before <later> starts".
 ///
 /// - A Fly app exists → its secrets are set → its machines are updated (they pick up the
@@ -61,17 +61,33 @@ pub enum Scope {
 /// Not listed, hence independent: GitHub secrets, environments and protection (each is a
 /// separate API object); context database extensions and schemas; Redis keys.
 /// `depends_on` between Fly apps adds one more edge, see [`dependency_edges`].
-pub const ORDER_RULES: &[(&str, &str, Scope)] = &[
-    ("fly.app.create", "fly.secrets.set", Scope::SameApp),
-    ("fly.app.create", "fly.machines.update", Scope::SameApp),
-    ("fly.secrets.set", "fly.machines.update", Scope::SameApp),
-    ("fly.machines.update", "fly.health.check", Scope::SameApp),
+pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     (
-        "qdrant.collection.delete",
-        "qdrant.collection.create",
+        ActionKind::FlyAppCreate,
+        Some(ActionKind::FlySecretsSet),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyAppCreate,
+        Some(ActionKind::FlyMachinesUpdate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlySecretsSet,
+        Some(ActionKind::FlyMachinesUpdate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyMachinesUpdate,
+        Some(ActionKind::FlyHealthCheck),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::QdrantCollectionDelete,
+        Some(ActionKind::QdrantCollectionCreate),
         Scope::SameAddress,
     ),
-    ("provider.activate", "*", Scope::SameProvider),
+    (ActionKind::ProviderActivate, None, Scope::SameProvider),
 ];
 
 /// The Fly app an address belongs to.
@@ -85,9 +101,9 @@ fn fly_app(address: &Address) -> Option<&str> {
 }
 
 /// Whether `rule` orders `a` before `b`.
-fn rule_applies(rule: &(&str, &str, Scope), a: &Action, b: &Action) -> bool {
+fn rule_applies(rule: &(ActionKind, Option<ActionKind>, Scope), a: &Action, b: &Action) -> bool {
     let (first, then, scope) = rule;
-    if a.kind != *first || (*then != "*" && b.kind != *then) || a.id == b.id {
+    if a.kind != *first || then.is_some_and(|then| b.kind != then) || a.id == b.id {
         return false;
     }
     match scope {
@@ -105,15 +121,15 @@ fn rule_applies(rule: &(&str, &str, Scope), a: &Action, b: &Action) -> bool {
 }
 
 /// The id of an action: `<kind>:<address>`.
-pub fn action_id(kind: &str, address: &Address) -> ActionId {
+pub fn action_id(kind: ActionKind, address: &Address) -> ActionId {
     ActionId(format!("{kind}:{address}"))
 }
 
-fn action(kind: &str, address: &Address, params: Value) -> Action {
+fn action(kind: ActionKind, address: &Address, params: Value) -> Action {
     Action {
         id: action_id(kind, address),
         address: address.clone(),
-        kind: kind.to_string(),
+        kind,
         params,
         depends_on: Vec::new(),
     }
@@ -137,7 +153,7 @@ pub fn actions_for(
     }
     let acts = match (a, kind) {
         (Address::FlyApp { app }, ChangeKind::Create) => vec![action(
-            "fly.app.create",
+            ActionKind::FlyAppCreate,
             a,
             json!({ "app": app, "org": after.get("org") }),
         )],
@@ -154,52 +170,64 @@ pub fn actions_for(
                 .into_iter()
                 .filter(|n| !have.contains(n))
                 .collect();
-            vec![action("fly.secrets.set", a, json!({ "names": names }))]
+            vec![action(
+                ActionKind::FlySecretsSet,
+                a,
+                json!({ "names": names }),
+            )]
         }
         (Address::FlyMachines { app }, ChangeKind::Create | ChangeKind::Update) => {
             let spec = desired.fly.as_ref().and_then(|f| f.apps.get(app));
             machines_actions(a, after, spec, live)
         }
         (Address::GithubProtection { .. }, ChangeKind::Create | ChangeKind::Update) => {
-            vec![action("github.protection.put", a, json!({ "body": after }))]
+            vec![action(
+                ActionKind::GithubProtectionPut,
+                a,
+                json!({ "body": after }),
+            )]
         }
         (Address::GithubProtection { .. }, ChangeKind::Delete) => {
-            vec![action("github.protection.delete", a, json!({}))]
+            vec![action(ActionKind::GithubProtectionDelete, a, json!({}))]
         }
         (Address::GithubSecret { name, .. }, ChangeKind::Create | ChangeKind::Update) => {
-            vec![action("github.secret.put", a, json!({ "name": name }))]
+            vec![action(
+                ActionKind::GithubSecretPut,
+                a,
+                json!({ "name": name }),
+            )]
         }
         (Address::GithubEnvironment { .. }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(
-                "github.environment.put",
+                ActionKind::GithubEnvironmentPut,
                 a,
                 json!({ "reviewers": after["reviewers"] }),
             )]
         }
         (Address::Provider { .. }, ChangeKind::Create | ChangeKind::Update) => vec![action(
-            "provider.activate",
+            ActionKind::ProviderActivate,
             a,
             json!({ "activation": after["activation"] }),
         )],
         (Address::ContextDbExtension { name }, ChangeKind::Create) => vec![action(
-            "context_db.extension.create",
+            ActionKind::ContextDbExtensionCreate,
             a,
             json!({ "name": name }),
         )],
         (Address::ContextDbSchema { name }, ChangeKind::Create) => vec![action(
-            "context_db.schema.create",
+            ActionKind::ContextDbSchemaCreate,
             a,
             json!({ "name": name }),
         )],
         (Address::QdrantCollection { .. }, ChangeKind::Create) => {
-            vec![action("qdrant.collection.create", a, after.clone())]
+            vec![action(ActionKind::QdrantCollectionCreate, a, after.clone())]
         }
         (Address::QdrantCollection { .. }, ChangeKind::Replace) => vec![
-            action("qdrant.collection.delete", a, json!({})),
-            action("qdrant.collection.create", a, after.clone()),
+            action(ActionKind::QdrantCollectionDelete, a, json!({})),
+            action(ActionKind::QdrantCollectionCreate, a, after.clone()),
         ],
         (Address::RedisConfig { key }, ChangeKind::Create | ChangeKind::Update) => vec![action(
-            "redis.config.set",
+            ActionKind::RedisConfigSet,
             a,
             json!({ "key": key, "value": after["value"] }),
         )],
@@ -224,10 +252,13 @@ pub fn actions_for(
 fn restart_for_secrets(actions: &mut [Action], desired: &Desired, live: &LiveSnapshot) {
     let deployed: BTreeSet<String> = actions
         .iter()
-        .filter(|a| a.kind.starts_with("fly.machines."))
+        .filter(|a| a.kind.as_str().starts_with("fly.machines."))
         .filter_map(|a| fly_app(&a.address).map(str::to_string))
         .collect();
-    for a in actions.iter_mut().filter(|a| a.kind == "fly.secrets.set") {
+    for a in actions
+        .iter_mut()
+        .filter(|a| a.kind == ActionKind::FlySecretsSet)
+    {
         let Some(app) = fly_app(&a.address).map(str::to_string) else {
             continue;
         };
@@ -279,13 +310,13 @@ fn machines_actions(
             .unwrap_or(Value::Null),
     );
     let mut out = vec![action(
-        "fly.machines.update",
+        ActionKind::FlyMachinesUpdate,
         address,
         Value::Object(params),
     )];
     if let Some(health) = spec.and_then(|s| s.health.as_ref()) {
         out.push(action(
-            "fly.health.check",
+            ActionKind::FlyHealthCheck,
             address,
             json!({ "path": health.path, "port": health.port, "expect_status": health.expect_status }),
         ));
@@ -324,71 +355,10 @@ pub fn check_app_dependencies(desired: &Desired) -> Result<(), GraphError> {
         }
     }
     let nodes: Vec<String> = fly.apps.keys().map(|k| format!("fly.app.{k}")).collect();
-    match find_cycle(&nodes, &edges) {
+    match dag::find_cycle(&nodes, &edges) {
         Some(cycle) => Err(GraphError::Cycle { cycle }),
         None => Ok(()),
     }
-}
-
-/// A cycle in a directed graph, if any: the smallest node of the first strongly connected
-/// component (in node order) that has a cycle, followed round back to itself, always taking
-/// the smallest next node. Deterministic whatever the input order.
-pub fn find_cycle(nodes: &[String], edges: &[(String, String)]) -> Option<Vec<String>> {
-    let mut graph: DiGraph<String, ()> = DiGraph::new();
-    let mut index: BTreeMap<&str, NodeIndex> = BTreeMap::new();
-    for n in nodes {
-        index
-            .entry(n.as_str())
-            .or_insert_with(|| graph.add_node(n.clone()));
-    }
-    for (a, b) in edges {
-        graph.add_edge(index[a.as_str()], index[b.as_str()], ());
-    }
-    let mut cyclic: Vec<Vec<NodeIndex>> = petgraph::algo::tarjan_scc(&graph)
-        .into_iter()
-        .filter(|scc| scc.len() > 1 || graph.contains_edge(scc[0], scc[0]))
-        .collect();
-    for scc in &mut cyclic {
-        scc.sort_by(|a, b| graph[*a].cmp(&graph[*b]));
-    }
-    cyclic.sort_by(|a, b| graph[a[0]].cmp(&graph[b[0]]));
-    let scc = cyclic.first()?;
-    let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-    let start = scc[0];
-    // Depth-first search inside the component for a path back to `start`.
-    let mut path = vec![start];
-    let mut visited = BTreeSet::from([start]);
-    fn dfs(
-        graph: &DiGraph<String, ()>,
-        members: &BTreeSet<NodeIndex>,
-        start: NodeIndex,
-        path: &mut Vec<NodeIndex>,
-        visited: &mut BTreeSet<NodeIndex>,
-    ) -> bool {
-        let cur = *path.last().expect("path starts non-empty");
-        let mut next: Vec<NodeIndex> = graph
-            .neighbors(cur)
-            .filter(|n| members.contains(n))
-            .collect();
-        next.sort_by(|a, b| graph[*a].cmp(&graph[*b]));
-        next.dedup();
-        for n in next {
-            if n == start {
-                path.push(n);
-                return true;
-            }
-            if visited.insert(n) {
-                path.push(n);
-                if dfs(graph, members, start, path, visited) {
-                    return true;
-                }
-                path.pop();
-            }
-        }
-        false
-    }
-    dfs(&graph, &members, start, &mut path, &mut visited)
-        .then(|| path.into_iter().map(|i| graph[i].clone()).collect())
 }
 
 /// Edges from `depends_on`: app B's `fly.machines.update` waits for the last action of
@@ -399,11 +369,11 @@ pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId,
         return Vec::new();
     };
     // Rank of the kinds in an app's chain: the last present one is what dependents wait for.
-    const CHAIN: [&str; 4] = [
-        "fly.app.create",
-        "fly.secrets.set",
-        "fly.machines.update",
-        "fly.health.check",
+    const CHAIN: [ActionKind; 4] = [
+        ActionKind::FlyAppCreate,
+        ActionKind::FlySecretsSet,
+        ActionKind::FlyMachinesUpdate,
+        ActionKind::FlyHealthCheck,
     ];
     let mut last: BTreeMap<&str, (usize, &ActionId)> = BTreeMap::new();
     let mut machines: BTreeMap<&str, &ActionId> = BTreeMap::new();
@@ -416,7 +386,7 @@ pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId,
         if last.get(app).is_none_or(|(r, _)| *r < rank) {
             last.insert(app, (rank, &a.id));
         }
-        if a.kind == "fly.machines.update" {
+        if a.kind == ActionKind::FlyMachinesUpdate {
             machines.insert(app, &a.id);
         }
     }
@@ -469,7 +439,7 @@ pub fn build(
         }
         let activators: Vec<&&Action> = group
             .iter()
-            .filter(|a| a.kind == "provider.activate")
+            .filter(|a| a.kind == ActionKind::ProviderActivate)
             .collect();
         for rule in ORDER_RULES {
             match rule.2 {
@@ -521,171 +491,11 @@ pub fn build(
         d.sort();
         d.dedup();
     }
-    transitive_reduction(&mut deps);
+    dag::transitive_reduction(&mut deps);
     for a in &mut actions {
         if let Some(d) = deps.remove(&a.id) {
             a.depends_on = d;
         }
     }
-    order(actions)
-}
-
-/// Drop every dependency that another dependency already implies (`a` after `b` after `c`
-/// makes `a` after `c` redundant). Cycles are left for [`order`] to report.
-pub fn transitive_reduction(deps: &mut BTreeMap<ActionId, Vec<ActionId>>) {
-    let ids: Vec<ActionId> = deps.keys().cloned().collect();
-    for id in ids {
-        let direct = deps[&id].clone();
-        if direct.len() < 2 {
-            continue;
-        }
-        // Everything reachable from the direct dependencies, one step removed.
-        let mut reached: BTreeSet<&ActionId> = BTreeSet::new();
-        let mut stack: Vec<&ActionId> = direct
-            .iter()
-            .flat_map(|d| deps.get(d).into_iter().flatten())
-            .collect();
-        while let Some(n) = stack.pop() {
-            if n != &id && reached.insert(n) {
-                stack.extend(deps.get(n).into_iter().flatten());
-            }
-        }
-        let kept: Vec<ActionId> = direct
-            .into_iter()
-            .filter(|d| !reached.contains(d))
-            .collect();
-        deps.insert(id, kept);
-    }
-}
-
-/// A deterministic topological order (Kahn's algorithm, ties broken by id), or the cycle.
-pub fn order(actions: Vec<Action>) -> Result<Vec<Action>, GraphError> {
-    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(actions.len(), actions.len());
-    let nodes: Vec<NodeIndex> = (0..actions.len()).map(|i| graph.add_node(i)).collect();
-    let index: BTreeMap<&ActionId, usize> = actions
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (&a.id, i))
-        .collect();
-    for (i, a) in actions.iter().enumerate() {
-        for d in &a.depends_on {
-            // A dependency outside the set (filtered by `--target`) is not waited for.
-            if let Some(&j) = index.get(d) {
-                graph.add_edge(nodes[j], nodes[i], ());
-            }
-        }
-    }
-    if petgraph::algo::is_cyclic_directed(&graph) {
-        let names: Vec<String> = actions.iter().map(|a| a.id.0.clone()).collect();
-        let edges: Vec<(String, String)> = graph
-            .edge_indices()
-            .filter_map(|e| graph.edge_endpoints(e))
-            .map(|(a, b)| (names[graph[a]].clone(), names[graph[b]].clone()))
-            .collect();
-        let cycle = find_cycle(&names, &edges).unwrap_or(names);
-        return Err(GraphError::Cycle { cycle });
-    }
-    let mut indegree: Vec<usize> = nodes
-        .iter()
-        .map(|n| {
-            graph
-                .neighbors_directed(*n, petgraph::Direction::Incoming)
-                .count()
-        })
-        .collect();
-    let mut ready: BinaryHeap<Reverse<(&ActionId, usize)>> = actions
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| indegree[*i] == 0)
-        .map(|(i, a)| Reverse((&a.id, i)))
-        .collect();
-    let mut sequence = Vec::with_capacity(actions.len());
-    while let Some(Reverse((_, i))) = ready.pop() {
-        sequence.push(i);
-        for n in graph.neighbors_directed(nodes[i], petgraph::Direction::Outgoing) {
-            let j = graph[n];
-            indegree[j] -= 1;
-            if indegree[j] == 0 {
-                ready.push(Reverse((&actions[j].id, j)));
-            }
-        }
-    }
-    drop(ready);
-    let mut slots: Vec<Option<Action>> = actions.into_iter().map(Some).collect();
-    Ok(sequence
-        .into_iter()
-        .map(|i| slots[i].take().expect("each action once"))
-        .collect())
-}
-
-/// `--target`: the actions under any target plus everything they depend on, transitively,
-/// in the given (already topological) order.
-pub fn select(actions: &[Action], targets: &[String]) -> Vec<Action> {
-    let by_id: BTreeMap<&ActionId, &Action> = actions.iter().map(|a| (&a.id, a)).collect();
-    let mut keep: BTreeSet<&ActionId> = BTreeSet::new();
-    let mut stack: Vec<&ActionId> = actions
-        .iter()
-        .filter(|a| targets.iter().any(|t| a.address.is_under(t)))
-        .map(|a| &a.id)
-        .collect();
-    while let Some(id) = stack.pop() {
-        if keep.insert(id) {
-            if let Some(a) = by_id.get(id) {
-                stack.extend(a.depends_on.iter());
-            }
-        }
-    }
-    actions
-        .iter()
-        .filter(|a| keep.contains(&a.id))
-        .cloned()
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cycle_is_named_from_its_smallest_node() {
-        let nodes: Vec<String> = ["c", "b", "a"].iter().map(|s| s.to_string()).collect();
-        let edges = vec![
-            ("b".to_string(), "a".to_string()),
-            ("a".to_string(), "b".to_string()),
-            ("c".to_string(), "a".to_string()),
-        ];
-        assert_eq!(
-            find_cycle(&nodes, &edges),
-            Some(vec!["a".to_string(), "b".to_string(), "a".to_string()])
-        );
-        assert_eq!(find_cycle(&nodes, &edges[2..]), None);
-        assert_eq!(
-            find_cycle(&nodes, &[("c".to_string(), "c".to_string())]),
-            Some(vec!["c".to_string(), "c".to_string()])
-        );
-    }
-
-    #[test]
-    fn every_rule_names_known_kinds() {
-        const KINDS: [&str; 15] = [
-            "fly.app.create",
-            "fly.secrets.set",
-            "fly.machines.update",
-            "fly.health.check",
-            "github.protection.put",
-            "github.protection.delete",
-            "github.secret.put",
-            "github.environment.put",
-            "provider.activate",
-            "context_db.extension.create",
-            "context_db.schema.create",
-            "qdrant.collection.create",
-            "qdrant.collection.delete",
-            "redis.config.set",
-            "*",
-        ];
-        for (a, b, _) in ORDER_RULES {
-            assert!(KINDS.contains(a) && KINDS.contains(b), "{a} / {b}");
-        }
-    }
+    dag::order(actions).map_err(|cycle| GraphError::Cycle { cycle })
 }

@@ -12,32 +12,20 @@
 //! - lists are sorted (and de-duplicated where order and repetition carry no meaning) so
 //!   they compare with live objects, which the providers sort the same way;
 //! - GitHub branch protection keeps the PUT body shape, with the four fields GitHub requires
-//!   in that body (`required_status_checks`, `enforce_admins`,
-//!   `required_pull_request_reviews`, `restrictions`) defaulting to `null` (DESIGN.md).
-//!
-//! [`normalize_github_protection`] is the other half of the GitHub contract: it turns the
-//! GET response into the same PUT body shape, for the GitHub provider's refresh.
+//!   in that body defaulting to `null` ([`github_protection::desired_body`]; the provider's
+//!   refresh turns GitHub's GET response into the same shape with
+//!   [`github_protection::normalize`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
-use crate::core::desired::{
-    Activation, BranchDesired, Desired, FlyApp, Protection, ProviderName, RepoDesired,
-};
+use crate::core::desired::{Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired};
+use crate::core::github_protection;
 
 /// The expected normalized object of every address the desired state manages.
 pub type Expected = BTreeMap<Address, Value>;
-
-/// The four fields GitHub requires in the protection PUT body; DESIGN.md: "the four fields
-/// GitHub requires in the PUT body default to `null`".
-pub const PROTECTION_REQUIRED_FIELDS: [&str; 4] = [
-    "required_status_checks",
-    "enforce_admins",
-    "required_pull_request_reviews",
-    "restrictions",
-];
 
 /// Lower the desired state to expected normalized objects.
 pub fn lower(desired: &Desired) -> Expected {
@@ -188,7 +176,7 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
                 out.insert(address, Value::Null);
             }
             Some(Some(p)) => {
-                out.insert(address, protection_body(p));
+                out.insert(address, github_protection::desired_body(p));
             }
         }
     }
@@ -213,187 +201,6 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
             json!({ "reviewers": reviewers }),
         );
     }
-}
-
-/// The PUT body of a desired protection: the fields it sets, the four required ones
-/// defaulting to `null`, every list sorted.
-pub fn protection_body(p: &Protection) -> Value {
-    let mut body = serde_json::to_value(p).expect("a protection serializes");
-    if let Value::Object(map) = &mut body {
-        for field in PROTECTION_REQUIRED_FIELDS {
-            map.entry(field).or_insert(Value::Null);
-        }
-    }
-    sort_protection_lists(&mut body);
-    body
-}
-
-/// Sort every list of a protection body: status check contexts, checks (by context, then
-/// app id) and the users/teams/apps of restrictions, dismissal restrictions and bypass
-/// allowances. GitHub treats them all as sets.
-fn sort_protection_lists(body: &mut Value) {
-    fn sort_strings(v: Option<&mut Value>) {
-        if let Some(Value::Array(items)) = v {
-            items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-            items.dedup();
-        }
-    }
-    fn sort_actors(v: Option<&mut Value>) {
-        if let Some(Value::Object(m)) = v {
-            for key in ["users", "teams", "apps"] {
-                sort_strings(m.get_mut(key));
-            }
-        }
-    }
-    let Value::Object(map) = body else { return };
-    if let Some(Value::Object(checks)) = map.get_mut("required_status_checks") {
-        sort_strings(checks.get_mut("contexts"));
-        if let Some(Value::Array(items)) = checks.get_mut("checks") {
-            items.sort_by(|a, b| {
-                (a["context"].as_str(), a["app_id"].as_i64())
-                    .cmp(&(b["context"].as_str(), b["app_id"].as_i64()))
-            });
-        }
-    }
-    sort_actors(map.get_mut("restrictions"));
-    if let Some(Value::Object(reviews)) = map.get_mut("required_pull_request_reviews") {
-        sort_actors(reviews.get_mut("dismissal_restrictions"));
-        sort_actors(reviews.get_mut("bypass_pull_request_allowances"));
-    }
-}
-
-/// GitHub's `GET /repos/{owner}/{repo}/branches/{branch}/protection` response → the PUT
-/// body shape the diff compares with:
-///
-/// - wrapped flags (`{"url", "enabled"}`) become booleans;
-/// - users become logins, teams and apps become slugs, all sorted;
-/// - `url`, `*_url`, `enforcement_level` and other read-only fields are dropped;
-/// - the four required PUT fields are present, `null` when GitHub reports nothing.
-///
-/// Server defaults (e.g. `required_approving_review_count: 1`) are kept: they are real
-/// live values, and the diff ignores every field the desired state does not set.
-/// `required_signatures` has no place in the PUT body (it has its own endpoint) and is
-/// dropped.
-pub fn normalize_github_protection(get_response: &Value) -> Value {
-    let mut out = Map::new();
-    let Value::Object(resp) = get_response else {
-        return Value::Null;
-    };
-    // Flags that the GET wraps as `{"enabled": bool}` and the PUT takes as a bool.
-    const FLAGS: [&str; 8] = [
-        "enforce_admins",
-        "required_linear_history",
-        "allow_force_pushes",
-        "allow_deletions",
-        "block_creations",
-        "required_conversation_resolution",
-        "lock_branch",
-        "allow_fork_syncing",
-    ];
-    for flag in FLAGS {
-        if let Some(v) = resp.get(flag) {
-            let enabled = match v {
-                Value::Object(m) => m.get("enabled").cloned().unwrap_or(Value::Null),
-                Value::Bool(_) | Value::Null => v.clone(),
-                _ => Value::Null,
-            };
-            out.insert(flag.into(), enabled);
-        }
-    }
-    out.insert(
-        "required_status_checks".into(),
-        match resp.get("required_status_checks") {
-            Some(Value::Object(c)) => {
-                let mut m = Map::new();
-                if let Some(strict) = c.get("strict") {
-                    m.insert("strict".into(), strict.clone());
-                }
-                if let Some(contexts) = c.get("contexts") {
-                    m.insert("contexts".into(), contexts.clone());
-                }
-                if let Some(Value::Array(checks)) = c.get("checks") {
-                    let checks: Vec<Value> = checks
-                        .iter()
-                        .map(|ch| {
-                            json!({
-                                "context": ch.get("context").cloned().unwrap_or(Value::Null),
-                                "app_id": ch.get("app_id").cloned().unwrap_or(Value::Null),
-                            })
-                        })
-                        .collect();
-                    m.insert("checks".into(), Value::Array(checks));
-                }
-                Value::Object(m)
-            }
-            _ => Value::Null,
-        },
-    );
-    out.insert(
-        "required_pull_request_reviews".into(),
-        match resp.get("required_pull_request_reviews") {
-            Some(Value::Object(r)) => {
-                let mut m = Map::new();
-                for key in [
-                    "dismiss_stale_reviews",
-                    "require_code_owner_reviews",
-                    "required_approving_review_count",
-                    "require_last_push_approval",
-                ] {
-                    if let Some(v) = r.get(key) {
-                        m.insert(key.into(), v.clone());
-                    }
-                }
-                for key in ["dismissal_restrictions", "bypass_pull_request_allowances"] {
-                    if let Some(v @ Value::Object(_)) = r.get(key) {
-                        m.insert(key.into(), actors(v));
-                    }
-                }
-                Value::Object(m)
-            }
-            _ => Value::Null,
-        },
-    );
-    out.insert(
-        "restrictions".into(),
-        match resp.get("restrictions") {
-            Some(v @ Value::Object(_)) => actors(v),
-            _ => Value::Null,
-        },
-    );
-    let mut body = Value::Object(out);
-    sort_protection_lists(&mut body);
-    body
-}
-
-/// `{users: [{login…}], teams: [{slug…}], apps: [{slug…}]}` → logins and slugs. `apps` is
-/// kept only when GitHub reports it (the PUT body makes it optional).
-fn actors(v: &Value) -> Value {
-    let pick = |key: &str, field: &str| -> Option<Value> {
-        v.get(key).and_then(Value::as_array).map(|items| {
-            Value::Array(
-                items
-                    .iter()
-                    .filter_map(|i| match i {
-                        Value::String(s) => Some(json!(s)),
-                        other => other.get(field).cloned(),
-                    })
-                    .collect(),
-            )
-        })
-    };
-    let mut m = Map::new();
-    m.insert(
-        "users".into(),
-        pick("users", "login").unwrap_or_else(|| json!([])),
-    );
-    m.insert(
-        "teams".into(),
-        pick("teams", "slug").unwrap_or_else(|| json!([])),
-    );
-    if let Some(apps) = pick("apps", "slug") {
-        m.insert("apps".into(), apps);
-    }
-    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -485,25 +292,5 @@ repos:
             Value::Null
         );
         assert!(!out.contains_key(&addr("github.repo.o/r.branch.unmanaged.protection")));
-    }
-
-    #[test]
-    fn normalizes_a_minimal_get_response() {
-        let resp = json!({
-            "url": "https://api.github.com/repos/o/r/branches/main/protection",
-            "enforce_admins": {"url": "…", "enabled": false},
-            "required_linear_history": {"enabled": true},
-            "required_signatures": {"url": "…", "enabled": false},
-        });
-        assert_eq!(
-            normalize_github_protection(&resp),
-            json!({
-                "enforce_admins": false,
-                "required_linear_history": true,
-                "required_status_checks": null,
-                "required_pull_request_reviews": null,
-                "restrictions": null,
-            })
-        );
     }
 }

@@ -11,15 +11,19 @@
 //! - [`digest`]: canonical JSON and SHA-256 digests.
 //! - [`envelope`]: the normalized result envelope.
 //! - [`lower`]: desired state → the expected normalized object of every address.
+//! - [`github_protection`]: GitHub's branch protection body, shared with the provider.
 //! - [`diff`]: expected against live, attribute by attribute → changes.
 //! - [`graph`]: changes → the ordered action DAG.
+//! - [`dag`]: cycle naming, transitive reduction and topological order of that DAG.
 //! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
+pub mod dag;
 pub mod desired;
 pub mod diff;
 pub mod digest;
 pub mod envelope;
+pub mod github_protection;
 pub mod graph;
 pub mod live;
 pub mod lower;

@@ -40,7 +40,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 use super::{ActionOutcome, Credentials, ProviderError};
 use crate::core::address::Address;
-use crate::core::plan::Action;
+use crate::core::plan::{Action, ActionKind};
 
 pub const PROVIDER: &str = "context_db";
 /// The one variable: the connection URL, password included.
@@ -345,12 +345,12 @@ impl ContextDbProvider {
 
     /// Execute `context_db.extension.create` or `context_db.schema.create`.
     pub async fn execute(&self, action: &Action) -> ActionOutcome {
-        let (sql, what) = match (&action.address, action.kind.as_str()) {
-            (Address::ContextDbExtension { name }, "context_db.extension.create") => (
+        let (sql, what) = match (&action.address, action.kind) {
+            (Address::ContextDbExtension { name }, ActionKind::ContextDbExtensionCreate) => (
                 format!("CREATE EXTENSION IF NOT EXISTS {}", quote_ident(name)),
                 format!("extension `{name}`"),
             ),
-            (Address::ContextDbSchema { name }, "context_db.schema.create") => (
+            (Address::ContextDbSchema { name }, ActionKind::ContextDbSchemaCreate) => (
                 format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(name)),
                 format!("schema `{name}`"),
             ),

@@ -7,7 +7,7 @@
 //!
 //! Refresh reads (GET only, beyond the token exchange):
 //! - `…branch.<b>.protection` ← `GET …/branches/{b}/protection`, normalized to the PUT body
-//!   shape ([`crate::core::lower::normalize_github_protection`]); 404 → absent.
+//!   shape ([`github_protection::normalize`]); 404 → absent.
 //! - `…secret.<N>` ← `GET …/actions/secrets?per_page=100&page=…` (every page, once per
 //!   repository) → `{}` when listed.
 //! - `…environment.<e>` ← `GET …/environments/{e}` → `{"reviewers": [{type, login}]}`.
@@ -22,12 +22,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::http::{self, Http, Req, Retry};
 use super::{ActionOutcome, Credentials, ProviderError, SecretSource, refresh_each};
 use crate::core::address::Address;
-use crate::core::plan::Action;
+use crate::core::github_protection;
+use crate::core::plan::{Action, ActionKind};
 
 const PROVIDER: &str = "github";
 
@@ -44,29 +45,6 @@ const MAX_PAGES: usize = 100;
 /// Installation tokens live one hour; reuse one for 50 minutes so a token never expires in
 /// the middle of a run.
 const INSTALLATION_TOKEN_REUSE: Duration = Duration::from_secs(50 * 60);
-
-/// The PUT body's fields (GitHub's request schema), in its order.
-const PUT_FIELDS: [&str; 11] = [
-    "required_status_checks",
-    "enforce_admins",
-    "required_pull_request_reviews",
-    "restrictions",
-    "required_linear_history",
-    "allow_force_pushes",
-    "allow_deletions",
-    "block_creations",
-    "required_conversation_resolution",
-    "lock_branch",
-    "allow_fork_syncing",
-];
-
-/// The four fields GitHub requires in the PUT body (`null` disables them).
-const REQUIRED_FIELDS: [&str; 4] = [
-    "required_status_checks",
-    "enforce_admins",
-    "required_pull_request_reviews",
-    "restrictions",
-];
 
 #[derive(Clone)]
 enum Auth {
@@ -316,7 +294,7 @@ impl GithubProvider {
         }
         let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
         let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
-        Ok(Some(crate::core::lower::normalize_github_protection(&body)))
+        Ok(Some(github_protection::normalize(&body)))
     }
 
     /// Every Actions secret name of a repository (all pages), sorted.
@@ -404,18 +382,18 @@ impl GithubProvider {
 
     /// Execute one plan action.
     pub async fn execute(&self, action: &Action, secrets: &dyn SecretSource) -> ActionOutcome {
-        let result = match (action.kind.as_str(), &action.address) {
-            ("github.protection.put", Address::GithubProtection { repo, branch }) => {
+        let result = match (action.kind, &action.address) {
+            (ActionKind::GithubProtectionPut, Address::GithubProtection { repo, branch }) => {
                 self.put_protection(repo, branch, desired_protection(&action.params))
                     .await
             }
-            ("github.protection.delete", Address::GithubProtection { repo, branch }) => {
+            (ActionKind::GithubProtectionDelete, Address::GithubProtection { repo, branch }) => {
                 self.delete_protection(repo, branch).await
             }
-            ("github.secret.put", Address::GithubSecret { repo, name }) => {
+            (ActionKind::GithubSecretPut, Address::GithubSecret { repo, name }) => {
                 self.put_secret(repo, name, secrets).await
             }
-            ("github.environment.put", Address::GithubEnvironment { repo, env }) => {
+            (ActionKind::GithubEnvironmentPut, Address::GithubEnvironment { repo, env }) => {
                 self.put_environment(repo, env, &action.params).await
             }
             (kind, address) => Err(ProviderError::new(
@@ -439,7 +417,7 @@ impl GithubProvider {
     ) -> Result<ActionOutcome, ProviderError> {
         let (owner, name) = split_repo(repo)?;
         let live = self.protection(repo, branch).await?;
-        let body = protection_put_body(&desired, live.as_ref());
+        let body = github_protection::put_body(&desired, live.as_ref());
         let req = self
             .req(
                 Method::PUT,
@@ -692,80 +670,6 @@ fn reviewers_of(env: &Value) -> Vec<(String, String, Option<i64>)> {
     out
 }
 
-/// The PUT body: `desired` fields over `live` ones (objects of the two nested settings
-/// merged field by field), limited to the fields of GitHub's request schema, with the four
-/// required fields present (`null` when neither side has them) and values the schema does
-/// not allow dropped (`null` flags, `null` check app ids).
-pub fn protection_put_body(desired: &Value, live: Option<&Value>) -> Value {
-    let empty = Map::new();
-    let d = desired.as_object().unwrap_or(&empty);
-    let l = live.and_then(Value::as_object).unwrap_or(&empty);
-    let mut body = Map::new();
-    for field in PUT_FIELDS {
-        let value = match (d.get(field), l.get(field)) {
-            (Some(Value::Object(dv)), Some(Value::Object(lv)))
-                if field == "required_status_checks"
-                    || field == "required_pull_request_reviews" =>
-            {
-                let mut merged = lv.clone();
-                for (k, v) in dv {
-                    merged.insert(k.clone(), v.clone());
-                }
-                Some(Value::Object(merged))
-            }
-            (Some(dv), _) => Some(dv.clone()),
-            (None, Some(lv)) => Some(lv.clone()),
-            (None, None) => None,
-        };
-        match value {
-            Some(v) => {
-                body.insert(field.to_string(), v);
-            }
-            None if REQUIRED_FIELDS.contains(&field) => {
-                body.insert(field.to_string(), Value::Null);
-            }
-            None => {}
-        }
-    }
-    // Booleans the schema does not make nullable.
-    for flag in [
-        "required_linear_history",
-        "allow_deletions",
-        "block_creations",
-        "required_conversation_resolution",
-        "lock_branch",
-        "allow_fork_syncing",
-    ] {
-        if body.get(flag) == Some(&Value::Null) {
-            body.remove(flag);
-        }
-    }
-    if let Some(Value::Object(checks)) = body.get_mut("required_status_checks") {
-        // `strict` and `contexts` are required in the request schema.
-        checks.entry("strict").or_insert(Value::Bool(false));
-        if !checks.contains_key("contexts") {
-            let from_checks: Vec<Value> = checks
-                .get("checks")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.get("context").cloned())
-                .collect();
-            checks.insert("contexts".into(), Value::Array(from_checks));
-        }
-        if let Some(Value::Array(items)) = checks.get_mut("checks") {
-            for c in items {
-                if let Value::Object(m) = c
-                    && m.get("app_id") == Some(&Value::Null)
-                {
-                    m.remove("app_id");
-                }
-            }
-        }
-    }
-    Value::Object(body)
-}
-
 /// A libsodium sealed box of `value` for the base64 X25519 `public_key`, base64-encoded.
 pub fn seal(public_key: &str, value: &str) -> Result<String, ProviderError> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -791,43 +695,6 @@ pub fn seal(public_key: &str, value: &str) -> Result<String, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn put_body_keeps_unmanaged_live_settings_and_required_fields() {
-        let desired = json!({
-            "required_pull_request_reviews": {"require_code_owner_reviews": true},
-            "enforce_admins": true,
-            "required_status_checks": null,
-            "restrictions": null,
-        });
-        let live = json!({
-            "required_pull_request_reviews": {"required_approving_review_count": 2, "require_code_owner_reviews": false},
-            "enforce_admins": false,
-            "required_linear_history": true,
-            "allow_deletions": null,
-            "required_status_checks": {"strict": true, "checks": [{"context": "ci", "app_id": null}]},
-            "restrictions": null,
-        });
-        assert_eq!(
-            protection_put_body(&desired, Some(&live)),
-            json!({
-                "required_pull_request_reviews": {"required_approving_review_count": 2, "require_code_owner_reviews": true},
-                "enforce_admins": true,
-                "required_linear_history": true,
-                "required_status_checks": null,
-                "restrictions": null,
-            })
-        );
-        let body = protection_put_body(
-            &json!({"required_status_checks": {"checks": [{"context": "ci", "app_id": null}]}}),
-            None,
-        );
-        assert_eq!(
-            body["required_status_checks"],
-            json!({"strict": false, "contexts": ["ci"], "checks": [{"context": "ci"}]})
-        );
-        assert_eq!(body["enforce_admins"], Value::Null);
-    }
 
     #[test]
     fn sealed_boxes_open_with_the_repository_key_and_never_contain_the_value() {

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::{ActionOutcome, Credentials, ProviderError};
 use crate::core::address::Address;
-use crate::core::plan::Action;
+use crate::core::plan::{Action, ActionKind};
 
 pub const PROVIDER: &str = "redis";
 pub const URL_VAR: &str = "REDIS_URL";
@@ -208,8 +208,8 @@ impl RedisProvider {
 
     /// Execute `redis.config.set` (`params: {"key", "value"}`; the key is the address's).
     pub async fn execute(&self, action: &Action) -> ActionOutcome {
-        let key = match (&action.address, action.kind.as_str()) {
-            (Address::RedisConfig { key }, "redis.config.set") => key,
+        let key = match (&action.address, action.kind) {
+            (Address::RedisConfig { key }, ActionKind::RedisConfigSet) => key,
             (address, kind) => {
                 return ActionOutcome::failure(ProviderError::new(
                     PROVIDER,

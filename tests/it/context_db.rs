@@ -250,7 +250,7 @@ async fn extensions_and_schemas_are_refreshed_and_created_idempotently() {
         let action = Action {
             id: ActionId(format!("{kind}:{address}")),
             address: address.clone(),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             params: json!({}),
             depends_on: vec![],
         };

@@ -794,7 +794,7 @@ async fn activation_validates_then_records_and_the_plan_sees_it() {
         address: Address::Provider {
             name: "qdrant".into(),
         },
-        kind: "provider.activate".into(),
+        kind: "provider.activate".parse().unwrap(),
         params: json!({ "activation": activation }),
         depends_on: vec![],
     };

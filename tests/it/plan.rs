@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use sophia::core::address::Address;
 use sophia::core::desired::{self, Desired, Source};
+use sophia::core::github_protection;
 use sophia::core::live::LiveSnapshot;
-use sophia::core::lower::{lower, normalize_github_protection};
+use sophia::core::lower::lower;
 use sophia::core::plan::{self, ChangeKind, Plan, PlanOptions};
 
 // ───────────────────────────── fixtures ─────────────────────────────
@@ -421,7 +422,7 @@ fn a_real_github_response_shows_no_false_drift() {
     let example = &spec["paths"]["/repos/{owner}/{repo}/branches/{branch}/protection"]["get"]["responses"]
         ["200"]["content"]["application/json"]["examples"]["default"]["value"];
     assert!(example.is_object(), "the example response moved");
-    let normalized = normalize_github_protection(example);
+    let normalized = github_protection::normalize(example);
     insta::assert_json_snapshot!(normalized);
     // The same protection, written as the PUT body a user would put in the YAML.
     let yaml = r#"

@@ -325,7 +325,7 @@ fn machines_action(params: Value) -> Action {
     Action {
         id: ActionId(format!("fly.machines.update:{address}")),
         address,
-        kind: "fly.machines.update".into(),
+        kind: "fly.machines.update".parse().unwrap(),
         params,
         depends_on: Vec::new(),
     }
@@ -403,7 +403,7 @@ fn secrets_action(params: Value) -> Action {
     Action {
         id: ActionId(format!("fly.secrets.set:{address}")),
         address,
-        kind: "fly.secrets.set".into(),
+        kind: "fly.secrets.set".parse().unwrap(),
         params,
         depends_on: Vec::new(),
     }

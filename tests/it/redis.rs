@@ -30,7 +30,7 @@ fn set_action(key: &str, value: &str) -> Action {
     Action {
         id: ActionId(format!("redis.config.set:{address}")),
         address,
-        kind: "redis.config.set".into(),
+        kind: "redis.config.set".parse().unwrap(),
         params: json!({ "key": key, "value": value }),
         depends_on: vec![],
     }

@@ -1,0 +1,24 @@
+//! The plan: changes, the action DAG and the plan file (DESIGN.md, "Plans").
+//!
+//! - [`types`]: the plan file's data ([`Plan`], [`Change`], [`Action`], …), and
+//!   [`action_kind`]: the closed set of action kinds. The diff, graph and digest modules
+//!   import only these, never the planner.
+//! - [`planner`]: [`build`], the pure planner (desired state + live snapshot + what the
+//!   shell supplies → a digested [`Plan`]).
+//! - [`file`]: [`read_plan`], [`verify_digest`] and [`is_expired`] check a plan file read
+//!   back.
+//!
+//! Everything is re-exported here: callers write `crate::core::plan::{Plan, build, …}`.
+
+pub mod action_kind;
+pub mod file;
+pub mod planner;
+pub mod types;
+
+pub use action_kind::{ActionKind, UnknownActionKind};
+pub use file::{PlanFileError, is_expired, read_plan, verify_digest};
+pub use planner::{DEFAULT_TTL_HOURS, PlanError, PlanOptions, build, desired_digest};
+pub use types::{
+    Action, ActionId, AttrDiff, Change, ChangeKind, DesiredRef, PLAN_FORMAT, Plan, PlanSummary,
+    rfc3339,
+};

@@ -1,0 +1,140 @@
+//! The planner: desired state + live snapshot + what the shell supplies (clock, nonce,
+//! version, targets) → a digested [`Plan`]. Pure.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::types::{DesiredRef, PLAN_FORMAT, Plan, PlanSummary, rfc3339};
+use crate::core::address::Address;
+use crate::core::dag;
+use crate::core::desired::Desired;
+use crate::core::diff::{self, DiffError};
+use crate::core::digest;
+use crate::core::graph::{self, GraphError};
+use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
+use crate::core::lower;
+
+/// How long a plan stays valid by default: DESIGN.md, "`not_after` defaults to 24 hours
+/// after `created_at`" — long enough for an approver in another time zone to sign it, short
+/// enough that live state has rarely moved on.
+pub const DEFAULT_TTL_HOURS: i64 = 24;
+
+/// What the shell supplies to the pure planner.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub tool_version: String,
+    pub created_at: DateTime<Utc>,
+    pub ttl: chrono::Duration,
+    /// Random, from the shell: two plans of the same state still differ, so a signature
+    /// approves one plan only.
+    pub nonce: String,
+    pub git_commit: Option<String>,
+    /// `--target` addresses (or address prefixes such as `fly.app.x`).
+    pub targets: Vec<String>,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the live snapshot has format `{found}`, expected `{LIVE_FORMAT}`\n  hint: write it with `sophia refresh --out live.json`"
+    )]
+    LiveFormat { found: String },
+    #[error(
+        "`--target {target}` matches no resource of the desired or live state{}",
+        .suggestion.as_ref().map(|s| format!("\n  hint: did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownTarget {
+        target: String,
+        suggestion: Option<String>,
+    },
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// The digest of a desired state: SHA-256 of the canonical JSON of its lowered form, so it
+/// does not depend on key order, file order or how the state is split across files.
+pub fn desired_digest(desired: &Desired) -> String {
+    digest::sha256_canonical_map(&lower::lower(desired))
+}
+
+/// Plan `desired` against `live`. Pure: the clock, nonce and version come in `opts`.
+pub fn build(
+    desired: &Desired,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    if live.format != LIVE_FORMAT {
+        return Err(PlanError::LiveFormat {
+            found: live.format.clone(),
+        });
+    }
+    let expected = lower::lower(desired);
+    for target in &opts.targets {
+        let known = expected
+            .keys()
+            .chain(live.resources.keys())
+            .any(|a| a.is_under(target));
+        if !known {
+            let suggestion = expected
+                .keys()
+                .map(|a| a.to_string())
+                .map(|a| (strsim::jaro_winkler(&a, target), a))
+                .filter(|(score, _)| *score > 0.85)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, a)| a);
+            return Err(PlanError::UnknownTarget {
+                target: target.clone(),
+                suggestion,
+            });
+        }
+    }
+    let mut changes = diff::diff(&expected, live)?;
+    let mut actions = graph::build(&changes, desired, live)?;
+    let mut targets = opts.targets.clone();
+    targets.sort();
+    targets.dedup();
+    if !targets.is_empty() {
+        actions = dag::select(&actions, &targets);
+        let acted: BTreeSet<&Address> = actions.iter().map(|a| &a.address).collect();
+        changes.retain(|c| {
+            acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
+        });
+    }
+    let touched: BTreeSet<&Address> = changes
+        .iter()
+        .map(|c| &c.address)
+        .chain(actions.iter().map(|a| &a.address))
+        .collect();
+    let live_fingerprints = touched
+        .into_iter()
+        .map(|a| {
+            (
+                a.clone(),
+                digest::sha256_canonical_value(live.get(a).unwrap_or(&serde_json::Value::Null)),
+            )
+        })
+        .collect();
+    let mut plan = Plan {
+        format: PLAN_FORMAT.to_string(),
+        tool_version: opts.tool_version.clone(),
+        created_at: rfc3339(opts.created_at),
+        not_after: rfc3339(opts.created_at + opts.ttl),
+        nonce: opts.nonce.clone(),
+        desired: DesiredRef {
+            digest: digest::sha256_canonical_map(&expected),
+            git_commit: opts.git_commit.clone(),
+        },
+        live: live_fingerprints,
+        summary: PlanSummary::of(&changes),
+        changes,
+        actions,
+        targets,
+        digest: String::new(),
+    };
+    plan.digest = digest::plan_digest(&plan);
+    Ok(plan)
+}

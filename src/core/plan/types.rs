@@ -1,0 +1,145 @@
+//! The plan file's types: what [`super::planner`] builds, [`super::file`] reads back, and
+//! the diff, graph and digest modules produce or hash. Data only: this module imports no
+//! other stage of the core, so every stage can import it without a cycle.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::action_kind::ActionKind;
+use crate::core::address::Address;
+
+pub const PLAN_FORMAT: &str = "sophia-plan/v1";
+
+/// The plan file. `digest` is SHA-256 over the RFC 8785 canonical JSON of every other field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format: String,
+    pub tool_version: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// RFC 3339, UTC; `created_at` + TTL (24 hours by default).
+    pub not_after: String,
+    pub nonce: String,
+    pub desired: DesiredRef,
+    /// Fingerprint of the normalized live object of every address the plan touches
+    /// (`sha256:` of its canonical JSON; an absent resource fingerprints `null`).
+    pub live: BTreeMap<Address, String>,
+    pub changes: Vec<Change>,
+    pub actions: Vec<Action>,
+    pub summary: PlanSummary,
+    /// The `--target` addresses when the plan is targeted (only the changes under them and
+    /// what they depend on); absent for a full plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredRef {
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Delete,
+    Replace,
+    NoOp,
+}
+
+/// One attribute that differs: a JSON-pointer-like dotted path with the two values
+/// (`null` when absent). Secret attributes carry names only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttrDiff {
+    pub path: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub address: Address,
+    pub action: ChangeKind,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub diff: Vec<AttrDiff>,
+}
+
+/// A stable action id, `<kind>:<address>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionId(pub String);
+
+impl std::fmt::Display for ActionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub id: ActionId,
+    pub address: Address,
+    /// What the provider does, e.g. `fly.secrets.set` (see [`ActionKind`]).
+    pub kind: ActionKind,
+    /// Never a secret value.
+    pub params: serde_json::Value,
+    pub depends_on: Vec<ActionId>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSummary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub replace: usize,
+}
+
+impl Plan {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+impl PlanSummary {
+    /// Count the changes by kind.
+    pub fn of(changes: &[Change]) -> PlanSummary {
+        let mut s = PlanSummary::default();
+        for c in changes {
+            match c.action {
+                ChangeKind::Create => s.create += 1,
+                ChangeKind::Update => s.update += 1,
+                ChangeKind::Delete => s.delete += 1,
+                ChangeKind::Replace => s.replace += 1,
+                ChangeKind::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// `Plan: 3 to create, 1 to update, 0 to delete, 0 to replace.`
+    pub fn sentence(&self) -> String {
+        format!(
+            "Plan: {} to create, {} to update, {} to delete, {} to replace.",
+            self.create, self.update, self.delete, self.replace
+        )
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds, the form every time in a plan file takes.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
