@@ -16,6 +16,8 @@
 //! - [`fly`]: Fly.io (Machines API + GraphQL).
 //! - [`github`]: GitHub REST (token or GitHub App).
 //! - [`github_issues`]: issues and issue comments (the sticky PR comment, the drift issue).
+//! - [`saas`]: the router, research, Qdrant, Mem0, Slack, Gong and Lambda, with their shared
+//!   API helpers; [`context_db`] and [`redis`] beside it.
 //!
 //! Refresh only reads: no call it makes changes anything (the sandbox's request log proves
 //! it; a GitHub App's installation-token exchange is the one POST, and it mutates nothing).
@@ -37,20 +39,15 @@ pub mod context_db;
 pub mod fly;
 pub mod github;
 pub mod github_issues;
-pub mod gong;
 pub mod http;
-pub mod lambda;
-pub mod mem0;
-pub mod qdrant;
 pub mod redis;
-pub mod research;
-pub mod router;
 pub mod saas;
-pub mod slack;
 
 pub use fly::FlyProvider;
+// The SaaS providers moved into `saas/`; their old paths (`providers::router`, …) stay.
 pub use github::GithubProvider;
 pub use http::{Http, RetryPolicy};
+pub use saas::{gong, lambda, mem0, qdrant, research, router, slack};
 
 /// The configuration variables providers read: base URLs and credentials. Built once by the
 /// CLI from the environment ([`Credentials::from_env`]); tests build their own

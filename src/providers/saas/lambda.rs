@@ -5,9 +5,9 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-use super::http::Http;
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
+use crate::providers::http::Http;
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "lambda";
 pub const KEY_VAR: &str = "LAMBDA_LABS_API_KEY";
@@ -20,15 +20,15 @@ pub struct LambdaProvider {
 
 impl LambdaProvider {
     pub fn new(creds: &Credentials, http: Http) -> Result<LambdaProvider, ProviderError> {
-        let key = saas::require(PROVIDER, creds, &[KEY_VAR])?[0];
+        let key = api::require(PROVIDER, creds, &[KEY_VAR])?[0];
         Ok(LambdaProvider {
             api: Api {
                 provider: PROVIDER,
                 http,
-                base: saas::base(PROVIDER, creds, "LAMBDA_API_URL", DEFAULT_BASE_URL)?,
+                base: api::base(PROVIDER, creds, "LAMBDA_API_URL", DEFAULT_BASE_URL)?,
                 headers: vec![(
                     AUTHORIZATION,
-                    saas::secret_header(PROVIDER, KEY_VAR, &format!("Bearer {}", key.trim()))?,
+                    api::secret_header(PROVIDER, KEY_VAR, &format!("Bearer {}", key.trim()))?,
                 )],
             },
         })
@@ -56,11 +56,7 @@ impl LambdaProvider {
                     .collect();
                 Ok((format!("{} instance(s)", rows.len()), rows))
             }
-            other => Err(super::qdrant::unknown(
-                PROVIDER,
-                other,
-                "instances, validate",
-            )),
+            other => Err(api::unknown(PROVIDER, other, "instances, validate")),
         }
     }
 }

@@ -5,9 +5,9 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-use super::http::Http;
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
+use crate::providers::http::Http;
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "mem0";
 pub const KEY_VAR: &str = "MEM0_API_KEY";
@@ -20,15 +20,15 @@ pub struct Mem0Provider {
 
 impl Mem0Provider {
     pub fn new(creds: &Credentials, http: Http) -> Result<Mem0Provider, ProviderError> {
-        let key = saas::require(PROVIDER, creds, &[KEY_VAR])?[0];
+        let key = api::require(PROVIDER, creds, &[KEY_VAR])?[0];
         Ok(Mem0Provider {
             api: Api {
                 provider: PROVIDER,
                 http,
-                base: saas::base(PROVIDER, creds, "MEM0_BASE_URL", DEFAULT_BASE_URL)?,
+                base: api::base(PROVIDER, creds, "MEM0_BASE_URL", DEFAULT_BASE_URL)?,
                 headers: vec![(
                     AUTHORIZATION,
-                    saas::secret_header(PROVIDER, KEY_VAR, &format!("Token {}", key.trim()))?,
+                    api::secret_header(PROVIDER, KEY_VAR, &format!("Token {}", key.trim()))?,
                 )],
             },
         })
@@ -48,11 +48,11 @@ impl Mem0Provider {
                     vec![json!({
                         "status": body.get("status").cloned().unwrap_or(json!("ok")),
                         "org_id": org,
-                        "latency_ms": saas::ms(started.elapsed()),
+                        "latency_ms": api::ms(started.elapsed()),
                     })],
                 ))
             }
-            other => Err(super::qdrant::unknown(PROVIDER, other, "validate")),
+            other => Err(api::unknown(PROVIDER, other, "validate")),
         }
     }
 }

@@ -10,9 +10,9 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-use super::http::Http;
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
+use crate::providers::http::Http;
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "gong";
 pub const URL_VAR: &str = "GONG_BASE_URL";
@@ -26,7 +26,7 @@ pub struct GongProvider {
 
 impl GongProvider {
     pub fn new(creds: &Credentials, http: Http) -> Result<GongProvider, ProviderError> {
-        let vals = saas::require(PROVIDER, creds, &[URL_VAR, KEY_VAR])?;
+        let vals = api::require(PROVIDER, creds, &[URL_VAR, KEY_VAR])?;
         let key = vals[1].trim();
         let auth = if key.contains(':') {
             format!(
@@ -46,11 +46,8 @@ impl GongProvider {
             api: Api {
                 provider: PROVIDER,
                 http,
-                base: saas::base(PROVIDER, creds, URL_VAR, vals[0])?,
-                headers: vec![(
-                    AUTHORIZATION,
-                    saas::secret_header(PROVIDER, KEY_VAR, &auth)?,
-                )],
+                base: api::base(PROVIDER, creds, URL_VAR, vals[0])?,
+                headers: vec![(AUTHORIZATION, api::secret_header(PROVIDER, KEY_VAR, &auth)?)],
             },
         })
     }
@@ -76,7 +73,7 @@ impl GongProvider {
                     vec![json!({ "users_listed": users, "total_users": total })],
                 ))
             }
-            other => Err(super::qdrant::unknown(PROVIDER, other, "validate")),
+            other => Err(api::unknown(PROVIDER, other, "validate")),
         }
     }
 }

@@ -15,10 +15,10 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderName};
 use serde_json::{Value, json};
 
-use super::http::{Http, Retry};
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
 use crate::core::desired::RouterDesired;
+use crate::providers::http::{Http, Retry};
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "router";
 pub const PORTKEY_KEY: &str = "PORTKEY_API_KEY";
@@ -56,11 +56,11 @@ impl RouterProvider {
         http: Http,
         routes: Option<&RouterDesired>,
     ) -> Result<RouterProvider, ProviderError> {
-        let key = saas::require(PROVIDER, creds, &[PORTKEY_KEY])?[0];
+        let key = api::require(PROVIDER, creds, &[PORTKEY_KEY])?[0];
         let api = Api {
             provider: PROVIDER,
             http,
-            base: saas::base(
+            base: api::base(
                 PROVIDER,
                 creds,
                 "PORTKEY_BASE_URL",
@@ -68,7 +68,7 @@ impl RouterProvider {
             )?,
             headers: vec![(
                 HeaderName::from_static("x-portkey-api-key"),
-                saas::secret_header(PROVIDER, PORTKEY_KEY, key)?,
+                api::secret_header(PROVIDER, PORTKEY_KEY, key)?,
             )],
         };
         let routes = routes.cloned().unwrap_or_else(|| RouterDesired {
@@ -142,8 +142,39 @@ impl RouterProvider {
             .unwrap_or(0);
         Ok((
             "Portkey accepted the key".into(),
-            vec![json!({ "models": models, "latency_ms": saas::ms(started.elapsed()) })],
+            vec![json!({ "models": models, "latency_ms": api::ms(started.elapsed()) })],
         ))
+    }
+
+    /// A read-only operation by name: `allowlist`, `validate`, or `route-test` (payload
+    /// `{prompt, max_tokens, routes}`, each optional).
+    pub async fn op(
+        &self,
+        name: &str,
+        payload: &Value,
+    ) -> Result<(String, Vec<Value>), ProviderError> {
+        match name {
+            "allowlist" => Ok(("router allowlist".into(), vec![self.allowlist()])),
+            "validate" => self.validate().await,
+            "route-test" => {
+                let routes: Option<Vec<String>> = payload
+                    .get("routes")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                let rows = self
+                    .route_test(
+                        payload.get("prompt").and_then(Value::as_str),
+                        payload
+                            .get("max_tokens")
+                            .and_then(Value::as_u64)
+                            .map(|n| n as u32),
+                        routes.as_deref(),
+                    )
+                    .await;
+                let ok = rows.iter().filter(|r| r["status"] == "ok").count();
+                Ok((format!("{ok} of {} route(s) answered", rows.len()), rows))
+            }
+            other => Err(api::unknown(PROVIDER, other, "allowlist, route-test")),
+        }
     }
 
     /// One completion per route (all at once); each route's status and latency.
@@ -190,8 +221,8 @@ impl RouterProvider {
                 });
             };
             let header = match (
-                saas::secret_header(PROVIDER, PROVIDER_HEADER, name),
-                saas::secret_header(PROVIDER, var, &format!("Bearer {}", key.trim())),
+                api::secret_header(PROVIDER, PROVIDER_HEADER, name),
+                api::secret_header(PROVIDER, var, &format!("Bearer {}", key.trim())),
             ) {
                 (Ok(p), Ok(a)) => (p, a),
                 (Err(e), _) | (_, Err(e)) => {
@@ -204,7 +235,7 @@ impl RouterProvider {
         }
         let started = Instant::now();
         let result = self.api.http.send(req).await;
-        let latency_ms = saas::ms(started.elapsed());
+        let latency_ms = api::ms(started.elapsed());
         match result {
             Ok(resp) if resp.is_success() => {
                 let body = resp.json().unwrap_or(Value::Null);

@@ -12,9 +12,9 @@ use reqwest::header::{AUTHORIZATION, HeaderName};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
-use super::http::{Http, Retry};
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
+use crate::providers::http::{Http, Retry};
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "research";
 pub const TAVILY_KEY: &str = "TAVILY_API_KEY";
@@ -57,10 +57,10 @@ impl ResearchProvider {
             Some(key) => Some(Api {
                 provider: "tavily",
                 http: http.clone(),
-                base: saas::base(PROVIDER, creds, "TAVILY_BASE_URL", DEFAULT_TAVILY_BASE_URL)?,
+                base: api::base(PROVIDER, creds, "TAVILY_BASE_URL", DEFAULT_TAVILY_BASE_URL)?,
                 headers: vec![(
                     AUTHORIZATION,
-                    saas::secret_header(PROVIDER, TAVILY_KEY, &format!("Bearer {}", key.trim()))?,
+                    api::secret_header(PROVIDER, TAVILY_KEY, &format!("Bearer {}", key.trim()))?,
                 )],
             }),
             None => None,
@@ -69,10 +69,10 @@ impl ResearchProvider {
             Some(key) => Some(Api {
                 provider: "serper",
                 http,
-                base: saas::base(PROVIDER, creds, "SERPER_BASE_URL", DEFAULT_SERPER_BASE_URL)?,
+                base: api::base(PROVIDER, creds, "SERPER_BASE_URL", DEFAULT_SERPER_BASE_URL)?,
                 headers: vec![(
                     HeaderName::from_static("x-api-key"),
-                    saas::secret_header(PROVIDER, SERPER_KEY, key)?,
+                    api::secret_header(PROVIDER, SERPER_KEY, key)?,
                 )],
             }),
             None => None,
@@ -104,7 +104,7 @@ impl ResearchProvider {
             snippet: "content",
             source: "tavily",
         };
-        Ok((fields.hits(&body, max), saas::ms(started.elapsed())))
+        Ok((fields.hits(&body, max), api::ms(started.elapsed())))
     }
 
     async fn serper(&self, query: &str, max: u32) -> Result<(Vec<Hit>, f64), ProviderError> {
@@ -124,7 +124,7 @@ impl ResearchProvider {
             snippet: "snippet",
             source: "serper",
         };
-        Ok((fields.hits(&body, max), saas::ms(started.elapsed())))
+        Ok((fields.hits(&body, max), api::ms(started.elapsed())))
     }
 
     /// Both backends concurrently; merged by rank (Tavily's first, Serper's first, Tavily's
@@ -151,6 +151,35 @@ impl ResearchProvider {
             ("tavily", t.map(|(_, ms)| ms)),
             ("serper", s.map(|(_, ms)| ms)),
         ])
+    }
+
+    /// A read-only operation by name: `validate` (each backend's key, with its latency; an
+    /// error when neither accepts its key).
+    pub async fn op(&self, name: &str) -> Result<(String, Vec<Value>), ProviderError> {
+        match name {
+            "validate" => {
+                let rows: Vec<Value> = self
+                    .validate()
+                    .await
+                    .into_iter()
+                    .map(|(b, r)| match r {
+                        Ok(ms) => json!({ "backend": b, "ok": true, "latency_ms": ms }),
+                        Err(e) => {
+                            json!({ "backend": b, "ok": false, "code": e.code, "error": e.message })
+                        }
+                    })
+                    .collect();
+                if rows.iter().all(|r| r["ok"] == false) {
+                    return Err(ProviderError::new(
+                        PROVIDER,
+                        "validation-failed",
+                        "neither Tavily nor Serper accepted its key",
+                    ));
+                }
+                Ok(("research keys checked".into(), rows))
+            }
+            other => Err(api::unknown(PROVIDER, other, "search, validate")),
+        }
     }
 }
 

@@ -10,10 +10,10 @@ use reqwest::Method;
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-use super::http::{Http, Retry};
-use super::saas::{self, Api};
-use super::{Credentials, ProviderError};
+use super::api::{self, Api};
 use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::providers::http::{Http, Retry};
+use crate::providers::{Credentials, ProviderError};
 
 pub const PROVIDER: &str = "slack";
 pub const TOKEN_VAR: &str = "SLACK_BOT_TOKEN";
@@ -30,15 +30,15 @@ pub struct SlackProvider {
 
 impl SlackProvider {
     pub fn new(creds: &Credentials, http: Http) -> Result<SlackProvider, ProviderError> {
-        let token = saas::require(PROVIDER, creds, &[TOKEN_VAR, SIGNING_VAR])?[0];
+        let token = api::require(PROVIDER, creds, &[TOKEN_VAR, SIGNING_VAR])?[0];
         Ok(SlackProvider {
             api: Api {
                 provider: PROVIDER,
                 http,
-                base: saas::base(PROVIDER, creds, "SLACK_API_URL", DEFAULT_BASE_URL)?,
+                base: api::base(PROVIDER, creds, "SLACK_API_URL", DEFAULT_BASE_URL)?,
                 headers: vec![(
                     AUTHORIZATION,
-                    saas::secret_header(PROVIDER, TOKEN_VAR, &format!("Bearer {}", token.trim()))?,
+                    api::secret_header(PROVIDER, TOKEN_VAR, &format!("Bearer {}", token.trim()))?,
                 )],
             },
         })
@@ -95,7 +95,7 @@ impl SlackProvider {
                     vec![v],
                 ))
             }
-            other => Err(super::qdrant::unknown(PROVIDER, other, "validate")),
+            other => Err(api::unknown(PROVIDER, other, "validate")),
         }
     }
 }

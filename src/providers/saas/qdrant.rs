@@ -15,11 +15,11 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 use serde_json::{Value, json};
 
-use super::http::Http;
-use super::saas::{self, Api};
-use super::{ActionOutcome, Credentials, ProviderError};
+use super::api::{self, Api};
 use crate::core::address::Address;
 use crate::core::plan::Action;
+use crate::providers::http::Http;
+use crate::providers::{ActionOutcome, Credentials, ProviderError};
 
 pub const PROVIDER: &str = "qdrant";
 pub const URL_VAR: &str = "QDRANT_URL";
@@ -32,14 +32,14 @@ pub struct QdrantProvider {
 
 impl QdrantProvider {
     pub fn new(creds: &Credentials, http: Http) -> Result<QdrantProvider, ProviderError> {
-        let vals = saas::require(PROVIDER, creds, &[URL_VAR, KEY_VAR])?;
+        let vals = api::require(PROVIDER, creds, &[URL_VAR, KEY_VAR])?;
         let api = Api {
             provider: PROVIDER,
             http,
-            base: saas::base(PROVIDER, creds, URL_VAR, vals[0])?,
+            base: api::base(PROVIDER, creds, URL_VAR, vals[0])?,
             headers: vec![(
                 HeaderName::from_static("api-key"),
-                saas::secret_header(PROVIDER, KEY_VAR, vals[1])?,
+                api::secret_header(PROVIDER, KEY_VAR, vals[1])?,
             )],
         };
         Ok(QdrantProvider { api })
@@ -90,7 +90,7 @@ impl QdrantProvider {
         &self,
         addresses: &[Address],
     ) -> Result<BTreeMap<Address, Value>, ProviderError> {
-        super::refresh_each(&self.api.http, addresses, |a| async move {
+        crate::providers::refresh_each(&self.api.http, addresses, |a| async move {
             match a {
                 Address::QdrantCollection { name } => self.collection(name).await,
                 _ => Ok(None),
@@ -191,15 +191,7 @@ impl QdrantProvider {
                     .collect();
                 Ok((format!("{} collection(s)", rows.len()), rows))
             }
-            other => Err(unknown(PROVIDER, other, "collections, validate")),
+            other => Err(api::unknown(PROVIDER, other, "collections, validate")),
         }
     }
-}
-
-pub(crate) fn unknown(provider: &str, op: &str, expected: &str) -> ProviderError {
-    ProviderError::new(
-        provider,
-        "invalid-input",
-        format!("unknown {provider} operation `{op}` (expected {expected})"),
-    )
 }
