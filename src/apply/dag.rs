@@ -31,13 +31,43 @@ impl<T> Outcome<T> {
         matches!(self, Outcome::Succeeded(_))
     }
 
-    pub fn label(&self) -> &'static str {
+    pub fn status(&self) -> ActionStatus {
         match self {
-            Outcome::Succeeded(_) => "succeeded",
-            Outcome::Failed(_) => "failed",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::NotStarted => "not-started",
+            Outcome::Succeeded(_) => ActionStatus::Succeeded,
+            Outcome::Failed(_) => ActionStatus::Failed,
+            Outcome::Skipped { .. } => ActionStatus::Skipped,
+            Outcome::NotStarted => ActionStatus::NotStarted,
         }
+    }
+}
+
+/// How an action ended, as the apply's report, its `--json` output and the journal name it
+/// (`succeeded`, `failed`, `skipped`, `not-started`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionStatus {
+    Succeeded,
+    Failed,
+    /// A dependency failed (or was skipped).
+    Skipped,
+    /// `--fail-fast` (or a lost lease) stopped it before it started.
+    NotStarted,
+}
+
+impl ActionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Succeeded => "succeeded",
+            ActionStatus::Failed => "failed",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::NotStarted => "not-started",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -262,6 +292,20 @@ mod tests {
             }
         );
         assert!(by["x"].is_success() && by["y"].is_success());
+    }
+
+    #[test]
+    fn statuses_serialize_to_their_names() {
+        for s in [
+            ActionStatus::Succeeded,
+            ActionStatus::Failed,
+            ActionStatus::Skipped,
+            ActionStatus::NotStarted,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(ActionStatus::NotStarted.as_str(), "not-started");
     }
 
     #[tokio::test]

@@ -62,14 +62,18 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         } else {
             "incomplete"
         },
-        report.count("succeeded"),
-        report.count("failed"),
-        report.count("skipped"),
-        report.count("not-started"),
+        report.count(apply::ActionStatus::Succeeded),
+        report.count(apply::ActionStatus::Failed),
+        report.count(apply::ActionStatus::Skipped),
+        report.count(apply::ActionStatus::NotStarted),
         report.elapsed.as_secs_f64(),
         report.approver,
     ));
-    for a in report.actions.iter().filter(|a| a.status != "succeeded") {
+    for a in report
+        .actions
+        .iter()
+        .filter(|a| a.status != apply::ActionStatus::Succeeded)
+    {
         ctx.status(format!("  {} {}: {}", a.status, a.action.id, a.message));
     }
     if report.not_converged.is_empty() {
@@ -98,9 +102,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         &format!(
             "sophia apply {}: {} succeeded, {} failed, {} skipped; {} (approved by {})",
             report.plan_digest,
-            report.count("succeeded"),
-            report.count("failed"),
-            report.count("skipped"),
+            report.count(apply::ActionStatus::Succeeded),
+            report.count(apply::ActionStatus::Failed),
+            report.count(apply::ActionStatus::Skipped),
             if report.not_converged.is_empty() {
                 "live state converged"
             } else {

@@ -267,14 +267,18 @@ async fn walk(say: &Say, root: &Path) -> anyhow::Result<()> {
     )
     .await
     .context("step 5: apply")?;
-    for a in report.actions.iter().filter(|a| a.status != "succeeded") {
+    for a in report
+        .actions
+        .iter()
+        .filter(|a| a.status != apply::ActionStatus::Succeeded)
+    {
         say.line(&format!("    {} {}: {}", a.status, a.action.id, a.message));
     }
     ensure!(
         report.succeeded(),
         "step 5: every action should succeed ({} failed, {} skipped)",
-        report.count("failed"),
-        report.count("skipped")
+        report.count(apply::ActionStatus::Failed),
+        report.count(apply::ActionStatus::Skipped)
     );
     ensure!(
         report.not_converged.is_empty(),

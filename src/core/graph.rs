@@ -204,11 +204,15 @@ pub fn actions_for(
                 json!({ "reviewers": after["reviewers"] }),
             )]
         }
-        (Address::Provider { .. }, ChangeKind::Create | ChangeKind::Update) => vec![action(
-            ActionKind::ProviderActivate,
-            a,
-            json!({ "activation": after["activation"] }),
-        )],
+        (Address::Provider { name }, ChangeKind::Create | ChangeKind::Update) => {
+            // All that executing it reads, so apply acts on the signed plan alone: the
+            // activation, and for the router the routes its validation is configured with.
+            let mut params = json!({ "activation": after["activation"] });
+            if let Some(routes) = desired.router.as_ref().filter(|_| name == "router") {
+                params["routes"] = json!(routes);
+            }
+            vec![action(ActionKind::ProviderActivate, a, params)]
+        }
         (Address::ContextDbExtension { name }, ChangeKind::Create) => vec![action(
             ActionKind::ContextDbExtensionCreate,
             a,

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activation;
 pub mod atomic;
 pub mod journal;
 pub mod layout;

@@ -4,12 +4,8 @@
 //! # The activation record
 //!
 //! `proofs/secrets/activation.json` records, per provider, the activation that the last
-//! successful `provider.activate` action put in place:
-//!
-//! ```json
-//! { "format": "sophia-activation/v1",
-//!   "providers": { "qdrant": { "activation": "active", "at": "2026-…Z", "validated": true } } }
-//! ```
+//! successful `provider.activate` action put in place; it is a proof file, read and written
+//! by [`crate::proofs::activation`] (re-exported here).
 //!
 //! Refresh reads it ([`overlay`]): each recorded provider becomes the live object
 //! `provider.<p>` = `{"activation": …}`, overriding the refresh's own guess (a provider that
@@ -18,88 +14,33 @@
 //! `provider.activate` action — which runs the provider's validation before anything else
 //! of that provider (the planner orders `provider.activate` before its other actions).
 //!
-//! Executing `provider.activate` ([`execute`]): with `activation: paused`, record it (no
-//! call); with `active`, run the provider's `validate` and record `active` only when it
-//! succeeds. Either way the outcome carries the validation result, which becomes the action's
-//! proof. Running it twice is the same as once (the record is overwritten with the same
-//! value), so the action is idempotent. The record is written atomically through the proof
-//! store; concurrent activations in one apply are serialized by a lock, and applies are
-//! serialized by the backend's lease.
+//! # Executing `provider.activate`
+//!
+//! [`execute`] reads nothing but the action's signed `params` — never `desired/`, which may
+//! have changed since the plan was approved:
+//!
+//! ```json
+//! { "activation": "active", "routes": { "primary": "portkey", "fallbacks": ["openai"] } }
+//! ```
+//!
+//! (`routes` only on the router's action: the routes its validation is configured with.)
+//! With `activation: paused`, record it (no call); with `active`, run the provider's
+//! `validate` and record `active` only when it succeeds. Either way the outcome carries the
+//! validation result, which becomes the action's proof. Running it twice is the same as once
+//! (the record is overwritten with the same value), so the action is idempotent.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
-use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::http::Http;
 use super::{ActionOutcome, Credentials, Provider, ProviderError};
 use crate::core::address::Address;
-use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::core::desired::{Activation, ProviderName, RouterDesired};
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::Action;
-use crate::proofs::{ProofKind, ProofStore};
-
-pub const RECORD_FORMAT: &str = "sophia-activation/v1";
-
-/// The record's proof kind: `proofs/secrets/activation.json`.
-pub fn record_kind() -> ProofKind {
-    ProofKind::Secrets {
-        name: "activation".into(),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActivationRecord {
-    pub format: String,
-    pub providers: BTreeMap<ProviderName, Entry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub activation: Activation,
-    /// RFC 3339, when it was recorded.
-    pub at: String,
-    /// Whether the provider's validation passed (always true for `active`; absent for
-    /// `paused`, which validates nothing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validated: Option<bool>,
-}
-
-impl Default for ActivationRecord {
-    fn default() -> Self {
-        ActivationRecord {
-            format: RECORD_FORMAT.into(),
-            providers: BTreeMap::new(),
-        }
-    }
-}
-
-/// Read the record; an absent file is an empty record.
-pub fn read(store: &ProofStore) -> anyhow::Result<ActivationRecord> {
-    let rel = store.path_of(&record_kind())?;
-    if !store.root().join(rel.to_string()).exists() {
-        return Ok(ActivationRecord::default());
-    }
-    let bytes = store.read(&rel)?;
-    let record: ActivationRecord = serde_json::from_slice(&bytes)
-        .with_context(|| format!("reading the activation record `proofs/{rel}`"))?;
-    if record.format != RECORD_FORMAT {
-        anyhow::bail!(
-            "`proofs/{rel}` has format `{}`; expected `{RECORD_FORMAT}`",
-            record.format
-        );
-    }
-    Ok(record)
-}
-
-/// The record of the repository at `root` (`<root>/proofs/secrets/activation.json`).
-pub fn read_repo(root: &std::path::Path) -> anyhow::Result<ActivationRecord> {
-    read(&ProofStore::of_repo(root))
-}
+use crate::proofs::ProofStore;
+pub use crate::proofs::activation::{
+    ActivationRecord, Entry, RECORD_FORMAT, read, read_repo, record, record_kind,
+};
 
 /// A refresh result with the record of the repository at `root` laid over it: what `sophia
 /// refresh` and `sophia plan` use.
@@ -121,34 +62,6 @@ pub fn live_object(record: &ActivationRecord, name: &str) -> Value {
     json!({ "activation": activation.as_str() })
 }
 
-/// [`execute`] for the repository at `root`: its desired state, proof store and the clock.
-pub async fn execute_in(
-    root: &std::path::Path,
-    action: &Action,
-    creds: &Credentials,
-) -> ActionOutcome {
-    let desired = match crate::ops::load_desired_or_empty(root) {
-        Ok(d) => d,
-        Err(e) => {
-            return ActionOutcome::failure(ProviderError::new(
-                "sophia",
-                "invalid-input",
-                format!("{e:#}"),
-            ));
-        }
-    };
-    let store = ProofStore::of_repo(root);
-    execute(
-        &store,
-        action,
-        creds,
-        &creds.http(),
-        &desired,
-        &super::now_rfc3339(),
-    )
-    .await
-}
-
 /// Set `provider.<p>` in `snapshot` from every recorded provider.
 pub fn overlay(snapshot: &mut LiveSnapshot, record: &ActivationRecord) {
     for (p, entry) in &record.providers {
@@ -161,32 +74,25 @@ pub fn overlay(snapshot: &mut LiveSnapshot, record: &ActivationRecord) {
     }
 }
 
-/// Serializes read-modify-write of the record within one process (an apply runs actions
-/// concurrently).
-static RECORD_LOCK: Mutex<()> = Mutex::new(());
-
-/// Record `activation` for `provider`.
-pub fn record(
-    store: &ProofStore,
-    provider: ProviderName,
-    entry: Entry,
-) -> anyhow::Result<crate::proofs::ProofRef> {
-    let _guard = RECORD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rec = read(store)?;
-    rec.providers.insert(provider, entry);
-    let mut text = serde_json::to_string_pretty(&rec)?;
-    text.push('\n');
-    store.write(&record_kind(), text.as_bytes())
+/// [`execute`] for the repository at `root`: its proof store and the clock.
+pub async fn execute_in(
+    root: &std::path::Path,
+    action: &Action,
+    creds: &Credentials,
+) -> ActionOutcome {
+    let store = ProofStore::of_repo(root);
+    execute(&store, action, creds, &creds.http(), &super::now_rfc3339()).await
 }
 
 /// Run provider `p`'s validation: configure it (missing secrets → `not-configured`, naming
 /// them) and make its cheapest authenticated read. Fly and GitHub are validated by a
 /// successful configuration with their credentials (their reads need an app or a repository).
+/// `routes` configures the router (from the signed plan; `None`: its defaults).
 pub async fn validate(
     p: ProviderName,
     creds: &Credentials,
     http: &Http,
-    desired: &Desired,
+    routes: Option<&RouterDesired>,
 ) -> Result<(String, Vec<Value>), ProviderError> {
     let provider = Provider::configure(p, creds, http).ok_or_else(|| {
         ProviderError::new(
@@ -205,9 +111,9 @@ pub async fn validate(
                 ProviderName::ContextDb | ProviderName::Redis => "ping",
                 _ => "validate",
             };
-            // The router validates with its desired routes (the allowlist is free; `/models`
+            // The router validates with the plan's routes (the allowlist is free; `/models`
             // proves the key).
-            if let (super::saas::Other::Router(_), Some(routes)) = (&*other, &desired.router) {
+            if let (super::saas::Other::Router(_), Some(routes)) = (&*other, routes) {
                 let r = super::router::RouterProvider::new(creds, http.clone(), Some(routes))?;
                 return r.validate().await;
             }
@@ -216,13 +122,39 @@ pub async fn validate(
     }
 }
 
-/// Execute `provider.activate` (`params: {"activation": "active" | "paused"}`).
+/// What a `provider.activate` action's params say (all that executing it reads).
+struct Params {
+    activation: Activation,
+    routes: Option<RouterDesired>,
+}
+
+fn params(action: &Action, name: &str) -> Result<Params, ProviderError> {
+    let invalid = |message: String| ProviderError::new(name, "invalid-input", message);
+    let activation = match action.params.get("activation").and_then(Value::as_str) {
+        Some("paused") => Activation::Paused,
+        Some("active") | None => Activation::Active,
+        Some(other) => {
+            return Err(invalid(format!(
+                "activation `{other}` (expected active or paused)"
+            )));
+        }
+    };
+    let routes = match action.params.get("routes") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|e| invalid(format!("the plan's router `routes`: {e}")))?,
+        ),
+    };
+    Ok(Params { activation, routes })
+}
+
+/// Execute `provider.activate` from its params alone (see the module documentation).
 pub async fn execute(
     store: &ProofStore,
     action: &Action,
     creds: &Credentials,
     http: &Http,
-    desired: &Desired,
     now: &str,
 ) -> ActionOutcome {
     let Address::Provider { name } = &action.address else {
@@ -239,16 +171,9 @@ pub async fn execute(
             format!("unknown provider `{name}`"),
         ));
     };
-    let activation = match action.params.get("activation").and_then(Value::as_str) {
-        Some("paused") => Activation::Paused,
-        Some("active") | None => Activation::Active,
-        Some(other) => {
-            return ActionOutcome::failure(ProviderError::new(
-                name.as_str(),
-                "invalid-input",
-                format!("activation `{other}` (expected active or paused)"),
-            ));
-        }
+    let Params { activation, routes } = match params(action, name) {
+        Ok(p) => p,
+        Err(e) => return ActionOutcome::failure(e),
     };
     let (outcome, entry) = match activation {
         Activation::Paused => (
@@ -262,20 +187,24 @@ pub async fn execute(
                 validated: None,
             },
         ),
-        Activation::Active => match validate(p, creds, http, desired).await {
-            Ok((text, results)) => (
-                ActionOutcome::success(
-                    format!("{p} is active: {text}"),
-                    vec![
-                        json!({ "activation": "active", "validate": { "status": "success", "summary": text, "results": results } }),
-                    ],
-                ),
-                Entry {
-                    activation,
-                    at: now.to_string(),
-                    validated: Some(true),
-                },
-            ),
+        Activation::Active => match validate(p, creds, http, routes.as_ref()).await {
+            Ok((text, results)) => {
+                let mut result = json!({ "activation": "active" });
+                if let Some(routes) = &routes {
+                    // The proof names the routes that were activated: the plan's.
+                    result["routes"] = json!(routes);
+                }
+                result["validate"] =
+                    json!({ "status": "success", "summary": text, "results": results });
+                (
+                    ActionOutcome::success(format!("{p} is active: {text}"), vec![result]),
+                    Entry {
+                        activation,
+                        at: now.to_string(),
+                        validated: Some(true),
+                    },
+                )
+            }
             Err(e) => {
                 let mut out = ActionOutcome::failure(e.clone());
                 out.text = format!("{p} stays inactive: its validation failed: {}", e.message);
@@ -300,11 +229,22 @@ pub async fn execute(
 mod tests {
     use super::*;
 
+    fn action(params: Value) -> Action {
+        Action {
+            id: crate::core::plan::ActionId("provider.activate:provider.router".into()),
+            address: Address::Provider {
+                name: "router".into(),
+            },
+            kind: crate::core::plan::ActionKind::ProviderActivate,
+            params,
+            depends_on: vec![],
+        }
+    }
+
     #[test]
     fn the_record_overrides_the_refresh_guess() {
         let dir = tempfile::tempdir().unwrap();
         let store = ProofStore::new(dir.path().join("proofs"));
-        assert_eq!(read(&store).unwrap(), ActivationRecord::default());
         record(
             &store,
             ProviderName::Qdrant,
@@ -323,6 +263,37 @@ mod tests {
             .insert(addr.clone(), json!({ "activation": "active" }));
         overlay(&mut snap, &read(&store).unwrap());
         assert_eq!(snap.resources[&addr], json!({ "activation": "paused" }));
-        assert!(dir.path().join("proofs/secrets/activation.json").exists());
+        assert_eq!(
+            live_object(&read(&store).unwrap(), "router"),
+            json!({ "activation": "active" })
+        );
+    }
+
+    #[test]
+    fn params_are_all_that_is_read() {
+        let p = params(
+            &action(json!({ "activation": "active", "routes": { "primary": "portkey", "fallbacks": ["groq"] } })),
+            "router",
+        )
+        .unwrap();
+        assert_eq!(p.activation, Activation::Active);
+        assert_eq!(
+            p.routes,
+            Some(RouterDesired {
+                primary: "portkey".into(),
+                fallbacks: vec!["groq".into()],
+            })
+        );
+        let p = params(&action(json!({ "activation": "paused" })), "router").unwrap();
+        assert_eq!((p.activation, p.routes), (Activation::Paused, None));
+        for bad in [
+            json!({ "activation": "on" }),
+            json!({ "activation": "active", "routes": { "primary": 1 } }),
+        ] {
+            let e = params(&action(bad.clone()), "router")
+                .err()
+                .expect("refused");
+            assert_eq!(e.code, "invalid-input", "{bad}");
+        }
     }
 }

@@ -500,3 +500,69 @@ fn an_apply_reports_the_time_of_each_phase() {
     let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(&summary["results"][0]["timings_ms"], timings);
 }
+
+/// Apply acts on the signed plan alone: `desired/` edited between plan and apply (the
+/// router's routes changed, then the file made unreadable) changes nothing the apply does.
+/// The router's activation carries its routes in its params; the executor validates with
+/// those, records them in the action's proof, and makes exactly the signed calls.
+#[test]
+fn apply_does_what_was_signed_whatever_desired_says_since() {
+    const ROUTER: &str = "providers: { router: active }\n\
+                          router: { primary: portkey, fallbacks: [openai, groq] }\n";
+    let rig = Rig::new();
+    let paused = r#"{"format":"sophia-activation/v1","providers":{"router":{"activation":"paused","at":"2026-01-01T00:00:00Z"}}}"#;
+    let id = "provider.activate:provider.router";
+    let signed_routes =
+        serde_json::json!({ "primary": "portkey", "fallbacks": ["openai", "groq"] });
+
+    for edit in [
+        "providers: { router: active }\nrouter: { primary: portkey, fallbacks: [anthropic] }\n",
+        "router: [\n",
+    ] {
+        // The last activation recorded the router paused; desired says active.
+        rig.repo.file("desired/main.yaml", ROUTER);
+        rig.repo.file("proofs/secrets/activation.json", paused);
+        rig.plan(&[]);
+        let plan: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(rig.repo.root().join("plan.json")).unwrap(),
+        )
+        .unwrap();
+        let actions = plan["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert_eq!(actions[0]["id"], id);
+        assert_eq!(
+            actions[0]["params"],
+            serde_json::json!({ "activation": "active", "routes": signed_routes })
+        );
+        rig.ssh_sign("ceo", "sophia-plan@v1");
+
+        rig.repo.file("desired/main.yaml", edit);
+        rig.sandbox.clear_requests();
+        let out = rig.run(&["--json", "apply", "plan.json"]);
+        assert_eq!(out.code, 0, "after `{edit}`: {}", out.stderr);
+        // Exactly the signed calls: the router's validation, nothing else.
+        let calls: Vec<String> = rig
+            .sandbox
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(calls, ["GET /portkey/v1/models"], "after `{edit}`");
+        // The proof names the routes that were activated: the signed ones.
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(report["actions"][0]["status"], "succeeded");
+        let proof = report["actions"][0]["proof"].as_str().unwrap();
+        let proof: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(rig.repo.root().join("proofs").join(proof)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(proof["status"], "success", "{proof}");
+        assert_eq!(proof["results"][0]["activation"], "active");
+        assert_eq!(proof["results"][0]["routes"], signed_routes, "{proof}");
+        let record =
+            std::fs::read_to_string(rig.repo.root().join("proofs/secrets/activation.json"))
+                .unwrap();
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+        assert_eq!(record["providers"]["router"]["activation"], "active");
+    }
+}

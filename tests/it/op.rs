@@ -788,7 +788,6 @@ async fn activation_validates_then_records_and_the_plan_sees_it() {
     let sb = sandbox();
     let repo = repo(DESIRED);
     let store = sophia::proofs::ProofStore::of_repo(repo.root());
-    let desired = sophia::ops::load_desired_or_empty(repo.root()).unwrap();
     let action = |activation: &str| Action {
         id: ActionId("provider.activate:provider.qdrant".into()),
         address: Address::Provider {
@@ -802,7 +801,7 @@ async fn activation_validates_then_records_and_the_plan_sees_it() {
     let http = creds.http();
 
     // Recorded paused first (what the first apply of a paused provider does): no call.
-    let out = activation::execute(&store, &action("paused"), &creds, &http, &desired, "t0").await;
+    let out = activation::execute(&store, &action("paused"), &creds, &http, "t0").await;
     assert!(out.is_success(), "{out:?}");
     assert!(sb.requests().is_empty());
 
@@ -830,7 +829,7 @@ async fn activation_validates_then_records_and_the_plan_sees_it() {
 
     // Without its key, activation fails naming it, and the record still says paused.
     let missing = creds_of(&sb, &["QDRANT_API_KEY"]);
-    let out = activation::execute(&store, &action("active"), &missing, &http, &desired, "t1").await;
+    let out = activation::execute(&store, &action("active"), &missing, &http, "t1").await;
     assert!(!out.is_success());
     assert_eq!(out.errors[0].code, "not-configured");
     assert!(out.errors[0].message.contains("QDRANT_API_KEY"));
@@ -841,7 +840,7 @@ async fn activation_validates_then_records_and_the_plan_sees_it() {
     );
 
     // With it: validation runs (GET /collections) and the record says active.
-    let out = activation::execute(&store, &action("active"), &creds, &http, &desired, "t2").await;
+    let out = activation::execute(&store, &action("active"), &creds, &http, "t2").await;
     assert!(out.is_success(), "{out:?}");
     assert_eq!(out.results[0]["validate"]["status"], "success");
     assert!(

@@ -1,0 +1,260 @@
+//! What the executor writes down: the approved plan before the first mutating call, one
+//! proof and journal record per action, the refusals, and at the end the summary proof, the
+//! `apply.finish` record and the plan record's final status. Proof files are written
+//! atomically through the backend's proof store; the journal is the backend's.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{ActionReport, ApplyEnv, ApplyOptions, ApplyReport};
+use crate::approve;
+use crate::backend::{Backend, PlanRecord};
+use crate::core::address::Address;
+use crate::core::envelope::{Envelope, EnvelopeError, Status};
+use crate::core::plan::{Action, Plan};
+use crate::proofs::{NewRecord, ProofKind, ProofRef, RelPath};
+use crate::providers::now_rfc3339;
+
+/// Store the approved plan (with its signatures and approver) and journal it, then journal
+/// the start of the apply. Returns the plan record, to be updated by [`finish`].
+pub(super) async fn plan_approved(
+    env: &ApplyEnv<'_>,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    plan_bytes: &[u8],
+    approver: &str,
+) -> anyhow::Result<PlanRecord> {
+    let record = PlanRecord {
+        digest: plan.digest.clone(),
+        plan: String::from_utf8_lossy(plan_bytes).into_owned(),
+        signatures: signature_texts(env.root, &opts.signatures, &opts.plan),
+        approver: Some(approver.to_string()),
+        status: "approved".into(),
+    };
+    let stored = env
+        .backend
+        .store_plan(&record)
+        .await
+        .context("storing the approved plan")?;
+    for proof in stored {
+        env.backend
+            .append(
+                NewRecord::now("plan.approved", "success")
+                    .plan(&plan.digest)
+                    .proof(proof),
+            )
+            .await
+            .context("journaling the approved plan")?;
+    }
+    env.backend
+        .append(NewRecord::now("apply.start", "success").plan(&plan.digest))
+        .await
+        .context("journaling the start of the apply")?;
+    Ok(record)
+}
+
+/// Journal an action that never ran (skipped, or not started): it has no proof file.
+pub(super) async fn action_not_run(
+    backend: &Backend,
+    plan_digest: &str,
+    action: &Action,
+    status: super::ActionStatus,
+) -> anyhow::Result<()> {
+    backend
+        .append(
+            NewRecord::now(action.kind.as_str(), status.as_str())
+                .plan(plan_digest)
+                .address(&action.address),
+        )
+        .await
+        .context("journaling a skipped action")?;
+    Ok(())
+}
+
+/// Write an action's proof (under `proofs/apply/<digest>/`, plus the original layout's own
+/// file for health checks and branch protection) and journal each file.
+pub(super) async fn write_action_proof(
+    env: &ApplyEnv<'_>,
+    plan_digest: &str,
+    action: &Action,
+    envelope: &Envelope,
+) -> anyhow::Result<String> {
+    let bytes = pretty(envelope);
+    let status = match envelope.status {
+        Status::Success => "success",
+        Status::Failure => "failure",
+    };
+    let store = env.backend.proofs();
+    let mut kinds = vec![ProofKind::ApplyAction {
+        plan_digest: plan_digest.to_string(),
+        action_id: action.id.0.clone(),
+    }];
+    match &action.address {
+        Address::FlyMachines { app } if action.kind == crate::core::plan::ActionKind::FlyHealthCheck => {
+            kinds.push(ProofKind::Healthz { app: app.clone() })
+        }
+        Address::GithubProtection { repo, branch } => kinds.push(ProofKind::GithubProtection {
+            repo: repo.clone(),
+            branch: branch.clone(),
+        }),
+        _ => {}
+    }
+    let mut first: Option<ProofRef> = None;
+    for kind in kinds {
+        // Written off the async threads (an fsync'd atomic write): the DAG's other actions
+        // all run in this task and would wait for the disk otherwise.
+        let (store, bytes) = (store.clone(), bytes.clone());
+        let proof = tokio::task::spawn_blocking(move || store.write(&kind, &bytes))
+            .await
+            .context("the proof write task")??;
+        env.backend
+            .append(
+                NewRecord::now(action.kind.as_str(), status)
+                    .plan(plan_digest)
+                    .address(&action.address)
+                    .proof(proof.clone()),
+            )
+            .await?;
+        first.get_or_insert(proof);
+    }
+    Ok(first
+        .map(|p| p.path().as_str().to_string())
+        .unwrap_or_default())
+}
+
+/// The end of an apply: the summary proof (`proofs/apply/<hex>/summary.json`), the
+/// `apply.finish` journal record, and the plan record's final status (`applied` | `failed`).
+pub(super) async fn finish(
+    env: &ApplyEnv<'_>,
+    report: &ApplyReport,
+    mut record: PlanRecord,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let ok = report.succeeded();
+    let digest = report.plan_digest.as_str();
+    let summary = json!({
+        "plan_digest": digest,
+        "approver": report.approver,
+        "actions": report.actions.iter().map(|a| json!({
+            "id": a.action.id, "address": a.action.address, "status": a.status,
+            "message": a.message, "proof": a.proof,
+        })).collect::<Vec<_>>(),
+        "converged": report.not_converged.is_empty(),
+        "not_converged": report.not_converged,
+        "timings_ms": report.timings,
+    });
+    let envelope = if ok {
+        Envelope::success(
+            format!("apply {digest}"),
+            vec![summary],
+            format!("{} actions succeeded", report.actions.len()),
+            now_rfc3339(),
+            started.elapsed().as_millis() as u64,
+        )
+    } else {
+        let mut failed = Envelope::failure(
+            format!("apply {digest}"),
+            report
+                .actions
+                .iter()
+                .filter(|a| a.status == super::ActionStatus::Failed)
+                .map(failure)
+                .collect(),
+            "some actions failed",
+            now_rfc3339(),
+            started.elapsed().as_millis() as u64,
+        );
+        failed.results = vec![summary];
+        failed
+    };
+    let rel = apply_summary_path(digest)?;
+    let proof = env
+        .backend
+        .proofs()
+        .write_at(&rel, &pretty(&envelope))
+        .context("writing the apply summary proof")?;
+    let finished = if ok && report.not_converged.is_empty() {
+        "success"
+    } else {
+        "failure"
+    };
+    env.backend
+        .append(
+            NewRecord::now("apply.finish", finished)
+                .plan(digest)
+                .proof(proof),
+        )
+        .await
+        .context("journaling the end of the apply")?;
+    record.status = if ok { "applied" } else { "failed" }.into();
+    for proof in env
+        .backend
+        .store_plan(&record)
+        .await
+        .context("updating the plan record")?
+    {
+        env.backend
+            .append(
+                NewRecord::now("plan.record", "success")
+                    .plan(digest)
+                    .proof(proof),
+            )
+            .await
+            .context("journaling the plan record")?;
+    }
+    Ok(())
+}
+
+fn failure(a: &ActionReport) -> EnvelopeError {
+    EnvelopeError::new(a.action.address.provider(), "action-failed", &a.message)
+}
+
+/// The texts of the signature files used, to store with the plan record.
+fn signature_texts(root: &Path, given: &[PathBuf], plan: &Path) -> Vec<String> {
+    let given: Vec<PathBuf> = given.iter().map(|p| root.join(p)).collect();
+    approve::signature_paths(&root.join(plan), &given)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// Who approved, for the record: the signers' principals and key fingerprints, or the
+/// digest approval.
+pub(super) fn describe_approval(approval: &approve::Approval) -> String {
+    if approval.signers.is_empty() {
+        return format!("digest approval of {}", approval.plan_digest);
+    }
+    approval
+        .signers
+        .iter()
+        .map(|s| format!("{} ({} {})", s.principal, s.key_type, s.fingerprint))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Journal a refused apply (best effort: the refusal itself is what the user must see).
+pub(super) async fn journal_refusal(backend: &Backend, digest: Option<&str>, err: &anyhow::Error) {
+    let mut record = NewRecord::now("apply.refused", "failure");
+    if let Some(d) = digest {
+        record = record.plan(d);
+    }
+    if let Err(e) = backend.append(record).await {
+        tracing::warn!("journaling the refusal ({err}): {e}");
+    }
+}
+
+fn apply_summary_path(digest: &str) -> anyhow::Result<RelPath> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    RelPath::parse(&format!("apply/{hex}/summary.json"))
+        .with_context(|| format!("naming the summary proof of `{digest}`"))
+}
+
+fn pretty(envelope: &Envelope) -> Vec<u8> {
+    let mut text = serde_json::to_string_pretty(envelope).expect("an envelope serializes");
+    text.push('\n');
+    text.into_bytes()
+}
