@@ -13,7 +13,10 @@
 //! ```
 //!
 //! - [`core`]: **pure** — load, diff, plan, digest, render, the envelope.
-//! - [`cli`]: one file per subcommand; each parses options and calls one function.
+//! - [`cli`]: one file per subcommand; each parses its arguments into one request, calls one
+//!   operation and renders the outcome. The one tokio runtime is started there.
+//! - [`ops`]: the operations (plan, refresh, drift, apply, notify, comment, the front door,
+//!   the demo): typed request → typed outcome; they print nothing.
 //! - [`providers`]: one module per provider: refresh, execute actions, read-only ops.
 //! - [`approve`]: SSH signatures (SSHSIG), `allowed_signers`, digest approvals.
 //! - [`apply`]: the executor.

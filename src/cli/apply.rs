@@ -1,12 +1,16 @@
-//! `sophia apply`: run an approved plan (DESIGN.md, "Apply").
+//! `sophia apply`: run an approved plan (DESIGN.md, "Apply"; [`crate::ops::apply`]), with
+//! progress on stderr and a summary of what each action did.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::render::notified;
 use super::{Ctx, Exit};
-use crate::apply::{self, ApplyEnv, ApplyOptions, Progress};
+use crate::apply::{ApplyOptions, DEFAULT_PARALLELISM, Progress};
 use crate::core::plan::Action;
+use crate::ops::apply::{ApplyRequest, apply};
+use crate::providers::{Credentials, EnvSecrets};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "sha256:HEX")]
     pub approve: Option<String>,
     /// How many actions run at once.
-    #[arg(long, default_value_t = apply::DEFAULT_PARALLELISM)]
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM)]
     pub parallelism: usize,
     /// Start nothing new after the first failure.
     #[arg(long)]
@@ -29,29 +33,26 @@ pub struct Args {
     pub lease_ttl: Duration,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
-        let backend = crate::backend::Backend::from_env(&ctx.root).await?;
-        let creds = crate::providers::Credentials::from_env();
-        let progress = Lines::new(ctx);
-        let env = ApplyEnv {
-            root: &ctx.root,
-            creds: &creds,
-            secrets: Arc::new(crate::providers::EnvSecrets),
-            backend: &backend,
-            progress: &progress,
-        };
-        let opts = ApplyOptions {
-            plan: args.plan.clone(),
-            signatures: args.signatures.clone(),
-            approve: args.approve.clone(),
+pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let creds = Credentials::from_env();
+    let backend = std::env::var(crate::backend::BACKEND_ENV).ok();
+    let applied = apply(&ApplyRequest {
+        root: &ctx.root,
+        backend: backend.as_deref(),
+        creds: &creds,
+        secrets: Arc::new(EnvSecrets),
+        options: ApplyOptions {
+            plan: args.plan,
+            signatures: args.signatures,
+            approve: args.approve,
             parallelism: args.parallelism,
             fail_fast: args.fail_fast,
             lease_ttl: args.lease_ttl,
-        };
-        apply::apply(&env, &opts).await
-    })?;
+        },
+        progress: &Lines::new(ctx),
+    })
+    .await?;
+    let report = &applied.report;
     if let Some(t) = &report.took_over {
         ctx.status(format!("note: {t}"));
     }
@@ -62,18 +63,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         } else {
             "incomplete"
         },
-        report.count(apply::ActionStatus::Succeeded),
-        report.count(apply::ActionStatus::Failed),
-        report.count(apply::ActionStatus::Skipped),
-        report.count(apply::ActionStatus::NotStarted),
+        report.count(crate::apply::ActionStatus::Succeeded),
+        report.count(crate::apply::ActionStatus::Failed),
+        report.count(crate::apply::ActionStatus::Skipped),
+        report.count(crate::apply::ActionStatus::NotStarted),
         report.elapsed.as_secs_f64(),
         report.approver,
     ));
-    for a in report
-        .actions
-        .iter()
-        .filter(|a| a.status != apply::ActionStatus::Succeeded)
-    {
+    for a in report.actions.iter().filter(|a| a.status != crate::apply::ActionStatus::Succeeded) {
         ctx.status(format!("  {} {}: {}", a.status, a.action.id, a.message));
     }
     if report.not_converged.is_empty() {
@@ -97,22 +94,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
-    notify_slack(
-        ctx,
-        &format!(
-            "sophia apply {}: {} succeeded, {} failed, {} skipped; {} (approved by {})",
-            report.plan_digest,
-            report.count(apply::ActionStatus::Succeeded),
-            report.count(apply::ActionStatus::Failed),
-            report.count(apply::ActionStatus::Skipped),
-            if report.not_converged.is_empty() {
-                "live state converged"
-            } else {
-                "live state has NOT converged"
-            },
-            report.approver
-        ),
-    );
+    notified(ctx, &applied.notified);
     if report.succeeded() {
         Ok(Exit::Clean)
     } else {
@@ -173,29 +155,5 @@ impl Progress for Lines {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
         }
-    }
-}
-
-/// Post `text` to the desired state's `slack.notify_channel` when Slack is active (DESIGN.md:
-/// plan and apply notifications). A failure to notify is a warning: the plan or apply itself
-/// already happened and is recorded.
-pub fn notify_slack(ctx: &Ctx, text: &str) {
-    let Ok(desired) = crate::workspace::load_desired(&ctx.root) else {
-        return;
-    };
-    let creds = crate::providers::Credentials::from_env();
-    let Ok(runtime) = tokio::runtime::Runtime::new() else {
-        return;
-    };
-    let result = runtime.block_on(crate::providers::slack::notify(
-        &desired,
-        &creds,
-        &creds.http(),
-        text,
-    ));
-    match result {
-        Some(Ok(_)) => ctx.status("Notified Slack."),
-        Some(Err(e)) => ctx.status(format!("warning: could not notify Slack: {e}")),
-        None => {}
     }
 }

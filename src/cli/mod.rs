@@ -1,10 +1,14 @@
-//! The command line: one file per subcommand. Each parses its options and calls one function
-//! below; this module holds the global options, the one place that prints errors, and the
-//! exit codes (0 success and no changes, 1 error, 2 success with changes).
+//! The command line: one file per subcommand. Each parses its arguments into one request,
+//! calls one operation ([`crate::ops`], or [`crate::approve`] for signing and verifying) and
+//! renders its outcome; no command imports another ([`render`] holds what several print the
+//! same way). This module holds the global options, the one tokio runtime every command runs
+//! on, the one place that prints errors, and the exit codes (0 success and no changes, 1
+//! error, 2 success with changes).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
@@ -17,6 +21,7 @@ pub mod op;
 pub mod plan;
 pub mod proofs;
 pub mod refresh;
+pub mod render;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;
@@ -138,7 +143,13 @@ pub fn main() -> ExitCode {
         quiet: cli.quiet,
         color,
     };
-    match run(&ctx, cli.command) {
+    // The one runtime: every operation is `async` and runs on it.
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(run(&ctx, cli.command)));
+    match result {
         Ok(Exit::Clean) => ExitCode::SUCCESS,
         Ok(Exit::Changes) => ExitCode::from(2),
         Ok(Exit::Failed) => ExitCode::FAILURE,
@@ -149,25 +160,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
+async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::Validate(args) => validate::run(ctx, args),
-        Command::Refresh(args) => refresh::run(ctx, args),
-        Command::Plan(args) => plan::run(ctx, args),
+        Command::Refresh(args) => refresh::run(ctx, args).await,
+        Command::Plan(args) => plan::run(ctx, args).await,
         Command::Show(args) => show::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),
-        Command::Apply(args) => apply::run(ctx, args),
+        Command::Apply(args) => apply::run(ctx, args).await,
         Command::Matrix(args) => matrix::run(ctx, args),
-        Command::Op(args) => op::run(ctx, args),
-        Command::Proofs(args) => proofs::run(ctx, args),
+        Command::Op(args) => op::run(ctx, args).await,
+        Command::Proofs(args) => proofs::run(ctx, args).await,
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]
-        Command::Sandbox(args) => sandbox::run(ctx, args),
-        Command::Comment(args) => comment::run(ctx, args),
-        Command::Drift(args) => drift::run(ctx, args),
+        Command::Sandbox(args) => sandbox::run(ctx, args).await,
+        Command::Comment(args) => comment::run(ctx, args).await,
+        Command::Drift(args) => drift::run(ctx, args).await,
         #[cfg(feature = "sandbox")]
-        Command::Demo(args) => demo::run(ctx, args),
+        Command::Demo(args) => demo::run(ctx, args).await,
     }
 }
 

@@ -1,16 +1,17 @@
 //! `sophia op PROVIDER ACTION [--app APP] [--payload JSON]`: the front door of the original
 //! control plane. Read-only operations run at once: the normalized envelope goes to stdout
 //! and to its proof file. Mutating ones (`fly deploy`, `fly set-secrets`, `github protect`)
-//! write a targeted plan to sign and apply. See [`crate::ops`].
+//! write a targeted plan to sign and apply. See [`crate::ops::frontdoor`].
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::render::{Format, render_plan};
 use super::{Ctx, Exit};
 use crate::core::envelope::Status;
-use crate::ops::{self, OpContext, OpOutcome, OpRequest};
+use crate::ops::frontdoor::{self, OpContext, OpOutcome, OpRequest};
 use crate::providers::Credentials;
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +52,7 @@ Examples:
   sophia op github protect --payload '{\"required_checks\": [\"Deploy All\"], \"require_review\": true}'
   sophia op context_db query --payload '{\"sql\": \"SELECT now()\"}'";
 
-pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let creds = Credentials::from_env();
     let cx = OpContext {
         root: ctx.root.clone(),
@@ -65,11 +66,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         payload: args.payload,
         out: Some(args.out),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let outcome = runtime.block_on(ops::run(&cx, &req))?;
+    let outcome = frontdoor::run(&cx, &req).await?;
     // Defence in depth: whatever a provider echoed, no secret value reaches the terminal.
     let redactor = crate::secrets::load_map(&ctx.root)
         .map(|m| crate::secrets::Redactor::from_env(&m))
@@ -109,12 +106,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             targets,
         } => {
             let file = path.display().to_string();
-            let format = if ctx.json {
-                super::plan::Format::Json
-            } else {
-                super::plan::Format::Text
-            };
-            let rendered = super::plan::render_plan(&plan, format, ctx.color, &file);
+            let format = if ctx.json { Format::Json } else { Format::Text };
+            let rendered = render_plan(&plan, format, ctx.color, &file);
             write!(stdout, "{}", redactor.redact(&rendered)).context("writing to stdout")?;
             stdout.flush().ok();
             ctx.status(format!(

@@ -1,15 +1,12 @@
 //! `sophia proofs verify`: check the hash-chained journal (the local `proofs/journal.jsonl`,
 //! or the PostgreSQL journal when `SOPHIA_BACKEND=postgres://…`) and every proof file it
-//! references. Exit 0 with `journal: N records, N files verified` on stdout (and the head
-//! hash on stderr, to pin with `--head`); exit 1 naming the first problem, with a hint.
-//!
-//! With PostgreSQL the files are looked for in this checkout's `proofs/`: runners that
-//! share one database must also share their proof files (commit them), or verify reports
-//! the files written elsewhere as missing.
+//! references (see [`crate::ops::proofs`]). Exit 0 with `journal: N records, N files
+//! verified` on stdout (and the head hash on stderr, to pin with `--head`); exit 1 naming the
+//! first problem, with a hint.
 
 use super::{Ctx, Exit};
-use crate::backend::Backend;
 use crate::core::envelope::Envelope;
+use crate::ops::proofs::{VerifyRequest, verify};
 use crate::proofs::VerifyError;
 
 #[derive(Debug, clap::Args)]
@@ -32,26 +29,25 @@ pub struct VerifyArgs {
     pub head: Option<String>,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     match args.command {
-        Command::Verify(v) => verify(ctx, v),
+        Command::Verify(v) => run_verify(ctx, v).await,
     }
 }
 
-fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
+async fn run_verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime
-        .block_on(async {
-            let backend = Backend::from_env(&ctx.root).await?;
-            backend.verify(args.head.as_deref()).await
-        })
-        .map_err(|err| match err.downcast_ref::<VerifyError>() {
-            Some(v) => anyhow::anyhow!("{v}\n  hint: {}", v.hint()),
-            None => err,
-        })?;
+    let backend = std::env::var(crate::backend::BACKEND_ENV).ok();
+    let report = verify(&VerifyRequest {
+        root: &ctx.root,
+        backend: backend.as_deref(),
+        head: args.head.as_deref(),
+    })
+    .await
+    .map_err(|err| match err.downcast_ref::<VerifyError>() {
+        Some(v) => anyhow::anyhow!("{v}\n  hint: {}", v.hint()),
+        None => err,
+    })?;
     let text = format!(
         "journal: {} records, {} files verified",
         report.records, report.files

@@ -1,11 +1,9 @@
-//! `sophia sandbox serve` and `sophia sandbox env`.
+//! `sophia sandbox serve` and `sophia sandbox env` (see [`crate::ops::sandbox`]).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use anyhow::Context as _;
 
 use super::{Ctx, Exit};
 use crate::sandbox::{self, FaultConfig, FaultKind, SandboxConfig, Seed};
@@ -120,9 +118,9 @@ pub struct EnvArgs {
     pub read_only: bool,
 }
 
-pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+pub async fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     match args.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args).await,
         Command::Env(args) => {
             print!("{}", sandbox::env::script(&args.url, args.read_only));
             Ok(Exit::Clean)
@@ -130,7 +128,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
         anyhow::bail!(
             "--fault-rate {} is not a probability\n  hint: use a number between 0 and 1, e.g. 0.1",
@@ -155,27 +153,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         log_file: args.log,
         memory_log: false,
     };
-    let shared = sandbox::Shared::new(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .with_context(|| format!("binding `{}`", args.addr))?;
-        let local = listener.local_addr()?;
+    crate::ops::sandbox::serve(args.addr, config, |local: SocketAddr| {
         let mut stdout = std::io::stdout();
         writeln!(stdout, "listening on http://{local}")?;
         stdout.flush()?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stop.send(true);
-            }
-        });
-        sandbox::server::serve(listener, sandbox::router(shared), stopped).await;
-        anyhow::Ok(())
-    })?;
+        Ok(())
+    })
+    .await?;
     Ok(Exit::Clean)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::plan::{Format, render_plan};
+use super::render::{Format, render_plan};
 use super::{Ctx, Exit};
 use crate::core::plan;
 

@@ -26,7 +26,8 @@ use crate::core::desired::{
     Desired, Protection, ProviderName, RequiredPullRequestReviews, RequiredStatusChecks,
 };
 use crate::core::live::LiveSnapshot;
-use crate::core::plan::{self, PlanOptions};
+use crate::core::plan;
+use crate::ops::plan::DEFAULT_TTL;
 use crate::providers::{Provider, ProviderError, activation, desired_addresses, now_rfc3339};
 
 /// The one repository of the desired state, for operations that take an optional `repo`.
@@ -205,14 +206,8 @@ pub async fn plan(
     activation::overlay(&mut live, &activation::read(&store)?);
 
     let target = address.to_string();
-    let opts = PlanOptions {
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: chrono::Utc::now(),
-        ttl: chrono::Duration::hours(24),
-        nonce: hex::encode(rand::random::<[u8; 16]>()),
-        git_commit: None,
-        targets: vec![target.clone()],
-    };
+    // As `sophia plan` makes its plans: the default time to live, the desired state's commit.
+    let opts = crate::ops::plan::plan_options(&cx.root, DEFAULT_TTL, vec![target.clone()])?;
     let plan = plan::build(&modified, &live, &opts)
         .with_context(|| format!("planning `{}` on `{target}`", spec.name()))?;
     let rel = req.out.clone().unwrap_or_else(|| "plan.json".into());

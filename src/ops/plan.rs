@@ -1,0 +1,138 @@
+//! `sophia plan`: the desired state against live state → a digested plan, written atomically
+//! to `out` (nothing is written on any error, nor when a provider could not be read).
+//!
+//! [`plan_options`] is the one place a plan's options are decided — the tool version, the
+//! time, how long the plan stays valid, a fresh nonce, the commit of the desired state —
+//! for `plan`, `drift`, the demo and the front door's targeted plans alike.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::notify::{self, Notified};
+use super::refresh::{load_snapshot, read_live};
+use crate::core::desired::ProviderName;
+use crate::core::envelope::EnvelopeError;
+use crate::core::plan::{self, Plan, PlanOptions};
+use crate::providers::{Credentials, SecretSource};
+
+/// How long a plan stays valid unless `--ttl` says otherwise: a working day to have it
+/// reviewed and signed, short enough that live state has rarely moved under it.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(plan::DEFAULT_TTL_HOURS as u64 * 3600);
+
+/// The options of a plan made now from the repository at `root`: valid for `ttl`, limited to
+/// `targets` (none: everything), with a fresh nonce (two plans of the same state still
+/// differ, so a signature approves one plan only) and the commit the desired state comes
+/// from.
+pub fn plan_options(
+    root: &Path,
+    ttl: Duration,
+    targets: Vec<String>,
+) -> anyhow::Result<PlanOptions> {
+    Ok(PlanOptions {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: chrono::Utc::now(),
+        ttl: chrono::Duration::from_std(ttl).context("`--ttl` is too long")?,
+        nonce: hex::encode(rand::random::<[u8; 16]>()),
+        git_commit: git_commit(root),
+        targets,
+    })
+}
+
+/// The commit the desired state comes from: `GITHUB_SHA` in Actions, else `git rev-parse
+/// HEAD` in the repository, else none.
+fn git_commit(root: &Path) -> Option<String> {
+    if let Some(sha) = std::env::var("GITHUB_SHA").ok().filter(|s| !s.is_empty()) {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// What `sophia plan` is asked.
+pub struct PlanRequest<'a> {
+    /// The repository root.
+    pub root: &'a Path,
+    /// Read live state with these (unless `live` is given).
+    pub creds: &'a Credentials,
+    /// Where the secrets apply will send are looked for, to warn about missing ones.
+    pub secrets: &'a dyn SecretSource,
+    /// Plan against this live snapshot file (relative to the root) instead of the providers.
+    pub live: Option<PathBuf>,
+    pub ttl: Duration,
+    /// `--target` addresses (none: everything).
+    pub targets: Vec<String>,
+    /// Write the plan file here (relative to the root).
+    pub out: Option<PathBuf>,
+}
+
+/// What `sophia plan` made.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    /// The secrets `sophia apply` will send that are not set here (names only).
+    pub missing_secrets: Vec<String>,
+    /// The providers that could not be read. Their resources are left out of the plan (they
+    /// would look absent and be proposed for creation), and when any is, no plan file was
+    /// written and nobody was notified.
+    pub unread: Vec<EnvelopeError>,
+    /// The Slack notification (a plan with changes only).
+    pub notified: Notified,
+    /// Where the plan file was written (the root joined with `out`).
+    pub written: Option<PathBuf>,
+}
+
+/// Plan the desired state at `req.root` against live state.
+pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
+    let mut desired = crate::workspace::load_desired(req.root)?;
+    let (live, unread) = match &req.live {
+        Some(path) => (
+            load_snapshot(&req.root.join(path), &path.display().to_string())?,
+            Vec::new(),
+        ),
+        None => read_live(req.root, &desired, req.creds).await?,
+    };
+    for e in &unread {
+        if let Some(p) = ProviderName::parse(&e.provider) {
+            desired.forget(p);
+        }
+    }
+    let opts = plan_options(req.root, req.ttl, req.targets.clone())?;
+    let plan = plan::build(&desired, &live, &opts)?;
+    // DESIGN.md: plan warns about the secrets apply will send that are not set here (apply
+    // refuses to start without them).
+    let missing_secrets = crate::apply::missing_secrets(&plan, req.secrets);
+    let mut planned = Planned {
+        plan,
+        missing_secrets,
+        unread,
+        notified: Notified::Nothing,
+        written: None,
+    };
+    if !planned.unread.is_empty() {
+        return Ok(planned);
+    }
+    if planned.plan.has_changes() {
+        let (p, s) = (&planned.plan, &planned.plan.summary);
+        let text = format!(
+            "sophia plan {}: {} to create, {} to update, {} to delete, {} to replace",
+            p.digest, s.create, s.update, s.delete, s.replace
+        );
+        planned.notified = notify::slack(&desired, req.creds, &text).await;
+    }
+    if let Some(out) = &req.out {
+        let path = req.root.join(out);
+        let text = crate::core::render::json::render(&planned.plan);
+        crate::proofs::atomic::write_atomic(&path, text.as_bytes())?;
+        planned.written = Some(path);
+    }
+    Ok(planned)
+}

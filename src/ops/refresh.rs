@@ -1,0 +1,127 @@
+//! Reading live state (`sophia refresh`, and every operation that plans).
+//!
+//! [`read_live`] is the one way live state is read: every active provider the desired state
+//! manages, then the repository's activation record laid over the `provider.<p>` objects
+//! (see [`crate::providers::activation`]). `plan`, `refresh`, `drift` and the demo all call
+//! it, so they see the same live state.
+//!
+//! When a provider cannot be read (e.g. it is active but `not-configured`), every other
+//! provider is still read and the errors come back beside the snapshot: a partial snapshot
+//! would make the unread provider's resources look absent, so callers refuse to save it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::core::desired::Desired;
+use crate::core::envelope::EnvelopeError;
+use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
+use crate::providers::{Credentials, activation, refresh_all};
+
+/// Live state of everything `desired` manages, read with `creds`, with the activation record
+/// of the repository at `root` laid over it; and the errors of the providers that could not
+/// be read.
+pub async fn read_live(
+    root: &Path,
+    desired: &Desired,
+    creds: &Credentials,
+) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
+    activation::with_record(root, refresh_all(desired, creds).await)
+}
+
+/// What `sophia refresh` is asked.
+#[derive(Debug, Clone)]
+pub struct RefreshRequest<'a> {
+    /// The repository root.
+    pub root: &'a Path,
+    pub creds: &'a Credentials,
+    /// Write the snapshot here (relative to the root), atomically; only when every provider
+    /// was read.
+    pub out: Option<PathBuf>,
+}
+
+/// What `sophia refresh` found.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub snapshot: LiveSnapshot,
+    /// The providers that could not be read; when any, nothing was written.
+    pub unread: Vec<EnvelopeError>,
+    /// Where the snapshot was written (the root joined with `out`).
+    pub written: Option<PathBuf>,
+}
+
+/// Read the live state of the desired state at `req.root`, and write it to `req.out`.
+pub async fn refresh(req: &RefreshRequest<'_>) -> anyhow::Result<Refreshed> {
+    let desired = crate::workspace::load_desired(req.root)?;
+    let (snapshot, unread) = read_live(req.root, &desired, req.creds).await?;
+    let mut written = None;
+    if let (true, Some(out)) = (unread.is_empty(), &req.out) {
+        let path = req.root.join(out);
+        crate::proofs::atomic::write_atomic(&path, snapshot_text(&snapshot)?.as_bytes())?;
+        written = Some(path);
+    }
+    Ok(Refreshed {
+        snapshot,
+        unread,
+        written,
+    })
+}
+
+/// A live snapshot as its file holds it: pretty JSON and a final newline.
+pub fn snapshot_text(snapshot: &LiveSnapshot) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(snapshot)? + "\n")
+}
+
+/// The providers that could not be read, one line each: `provider [code]: message`.
+pub fn describe_errors(errors: &[EnvelopeError]) -> String {
+    let mut text = format!("{} provider(s) could not be read:", errors.len());
+    for e in errors {
+        text.push_str(&format!("\n  {} [{}]: {}", e.provider, e.code, e.message));
+    }
+    text
+}
+
+/// Read and check a live snapshot file; `shown` is its path as the user gave it.
+pub fn load_snapshot(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the live snapshot `{shown}`"))?;
+    parse_snapshot(shown, &text)
+}
+
+/// Parse a live snapshot; `file` is the path shown in errors.
+pub fn parse_snapshot(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
+    let hint = "hint: a live snapshot is written by `sophia refresh --out live.json`";
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{file}:{}:{}: the live snapshot is not valid JSON: {}\n  {hint}",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        )
+    })?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(LIVE_FORMAT) => {}
+        Some(other) => anyhow::bail!(
+            "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`\n  {hint}"
+        ),
+        None => anyhow::bail!(
+            "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`\n  {hint}"
+        ),
+    }
+    serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{file}:{}:{}: malformed live snapshot: {}\n  {hint}",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        )
+    })
+}
+
+/// serde_json appends " at line L column C"; the errors show the position up front.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
