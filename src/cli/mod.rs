@@ -161,6 +161,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
+    crate::workspace::check(&ctx.root)?;
     match command {
         Command::Validate(args) => validate::run(ctx, args),
         Command::Refresh(args) => refresh::run(ctx, args).await,

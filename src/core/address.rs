@@ -10,8 +10,14 @@
 //! qdrant.collection.<name>   redis.config.<key>
 //! ```
 //!
-//! Branch names may contain dots and slashes, so an address is parsed from the front with
-//! the known keywords, never split blindly on `.`.
+//! Branch and environment names may contain dots and slashes, so an address is parsed from
+//! the front with the known keywords, never split blindly on `.`. Addresses are
+//! unambiguous: after `github.repo.<owner>/` the repository runs to the **first** `.branch.`,
+//! `.secret.` or `.environment.`, and the loader refuses repository names holding one of
+//! those words as a dot-separated part (`names::ADDRESS_KEYWORDS`), so every valid
+//! resource has one address and every address one resource. Owners never hold a dot; Fly
+//! app names, secret names and the single names of the other kinds hold no dot either, or
+//! end the address.
 
 use std::fmt;
 
@@ -92,40 +98,43 @@ impl Address {
             });
         }
         if let Some(rest) = input.strip_prefix("github.repo.") {
-            // owner/repo never contains a dot-keyword, but repo names may contain dots, so
-            // find the first `.branch.`, `.secret.` or `.environment.` after the slash.
+            // Repository names may contain dots but never a keyword as a dot-separated part
+            // (the loader refuses them), so the repository ends at the first keyword after
+            // the slash, whichever it is; branch and environment names run to the end.
             let slash = rest
                 .find('/')
                 .ok_or_else(|| err("expected `github.repo.<owner>/<repo>.…`"))?;
             let after = &rest[slash..];
-            for (kw, kind) in [(".branch.", 0), (".secret.", 1), (".environment.", 2)] {
-                if let Some(pos) = after.find(kw) {
-                    let repo = nonempty(&rest[..slash + pos], "repository")?;
-                    let tail = &after[pos + kw.len()..];
-                    return match kind {
-                        0 => {
-                            let branch = tail
-                                .strip_suffix(".protection")
-                                .ok_or_else(|| err("expected `….branch.<branch>.protection`"))?;
-                            Ok(Address::GithubProtection {
-                                repo,
-                                branch: nonempty(branch, "branch")?,
-                            })
-                        }
-                        1 => Ok(Address::GithubSecret {
-                            repo,
-                            name: nonempty(tail, "secret name")?,
-                        }),
-                        _ => Ok(Address::GithubEnvironment {
-                            repo,
-                            env: nonempty(tail, "environment")?,
-                        }),
-                    };
+            let first = [(".branch.", 0), (".secret.", 1), (".environment.", 2)]
+                .into_iter()
+                .filter_map(|(kw, kind)| after.find(kw).map(|pos| (pos, kw, kind)))
+                .min();
+            let Some((pos, kw, kind)) = first else {
+                return Err(err(
+                    "expected `.branch.<b>.protection`, `.secret.<NAME>` or `.environment.<env>` after the repository",
+                ));
+            };
+            let repo = nonempty(&rest[..slash + pos], "repository")?;
+            let tail = &after[pos + kw.len()..];
+            return match kind {
+                0 => {
+                    let branch = tail
+                        .strip_suffix(".protection")
+                        .ok_or_else(|| err("expected `….branch.<branch>.protection`"))?;
+                    Ok(Address::GithubProtection {
+                        repo,
+                        branch: nonempty(branch, "branch")?,
+                    })
                 }
-            }
-            return Err(err(
-                "expected `.branch.<b>.protection`, `.secret.<NAME>` or `.environment.<env>` after the repository",
-            ));
+                1 => Ok(Address::GithubSecret {
+                    repo,
+                    name: nonempty(tail, "secret name")?,
+                }),
+                _ => Ok(Address::GithubEnvironment {
+                    repo,
+                    env: nonempty(tail, "environment")?,
+                }),
+            };
         }
         type Make = fn(String) -> Address;
         let simple: [(&str, Make); 5] = [
@@ -152,11 +161,74 @@ impl Address {
     }
 
     /// Whether this address is `target` or lies under it (`fly.app.x` covers
-    /// `fly.app.x.secrets`). Used by `--target`.
+    /// `fly.app.x.secrets`; `github.repo.o/r` covers the repository's branches, secrets and
+    /// environments; `fly` covers every Fly resource). Used by `--target`.
+    ///
+    /// Only whole parts count, by the address's structure rather than its text: a target
+    /// `github.repo.o/r` does not cover the repository `o/r.x`, nor does
+    /// `….environment.e` cover the environment `e.x`.
     pub fn is_under(&self, target: &str) -> bool {
-        let me = self.to_string();
-        me == target || (me.starts_with(target) && me.as_bytes().get(target.len()) == Some(&b'.'))
+        self.scopes().iter().any(|s| s == target)
     }
+
+    /// The address and every scope above it, from the widest: `fly`, `fly.app`,
+    /// `fly.app.<name>`, `fly.app.<name>.secrets`.
+    fn scopes(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(6);
+        let mut push = |s: String| out.push(s);
+        match self {
+            Address::FlyApp { app }
+            | Address::FlySecrets { app }
+            | Address::FlyMachines { app } => {
+                push("fly".into());
+                push("fly.app".into());
+                push(format!("fly.app.{app}"));
+            }
+            Address::GithubProtection { repo, branch } => {
+                for s in github_scopes(repo, "branch") {
+                    push(s);
+                }
+                push(format!("github.repo.{repo}.branch.{branch}"));
+            }
+            Address::GithubSecret { repo, .. } => github_scopes(repo, "secret").for_each(push),
+            Address::GithubEnvironment { repo, .. } => {
+                github_scopes(repo, "environment").for_each(push)
+            }
+            Address::Provider { .. } => push("provider".into()),
+            Address::ContextDbExtension { .. } => {
+                push("context_db".into());
+                push("context_db.extension".into());
+            }
+            Address::ContextDbSchema { .. } => {
+                push("context_db".into());
+                push("context_db.schema".into());
+            }
+            Address::QdrantCollection { .. } => {
+                push("qdrant".into());
+                push("qdrant.collection".into());
+            }
+            Address::RedisConfig { .. } => {
+                push("redis".into());
+                push("redis.config".into());
+            }
+        }
+        let me = self.to_string();
+        if out.last() != Some(&me) {
+            out.push(me);
+        }
+        out
+    }
+}
+
+/// `github`, `github.repo`, `github.repo.<repo>`, `github.repo.<repo>.<kind>`.
+fn github_scopes(repo: &str, kind: &str) -> impl Iterator<Item = String> {
+    [
+        "github".to_string(),
+        "github.repo".to_string(),
+        format!("github.repo.{repo}"),
+        format!("github.repo.{repo}.{kind}"),
+    ]
+    .into_iter()
 }
 
 impl fmt::Display for Address {
@@ -237,7 +309,82 @@ mod tests {
     fn targets_cover_children_only_at_dots() {
         let a = Address::parse("fly.app.a.secrets").unwrap();
         assert!(a.is_under("fly.app.a"));
+        assert!(a.is_under("fly.app.a.secrets"));
+        assert!(a.is_under("fly"));
         assert!(!a.is_under("fly.app.a.sec"));
         assert!(!Address::parse("fly.app.ab").unwrap().is_under("fly.app.a"));
+        let p = Address::parse("github.repo.o/r.branch.release/1.2.protection").unwrap();
+        for t in [
+            "github",
+            "github.repo.o/r",
+            "github.repo.o/r.branch.release/1.2",
+            "github.repo.o/r.branch.release/1.2.protection",
+        ] {
+            assert!(p.is_under(t), "{t}");
+        }
+        assert!(
+            Address::parse("qdrant.collection.c")
+                .unwrap()
+                .is_under("qdrant")
+        );
+        assert!(
+            Address::parse("provider.qdrant")
+                .unwrap()
+                .is_under("provider.qdrant")
+        );
+    }
+
+    #[test]
+    fn targets_never_cover_a_longer_name() {
+        // A repository `o/r.x` and an environment `e.x` are not inside `o/r` and `e`.
+        let repo_x = Address::parse("github.repo.o/r.x.secret.A").unwrap();
+        assert!(!repo_x.is_under("github.repo.o/r"));
+        let env_x = Address::parse("github.repo.o/r.environment.e.x").unwrap();
+        assert!(!env_x.is_under("github.repo.o/r.environment.e"));
+        assert!(env_x.is_under("github.repo.o/r"));
+    }
+
+    #[test]
+    fn the_repository_ends_at_the_first_keyword() {
+        // Finding 10: an environment `e.secret.A` of `o/r` (a repository `o/r.environment.e`
+        // is refused by the loader, so this address has one reading).
+        let env = Address::GithubEnvironment {
+            repo: "o/r".into(),
+            env: "e.secret.A".into(),
+        };
+        assert_eq!(env.to_string(), "github.repo.o/r.environment.e.secret.A");
+        assert_eq!(Address::parse(&env.to_string()).unwrap(), env);
+        // An environment holding `.branch.` is not read as a branch protection.
+        let env = Address::GithubEnvironment {
+            repo: "o/r".into(),
+            env: "a.branch.b.protection".into(),
+        };
+        assert_eq!(Address::parse(&env.to_string()).unwrap(), env);
+        let branch = Address::GithubProtection {
+            repo: "o/x.y".into(),
+            branch: "v1.secret.z".into(),
+        };
+        assert_eq!(Address::parse(&branch.to_string()).unwrap(), branch);
+    }
+
+    proptest::proptest! {
+        /// Every address whose names pass the loader's rules reads back as itself: one
+        /// address, one resource.
+        #[test]
+        fn valid_names_round_trip(
+            owner in "[a-z0-9]{1,5}",
+            repo in "[a-z0-9]{1,3}(\\.[a-z]{1,3}){0,3}",
+            tail in "[a-zA-Z0-9]{1,3}(\\.(branch|secret|environment|protection|[a-z]{1,3})){0,4}",
+            kind in 0..3usize,
+        ) {
+            let repo = format!("{owner}/{repo}");
+            proptest::prop_assume!(crate::core::desired::names::owner_repo(&repo).is_ok());
+            let a = match kind {
+                0 => Address::GithubProtection { repo, branch: tail },
+                1 => Address::GithubSecret { repo, name: tail.to_uppercase().replace('.', "_") },
+                _ => Address::GithubEnvironment { repo, env: tail },
+            };
+            proptest::prop_assert_eq!(Address::parse(&a.to_string()).unwrap(), a);
+        }
     }
 }

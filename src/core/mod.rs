@@ -9,6 +9,7 @@
 //! - [`live`]: the live snapshot format and the normalized object of each resource kind.
 //! - [`plan`]: changes, actions, the plan file.
 //! - [`digest`]: canonical JSON and SHA-256 digests.
+//! - [`number`]: the integers a digest can tell apart (±(2^53 − 1)).
 //! - [`envelope`]: the normalized result envelope.
 //! - [`lower`]: desired state → the expected normalized object of every address.
 //! - [`github_protection`]: GitHub's branch protection body, shared with the provider.
@@ -28,5 +29,6 @@ pub mod graph;
 pub mod live;
 pub mod lower;
 pub mod matrix;
+pub mod number;
 pub mod plan;
 pub mod render;

@@ -91,6 +91,11 @@ pub fn sweep_orphans(root: &Path) -> anyhow::Result<usize> {
     Ok(removed)
 }
 
+/// Whether a file name is that of a temporary of [`write_atomic`].
+pub(crate) fn is_temporary(name: &str) -> bool {
+    orphan_writer(name).is_some()
+}
+
 /// The pid in the name of a temporary of [`write_atomic`] (`.NAME.tmp.PID.HEX16`), if it is
 /// one.
 fn orphan_writer(name: &str) -> Option<u32> {

@@ -23,7 +23,9 @@
 //! **What verify proves.** Every line parses, `seq` runs 1, 2, 3…, each `prev` matches the
 //! line before, and every proof file still has the hash its latest record gave it (a proof
 //! path written again later — `fly/viewer.json` on each `op fly viewer` — is checked
-//! against the newest record naming it; older records of that path are superseded). A hash
+//! against the newest record naming it; older records of that path are superseded). And
+//! every file under the journaled folders (`apply/`, `plans/`, `drift/`) is named by a
+//! record: a missing journal, or a proof whose record was never written, fails. A hash
 //! chain cannot by itself detect an edit of its **last** line: verify returns the `head`
 //! hash so it can be pinned elsewhere (a commit, a CI log) and checked with `--head`.
 
@@ -36,6 +38,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::safe::{self, RelPath};
+pub use super::verify::{VerifyError, VerifyReport};
 
 /// The `prev` of the first record: `sha256:` of the empty string.
 pub const GENESIS: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -355,183 +358,17 @@ impl Source {
             Source::Table(t) => format!("table `{t}` row {n}"),
         }
     }
+    /// The journal itself, for messages: `` `proofs/journal.jsonl` `` or ``table `t` ``.
+    fn describe(&self) -> String {
+        match self {
+            Source::File(f) => format!("`{f}`"),
+            Source::Table(t) => format!("table `{t}`"),
+        }
+    }
     fn unit(&self) -> &'static str {
         match self {
             Source::File(_) => "line",
             Source::Table(_) => "row",
-        }
-    }
-}
-
-/// A successful verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    pub records: usize,
-    /// Distinct proof files checked.
-    pub files: usize,
-    /// `sha256:` of the last line (GENESIS when empty): pin it to detect an edit of the tip.
-    pub head: String,
-}
-
-/// The first thing wrong with a journal. `line` is 1-based; `seq` is the record's when
-/// known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error(
-        "{at} is torn: it has no newline and {what} (a crash during an append?); \
-         truncating the journal to its first {keep_bytes} bytes removes it"
-    )]
-    Torn {
-        at: String,
-        line: usize,
-        what: String,
-        keep_bytes: usize,
-    },
-    #[error("{at} is not a journal record: {reason}")]
-    NotJson {
-        at: String,
-        line: usize,
-        reason: String,
-    },
-    #[error(
-        "{at} holds seq {found} where seq {expected} was expected: the first record must be seq 1"
-    )]
-    BadStart {
-        at: String,
-        line: usize,
-        expected: u64,
-        found: u64,
-    },
-    #[error(
-        "{at} holds seq {found}, but seq {expected} is missing: record{plural} {missing} removed",
-        plural = if *found - *expected > 1 { "s" } else { "" },
-        missing = if *found - *expected > 1 { format!("{expected}..{}", found - 1) } else { expected.to_string() },
-    )]
-    Removed {
-        at: String,
-        line: usize,
-        expected: u64,
-        found: u64,
-    },
-    #[error(
-        "{at} holds seq {found} where seq {expected} was expected; seq {expected} is at {other}: lines reordered"
-    )]
-    Reordered {
-        at: String,
-        line: usize,
-        expected: u64,
-        found: u64,
-        other: String,
-    },
-    #[error("{at} repeats seq {seq} of {other}: a line was inserted")]
-    Inserted {
-        at: String,
-        line: usize,
-        seq: u64,
-        other: String,
-    },
-    #[error(
-        "{at} (seq {seq}) was edited: {next} records prev `{recorded}` but it hashes to `{actual}`"
-    )]
-    Edited {
-        at: String,
-        line: usize,
-        seq: u64,
-        next: String,
-        recorded: String,
-        actual: String,
-    },
-    #[error(
-        "{at} (seq 1) has prev `{found}`, not the genesis value: the start of the journal was removed or the line edited"
-    )]
-    BadGenesis {
-        at: String,
-        line: usize,
-        found: String,
-    },
-    #[error(
-        "{at} (seq {seq}): column `{column}` is {column_value} but the hashed record says {line_value}: the row was edited"
-    )]
-    ColumnEdited {
-        at: String,
-        line: usize,
-        seq: u64,
-        column: String,
-        column_value: String,
-        line_value: String,
-    },
-    #[error("{at} (seq {seq}) names an unsafe proof path: {reason}")]
-    UnsafeProof {
-        at: String,
-        line: usize,
-        seq: u64,
-        reason: String,
-    },
-    #[error("{at} (seq {seq}) has a proof without a hash, or a hash without a proof")]
-    HalfProof { at: String, line: usize, seq: u64 },
-    #[error(
-        "proof file `proofs/{file}` of {at} (seq {seq}) is missing: removed after it was journaled"
-    )]
-    MissingFile {
-        at: String,
-        line: usize,
-        seq: u64,
-        file: String,
-    },
-    #[error(
-        "proof file `proofs/{file}` of {at} (seq {seq}) was changed: journaled as `{expected}`, now `{actual}`"
-    )]
-    ChangedFile {
-        at: String,
-        line: usize,
-        seq: u64,
-        file: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("proof file `proofs/{file}` of {at} (seq {seq}) cannot be read: {reason}")]
-    UnreadableFile {
-        at: String,
-        line: usize,
-        seq: u64,
-        file: String,
-        reason: String,
-    },
-    #[error(
-        "the journal head is `{actual}`, not the expected `{expected}`: the last record was edited, or records were added or removed at the end"
-    )]
-    HeadMismatch { expected: String, actual: String },
-}
-
-impl VerifyError {
-    /// What to do about it, for the `hint:` line.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            VerifyError::Torn { .. } => {
-                "only the interrupted append is lost; its proof file is still in place"
-            }
-            VerifyError::NotJson { .. }
-            | VerifyError::BadStart { .. }
-            | VerifyError::Removed { .. }
-            | VerifyError::Reordered { .. }
-            | VerifyError::Inserted { .. }
-            | VerifyError::Edited { .. }
-            | VerifyError::BadGenesis { .. }
-            | VerifyError::ColumnEdited { .. }
-            | VerifyError::HalfProof { .. }
-            | VerifyError::HeadMismatch { .. } => {
-                "the journal is append-only evidence and is never edited: compare it with its \
-                 history (`git log -p proofs/journal.jsonl`, or a backup of the table) to see what changed"
-            }
-            VerifyError::UnsafeProof { .. } => {
-                "a journal record may only name a plain file inside proofs/, never through a link"
-            }
-            VerifyError::MissingFile { .. }
-            | VerifyError::ChangedFile { .. }
-            | VerifyError::UnreadableFile { .. } => {
-                "proof files are never edited by hand: `git log -p` on the file shows the change, \
-                 `git checkout` restores the journaled version"
-            }
         }
     }
 }
@@ -743,6 +580,22 @@ pub fn verify_entries(
                 });
             }
         }
+    }
+    // 6. No file in a journaled folder without a record naming it (nor, with no journal
+    //    at all, any file there).
+    let named: std::collections::BTreeSet<&str> =
+        records.iter().filter_map(|r| r.proof.as_deref()).collect();
+    let files = super::coverage::unjournaled(proofs_root, &named)
+        .map_err(|reason| VerifyError::Unlistable { reason })?;
+    if !files.is_empty() {
+        return Err(if records.is_empty() {
+            VerifyError::NoJournal {
+                journal: source.describe(),
+                files,
+            }
+        } else {
+            VerifyError::Unjournaled { files }
+        });
     }
     let head = hashes
         .last()

@@ -20,6 +20,15 @@
 
 use super::safe::{self, RelPath, UnsafeName};
 
+/// The folders under `proofs/` whose every file a journal record names: the evidence of
+/// changes (approved plans and their records, each apply's action results and summary,
+/// lease takeovers, drift checks), each journaled right after it is written. `proofs verify`
+/// fails on a file there that no record names. The other folders hold the latest result of
+/// each read-only operation (`op`, `matrix`, the activation record), rewritten on every run
+/// and not journaled; the journal names some of them too (an apply's health check, a branch
+/// protection), and those are checked against their newest record like any other.
+pub const JOURNALED_DIRS: [&str; 3] = ["apply", "plans", "drift"];
+
 /// What a proof is of. [`ProofKind::path`] is the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProofKind {

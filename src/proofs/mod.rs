@@ -6,7 +6,13 @@
 //! - [`atomic`]: temporary file, write, fsync, rename, fsync the directory.
 //! - [`layout`]: the table of proof kinds and their paths ([`ProofKind`]).
 //! - [`journal`]: `proofs/journal.jsonl`, hash-chained, appended under a file lock, and
-//!   [`journal::verify_entries`], shared with the PostgreSQL backend.
+//!   [`journal::verify_entries`], shared with the PostgreSQL backend; [`verify`]: what it
+//!   concludes; [`coverage`]: the files of the journaled folders that no record names.
+//! - [`writable`]: [`check_writable`], run before an apply's first mutating call, so that
+//!   no change is made whose proof or journal record could not be written.
+//!
+//! The root `proofs/` is never a symbolic link: every path is resolved through
+//! [`safe::resolve`], which refuses a linked root as it refuses a link below it.
 //!
 //! # Using it (the executor's view)
 //!
@@ -28,20 +34,23 @@
 
 pub mod activation;
 pub mod atomic;
+pub mod coverage;
 pub mod journal;
 pub mod layout;
 pub mod safe;
+pub mod verify;
+pub mod writable;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::core::envelope::Envelope;
-pub use journal::{
-    GENESIS, JOURNAL_FILE, LocalJournal, NewRecord, ProofRef, Record, VerifyError, VerifyReport,
-};
+pub use journal::{GENESIS, JOURNAL_FILE, LocalJournal, NewRecord, ProofRef, Record};
 pub use layout::ProofKind;
 pub use safe::RelPath;
+pub use verify::{VerifyError, VerifyReport};
+pub use writable::{NotWritable, check_writable};
 
 /// The `proofs/` directory of a repository: where proof files are written and read.
 #[derive(Debug, Clone)]
@@ -97,6 +106,9 @@ impl ProofStore {
     /// Write bytes at a path under `proofs/`, atomically and durably, creating directories
     /// as needed and refusing to go through a symbolic link.
     pub fn write_at(&self, rel: &RelPath, bytes: &[u8]) -> anyhow::Result<ProofRef> {
+        // Refuse a root that is a link before creating anything (create_dir_all would
+        // follow it).
+        safe::check_root(&self.root)?;
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("creating `{}`", self.root.display()))?;
         let path = safe::resolve(&self.root, rel)?;

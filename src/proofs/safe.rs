@@ -10,8 +10,8 @@
 //!   names from the layout table). Parsing one back from the journal refuses absolute paths,
 //!   `..`, empty components and anything [`component`] would not have produced.
 //! - [`resolve`] joins a [`RelPath`] onto the proofs root and refuses to go through a
-//!   symbolic link at any level below the root, so a link planted inside `proofs/` that
-//!   points outside is never followed for reading or writing.
+//!   symbolic link at any level — the root itself included — so a link planted as or inside
+//!   `proofs/` that points outside is never followed for reading or writing.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -149,6 +149,14 @@ impl fmt::Display for RelPath {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(
+        "the proofs folder `{}` is a symbolic link: proofs are never written or read through one, \
+         which could point outside the repository",
+        .root.display()
+    )]
+    RootSymlink { root: PathBuf },
+    #[error("the proofs folder `{}` is not a directory", .root.display())]
+    RootNotADirectory { root: PathBuf },
+    #[error(
         "`{path}` goes through the symbolic link `{link}`; links inside proofs/ are never followed"
     )]
     Symlink { path: String, link: PathBuf },
@@ -167,6 +175,7 @@ pub enum ResolveError {
 /// (the writer creates directories with `create_dir`, which never follows links, and the
 /// file itself with `O_EXCL` + `rename`, which replace a link rather than follow it).
 pub fn resolve(root: &Path, rel: &RelPath) -> Result<PathBuf, ResolveError> {
+    check_root(root)?;
     let mut path = root.to_path_buf();
     let parts: Vec<&str> = rel.components().collect();
     for (i, part) in parts.iter().enumerate() {
@@ -196,6 +205,25 @@ pub fn resolve(root: &Path, rel: &RelPath) -> Result<PathBuf, ResolveError> {
         }
     }
     Ok(path)
+}
+
+/// The proofs root itself: not a symbolic link, and a directory when it exists (a missing
+/// root is created by the writer with `create_dir`, which never follows a link).
+pub fn check_root(root: &Path) -> Result<(), ResolveError> {
+    match std::fs::symlink_metadata(root) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(ResolveError::RootSymlink {
+            root: root.to_path_buf(),
+        }),
+        Ok(meta) if !meta.is_dir() => Err(ResolveError::RootNotADirectory {
+            root: root.to_path_buf(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(ResolveError::Io {
+            path: root.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -85,11 +85,23 @@ pub struct YamlError {
 /// of magnitude above that and stays under a few tens of MB of copies.
 pub const MAX_ALIAS_COPIES: usize = 100_000;
 
+/// An integer written in a file that a plan cannot carry exactly (see
+/// [`crate::core::number`]): outside ±(2^53 − 1), or too large for any integer type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeInteger {
+    pub path: String,
+    pub pos: Pos,
+    /// As written.
+    pub text: String,
+}
+
 /// The positions of every key of one file.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
     pub entries: HashMap<String, Entry>,
     pub duplicates: Vec<DuplicateKey>,
+    /// Integer values no plan can carry exactly, in file order.
+    pub unsafe_integers: Vec<UnsafeInteger>,
 }
 
 impl FileIndex {
@@ -122,9 +134,15 @@ impl FileIndex {
     }
 }
 
+/// The UTF-8 byte order mark. YAML allows one at the start of a stream (YAML 1.2, 5.2) and
+/// editors on Windows write it; the parser underneath would read it as part of the first key.
+const BOM: char = '\u{feff}';
+
 /// Parse `text` (its first document) into its position index and its value. A YAML syntax
-/// error gives its position and the parser's message.
+/// error gives its position and the parser's message. A leading byte order mark is skipped
+/// (it is invisible in an editor, so columns stay as the editor shows them).
 pub fn parse(text: &str) -> Result<(FileIndex, Value), YamlError> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
     let mut builder = Builder::default();
     Parser::new_from_str(text)
         .load(&mut builder, true)
@@ -161,6 +179,7 @@ pub fn parse(text: &str) -> Result<(FileIndex, Value), YamlError> {
         FileIndex {
             entries: builder.entries,
             duplicates: builder.duplicates,
+            unsafe_integers: builder.unsafe_integers,
         },
         value,
     ))
@@ -232,6 +251,28 @@ fn parse_int(s: &str) -> Option<serde_yaml::Number> {
     }
 }
 
+/// Whether a scalar is an integer that a double cannot hold exactly: plain, resolving to an
+/// integer outside ±(2^53 − 1), or written in decimal digits too many for any integer type
+/// (which [`resolve`] would otherwise read as a rounded float).
+fn is_unsafe_integer(text: &str, style: TScalarStyle, tagged_str: bool) -> bool {
+    if style != TScalarStyle::Plain || tagged_str {
+        return false;
+    }
+    match parse_int(text) {
+        Some(n) => {
+            let n = n
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| n.as_u64().map(i128::from));
+            n.is_some_and(|n| !crate::core::number::is_safe_integer(n))
+        }
+        None => {
+            let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+    }
+}
+
 /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, so that words Rust's float parser
 /// accepts (`inf`, `NaN`) stay strings.
 fn looks_like_float(s: &str) -> bool {
@@ -289,6 +330,7 @@ struct Builder {
     starts: Vec<usize>,
     documents: usize,
     second_document: Option<Pos>,
+    unsafe_integers: Vec<UnsafeInteger>,
     /// The anchor of each collection being built.
     pending_anchors: Vec<usize>,
     root: Option<Value>,
@@ -380,8 +422,15 @@ impl MarkedEventReceiver for Builder {
         let pos = Pos::from(mark);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                self.begin_value(pos, Some(&text));
+                let is_value = self.begin_value(pos, Some(&text));
                 let tagged_str = tag.is_some_and(|t| t.suffix == "str");
+                if is_value && is_unsafe_integer(&text, style, tagged_str) {
+                    self.unsafe_integers.push(UnsafeInteger {
+                        path: self.path.clone(),
+                        pos,
+                        text: text.clone(),
+                    });
+                }
                 self.built += 1;
                 self.add_value(resolve(text, style, tagged_str), anchor, 1);
             }
@@ -512,6 +561,36 @@ mod tests {
         let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(e.pos.line, 2, "{}", e.message);
         assert!(parse("---\na: 1\n").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let (idx, value) = parse("\u{feff}fly:\n  org: x\n").unwrap();
+        assert_eq!(value, parse("fly:\n  org: x\n").unwrap().1);
+        assert_eq!(
+            idx.entries[&path_key(&["fly", "org"])].key,
+            Pos { line: 2, column: 3 }
+        );
+    }
+
+    #[test]
+    fn integers_a_double_cannot_hold_are_indexed() {
+        let text = "a: 9007199254740991\nb: [1, 9007199254740993]\nc: -9007199254740992\n\
+                    d: 99999999999999999999\ne: '9007199254740993'\nf: 1e20\n";
+        let (idx, _) = parse(text).unwrap();
+        let found: Vec<(String, usize, &str)> = idx
+            .unsafe_integers
+            .iter()
+            .map(|u| (display_path(&u.path), u.pos.line, u.text.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("b.1".to_string(), 2, "9007199254740993"),
+                ("c".to_string(), 3, "-9007199254740992"),
+                ("d".to_string(), 4, "99999999999999999999"),
+            ]
+        );
     }
 
     #[test]

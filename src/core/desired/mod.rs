@@ -8,6 +8,7 @@ pub mod flytoml;
 pub mod locate;
 mod merge;
 pub mod model;
+pub mod names;
 mod parse;
 pub mod validate;
 

@@ -276,6 +276,25 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
         }
         return None;
     }
+    for big in &index.unsafe_integers {
+        errors.push(LoadError {
+            file: source.path.clone(),
+            line: big.pos.line,
+            column: big.pos.column,
+            message: format!(
+                "`{}`: the integer {} is outside ±(2^53 − 1) = ±{}",
+                display_path(&big.path),
+                big.text,
+                crate::core::number::MAX_SAFE_INTEGER
+            ),
+            hint: Some(
+                "plan digests (RFC 8785) read numbers as doubles, which hold integers exactly \
+                 only up to 2^53 − 1: a larger one would be rounded, and two plans could share \
+                 one digest; quote it if the field takes a string"
+                    .into(),
+            ),
+        });
+    }
     let mut ctx = Ctx {
         source,
         index: &index,

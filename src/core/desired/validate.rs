@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::LoadError;
 use super::locate::{Entry, FileIndex, Pos, path_key};
 use super::model::*;
+pub use super::names::*;
 
 /// Finds the file and position of a path in the merged state: the first file that defines
 /// it, else the nearest ancestor.
@@ -417,7 +418,53 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
     }
 }
 
+/// Two definitions that GitHub reads as one resource: repositories whose `owner/repo`
+/// differ only in case, and environments of one repository likewise (GitHub compares both
+/// without case). Each would plan against the same live object and never converge. The
+/// error is at the second place and names the first.
+fn check_same_resource(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
+    let mut first: HashMap<String, Vec<&str>> = HashMap::new();
+    for (repo, r) in &gh.repos {
+        let repo_segs = ["github", "repos", repo.as_str()];
+        let id = repo.to_lowercase();
+        match first.get(&id) {
+            Some(other) => {
+                let (here, there) = (c.loc.key(&repo_segs), c.loc.key(other));
+                c.push(
+                    here,
+                    format!(
+                        "repository `{repo}` is repository `{}` (defined at {}:{}:{}): \
+                         GitHub compares owner and repository names without case",
+                        other[2], there.file, there.pos.line, there.pos.column
+                    ),
+                    "define each repository once, spelled as GitHub shows it",
+                );
+            }
+            None => {
+                first.insert(id, repo_segs.to_vec());
+            }
+        }
+        let mut envs: HashMap<String, &str> = HashMap::new();
+        for env in r.environments.keys() {
+            if let Some(other) = envs.insert(env.to_lowercase(), env) {
+                let there = c.loc.key(&join(&repo_segs, &["environments", other]));
+                let here = c.loc.key(&join(&repo_segs, &["environments", env]));
+                c.push(
+                    here,
+                    format!(
+                        "environment `{env}` of `{repo}` is environment `{other}` (defined at \
+                         {}:{}:{}): GitHub compares environment names without case",
+                        there.file, there.pos.line, there.pos.column
+                    ),
+                    "define each environment once, spelled as GitHub shows it",
+                );
+            }
+        }
+    }
+}
+
 fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
+    check_same_resource(c, gh);
     for (repo, r) in &gh.repos {
         let base = ["github", "repos", repo.as_str()];
         c.key_name(&base, "repository", Rule::OwnerRepo);
@@ -524,391 +571,6 @@ fn join<'a>(base: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
     [base, rest].concat()
 }
 
-/// A naming rule, with its check and the hint shown when a name breaks it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    FlyName,
-    OwnerRepo,
-    Login,
-    TeamSlug,
-    Branch,
-    SecretName,
-    ActionsSecretName,
-    EnvKey,
-    Region,
-    QdrantCollection,
-    RedisConfigKey,
-    PgIdent,
-    EnvironmentName,
-    SlackChannel,
-    Image,
-    RelativePath,
-}
-
-impl Rule {
-    pub fn check(self, s: &str) -> Result<(), String> {
-        match self {
-            Rule::FlyName => fly_name(s),
-            Rule::OwnerRepo => owner_repo(s),
-            Rule::Login => github_login(s),
-            Rule::TeamSlug => team_slug(s),
-            Rule::Branch => branch_name(s),
-            Rule::SecretName => secret_name(s),
-            Rule::ActionsSecretName => {
-                secret_name(s)?;
-                if s.starts_with("GITHUB_") {
-                    return Err("the `GITHUB_` prefix is reserved by GitHub".into());
-                }
-                Ok(())
-            }
-            Rule::EnvKey => env_key(s),
-            Rule::Region => region(s),
-            Rule::QdrantCollection => qdrant_collection(s),
-            Rule::RedisConfigKey => redis_config_key(s),
-            Rule::PgIdent => pg_ident(s),
-            Rule::EnvironmentName => environment_name(s),
-            Rule::SlackChannel => slack_channel(s),
-            Rule::Image => image(s),
-            Rule::RelativePath => relative_path(s),
-        }
-    }
-
-    pub fn hint(self) -> &'static str {
-        match self {
-            Rule::FlyName => {
-                "Fly names are 2 to 63 characters of `a-z`, `0-9` and `-`, starting with a letter \
-                 or digit and not ending with `-`, e.g. `sophiaai-dashboard-v2`"
-            }
-            Rule::OwnerRepo => {
-                "write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; \
-                 the repository is up to 100 of letters, digits, `.`, `-` and `_`"
-            }
-            Rule::Login => {
-                "GitHub logins are 1 to 39 letters, digits or single inner `-`, e.g. `the-ceo`"
-            }
-            Rule::TeamSlug => "team slugs are lowercase letters, digits, `-` and `_`",
-            Rule::Branch => {
-                "branch names follow `git check-ref-format --branch`: no spaces, `..`, `~`, `^`, \
-                 `:`, `?`, `*`, `[`, `\\`, `@{`, no leading `-` or `.`, no trailing `/`, `.` or \
-                 `.lock`"
-            }
-            Rule::SecretName | Rule::ActionsSecretName => {
-                "secret names are environment-variable names: `A-Z`, `0-9` and `_`, not starting \
-                 with a digit (GitHub also reserves the `GITHUB_` prefix for Actions secrets), \
-                 e.g. `NEON_DATABASE_URL`"
-            }
-            Rule::EnvKey => {
-                "environment variable names are letters, digits and `_`, not starting with a \
-                 digit, e.g. `LOG_LEVEL`"
-            }
-            Rule::Region => "Fly regions are three lowercase letters, e.g. `ord`, `iad`, `sea`",
-            Rule::QdrantCollection => {
-                "Qdrant collection names are 1 to 255 characters without `/`, `\\`, `<`, `>`, \
-                 `:`, `\"`, `|`, `?`, `*` or control characters"
-            }
-            Rule::RedisConfigKey => {
-                "Redis config keys are lowercase words joined by `-`, e.g. `maxmemory-policy`"
-            }
-            Rule::PgIdent => {
-                "PostgreSQL names here are up to 63 of `a-z`, `0-9` and `_`, not starting with a \
-                 digit, e.g. `pg_trgm`"
-            }
-            Rule::EnvironmentName => {
-                "GitHub environment names are 1 to 255 characters without `/` or control \
-                 characters, e.g. `production`"
-            }
-            Rule::SlackChannel => "write the channel as `#name` or its ID, e.g. `#infra`",
-            Rule::Image => {
-                "write an image reference without spaces, e.g. \
-                 `registry.fly.io/sophiaai-dashboard-v2:deployment-01`"
-            }
-            Rule::RelativePath => {
-                "write the path relative to the repository root, inside it, e.g. \
-                 `apps/dashboard/fly.toml`"
-            }
-        }
-    }
-}
-
-/// The largest GitHub login (user or organization).
-const MAX_LOGIN: usize = 39;
-/// The largest GitHub repository name.
-const MAX_REPO: usize = 100;
-/// DNS label limit, which Fly app names (`<app>.fly.dev`) must fit.
-const MAX_FLY_NAME: usize = 63;
-/// PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 = 63 bytes.
-const MAX_PG_IDENT: usize = 63;
-/// Qdrant's limit on collection names.
-const MAX_QDRANT_NAME: usize = 255;
-/// GitHub's limit on environment names.
-const MAX_ENV_NAME: usize = 255;
-
-fn characters(s: &str) -> String {
-    match s.chars().count() {
-        1 => "1 character".to_string(),
-        n => format!("{n} characters"),
-    }
-}
-
-pub fn fly_name(s: &str) -> Result<(), String> {
-    if !(2..=MAX_FLY_NAME).contains(&s.len()) {
-        return Err(format!(
-            "{} characters, expected 2 to 63",
-            s.chars().count()
-        ));
-    }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!(
-            "`{ch}` is not allowed; only lowercase letters, digits and `-` are"
-        ));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Err("it starts or ends with `-`".into());
-    }
-    Ok(())
-}
-
-pub fn github_login(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > MAX_LOGIN {
-        return Err(format!(
-            "{} characters, expected 1 to 39",
-            s.chars().count()
-        ));
-    }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-    {
-        return Err(format!("`{ch}` is not allowed"));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Err("it starts or ends with `-`".into());
-    }
-    if s.contains("--") {
-        return Err("it holds `--`".into());
-    }
-    Ok(())
-}
-
-pub fn owner_repo(s: &str) -> Result<(), String> {
-    let Some((owner, repo)) = s.split_once('/') else {
-        return Err("expected `owner/repo`".into());
-    };
-    github_login(owner).map_err(|e| format!("owner `{owner}`: {e}"))?;
-    if repo.is_empty() || repo.len() > MAX_REPO {
-        return Err(format!(
-            "repository `{repo}`: {}, expected 1 to 100",
-            characters(repo)
-        ));
-    }
-    if let Some(ch) = repo
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-    {
-        return Err(format!("repository `{repo}`: `{ch}` is not allowed"));
-    }
-    if repo == "." || repo == ".." {
-        return Err(format!("repository `{repo}` is reserved"));
-    }
-    if repo.to_ascii_lowercase().ends_with(".git") {
-        return Err(format!("repository `{repo}` ends with `.git`"));
-    }
-    Ok(())
-}
-
-pub fn team_slug(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
-    {
-        return Err(format!("`{ch}` is not allowed"));
-    }
-    Ok(())
-}
-
-/// `git check-ref-format --branch` rules for `refs/heads/<s>`.
-pub fn branch_name(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s == "@" {
-        return Err("`@` alone is not a branch name".into());
-    }
-    if s.starts_with('-') {
-        return Err("it starts with `-`".into());
-    }
-    if let Some(ch) = s.chars().find(|c| {
-        c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-    }) {
-        return Err(format!("{:?} is not allowed", ch));
-    }
-    if s.contains("..") {
-        return Err("it holds `..`".into());
-    }
-    if s.contains("@{") {
-        return Err("it holds `@{`".into());
-    }
-    if s.ends_with('/') || s.starts_with('/') || s.contains("//") {
-        return Err("it has an empty `/` component".into());
-    }
-    if s.ends_with('.') {
-        return Err("it ends with `.`".into());
-    }
-    for comp in s.split('/') {
-        if comp.starts_with('.') {
-            return Err(format!("component `{comp}` starts with `.`"));
-        }
-        if comp.ends_with(".lock") {
-            return Err(format!("component `{comp}` ends with `.lock`"));
-        }
-    }
-    Ok(())
-}
-
-pub fn secret_name(s: &str) -> Result<(), String> {
-    let mut chars = s.chars();
-    match chars.next() {
-        None => return Err("it is empty".into()),
-        Some(c) if !(c.is_ascii_uppercase() || c == '_') => {
-            return Err(format!("it starts with `{c}`; expected `A-Z` or `_`"));
-        }
-        _ => {}
-    }
-    if let Some(ch) = chars.find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')) {
-        return Err(format!(
-            "`{ch}` is not allowed; only `A-Z`, `0-9` and `_` are"
-        ));
-    }
-    Ok(())
-}
-
-pub fn env_key(s: &str) -> Result<(), String> {
-    let mut chars = s.chars();
-    match chars.next() {
-        None => return Err("it is empty".into()),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            return Err(format!("it starts with `{c}`"));
-        }
-        _ => {}
-    }
-    if let Some(ch) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("`{ch}` is not allowed"));
-    }
-    Ok(())
-}
-
-pub fn region(s: &str) -> Result<(), String> {
-    if s.len() == 3 && s.chars().all(|c| c.is_ascii_lowercase()) {
-        Ok(())
-    } else {
-        Err("expected three lowercase letters".into())
-    }
-}
-
-pub fn qdrant_collection(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > MAX_QDRANT_NAME {
-        return Err("expected 1 to 255 characters".into());
-    }
-    if let Some(ch) = s.chars().find(|c| {
-        c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
-    }) {
-        return Err(format!("{ch:?} is not allowed"));
-    }
-    Ok(())
-}
-
-pub fn redis_config_key(s: &str) -> Result<(), String> {
-    let ok = s.split('-').all(|w| {
-        !w.is_empty()
-            && w.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    }) && s.starts_with(|c: char| c.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err("expected lowercase words joined by `-`".into())
-    }
-}
-
-pub fn pg_ident(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= MAX_PG_IDENT
-        && s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err("expected up to 63 of `a-z`, `0-9` and `_`".into())
-    }
-}
-
-pub fn environment_name(s: &str) -> Result<(), String> {
-    if s.trim().is_empty() || s.len() > MAX_ENV_NAME {
-        return Err("expected 1 to 255 characters".into());
-    }
-    if let Some(ch) = s.chars().find(|c| c.is_control() || *c == '/') {
-        return Err(format!("{ch:?} is not allowed"));
-    }
-    Ok(())
-}
-
-pub fn slack_channel(s: &str) -> Result<(), String> {
-    let named = s.strip_prefix('#').is_some_and(|n| {
-        !n.is_empty()
-            && n.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
-    });
-    let id = s.len() >= 9
-        && s.starts_with(['C', 'G'])
-        && s.chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    if named || id {
-        Ok(())
-    } else {
-        Err("expected `#name` (lowercase) or a channel ID".into())
-    }
-}
-
-pub fn image(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s.chars().any(char::is_whitespace) {
-        return Err("it holds whitespace".into());
-    }
-    Ok(())
-}
-
-/// A path relative to the repository root that cannot leave it (lexically; the shell also
-/// checks symbolic links).
-pub fn relative_path(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s.starts_with('/') || s.starts_with('\\') || s.get(1..2) == Some(":") {
-        return Err("it is absolute".into());
-    }
-    let mut depth: i64 = 0;
-    for comp in s.split(['/', '\\']) {
-        match comp {
-            "" | "." => {}
-            ".." => depth -= 1,
-            _ => depth += 1,
-        }
-        if depth < 0 {
-            return Err("it leaves the repository root".into());
-        }
-    }
-    Ok(())
-}
-
 /// Sort errors by file (in the order given, then other files by name), line and column.
 pub fn sort_errors(errors: &mut [LoadError], files: &[&str]) {
     let rank: HashMap<&str, usize> = files.iter().enumerate().map(|(i, f)| (*f, i)).collect();
@@ -927,101 +589,4 @@ pub fn sort_errors(errors: &mut [LoadError], files: &[&str]) {
             .then(ka.1.cmp(&kb.1))
             .then(ka.2.cmp(&kb.2))
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fly_names() {
-        assert!(fly_name("sophiaai-dashboard-v2").is_ok());
-        assert!(fly_name("a").is_err());
-        assert!(fly_name("Dash").is_err());
-        assert!(fly_name("dash_board").is_err());
-        assert!(fly_name("-dash").is_err());
-        assert!(fly_name(&"a".repeat(64)).is_err());
-        assert!(fly_name(&"a".repeat(63)).is_ok());
-    }
-
-    #[test]
-    fn repos_and_logins() {
-        assert!(owner_repo("ai-cherry/sophia-intel-ai").is_ok());
-        assert!(owner_repo("ai-cherry/x.y_z").is_ok());
-        assert!(owner_repo("ai-cherry").is_err());
-        assert!(owner_repo("-x/y").is_err());
-        assert!(owner_repo("a/b/c").is_err());
-        assert!(owner_repo("a/..").is_err());
-        assert!(owner_repo("a/b.git").is_err());
-        assert!(github_login("the-ceo").is_ok());
-        assert!(github_login("the--ceo").is_err());
-        assert!(github_login(&"a".repeat(40)).is_err());
-    }
-
-    #[test]
-    fn branches_follow_check_ref_format() {
-        for ok in ["main", "release/1.2", "feature/x-y", "v1", "a@b"] {
-            assert!(branch_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "@",
-            "-x",
-            "a..b",
-            "a b",
-            "a~1",
-            "a^",
-            "a:b",
-            "a?",
-            "a*",
-            "a[",
-            "a\\b",
-            "x@{1}",
-            "a/",
-            "/a",
-            "a//b",
-            "a.",
-            ".a",
-            "a/.b",
-            "a.lock",
-            "a/b.lock/c",
-        ] {
-            assert!(branch_name(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn secret_and_env_names() {
-        assert!(secret_name("NEON_DATABASE_URL").is_ok());
-        assert!(secret_name("_X1").is_ok());
-        assert!(secret_name("1X").is_err());
-        assert!(secret_name("lower").is_err());
-        assert!(secret_name("A-B").is_err());
-        assert!(Rule::ActionsSecretName.check("GITHUB_TOKEN").is_err());
-        assert!(Rule::ActionsSecretName.check("FLY_API_TOKEN").is_ok());
-        assert!(env_key("log_level").is_ok());
-        assert!(env_key("LOG-LEVEL").is_err());
-    }
-
-    #[test]
-    fn other_names() {
-        assert!(region("ord").is_ok());
-        assert!(region("ORD").is_err());
-        assert!(region("ordx").is_err());
-        assert!(qdrant_collection("context_chunks").is_ok());
-        assert!(qdrant_collection("a/b").is_err());
-        assert!(redis_config_key("maxmemory-policy").is_ok());
-        assert!(redis_config_key("maxmemory_policy").is_err());
-        assert!(redis_config_key("-x").is_err());
-        assert!(pg_ident("pg_trgm").is_ok());
-        assert!(pg_ident("Pg").is_err());
-        assert!(slack_channel("#infra").is_ok());
-        assert!(slack_channel("C0123456789").is_ok());
-        assert!(slack_channel("infra").is_err());
-        assert!(relative_path("apps/x/fly.toml").is_ok());
-        assert!(relative_path("apps/../fly.toml").is_ok());
-        assert!(relative_path("../fly.toml").is_err());
-        assert!(relative_path("a/../../fly.toml").is_err());
-        assert!(relative_path("/etc/fly.toml").is_err());
-    }
 }
