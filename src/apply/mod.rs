@@ -13,12 +13,12 @@
 //! failure plans exactly the remaining work, because every action is idempotent (its
 //! provider checks before it creates) and the plan is made from live state.
 //!
-//! - [`fresh`]: reads before and after acting — providers configured, the stale check, the
+//! - `fresh`: reads before and after acting — providers configured, the stale check, the
 //!   secrets present, the convergence re-read.
-//! - [`run`]: running the actions (the lease renewed meanwhile), each with its proof.
+//! - `run`: running the actions (the lease renewed meanwhile), each with its proof.
 //! - [`dag`]: the action DAG with bounded parallelism, skipping the dependents of a failed
 //!   action.
-//! - [`record`]: the plan record, the proofs and the journal.
+//! - `record`: the plan record, the proofs and the journal.
 
 pub mod dag;
 mod fresh;

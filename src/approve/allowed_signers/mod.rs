@@ -33,7 +33,7 @@
 //! `file:line:column` and a hint. It never panics, whatever the input (a property test feeds
 //! it random strings).
 //!
-//! - [`line`] parses one line (`principals [options] keytype base64 [comment]`);
+//! - `line` parses one line (`principals [options] keytype base64 [comment]`);
 //! - [`pattern`] matches principals and namespaces against pattern lists, as OpenSSH does.
 
 mod line;
