@@ -179,8 +179,6 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     })
     .context("starting the sandbox")?;
     let creds = Credentials::from_pairs(sandbox.env());
-    // The secrets the apply sends: random values that exist only in this process and are
-    // never printed (sophia records names only).
     let secrets: BTreeMap<String, String> = DEMO_SECRETS
         .iter()
         .map(|n| (n.to_string(), hex::encode(rand::random::<[u8; 16]>())))

@@ -22,6 +22,7 @@
 //! - [`comment`]: the sticky pull-request comment with the plan.
 //! - [`reporting`]: the credentials and workflow-run link the comment and the drift issue use.
 //! - [`proofs`]: verify the journal and the proof files.
+//! - [`matrix`]: each provider's activation and secret status (names only).
 //! - [`frontdoor`]: `sophia op PROVIDER ACTION`, the original control plane's entry point.
 //! - `demo` and `sandbox` (feature `sandbox`): the whole loop against an embedded sandbox, and
 //!   serving the sandbox.
@@ -32,6 +33,7 @@ pub mod comment;
 pub mod demo;
 pub mod drift;
 pub mod frontdoor;
+pub mod matrix;
 pub mod notify;
 pub mod plan;
 pub mod proofs;

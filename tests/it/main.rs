@@ -7,6 +7,7 @@ mod fuzz_regressions;
 mod loader;
 mod matrix;
 mod op;
+mod ops;
 mod plan;
 mod proofs;
 mod providers;
