@@ -55,9 +55,9 @@ impl FromRequestParts<Arc<Shared>> for AppJwt {
     }
 }
 
-/// The claims of a GitHub App JWT, checked as GitHub does (except the signature): decodable,
-/// not expired, and issued by the app the state file names (if it names one). Answers the app
-/// id.
+/// A GitHub App JWT, checked as GitHub does: decodable, not expired, issued by the app the
+/// state file names (if it names one) and, when the state gives the app's public key, signed
+/// by it. Answers the app id.
 fn check_app_jwt(shared: &Shared, jwt: &str) -> Result<u64, Refusal> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let claims = (parts.len() == 3)

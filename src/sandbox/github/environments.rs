@@ -219,6 +219,7 @@ pub async fn put_environment(
     OptionalJsonBody(body): OptionalJsonBody,
 ) -> Reply {
     let mut world = shared.world();
+    // A missing repository answers 404 before the body is checked.
     repo.find(&world)?;
     let change = EnvironmentChange::parse(&body, &world)?;
     let new_id = world.next_id();

@@ -12,11 +12,7 @@
 //! created, 204 updated).
 //!
 //! Installation tokens: `POST /app/installations/{id}/access_tokens` (and `GET /app`) take the
-//! app's JWT as `Bearer`. The sandbox checks the JWT's shape, that `exp` is in the future and,
-//! when the state file names an app, that `iss` is its id and the installation is one of its
-//! own; when the app has a `public_key`, the RS256 signature must verify against it. A token
-//! requested with only `read` permissions is read-only (`ro-ghs_…`), any other `ghs_…`.
-
+//! app's JWT as `Bearer`; see [`app`] for what is checked.
 //!
 //! # Code map
 //!
@@ -25,6 +21,8 @@
 //! organizations, teams), [`app`] (the GitHub App and installation tokens), [`rate_limit`].
 //! What they share is in [`extract`] (the repository in the path, the JSON body, the API root,
 //! refusals in GitHub's shapes) and [`pages`] (`per_page`/`page` and the `Link` header).
+//! Every route's answers, refusals included, are pinned byte for byte by
+//! `tests/it/sandbox/routes.rs`.
 
 use std::sync::Arc;
 

@@ -83,7 +83,7 @@ fn check_protection_body(body: &Value) -> Result<(), Refusal> {
         "restrictions",
     ] {
         if !obj.contains_key(key) {
-            return Err(Refusal::invalid(&format!("\"{key}\" wasn't supplied.")));
+            return Err(Refusal::invalid(format!("\"{key}\" wasn't supplied.")));
         }
     }
     if let Some(rsc) = obj["required_status_checks"].as_object() {

@@ -54,6 +54,7 @@ pub fn login_json(world: &mut World, api: &str, login: &str) -> Value {
     user_json(api, login, id, kind)
 }
 
+/// A team in GitHub's shape.
 pub fn team_json(api: &str, org: &str, slug: &str, id: u64) -> Value {
     let t = format!("{api}/organizations/1/team/{id}");
     json!({

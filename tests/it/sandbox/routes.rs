@@ -52,7 +52,6 @@ impl Transcript {
     }
 
     /// Sends one request and records it with its answer; returns the answer's body.
-
     async fn call_with(
         &mut self,
         api: &Api,
