@@ -6,6 +6,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sophia::sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, SandboxHandle, Seed};
 
+mod routes;
+
 /// A client for one provider prefix with one auth scheme.
 pub struct Api {
     base: String,

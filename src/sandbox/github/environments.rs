@@ -1,0 +1,258 @@
+//! Deployment environments: `/repos/{owner}/{repo}/environments…`. Reviewers are given by id
+//! (users and teams the sandbox knows, at most six); the protection rules are shown as GitHub
+//! shows them (`wait_timer`, `required_reviewers`, `branch_policy`). The whole body is validated
+//! before anything changes.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::extract::{ApiRoot, OptionalJsonBody, Refusal, Reply, RepoItem, RepoPath};
+use super::pages::Page;
+use super::users::{team_json, user_json};
+use crate::sandbox::Shared;
+use crate::sandbox::gate::json_response;
+use crate::sandbox::state::{Environment, World, now};
+
+/// An environment allows at most six reviewers.
+const MAX_REVIEWERS: usize = 6;
+
+/// `wait_timer` is in minutes, at most 30 days.
+const MAX_WAIT_TIMER: u64 = 43_200;
+
+fn environment_json(
+    world: &mut World,
+    api: &str,
+    owner: &str,
+    full: &str,
+    e: &Environment,
+) -> Value {
+    let mut rules = Vec::new();
+    if e.wait_timer > 0 {
+        let id = e.id * 10 + 1;
+        rules.push(json!({ "id": id, "node_id": format!("GA_kwDO{id}"), "type": "wait_timer", "wait_timer": e.wait_timer }));
+    }
+    if !e.reviewers.is_empty() {
+        let id = e.id * 10 + 2;
+        let reviewers: Vec<Value> = e
+            .reviewers
+            .iter()
+            .map(|(kind, rid)| {
+                let reviewer = if kind == "Team" {
+                    let slug = world
+                        .github
+                        .teams
+                        .iter()
+                        .find(|(_, v)| *v == rid)
+                        .map(|((_, s), _)| s.clone())
+                        .unwrap_or_default();
+                    team_json(api, owner, &slug, *rid)
+                } else {
+                    let login = world
+                        .github
+                        .users
+                        .iter()
+                        .find(|(_, v)| *v == rid)
+                        .map(|(l, _)| l.clone())
+                        .unwrap_or_default();
+                    user_json(api, &login, *rid, "User")
+                };
+                json!({ "type": kind, "reviewer": reviewer })
+            })
+            .collect();
+        rules.push(json!({
+            "id": id, "node_id": format!("GA_kwDO{id}"), "type": "required_reviewers",
+            "prevent_self_review": e.prevent_self_review, "reviewers": reviewers,
+        }));
+    }
+    if e.deployment_branch_policy.is_some() {
+        let id = e.id * 10 + 3;
+        rules.push(json!({ "id": id, "node_id": format!("GA_kwDO{id}"), "type": "branch_policy" }));
+    }
+    json!({
+        "id": e.id,
+        "node_id": format!("EN_kwDO{}", e.id),
+        "name": e.name,
+        "url": format!("{api}/repos/{full}/environments/{}", e.name),
+        "html_url": format!("https://github.com/{full}/deployments/activity_log?environments_filter={}", e.name),
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+        "can_admins_bypass": true,
+        "protection_rules": rules,
+        "deployment_branch_policy": e.deployment_branch_policy,
+    })
+}
+
+pub async fn list_environments(
+    State(shared): State<Arc<Shared>>,
+    ApiRoot(api): ApiRoot,
+    repo: RepoPath,
+    page: Page,
+) -> Reply {
+    let mut world = shared.world();
+    let all: Vec<Environment> = repo.find(&world)?.environments.values().cloned().collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    let envs: Vec<Value> = items
+        .iter()
+        .map(|e| environment_json(&mut world, &api, &repo.owner, &repo.full, e))
+        .collect();
+    Ok(link.respond(json!({ "total_count": total, "environments": envs })))
+}
+
+pub async fn get_environment(
+    State(shared): State<Arc<Shared>>,
+    ApiRoot(api): ApiRoot,
+    RepoItem(repo, env): RepoItem<String>,
+) -> Reply {
+    let mut world = shared.world();
+    let e = repo
+        .find(&world)?
+        .environments
+        .get(&env)
+        .cloned()
+        .ok_or(Refusal::NotFound)?;
+    let out = environment_json(&mut world, &api, &repo.owner, &repo.full, &e);
+    Ok(json_response(StatusCode::OK, out))
+}
+
+/// What a PUT body changes, validated as a whole before anything changes. `None`: not in the
+/// body, left as it is.
+struct EnvironmentChange {
+    wait_timer: Option<u64>,
+    prevent_self_review: Option<bool>,
+    reviewers: Option<Vec<(String, u64)>>,
+    deployment_branch_policy: Option<Option<Value>>,
+}
+
+impl EnvironmentChange {
+    /// GitHub's checks, in GitHub's order; reviewers must be users or teams `world` knows.
+    fn parse(body: &Value, world: &World) -> Result<EnvironmentChange, Refusal> {
+        let wait_timer = match body.get("wait_timer") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().filter(|n| *n <= MAX_WAIT_TIMER).ok_or_else(|| {
+                Refusal::invalid("wait_timer must be an integer between 0 and 43200.")
+            })?),
+        };
+        let reviewers = match body.get("reviewers") {
+            None => None,
+            Some(Value::Null) => Some(Vec::new()),
+            Some(Value::Array(items)) => Some(reviewers(items, world)?),
+            Some(_) => return Err(Refusal::invalid("\"reviewers\" is not an array or null.")),
+        };
+        let deployment_branch_policy = match body.get("deployment_branch_policy") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(p @ Value::Object(o))
+                if o.get("protected_branches").is_some_and(Value::is_boolean)
+                    && o.get("custom_branch_policies")
+                        .is_some_and(Value::is_boolean) =>
+            {
+                Some(Some(p.clone()))
+            }
+            Some(_) => {
+                return Err(Refusal::invalid(
+                    "deployment_branch_policy needs protected_branches and custom_branch_policies.",
+                ));
+            }
+        };
+        Ok(EnvironmentChange {
+            wait_timer,
+            prevent_self_review: body.get("prevent_self_review").and_then(Value::as_bool),
+            reviewers,
+            deployment_branch_policy,
+        })
+    }
+
+    fn apply(self, e: &mut Environment) {
+        if let Some(w) = self.wait_timer {
+            e.wait_timer = w;
+        }
+        if let Some(p) = self.prevent_self_review {
+            e.prevent_self_review = p;
+        }
+        if let Some(rv) = self.reviewers {
+            e.reviewers = rv;
+        }
+        if let Some(p) = self.deployment_branch_policy {
+            e.deployment_branch_policy = p;
+        }
+    }
+}
+
+/// `[{type, id}]` as (`User` | `Team`, id).
+fn reviewers(items: &[Value], world: &World) -> Result<Vec<(String, u64)>, Refusal> {
+    if items.len() > MAX_REVIEWERS {
+        return Err(Refusal::invalid("Only 6 reviewers are allowed."));
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+        let Some(id) = item.get("id").and_then(Value::as_u64) else {
+            return Err(Refusal::invalid("Each reviewer needs a numeric \"id\"."));
+        };
+        let known = match kind {
+            "User" => world.github.users.values().any(|v| *v == id),
+            "Team" => world.github.teams.values().any(|v| *v == id),
+            _ => return Err(Refusal::invalid("A reviewer's \"type\" is User or Team.")),
+        };
+        if !known {
+            return Err(Refusal::invalid_field(
+                "Environment",
+                "reviewers",
+                "invalid",
+                format!("{kind} {id} is not a valid reviewer"),
+            ));
+        }
+        out.push((kind.to_string(), id));
+    }
+    Ok(out)
+}
+
+pub async fn put_environment(
+    State(shared): State<Arc<Shared>>,
+    ApiRoot(api): ApiRoot,
+    RepoItem(repo, env): RepoItem<String>,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    // A missing repository answers 404 before the body is checked.
+    repo.find(&world)?;
+    let change = EnvironmentChange::parse(&body, &world)?;
+    let new_id = world.next_id();
+    let r = repo.find_mut(&mut world)?;
+    let now = now();
+    let e = r
+        .environments
+        .entry(env.clone())
+        .or_insert_with(|| Environment {
+            id: new_id,
+            name: env.clone(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            wait_timer: 0,
+            prevent_self_review: false,
+            reviewers: Vec::new(),
+            deployment_branch_policy: None,
+        });
+    change.apply(e);
+    e.updated_at = now;
+    let e = e.clone();
+    let out = environment_json(&mut world, &api, &repo.owner, &repo.full, &e);
+    Ok(json_response(StatusCode::OK, out))
+}
+
+pub async fn delete_environment(
+    State(shared): State<Arc<Shared>>,
+    RepoItem(repo, env): RepoItem<String>,
+) -> Reply {
+    let mut world = shared.world();
+    repo.find_mut(&mut world)?
+        .environments
+        .remove(&env)
+        .ok_or(Refusal::NotFound)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

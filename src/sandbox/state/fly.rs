@@ -1,0 +1,281 @@
+//! Fly: organizations, apps, their machines (with leases, events and the logs their
+//! transitions write) and secrets; and the `fly:` part of the seed file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::{World, now};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlySeed {
+    pub orgs: Vec<String>,
+    pub apps: BTreeMap<String, FlyAppSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlyAppSeed {
+    pub org: Option<String>,
+    pub image: Option<String>,
+    pub count: u32,
+    pub region: String,
+    pub state: String,
+    pub env: BTreeMap<String, String>,
+    pub secrets: Vec<String>,
+}
+
+impl Default for FlyAppSeed {
+    fn default() -> Self {
+        FlyAppSeed {
+            org: None,
+            image: None,
+            count: 1,
+            region: "ord".into(),
+            state: "started".into(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct FlyWorld {
+    pub orgs: BTreeSet<String>,
+    pub apps: BTreeMap<String, FlyApp>,
+}
+
+pub struct FlyApp {
+    pub id: String,
+    pub name: String,
+    pub org: String,
+    pub machines: BTreeMap<String, Machine>,
+    pub secrets: BTreeMap<String, FlySecret>,
+    /// Bumped by every secrets change; returned as `version`.
+    pub secrets_version: u64,
+    /// What `GET /api/v1/apps/{app}/logs` serves: one line per machine event.
+    pub logs: Vec<FlyLogLine>,
+}
+
+pub struct Machine {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub state: String,
+    /// Where the machine is heading (`started` after a create); reached on the next
+    /// observation, so waits and reads are deterministic.
+    pub pending: Option<String>,
+    pub config: Value,
+    pub instance_id: String,
+    pub private_ip: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub events: Vec<Value>,
+    pub lease: Option<Lease>,
+    /// The app's secrets version this machine booted with, set by its create and by every
+    /// update: as on Fly, a secret set later reaches a machine only when it is updated.
+    pub secrets_version: u64,
+}
+
+pub struct Lease {
+    pub nonce: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub owner: String,
+    pub description: String,
+}
+
+pub struct FlySecret {
+    /// `None` for secrets that came from the seed file.
+    pub value: Option<String>,
+    pub digest: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub struct FlyLogLine {
+    pub id: String,
+    pub timestamp: String,
+    pub message: String,
+    pub level: String,
+    pub instance: String,
+    pub region: String,
+}
+
+impl World {
+    /// Seeds the orgs (default `pay-ready`) and apps of the state file.
+    pub(super) fn seed_fly(&mut self, seed: &FlySeed) -> anyhow::Result<()> {
+        let orgs = if seed.orgs.is_empty() {
+            vec!["pay-ready".to_string()]
+        } else {
+            seed.orgs.clone()
+        };
+        self.fly.orgs = orgs.iter().cloned().collect();
+        for (name, app) in &seed.apps {
+            let org = app.org.clone().unwrap_or_else(|| orgs[0].clone());
+            if !self.fly.orgs.contains(&org) {
+                anyhow::bail!(
+                    "fly app `{name}` names org `{org}`, which is not in `fly.orgs` ({})",
+                    orgs.join(", ")
+                );
+            }
+            if !matches!(app.state.as_str(), "started" | "stopped") {
+                anyhow::bail!(
+                    "fly app `{name}`: state `{}` is not one of: started, stopped",
+                    app.state
+                );
+            }
+            self.fly_create_app(name, &org);
+            let image = app
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("registry.fly.io/{name}:seed"));
+            for _ in 0..app.count {
+                let config = json!({
+                    "image": image,
+                    "env": app.env,
+                    "guest": { "cpu_kind": "shared", "cpus": 1, "memory_mb": 256 },
+                    "restart": { "policy": "on-failure" },
+                    "metadata": { "fly_platform_version": "v2", "fly_process_group": "app" }
+                });
+                let id = self.fly_create_machine(name, None, &app.region, config);
+                let machine = self.machine_mut(name, &id).expect("just created");
+                machine.state = app.state.clone();
+                machine.pending = None;
+            }
+            let fly_app = self.fly.apps.get_mut(name).expect("just created");
+            for secret in &app.secrets {
+                fly_app.secrets_version += 1;
+                let digest = secret_digest(name, secret, fly_app.secrets_version);
+                fly_app.secrets.insert(
+                    secret.clone(),
+                    FlySecret {
+                        value: None,
+                        digest,
+                        created_at: now(),
+                        updated_at: now(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn fly_create_app(&mut self, name: &str, org: &str) {
+        let id = self.hex_id(16);
+        self.fly.apps.insert(
+            name.into(),
+            FlyApp {
+                id,
+                name: name.into(),
+                org: org.into(),
+                machines: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                secrets_version: 0,
+                logs: Vec::new(),
+            },
+        );
+    }
+
+    /// Creates a machine heading for `started`; returns its id.
+    pub fn fly_create_machine(
+        &mut self,
+        app: &str,
+        name: Option<String>,
+        region: &str,
+        config: Value,
+    ) -> String {
+        let id = self.hex_id(14);
+        let instance_id = self.hex_id(26).to_uppercase();
+        let ip_tail = self.hex_id(4);
+        let name = name.unwrap_or_else(|| format!("machine-{}", &id[..6]));
+        let now = now();
+        let secrets_version = self.fly.apps.get(app).map_or(0, |a| a.secrets_version);
+        let machine = Machine {
+            id: id.clone(),
+            name,
+            region: region.into(),
+            state: "created".into(),
+            pending: Some("started".into()),
+            config,
+            instance_id,
+            private_ip: format!("fdaa:0:1:a7b:{ip_tail}::2"),
+            created_at: now.clone(),
+            updated_at: now,
+            events: vec![event("launch", "created", "user")],
+            lease: None,
+            secrets_version,
+        };
+        if let Some(app) = self.fly.apps.get_mut(app) {
+            app.machines.insert(id.clone(), machine);
+        }
+        id
+    }
+
+    pub fn machine_mut(&mut self, app: &str, id: &str) -> Option<&mut Machine> {
+        self.fly.apps.get_mut(app)?.machines.get_mut(id)
+    }
+
+    /// Brings every machine of `app` to its pending state, logging the transition.
+    pub fn fly_settle(&mut self, app: &str) {
+        let Some(app) = self.fly.apps.get_mut(app) else {
+            return;
+        };
+        for machine in app.machines.values_mut() {
+            if let Some(next) = machine.pending.take() {
+                let image = machine
+                    .config
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                machine.state = next.clone();
+                machine.updated_at = now();
+                machine.events.push(event(
+                    match next.as_str() {
+                        "started" => "start",
+                        "stopped" => "exit",
+                        _ => "update",
+                    },
+                    &next,
+                    "flyd",
+                ));
+                let line_id = format!("{}-{}", machine.id, machine.events.len());
+                app.logs.push(FlyLogLine {
+                    id: line_id,
+                    timestamp: chrono::Utc::now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    message: format!("Machine {} is {next} (image {image})", machine.id),
+                    level: "info".into(),
+                    instance: machine.id.clone(),
+                    region: machine.region.clone(),
+                });
+            }
+        }
+    }
+
+    /// The value of a Fly app secret as last set (tests only; never logged).
+    pub fn fly_secret_value(&self, app: &str, name: &str) -> Option<&str> {
+        self.fly.apps.get(app)?.secrets.get(name)?.value.as_deref()
+    }
+}
+
+/// A machine event in the Machines API shape.
+pub fn event(kind: &str, status: &str, source: &str) -> Value {
+    json!({
+        "type": kind,
+        "status": status,
+        "source": source,
+        "timestamp": chrono::Utc::now().timestamp_millis(),
+    })
+}
+
+/// Fly's secret digest. Derived from the app, the name and the secrets version — never from
+/// the value, so nothing derived from a secret leaves the sandbox — and it changes whenever the
+/// secret is set again, as the real digest does when the value changes.
+pub fn secret_digest(app: &str, name: &str, version: u64) -> String {
+    hex::encode(Sha256::digest(format!("{app}/{name}/{version}")))[..16].to_string()
+}
