@@ -40,9 +40,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
         let Extension(origin) = Extension::<Origin>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let uri = Uri::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        // The URI as the client sent it: under a nested router `Uri` has lost the
+        // `/github` prefix, and a `Link` built from it would point at a 404.
+        let axum::extract::OriginalUri(uri) =
+            axum::extract::OriginalUri::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
         Ok(Page { query, origin, uri })
     }
 }
