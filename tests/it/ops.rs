@@ -63,3 +63,60 @@ fn drift_sees_the_activation_record_as_plan_does() {
     let plan = repo.run(&["plan", "--detailed-exitcode"], &env);
     assert_eq!(plan.code, 0, "{plan:?}");
 }
+
+/// A repository whose `main` is governed; the sandbox holds it unprotected.
+const GOVERNED: &str = "providers:\n  github: active\ngithub:\n  repos:\n    ai-cherry/sophia-demo:\n      branches:\n        main:\n          protection:\n            required_status_checks: { strict: true, contexts: [ci] }\n            enforce_admins: true\n            required_pull_request_reviews: null\n            restrictions: null\n";
+
+/// How long a plan file says it stays valid.
+fn validity(plan: &Value) -> chrono::Duration {
+    let at = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(plan[k].as_str().unwrap()).expect("an RFC 3339 time")
+    };
+    at("not_after") - at("created_at")
+}
+
+#[test]
+fn the_front_door_stamps_its_targeted_plans_as_plan_does() {
+    let seed = "github:\n  repos:\n    ai-cherry/sophia-demo: { branches: [main] }\n";
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: sophia::sandbox::Seed::parse(seed).unwrap(),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let mut env: Vec<(String, String)> = sandbox.env();
+    env.push(("GITHUB_SHA".into(), commit.into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let repo = Repo::new();
+    repo.file("desired/main.yaml", GOVERNED);
+    let read = |rel: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(repo.root().join(rel)).unwrap()).unwrap()
+    };
+
+    let out = repo.run(&["plan", "--out", "full.json"], &env);
+    assert_eq!(out.code, 0, "{out:?}");
+    let payload = r#"{"required_checks": ["ci", "Deploy All"]}"#;
+    let out = repo.run(
+        &[
+            "op",
+            "github",
+            "protect",
+            "--out",
+            "targeted.json",
+            "--payload",
+            payload,
+        ],
+        &env,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let (full, targeted) = (read("full.json"), read("targeted.json"));
+    assert_eq!(full["desired"]["git_commit"], commit);
+    assert_eq!(targeted["desired"]["git_commit"], commit, "{targeted}");
+    assert_eq!(validity(&full), chrono::Duration::hours(24));
+    assert_eq!(validity(&targeted), validity(&full));
+    assert_eq!(
+        targeted["targets"],
+        serde_json::json!(["github.repo.ai-cherry/sophia-demo.branch.main.protection"])
+    );
+}
