@@ -1,4 +1,5 @@
 mod apply;
+mod architecture;
 mod approve;
 mod backend;
 mod context_db;
