@@ -1,6 +1,6 @@
 mod apply;
-mod architecture;
 mod approve;
+mod architecture;
 mod backend;
 mod context_db;
 mod flytoml;
