@@ -152,7 +152,9 @@ pub fn load_desired(root: &Path) -> anyhow::Result<Desired> {
                     continue;
                 }
             };
-            match flytoml::import(&config, &text) {
+            // A byte order mark is invisible in an editor; skip it as the YAML loader does.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            match flytoml::import(&config, text) {
                 Ok(imported) => {
                     if let Some(toml_app) = &imported.app
                         && toml_app != name
