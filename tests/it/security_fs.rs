@@ -351,7 +351,7 @@ fn a_repository_name_holding_an_address_keyword_is_refused() {
     );
     insta::assert_snapshot!(invalid(&repo), @r"
     error: desired/github.yaml:6:5: invalid repository `o/r.environment.e`: repository `r.environment.e` holds `.environment`, which separates the parts of a resource address (`github.repo.o/r.environment.e.…` would be ambiguous)
-      hint: write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; the repository is up to 100 of letters, digits, `.`, `-` and `_`, without `branch`, `secret` or `environment` as a part after a `.`
+      hint: write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; the repository is up to 100 of letters, digits, `.`, `-` and `_`
     error: the desired state is invalid (1 error)
     ");
     // The environment alone is fine: its address has one reading.
