@@ -230,6 +230,20 @@ pub fn read_sources(root: &Path) -> anyhow::Result<Vec<Source>> {
         if is_yaml(&name) {
             files.push(name.clone());
         }
+        let linked_dir = kind.is_symlink()
+            && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+            && std::fs::read_dir(entry.path()).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| is_yaml(&e.file_name().to_string_lossy())))
+            });
+        if linked_dir {
+            errors.push(file_error(
+                format!("desired/{name}"),
+                "this is a link to a folder holding YAML files, which sophia does not load: \
+                 only `desired/*.yaml` is the desired state"
+                    .into(),
+                "move the files into `desired/` itself",
+            ));
+        }
         if kind.is_dir() {
             for nested in yaml_files_below(&entry.path(), &format!("desired/{name}"))? {
                 errors.push(file_error(

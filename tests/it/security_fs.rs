@@ -414,11 +414,15 @@ fn yaml_files_in_subfolders_of_desired_are_refused_not_ignored() {
     repo.file("desired/sub/github.yaml", "github: {}\n");
     repo.file("desired/sub/deeper/x.yml", "redis: {}\n");
     repo.file("desired/notes/README.md", "not yaml\n");
+    repo.file("shared/x.yaml", "redis: {}\n");
+    link("../shared", repo.root().join("desired/linked"));
     insta::assert_snapshot!(invalid(&repo), @r"
+    error: desired/linked:0:0: this is a link to a folder holding YAML files, which sophia does not load: only `desired/*.yaml` is the desired state
+      hint: move the files into `desired/` itself
     error: desired/sub/deeper/x.yml:0:0: this file is in a subfolder of `desired/`, which sophia does not load: only `desired/*.yaml` is the desired state
       hint: move the file up into `desired/` (every `desired/*.yaml` is merged), or rename it so that it does not end in `.yaml`
     error: desired/sub/github.yaml:0:0: this file is in a subfolder of `desired/`, which sophia does not load: only `desired/*.yaml` is the desired state
       hint: move the file up into `desired/` (every `desired/*.yaml` is merged), or rename it so that it does not end in `.yaml`
-    error: the desired state is invalid (2 errors)
+    error: the desired state is invalid (3 errors)
     ");
 }
