@@ -152,7 +152,9 @@ pub fn load_desired(root: &Path) -> anyhow::Result<Desired> {
                     continue;
                 }
             };
-            match flytoml::import(&config, &text) {
+            // A byte order mark is invisible in an editor; skip it as the YAML loader does.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            match flytoml::import(&config, text) {
                 Ok(imported) => {
                     if let Some(toml_app) = &imported.app
                         && toml_app != name
@@ -227,6 +229,20 @@ pub fn read_sources(root: &Path) -> anyhow::Result<Vec<Source>> {
             .with_context(|| format!("inspecting `desired/{name}`"))?;
         if is_yaml(&name) {
             files.push(name.clone());
+        }
+        let linked_dir = kind.is_symlink()
+            && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+            && std::fs::read_dir(entry.path()).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| is_yaml(&e.file_name().to_string_lossy())))
+            });
+        if linked_dir {
+            errors.push(file_error(
+                format!("desired/{name}"),
+                "this is a link to a folder holding YAML files, which sophia does not load: \
+                 only `desired/*.yaml` is the desired state"
+                    .into(),
+                "move the files into `desired/` itself",
+            ));
         }
         if kind.is_dir() {
             for nested in yaml_files_below(&entry.path(), &format!("desired/{name}"))? {

@@ -48,8 +48,8 @@ fn walk(
         return Ok(());
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    let temporary = meta.is_file() && super::atomic::is_temporary(name);
-    if !temporary && !(meta.is_file() && named.contains(rel)) {
+    let accounted = meta.is_file() && (named.contains(rel) || super::atomic::is_temporary(name));
+    if !accounted {
         out.push(rel.to_string());
     }
     Ok(())

@@ -155,16 +155,29 @@ pub enum VerifyError {
         files: Vec<String>,
     },
     #[error(
-        "{} proof file{} under proofs/{} {} named by no journal record: {}",
+        "{} proof file{} under {} {} named by no journal record: {}",
         files.len(),
         if files.len() == 1 { "" } else { "s" },
-        super::layout::JOURNALED_DIRS.join("/, proofs/"),
+        journaled_dirs(),
         if files.len() == 1 { "is" } else { "are" },
         list(files)
     )]
     Unjournaled { files: Vec<String> },
     #[error("cannot list the proof files: {reason}")]
     Unlistable { reason: String },
+}
+
+/// `proofs/apply/, proofs/plans/ or proofs/drift/`.
+fn journaled_dirs() -> String {
+    let dirs: Vec<String> = super::layout::JOURNALED_DIRS
+        .iter()
+        .map(|d| format!("proofs/{d}/"))
+        .collect();
+    match dirs.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 /// How many files a message names before `and N more`.

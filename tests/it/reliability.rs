@@ -623,7 +623,9 @@ fn journal(rig: &Rig, store: &Store) -> Vec<Value> {
 ///
 /// - `sophia proofs verify` passes (a torn last journal line, which a SIGKILL in the middle
 ///   of the journal's one `write` could leave, is named by verify as DESIGN.md says, and
-///   truncated as its message tells; counted in the figures);
+///   truncated as its message tells; counted in the figures; an action's proof written
+///   just before the kill and never journaled is named by verify as unjournaled, and
+///   removed as its hint tells);
 /// - the journal says which actions completed; the re-plan proposes only actions of the
 ///   first plan that did not complete, and every action that cannot have started;
 /// - the next apply of a freshly signed plan takes the lease over at once (the holder is
@@ -704,7 +706,7 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
     }
 
     // The proofs verify; a torn last line is named, and removed as the message says.
-    let verify = rig.run(&["proofs", "verify"]);
+    let mut verify = rig.run(&["proofs", "verify"]);
     if verify.code != 0 && verify.stderr.contains("is torn") {
         let keep: u64 = verify
             .stderr
@@ -721,10 +723,19 @@ fn kill_once(store: &Store, seed: u64, fig: &mut KillFigures) {
             .set_len(keep)
             .unwrap();
         fig.torn_lines += 1;
-        assert_proofs_verify(&rig, &what);
-    } else {
-        assert_eq!(verify.code, 0, "{what}: {}", verify.stderr);
+        verify = rig.run(&["proofs", "verify"]);
     }
+    // A proof written just before the kill, whose record never was (issue 18, finding 6):
+    // named by verify, kept by the operator in history and removed, as its hint says.
+    while verify.code != 0 && verify.stderr.contains("named by no journal record") {
+        let named: Vec<&str> = verify.stderr.split('`').skip(1).step_by(2).collect();
+        for file in named.iter().filter(|f| f.starts_with("proofs/")) {
+            assert!(file.starts_with("proofs/apply/"), "{what}: {file}");
+            std::fs::remove_file(rig.repo.root().join(file)).unwrap();
+        }
+        verify = rig.run(&["proofs", "verify"]);
+    }
+    assert_eq!(verify.code, 0, "{what}: {}", verify.stderr);
 
     // What the journal says completed. "In flight" at the kill: an action the executor may
     // have started (every one of its prerequisites completed; the DAG starts such an action

@@ -219,7 +219,7 @@ fn verify_names_proof_files_that_no_record_names() {
     let out = verify(&repo);
     assert_eq!(out.code, 1);
     hashes().bind(|| insta::assert_snapshot!(out.stderr, @r"
-    error: 3 proof files under proofs/apply/, proofs/plans/, proofs/drift/ are named by no journal record: `proofs/apply/[HEX]/x.json`, `proofs/apply/passwd`, `proofs/plans/evil.json`
+    error: 3 proof files under proofs/apply/, proofs/plans/ or proofs/drift/ are named by no journal record: `proofs/apply/[HEX]/x.json`, `proofs/apply/passwd`, `proofs/plans/evil.json`
       hint: each of these files is written just before its journal record: one without a record was added by hand, or its action ran but was never journaled (a crash, an unwritable journal); `git log -- FILE` shows where it came from — keep it in history, then remove it
     "));
 }
@@ -351,7 +351,7 @@ fn a_repository_name_holding_an_address_keyword_is_refused() {
     );
     insta::assert_snapshot!(invalid(&repo), @r"
     error: desired/github.yaml:6:5: invalid repository `o/r.environment.e`: repository `r.environment.e` holds `.environment`, which separates the parts of a resource address (`github.repo.o/r.environment.e.…` would be ambiguous)
-      hint: write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; the repository is up to 100 of letters, digits, `.`, `-` and `_`, without `branch`, `secret` or `environment` as a part after a `.`
+      hint: write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; the repository is up to 100 of letters, digits, `.`, `-` and `_`
     error: the desired state is invalid (1 error)
     ");
     // The environment alone is fine: its address has one reading.
@@ -414,11 +414,15 @@ fn yaml_files_in_subfolders_of_desired_are_refused_not_ignored() {
     repo.file("desired/sub/github.yaml", "github: {}\n");
     repo.file("desired/sub/deeper/x.yml", "redis: {}\n");
     repo.file("desired/notes/README.md", "not yaml\n");
+    repo.file("shared/x.yaml", "redis: {}\n");
+    link("../shared", repo.root().join("desired/linked"));
     insta::assert_snapshot!(invalid(&repo), @r"
+    error: desired/linked:0:0: this is a link to a folder holding YAML files, which sophia does not load: only `desired/*.yaml` is the desired state
+      hint: move the files into `desired/` itself
     error: desired/sub/deeper/x.yml:0:0: this file is in a subfolder of `desired/`, which sophia does not load: only `desired/*.yaml` is the desired state
       hint: move the file up into `desired/` (every `desired/*.yaml` is merged), or rename it so that it does not end in `.yaml`
     error: desired/sub/github.yaml:0:0: this file is in a subfolder of `desired/`, which sophia does not load: only `desired/*.yaml` is the desired state
       hint: move the file up into `desired/` (every `desired/*.yaml` is merged), or rename it so that it does not end in `.yaml`
-    error: the desired state is invalid (2 errors)
+    error: the desired state is invalid (3 errors)
     ");
 }

@@ -66,8 +66,7 @@ impl Rule {
             }
             Rule::OwnerRepo => {
                 "write `owner/repo`: the owner is 1 to 39 letters, digits or single inner `-`; \
-                 the repository is up to 100 of letters, digits, `.`, `-` and `_`, without \
-                 `branch`, `secret` or `environment` as a part after a `.`"
+                 the repository is up to 100 of letters, digits, `.`, `-` and `_`"
             }
             Rule::Login => {
                 "GitHub logins are 1 to 39 letters, digits or single inner `-`, e.g. `the-ceo`"
