@@ -48,6 +48,15 @@ pub fn read_plan(path: &Path) -> anyhow::Result<(Vec<u8>, Plan)> {
             e.column()
         )
     })?;
+    // One digest, one plan: integers a double cannot hold are refused (core::number).
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("reading `{}`", path.display()))?;
+    crate::core::number::check_json(&value).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}\n  hint: plan files are written by `sophia plan --out plan.json` and must not be edited",
+            path.display()
+        )
+    })?;
     Ok((bytes, plan))
 }
 

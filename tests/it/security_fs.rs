@@ -426,3 +426,35 @@ fn yaml_files_in_subfolders_of_desired_are_refused_not_ignored() {
     error: the desired state is invalid (3 errors)
     ");
 }
+
+/// Finding 7, end to end: a plan file carrying 2^53 + 1 (whose canonical JSON, and so whose
+/// digest, is that of 2^53) is refused by `show` and `verify`, naming where the number is.
+#[test]
+fn a_plan_file_with_an_integer_a_double_cannot_hold_is_refused_by_show_and_verify() {
+    let repo = Repo::new();
+    repo.file("desired/fly.yaml", FLY).file(
+        "live.json",
+        r#"{"format":"sophia-live/v1","taken_at":"2026-01-01T00:00:00Z","resources":{}}"#,
+    );
+    let out = repo.run(&["plan", "--live", "live.json", "--out", "plan.json"], &[]);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let text = std::fs::read_to_string(repo.root().join("plan.json")).unwrap();
+    let mut plan: sophia::core::plan::Plan = serde_json::from_str(&text).unwrap();
+    plan.changes[0].after["app_id"] = serde_json::json!(9_007_199_254_740_993_u64);
+    plan.digest = sophia::core::digest::plan_digest(&plan);
+    std::fs::write(
+        repo.root().join("plan.json"),
+        serde_json::to_string_pretty(&plan).unwrap(),
+    )
+    .unwrap();
+    for cmd in ["show", "verify"] {
+        let out = repo.run(&[cmd, "plan.json"], &[]);
+        assert_eq!(out.code, 1, "{cmd}: stdout {}", out.stdout);
+        assert!(
+            out.stderr.contains("$.changes[0].after.app_id")
+                && out.stderr.contains("9007199254740993"),
+            "{cmd}: {}",
+            out.stderr
+        );
+    }
+}

@@ -22,6 +22,11 @@ pub enum PlanFileError {
         "{file}: not a plan file: `format` is {found}, expected `{PLAN_FORMAT}`\n  hint: a plan file is written by `sophia plan --out FILE`"
     )]
     WrongFormat { file: String, found: String },
+    #[error("{file}: {number}\n  hint: a plan file is written by `sophia plan --out FILE`")]
+    UnsafeNumber {
+        file: String,
+        number: crate::core::number::UnsafeNumber,
+    },
     #[error("{file}:{line}:{column}: malformed plan: {message}")]
     Malformed {
         file: String,
@@ -80,6 +85,10 @@ pub fn read_plan(file: &str, text: &str) -> Result<Plan, PlanFileError> {
             });
         }
     }
+    crate::core::number::check_json(&value).map_err(|number| PlanFileError::UnsafeNumber {
+        file: file.to_string(),
+        number,
+    })?;
     let plan: Plan = serde_json::from_str(text).map_err(|e| PlanFileError::Malformed {
         file: file.to_string(),
         line: e.line(),
