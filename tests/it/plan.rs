@@ -610,6 +610,23 @@ fn a_tampered_plan_file_is_refused() {
 }
 
 #[test]
+fn a_plan_file_with_an_unknown_action_kind_is_refused() {
+    let text = sophia::core::render::json::render(&fixture_plan());
+    assert!(text.contains(r#""kind": "fly.secrets.set""#));
+    let edited = text.replacen(
+        r#""kind": "fly.secrets.set""#,
+        r#""kind": "fly.secrets.rotate""#,
+        1,
+    );
+    let err = plan::read_plan("plan.json", &edited).unwrap_err();
+    assert!(
+        matches!(err, plan::PlanFileError::Malformed { .. }),
+        "{err:?}"
+    );
+    insta::assert_snapshot!(err.to_string(), @"plan.json:318:34: malformed plan: unknown action kind `fly.secrets.rotate`, expected one of `fly.app.create`, `fly.secrets.set`, `fly.machines.update`, `fly.machines.create`, `fly.machines.scale`, `fly.health.check`, `github.protection.put`, `github.protection.delete`, `github.secret.put`, `github.environment.put`, `provider.activate`, `context_db.extension.create`, `context_db.schema.create`, `qdrant.collection.create`, `qdrant.collection.delete`, `redis.config.set`");
+}
+
+#[test]
 fn expiry_is_not_after() {
     let plan = fixture_plan();
     let at = |h| chrono::Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap();

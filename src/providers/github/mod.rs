@@ -1,9 +1,6 @@
 //! GitHub REST (`GITHUB_API_URL`, default `https://api.github.com`).
 //!
-//! Auth: `GITHUB_TOKEN`, or a GitHub App — a JWT (RS256, `iat` 60 s in the past, `exp` 9
-//! minutes ahead, `iss` = `GITHUB_APP_ID`) signed with `GITHUB_PRIVATE_KEY`, exchanged at
-//! `POST /app/installations/{GITHUB_INSTALLATION_ID}/access_tokens` for an installation
-//! token that is cached for this process.
+//! Auth: `GITHUB_TOKEN`, or a GitHub App's installation token ([`auth`]).
 //!
 //! Refresh reads (GET only, beyond the token exchange):
 //! - `…branch.<b>.protection` ← `GET …/branches/{b}/protection`, normalized to the PUT body
@@ -15,15 +12,16 @@
 //! Actions: `github.protection.put`, `github.protection.delete`, `github.secret.put`,
 //! `github.environment.put`. Read-only operation: `audit` (secret names only).
 
+mod auth;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
+use self::auth::Auth;
 use super::http::{self, Http, Req, Retry};
 use super::{ActionOutcome, Credentials, ProviderError, SecretSource, refresh_each};
 use crate::core::address::Address;
@@ -42,48 +40,12 @@ const PER_PAGE: usize = 100;
 /// stops a server that never ends its pages from looping forever.
 const MAX_PAGES: usize = 100;
 
-/// Installation tokens live one hour; reuse one for 50 minutes so a token never expires in
-/// the middle of a run.
-const INSTALLATION_TOKEN_REUSE: Duration = Duration::from_secs(50 * 60);
-
-#[derive(Clone)]
-enum Auth {
-    Token(HeaderValue),
-    App {
-        app_id: String,
-        installation_id: String,
-        key: Arc<jsonwebtoken::EncodingKey>,
-        cache: Arc<tokio::sync::Mutex<Option<(HeaderValue, Instant)>>>,
-    },
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Token(_) => f.write_str("Token(..)"),
-            Auth::App { app_id, .. } => write!(f, "App({app_id})"),
-        }
-    }
-}
-
 /// The GitHub provider.
 #[derive(Debug, Clone)]
 pub struct GithubProvider {
     http: Http,
     base: Url,
     auth: Auth,
-}
-
-fn bearer(token: &str) -> Result<HeaderValue, ProviderError> {
-    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
-        ProviderError::new(
-            PROVIDER,
-            "invalid-input",
-            "the GitHub token holds characters not allowed in an HTTP header",
-        )
-    })?;
-    v.set_sensitive(true);
-    Ok(v)
 }
 
 /// `owner/repo` → (`owner`, `repo`).
@@ -108,115 +70,8 @@ impl GithubProvider {
                 .unwrap_or("https://api.github.com"),
         )
         .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e.to_string()))?;
-        let auth = if let Some(token) = creds.get("GITHUB_TOKEN") {
-            Auth::Token(bearer(token)?)
-        } else {
-            let app = [
-                "GITHUB_APP_ID",
-                "GITHUB_INSTALLATION_ID",
-                "GITHUB_PRIVATE_KEY",
-            ];
-            let missing: Vec<&str> = app
-                .iter()
-                .copied()
-                .filter(|n| creds.get(n).is_none())
-                .collect();
-            if missing.len() == app.len() {
-                return Err(ProviderError::not_configured(
-                    PROVIDER,
-                    &[
-                        "GITHUB_TOKEN (or GITHUB_APP_ID, GITHUB_INSTALLATION_ID and GITHUB_PRIVATE_KEY)",
-                    ],
-                ));
-            }
-            if !missing.is_empty() {
-                return Err(ProviderError::not_configured(PROVIDER, &missing));
-            }
-            // A PEM kept in a one-line variable often has `\n` escapes.
-            let pem = creds
-                .get("GITHUB_PRIVATE_KEY")
-                .unwrap_or_default()
-                .replace("\\n", "\n");
-            let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
-                ProviderError::new(
-                    PROVIDER,
-                    "invalid-input",
-                    "`GITHUB_PRIVATE_KEY` is not an RSA private key in PEM form",
-                )
-            })?;
-            Auth::App {
-                app_id: creds.get("GITHUB_APP_ID").unwrap_or_default().to_string(),
-                installation_id: creds
-                    .get("GITHUB_INSTALLATION_ID")
-                    .unwrap_or_default()
-                    .to_string(),
-                key: Arc::new(key),
-                cache: Arc::default(),
-            }
-        };
+        let auth = Auth::from_creds(creds)?;
         Ok(GithubProvider { http, base, auth })
-    }
-
-    /// The JWT a GitHub App authenticates with (RS256; `iat` 60 s back for clock drift,
-    /// `exp` 9 minutes ahead, under GitHub's 10-minute maximum).
-    pub fn app_jwt(
-        app_id: &str,
-        key: &jsonwebtoken::EncodingKey,
-        now: SystemTime,
-    ) -> Result<String, ProviderError> {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let claims = json!({ "iat": now - 60, "exp": now + 9 * 60, "iss": app_id });
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-            &claims,
-            key,
-        )
-        .map_err(|e| ProviderError::new(PROVIDER, "internal", format!("signing the app JWT: {e}")))
-    }
-
-    /// The `Authorization` header: the token, or a fresh/cached installation token.
-    async fn authorization(&self) -> Result<HeaderValue, ProviderError> {
-        match &self.auth {
-            Auth::Token(v) => Ok(v.clone()),
-            Auth::App {
-                app_id,
-                installation_id,
-                key,
-                cache,
-            } => {
-                let mut cache = cache.lock().await;
-                if let Some((v, at)) = cache.as_ref()
-                    && at.elapsed() < INSTALLATION_TOKEN_REUSE
-                {
-                    return Ok(v.clone());
-                }
-                let jwt = Self::app_jwt(app_id, key, SystemTime::now())?;
-                // Minting another token is harmless, so the exchange may be retried.
-                let req = self
-                    .base_req(
-                        Method::POST,
-                        &["app", "installations", installation_id, "access_tokens"],
-                    )
-                    .header(AUTHORIZATION, bearer(&jwt)?)
-                    .retry(Retry::Idempotent);
-                let resp = self
-                    .http
-                    .send_ok(req)
-                    .await
-                    .map_err(|e| ProviderError::http(PROVIDER, e))?;
-                let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
-                let token = body.get("token").and_then(Value::as_str).ok_or_else(|| {
-                    ProviderError::new(
-                        PROVIDER,
-                        "http-error",
-                        "POST /app/installations/{id}/access_tokens: no token in the answer",
-                    )
-                })?;
-                let v = bearer(token)?;
-                *cache = Some((v.clone(), Instant::now()));
-                Ok(v)
-            }
-        }
     }
 
     fn base_req(&self, method: Method, segments: &[&str]) -> Req {
@@ -232,9 +87,15 @@ impl GithubProvider {
     }
 
     async fn req(&self, method: Method, segments: &[&str]) -> Result<Req, ProviderError> {
+        let authorization = self
+            .auth
+            .header(&self.http, |method, segments| {
+                self.base_req(method, segments)
+            })
+            .await?;
         Ok(self
             .base_req(method, segments)
-            .header(AUTHORIZATION, self.authorization().await?))
+            .header(AUTHORIZATION, authorization))
     }
 
     async fn send(&self, req: Req) -> Result<http::Resp, ProviderError> {
@@ -725,59 +586,5 @@ mod tests {
                 ("User".into(), "zed".into(), Some(2))
             ]
         );
-    }
-
-    /// A fresh RSA key in PKCS#1 PEM (private) and its public PEM.
-    pub(crate) fn rsa_pem() -> (String, String) {
-        use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
-        let key = rsa::RsaPrivateKey::new(&mut crypto_box::aead::OsRng, 2048).unwrap();
-        (
-            key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string(),
-            key.to_public_key().to_pkcs1_pem(LineEnding::LF).unwrap(),
-        )
-    }
-
-    #[test]
-    fn app_jwt_is_rs256_issued_by_the_app_and_lives_under_ten_minutes() {
-        let (private, public) = rsa_pem();
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
-        let now = SystemTime::now();
-        let jwt = GithubProvider::app_jwt("12345", &key, now).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        validation.set_issuer(&["12345"]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss"]);
-        let decoded = jsonwebtoken::decode::<Value>(
-            &jwt,
-            &jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
-            &validation,
-        )
-        .unwrap();
-        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-        let iat = decoded.claims["iat"].as_i64().unwrap();
-        let exp = decoded.claims["exp"].as_i64().unwrap();
-        assert_eq!(iat, secs - 60);
-        assert!(
-            exp - iat <= 600,
-            "GitHub refuses JWTs that live over 10 minutes"
-        );
-        assert!(exp > secs);
-        // A PEM pasted into a one-line variable with `\n` escapes is accepted too.
-        let creds = Credentials::from_pairs([
-            ("GITHUB_APP_ID", "12345".to_string()),
-            ("GITHUB_INSTALLATION_ID", "67890".to_string()),
-            ("GITHUB_PRIVATE_KEY", private.replace('\n', "\\n")),
-        ]);
-        assert!(GithubProvider::new(&creds, Http::default()).is_ok());
-    }
-
-    #[test]
-    fn app_auth_needs_all_three_variables() {
-        let creds = Credentials::from_pairs([("GITHUB_APP_ID", "1")]);
-        let e = GithubProvider::new(&creds, Http::default()).unwrap_err();
-        assert_eq!(e.code, "not-configured");
-        assert!(e.message.contains("GITHUB_INSTALLATION_ID"));
-        assert!(e.message.contains("GITHUB_PRIVATE_KEY"));
-        let none = GithubProvider::new(&Credentials::default(), Http::default()).unwrap_err();
-        assert!(none.message.contains("GITHUB_TOKEN"));
     }
 }
