@@ -491,16 +491,25 @@ async fn the_attacks_of_issue_18_are_refused_even_with_a_superuser_url() {
 #[tokio::test]
 async fn a_role_with_more_than_reading_is_refused_naming_what_it_has() {
     let db = TestDb::create("roles").await;
-    let group = format!("{}_grp", db.name);
+    // Two group roles: one holding a dangerous role, one with a dangerous attribute.
+    let files_group = format!("{}_grp", db.name);
+    let admin_group = format!("{}_adm", db.name);
     admin()
         .await
         .batch_execute(&format!(
-            "CREATE ROLE \"{group}\" NOLOGIN; GRANT pg_read_server_files TO \"{group}\""
+            "CREATE ROLE \"{files_group}\" NOLOGIN; \
+             GRANT pg_read_server_files TO \"{files_group}\"; \
+             CREATE ROLE \"{admin_group}\" NOLOGIN CREATEROLE;"
         ))
         .await
         .unwrap();
-    db.roles.lock().unwrap().push(group.clone());
-    let quoted = format!("\"{group}\"");
+    db.roles
+        .lock()
+        .unwrap()
+        .extend([files_group.clone(), admin_group.clone()]);
+    let files_quoted = format!("\"{files_group}\"");
+    let admin_quoted = format!("\"{admin_group}\"");
+    let through_admin = format!("CREATEROLE (through `{admin_group}`)");
     for (tag, attributes, grants, expect) in [
         ("files", "", &["pg_read_server_files"][..], "pg_read_server_files"),
         ("prog", "", &["pg_execute_server_program"][..], "pg_execute_server_program"),
@@ -510,7 +519,8 @@ async fn a_role_with_more_than_reading_is_refused_naming_what_it_has() {
         ("creator", "CREATEROLE", &[][..], "CREATEROLE"),
         ("repl", "REPLICATION", &[][..], "REPLICATION"),
         // Through another role: membership is followed.
-        ("nested", "", &[quoted.as_str()][..], "pg_read_server_files"),
+        ("nested", "", &[files_quoted.as_str()][..], "pg_read_server_files"),
+        ("member", "", &[admin_quoted.as_str()][..], through_admin.as_str()),
     ] {
         let url = db.role(tag, attributes, grants).await;
         let e = TestDb::query_provider(&url)

@@ -160,33 +160,54 @@ pub enum QueryError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsafeRole {
     pub role: String,
-    /// `superuser`, `CREATEROLE`, `REPLICATION`, and the [`DANGEROUS_ROLES`] it is a member of.
+    /// `superuser`, `CREATEROLE`, `REPLICATION` (its own, or `(through `other`)` a role it is a
+    /// member of), and the [`DANGEROUS_ROLES`] it is a member of.
     pub has: Vec<String>,
 }
 
-/// The current role's attributes and memberships that a query credential must not have.
-/// `pg_has_role(…, 'MEMBER')` follows inherited and non-inherited grants alike (a member can
-/// `SET ROLE` to it).
+/// Whether the current role may run front-door queries: not a superuser, no `CREATEROLE` or
+/// `REPLICATION`, no membership in [`DANGEROUS_ROLES`] — nor in any role that has one of
+/// these (a member can `SET ROLE` to it). `pg_has_role(current_user, …, 'MEMBER')` follows
+/// every grant, inherited or not, through any depth.
 pub async fn check_role(client: &Client) -> Result<Result<(), UnsafeRole>, tokio_postgres::Error> {
-    let row = client
-        .query_one(
-            "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole, r.rolreplication, \
-                    ARRAY(SELECT d.rolname::text FROM pg_catalog.pg_roles d \
-                          WHERE d.rolname = ANY($1::text[]) \
-                            AND pg_catalog.pg_has_role(current_user, d.oid, 'MEMBER') \
-                          ORDER BY 1) \
-             FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+    let rows = client
+        .query(
+            "SELECT m.rolname::text, m.rolname = current_user, \
+                    m.rolsuper, m.rolcreaterole, m.rolreplication, m.rolname = ANY($1::text[]) \
+             FROM pg_catalog.pg_roles m \
+             WHERE pg_catalog.pg_has_role(current_user, m.oid, 'MEMBER') \
+               AND (m.rolname = current_user OR m.rolsuper OR m.rolcreaterole \
+                    OR m.rolreplication OR m.rolname = ANY($1::text[])) \
+             ORDER BY 2 DESC, 1",
             &[&DANGEROUS_ROLES],
         )
         .await?;
-    let role: String = row.get(0);
+    let role: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
     let mut has = Vec::new();
-    for (i, what) in [(1, "superuser"), (2, "CREATEROLE"), (3, "REPLICATION")] {
-        if row.get::<_, bool>(i) {
-            has.push(what.to_string());
+    for row in &rows {
+        let name: String = row.get(0);
+        let own: bool = row.get(1);
+        if own && row.get::<_, bool>(2) {
+            // A superuser is a member of every role: that says it all.
+            return Ok(Err(UnsafeRole {
+                role,
+                has: vec!["superuser".into()],
+            }));
+        }
+        let through = if own {
+            String::new()
+        } else {
+            format!(" (through `{name}`)")
+        };
+        for (i, what) in [(2, "superuser"), (3, "CREATEROLE"), (4, "REPLICATION")] {
+            if row.get::<_, bool>(i) {
+                has.push(format!("{what}{through}"));
+            }
+        }
+        if row.get::<_, bool>(5) {
+            has.push(name);
         }
     }
-    has.extend(row.get::<_, Vec<String>>(4));
     Ok(if has.is_empty() {
         Ok(())
     } else {
@@ -387,7 +408,7 @@ pub fn wrap(sql: &str, columns: usize, value_cap: usize, max_rows: usize) -> Str
     format!(
         "SELECT * FROM (\
            SELECT sophia_c.*, \
-                  sum(sophia_c.sophia_len) OVER (ROWS UNBOUNDED PRECEDING)::int8 AS sophia_upto \
+                  (sum(sophia_c.sophia_len) OVER (ROWS UNBOUNDED PRECEDING))::int8 AS sophia_upto \
            FROM (\
              SELECT {select} \
              FROM (SELECT * FROM ({sql}) AS sophia_i OFFSET 0) AS {alias} \
