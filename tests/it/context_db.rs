@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::Repo;
 use serde_json::{Value, json};
 use sophia::core::address::Address;
 use sophia::core::plan::{Action, ActionId};
@@ -11,7 +12,6 @@ use sophia::providers::Credentials;
 use sophia::providers::context_db::{
     ContextDbProvider, Limit, MAX_RESULT_BYTES, QueryError, QueryOpts, READONLY_URL_VAR, query,
 };
-use crate::support::Repo;
 use tokio_postgres::NoTls;
 
 /// The server every PostgreSQL test uses (override with `SOPHIA_TEST_PG`).
@@ -254,7 +254,12 @@ async fn query_returns_typed_rows_and_says_when_truncated() {
         .query("EXPLAIN SELECT * FROM canary", QueryOpts::default())
         .await
         .unwrap();
-    assert!(out.rows[0]["QUERY PLAN"].as_str().unwrap().contains("canary"));
+    assert!(
+        out.rows[0]["QUERY PLAN"]
+            .as_str()
+            .unwrap()
+            .contains("canary")
+    );
 }
 
 #[tokio::test]
@@ -271,7 +276,10 @@ async fn writes_are_refused_and_nothing_changes() {
         ("SET TRANSACTION READ WRITE", "only one SELECT"),
         ("SELECT 1; DROP TABLE canary", "exactly one statement"),
         ("DELETE FROM canary; SELECT 1", "exactly one statement"),
-        ("DO $$ BEGIN DELETE FROM canary; END $$", "refused before running"),
+        (
+            "DO $$ BEGIN DELETE FROM canary; END $$",
+            "refused before running",
+        ),
         (
             "WITH d AS (DELETE FROM canary RETURNING *) SELECT * FROM d",
             "data-modifying",
@@ -315,7 +323,10 @@ async fn the_read_only_transaction_stops_writes_the_parser_cannot_see() {
     };
     let message = e.as_db_error().map(|d| d.message().to_string());
     assert!(
-        message.as_deref().unwrap_or_default().contains("read-only transaction"),
+        message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("read-only transaction"),
         "{message:?}"
     );
     assert_eq!(db.canary().await.len(), 3);
@@ -515,16 +526,51 @@ async fn a_role_with_more_than_reading_is_refused_naming_what_it_has() {
     let admin_quoted = format!("\"{admin_group}\"");
     let through_admin = format!("CREATEROLE (through `{admin_group}`)");
     for (tag, attributes, grants, expect) in [
-        ("files", "", &["pg_read_server_files"][..], "pg_read_server_files"),
-        ("prog", "", &["pg_execute_server_program"][..], "pg_execute_server_program"),
-        ("write", "", &["pg_write_server_files"][..], "pg_write_server_files"),
-        ("signal", "", &["pg_signal_backend"][..], "pg_signal_backend"),
-        ("writer", "", &["pg_write_all_data"][..], "pg_write_all_data"),
+        (
+            "files",
+            "",
+            &["pg_read_server_files"][..],
+            "pg_read_server_files",
+        ),
+        (
+            "prog",
+            "",
+            &["pg_execute_server_program"][..],
+            "pg_execute_server_program",
+        ),
+        (
+            "write",
+            "",
+            &["pg_write_server_files"][..],
+            "pg_write_server_files",
+        ),
+        (
+            "signal",
+            "",
+            &["pg_signal_backend"][..],
+            "pg_signal_backend",
+        ),
+        (
+            "writer",
+            "",
+            &["pg_write_all_data"][..],
+            "pg_write_all_data",
+        ),
         ("creator", "CREATEROLE", &[][..], "CREATEROLE"),
         ("repl", "REPLICATION", &[][..], "REPLICATION"),
         // Through another role: membership is followed.
-        ("nested", "", &[files_quoted.as_str()][..], "pg_read_server_files"),
-        ("member", "", &[admin_quoted.as_str()][..], through_admin.as_str()),
+        (
+            "nested",
+            "",
+            &[files_quoted.as_str()][..],
+            "pg_read_server_files",
+        ),
+        (
+            "member",
+            "",
+            &[admin_quoted.as_str()][..],
+            through_admin.as_str(),
+        ),
     ] {
         let url = db.role(tag, attributes, grants).await;
         let e = TestDb::query_provider(&url)
@@ -587,11 +633,18 @@ fn the_front_door_bounds_a_1_gb_result_in_rows_and_bytes() {
             .expect("the proof");
         // What is printed and kept is the cap plus the envelope, never the result.
         let slack = 16 << 10;
-        assert!(out.stdout.len() < MAX_RESULT_BYTES + slack, "{}", out.stdout.len());
+        assert!(
+            out.stdout.len() < MAX_RESULT_BYTES + slack,
+            "{}",
+            out.stdout.len()
+        );
         assert!(proof.len() < MAX_RESULT_BYTES + slack, "{}", proof.len());
         let env: Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&proof).unwrap(), env);
-        (env["results"][0].clone(), env["summary"]["text"].as_str().unwrap().to_string())
+        (
+            env["results"][0].clone(),
+            env["summary"]["text"].as_str().unwrap().to_string(),
+        )
     };
 
     // 5 values of 200 MB: each cut on the server to its first 64 KiB, and said so.
@@ -637,7 +690,10 @@ fn the_front_door_refuses_the_apply_url_and_a_superuser() {
     // Only the apply's URL: not configured for queries, whatever its role.
     let e = run(&[("NEON_DATABASE_URL", su_url.as_str())]);
     assert_eq!(e["code"], "not-configured");
-    assert!(e["message"].as_str().unwrap().contains(READONLY_URL_VAR), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains(READONLY_URL_VAR),
+        "{e}"
+    );
     // A superuser as the query credential.
     let e = run(&[(READONLY_URL_VAR, su_url.as_str())]);
     assert_eq!(e["code"], "refused");

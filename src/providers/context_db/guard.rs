@@ -271,9 +271,7 @@ impl Visitor for Checker {
 /// A set expression's own operands (nested queries are visited on their own).
 fn check_set_expr(body: &SetExpr) -> ControlFlow<Refusal> {
     match body {
-        SetExpr::Select(select) if select.into.is_some() => {
-            ControlFlow::Break(Refusal::SelectInto)
-        }
+        SetExpr::Select(select) if select.into.is_some() => ControlFlow::Break(Refusal::SelectInto),
         SetExpr::SetOperation { left, right, .. } => {
             check_set_expr(left)?;
             check_set_expr(right)
@@ -314,8 +312,7 @@ fn check_function(name: &ObjectName) -> ControlFlow<Refusal> {
 /// nothing.
 pub fn is_denied(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    DENIED_FUNCTIONS.contains(&name.as_str())
-        || DENIED_PREFIXES.iter().any(|p| name.starts_with(p))
+    DENIED_FUNCTIONS.contains(&name.as_str()) || DENIED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The first words of a statement, for messages (`COPY`, `DELETE FROM canary`, …): at most
@@ -341,7 +338,10 @@ mod tests {
     fn queries_and_explain_are_accepted_and_rendered_again() {
         for (sql, shape) in [
             ("SELECT 1", Shape::Query),
-            ("select id, note from canary where id > 1 order by id", Shape::Query),
+            (
+                "select id, note from canary where id > 1 order by id",
+                Shape::Query,
+            ),
             ("WITH x AS (SELECT 1 AS a) SELECT a FROM x", Shape::Query),
             ("SELECT 1 UNION ALL SELECT 2", Shape::Query),
             ("VALUES (1), (2)", Shape::Query),
@@ -413,12 +413,21 @@ mod tests {
     fn side_effecting_functions_are_refused_wherever_they_are() {
         for (sql, name) in [
             ("SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
-            ("SELECT pg_catalog.pg_read_binary_file('/etc/passwd')", "pg_read_binary_file"),
+            (
+                "SELECT pg_catalog.pg_read_binary_file('/etc/passwd')",
+                "pg_read_binary_file",
+            ),
             ("SELECT * FROM pg_ls_dir('/')", "pg_ls_dir"),
             ("SELECT lo_import('/etc/passwd')", "lo_import"),
             ("SELECT lo_export(1, '/tmp/x')", "lo_export"),
-            ("SELECT dblink_exec('dbname=x', 'CREATE TABLE t (x int)')", "dblink_exec"),
-            ("SELECT * FROM dblink('dbname=x', 'SELECT 1') AS t(x int)", "dblink"),
+            (
+                "SELECT dblink_exec('dbname=x', 'CREATE TABLE t (x int)')",
+                "dblink_exec",
+            ),
+            (
+                "SELECT * FROM dblink('dbname=x', 'SELECT 1') AS t(x int)",
+                "dblink",
+            ),
             ("SELECT pg_terminate_backend(1)", "pg_terminate_backend"),
             ("SELECT pg_cancel_backend(1)", "pg_cancel_backend"),
             ("SELECT set_config('work_mem', '1GB', false)", "set_config"),
@@ -427,22 +436,51 @@ mod tests {
             ("SELECT nextval('s')", "nextval"),
             ("SELECT pg_notify('c', 'x')", "pg_notify"),
             ("SELECT pg_switch_wal()", "pg_switch_wal"),
-            ("SELECT pg_create_logical_replication_slot('s', 'test_decoding')", "pg_create_logical_replication_slot"),
-            ("SELECT query_to_xml('DELETE FROM canary', true, true, '')", "query_to_xml"),
+            (
+                "SELECT pg_create_logical_replication_slot('s', 'test_decoding')",
+                "pg_create_logical_replication_slot",
+            ),
+            (
+                "SELECT query_to_xml('DELETE FROM canary', true, true, '')",
+                "query_to_xml",
+            ),
             ("SELECT PG_READ_FILE('/etc/passwd')", "PG_READ_FILE"),
             ("SELECT \"pg_read_file\"('/etc/passwd')", "pg_read_file"),
             // Hidden in a subquery, a CTE, an argument, a CASE, a window, ORDER BY, EXPLAIN.
-            ("SELECT (SELECT pg_read_file('/etc/passwd'))", "pg_read_file"),
-            ("WITH x AS (SELECT lo_import('/etc/passwd')) SELECT 1", "lo_import"),
+            (
+                "SELECT (SELECT pg_read_file('/etc/passwd'))",
+                "pg_read_file",
+            ),
+            (
+                "WITH x AS (SELECT lo_import('/etc/passwd')) SELECT 1",
+                "lo_import",
+            ),
             ("SELECT length(pg_read_file('/etc/passwd'))", "pg_read_file"),
-            ("SELECT CASE WHEN true THEN pg_terminate_backend(1) END", "pg_terminate_backend"),
-            ("SELECT 1 FROM canary ORDER BY pg_cancel_backend(1)", "pg_cancel_backend"),
-            ("SELECT 1 WHERE EXISTS (SELECT pg_reload_conf())", "pg_reload_conf"),
-            ("EXPLAIN ANALYZE SELECT pg_read_file('/etc/passwd')", "pg_read_file"),
-            ("SELECT 1 UNION SELECT length(pg_read_file('/x'))", "pg_read_file"),
+            (
+                "SELECT CASE WHEN true THEN pg_terminate_backend(1) END",
+                "pg_terminate_backend",
+            ),
+            (
+                "SELECT 1 FROM canary ORDER BY pg_cancel_backend(1)",
+                "pg_cancel_backend",
+            ),
+            (
+                "SELECT 1 WHERE EXISTS (SELECT pg_reload_conf())",
+                "pg_reload_conf",
+            ),
+            (
+                "EXPLAIN ANALYZE SELECT pg_read_file('/etc/passwd')",
+                "pg_read_file",
+            ),
+            (
+                "SELECT 1 UNION SELECT length(pg_read_file('/x'))",
+                "pg_read_file",
+            ),
         ] {
             match refused(sql) {
-                Refusal::Function(n) => assert!(n.trim_end_matches('"').ends_with(name), "{sql}: {n}"),
+                Refusal::Function(n) => {
+                    assert!(n.trim_end_matches('"').ends_with(name), "{sql}: {n}")
+                }
                 e => panic!("{sql}: {e:?}"),
             }
         }
@@ -450,7 +488,10 @@ mod tests {
 
     #[test]
     fn into_locking_and_modifying_ctes_are_refused() {
-        assert_eq!(refused("SELECT * INTO copy FROM canary"), Refusal::SelectInto);
+        assert_eq!(
+            refused("SELECT * INTO copy FROM canary"),
+            Refusal::SelectInto
+        );
         assert!(matches!(
             refused("SELECT * FROM canary FOR UPDATE"),
             Refusal::Locking(_)
@@ -472,7 +513,10 @@ mod tests {
     fn names_that_could_be_read_otherwise_are_refused() {
         // A quoted name with characters outside [A-Za-z0-9_$]: the server may unescape
         // or fold it differently.
-        for sql in ["SELECT \"pg read file\"('/x')", "SELECT U&\"pg\\005fread_file\"('/x')"] {
+        for sql in [
+            "SELECT \"pg read file\"('/x')",
+            "SELECT U&\"pg\\005fread_file\"('/x')",
+        ] {
             assert!(check(sql).is_err(), "{sql}");
         }
     }

@@ -417,7 +417,6 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-
 /// User schemas (not `pg_*`, not `information_schema`), sorted.
 async fn schemas(ep: &Endpoint, client: &Client) -> Result<Vec<String>, ProviderError> {
     Ok(client
@@ -516,8 +515,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_statement_never_connects() {
-        let p = ContextDbProvider::new(&creds(&[(READONLY_URL_VAR, "postgres://r@127.0.0.1:1/db")]))
-            .unwrap();
+        let p =
+            ContextDbProvider::new(&creds(&[(READONLY_URL_VAR, "postgres://r@127.0.0.1:1/db")]))
+                .unwrap();
         let e = p
             .query("COPY (SELECT 1) TO PROGRAM 'id'", QueryOpts::default())
             .await

@@ -267,7 +267,8 @@ async fn run(
             type_name: c.type_().name().to_string(),
         })
         .collect();
-    let value_cap = (MAX_RESULT_BYTES / columns.len().max(1)).clamp(MIN_VALUE_BYTES, MAX_VALUE_BYTES);
+    let value_cap =
+        (MAX_RESULT_BYTES / columns.len().max(1)).clamp(MIN_VALUE_BYTES, MAX_VALUE_BYTES);
     let mut acc = Acc::new(opts.max_rows);
     match checked.shape {
         Shape::Query => {
@@ -526,7 +527,10 @@ mod tests {
     #[test]
     fn the_wrapper_bounds_rows_and_bytes_on_the_server() {
         let w = wrap("SELECT 1", 2, 100, 10);
-        assert!(w.contains("FROM (SELECT 1) AS sophia_i OFFSET 0) AS sophia_q(c1, c2)"), "{w}");
+        assert!(
+            w.contains("FROM (SELECT 1) AS sophia_i OFFSET 0) AS sophia_q(c1, c2)"),
+            "{w}"
+        );
         assert!(w.contains("LIMIT 11"), "{w}");
         assert!(w.contains(&format!("<= {MAX_RESULT_BYTES}")), "{w}");
         assert!(w.contains("left(sophia_q.c2::text, 100)"), "{w}");
