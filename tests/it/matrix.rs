@@ -69,7 +69,7 @@ fn matrix_for_a_given_environment() {
     github active ready present=["GITHUB_APP_ID","GITHUB_INSTALLATION_ID","GITHUB_PRIVATE_KEY"] missing=[]
     router active partial present=["PORTKEY_API_KEY"] missing=["OPENAI_API_KEY","ANTHROPIC_API_KEY","OPENROUTER_API_KEY","GROQ_API_KEY","DEEPSEEK_API_KEY"]
     research active missing present=["TAVILY_API_KEY"] missing=["SERPER_API_KEY"]
-    context_db active missing present=[] missing=["NEON_DATABASE_URL"]
+    context_db active missing present=[] missing=["NEON_DATABASE_URL","NEON_READONLY_DATABASE_URL"]
     qdrant paused paused present=["QDRANT_URL"] missing=["QDRANT_API_KEY"]
     mem0 paused paused present=[] missing=["MEM0_API_KEY"]
     redis paused paused present=[] missing=["REDIS_URL"]

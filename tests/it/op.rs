@@ -145,15 +145,16 @@ fn proof(repo: &Repo, rel: &str) -> Value {
 #[test]
 fn every_read_only_operation_succeeds_and_writes_its_proof() {
     let sb = sandbox();
-    let db = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(TestDb::create("op"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create("op"));
     let url = db.url();
+    let readonly_url = rt.block_on(db.readonly_url());
     let redis_url = crate::redis::redis_url();
     let env = env_of(
         &sb,
         &[
             ("NEON_DATABASE_URL", &url),
+            ("NEON_READONLY_DATABASE_URL", &readonly_url),
             ("REDIS_URL", &redis_url),
             ("OPENAI_API_KEY", "sk-sandbox-openai"),
         ],
@@ -605,11 +606,13 @@ fn paused_providers_answer_paused_and_call_nothing() {
 
 #[test]
 fn a_query_that_writes_is_refused_through_the_cli_too() {
-    let db = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(TestDb::create("opq"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create("opq"));
     let repo = repo(DESIRED);
-    let env = [("NEON_DATABASE_URL".to_string(), db.url())];
+    let env = [(
+        "NEON_READONLY_DATABASE_URL".to_string(),
+        rt.block_on(db.readonly_url()),
+    )];
     for sql in ["DROP TABLE canary", "SELECT 1; DELETE FROM canary"] {
         let payload = json!({ "sql": sql }).to_string();
         let out = op(&repo, &["context_db", "query", "--payload", &payload], &env);

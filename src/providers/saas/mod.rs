@@ -27,7 +27,7 @@ pub mod slack;
 
 /// Every variable the SaaS providers, the context database and the cache read (base URLs,
 /// keys, and the router's backup provider keys). `Credentials::from_env` reads these too.
-pub const NAMES: [&str; 25] = [
+pub const NAMES: [&str; 26] = [
     "PORTKEY_API_KEY",
     "PORTKEY_BASE_URL",
     "OPENAI_API_KEY",
@@ -40,6 +40,7 @@ pub const NAMES: [&str; 25] = [
     "SERPER_API_KEY",
     "SERPER_BASE_URL",
     "NEON_DATABASE_URL",
+    "NEON_READONLY_DATABASE_URL",
     "QDRANT_URL",
     "QDRANT_API_KEY",
     "MEM0_API_KEY",
