@@ -20,6 +20,14 @@ pub enum ApprovalError {
     )]
     DigestMismatch { recorded: String, computed: String },
     #[error(
+        "the plan's actions are not what its changes call for: {what}\n  hint: the actions were edited after `sophia plan` wrote them (what runs must be what the approver read); never edit a plan — re-run `sophia plan`"
+    )]
+    Tampered {
+        /// The first differing action, when one is named.
+        action: Option<String>,
+        what: String,
+    },
+    #[error(
         "the plan's `not_after` `{not_after}` is not an RFC 3339 time\n  hint: re-run `sophia plan`"
     )]
     InvalidExpiry { not_after: String },
@@ -141,6 +149,7 @@ impl ApprovalError {
             ApprovalError::UnsupportedFormat { .. } | ApprovalError::InvalidExpiry { .. } => {
                 "invalid-input"
             }
+            ApprovalError::Tampered { .. } => "tampered",
             _ => "unapproved",
         }
     }

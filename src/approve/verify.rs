@@ -11,23 +11,13 @@ use super::{
     Signer, allowed_signers, sshsig,
 };
 use crate::core::digest::plan_digest;
-use crate::core::plan::{ChangeKind, PLAN_FORMAT, Plan};
+use crate::core::plan::{Destructive, PLAN_FORMAT, Plan};
 
-/// Whether a plan is destructive, and why: the addresses of delete/replace changes and of
-/// actions whose kind ends in `.delete` (e.g. `github.protection.delete`), sorted.
-pub fn destructive_addresses(plan: &Plan) -> Vec<String> {
-    let mut found = BTreeSet::new();
-    for change in &plan.changes {
-        if matches!(change.action, ChangeKind::Delete | ChangeKind::Replace) {
-            found.insert(change.address.to_string());
-        }
-    }
-    for action in &plan.actions {
-        if action.kind.as_str().ends_with(".delete") || action.kind.as_str().ends_with(".replace") {
-            found.insert(action.address.to_string());
-        }
-    }
-    found.into_iter().collect()
+/// Whether a plan is destructive, and why: each address with its reasons, sorted (see
+/// [`crate::core::plan::destructive`] for what counts: deletes and replaces, but also
+/// scaling to zero, removing a secret or reviewer, loosening a branch protection).
+pub fn destructive_addresses(plan: &Plan) -> Vec<Destructive> {
+    crate::core::plan::destructive(plan)
 }
 
 /// Check that `plan` (parsed from `plan_bytes`) is approved, in the order the module
@@ -80,6 +70,11 @@ pub fn verify_approval_in<Tz: TimeZone>(
             computed,
         });
     }
+    // 2b. The actions are what the (rendered) changes and facts derive.
+    crate::core::plan::check_actions(plan).map_err(|m| ApprovalError::Tampered {
+        action: m.action,
+        what: m.what,
+    })?;
     // 3. Expiry.
     let not_after = DateTime::parse_from_rfc3339(&plan.not_after)
         .map_err(|_| ApprovalError::InvalidExpiry {
@@ -150,7 +145,11 @@ pub fn verify_approval_in<Tz: TimeZone>(
             return Err(ApprovalError::NotEnoughSigners {
                 needed,
                 have,
-                destructive: destructive.join(", "),
+                destructive: destructive
+                    .iter()
+                    .map(|d| format!("{}: {}", d.address, d.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             });
         }
     }
@@ -158,7 +157,7 @@ pub fn verify_approval_in<Tz: TimeZone>(
         plan_digest: plan.digest.clone(),
         mode: settings.approval,
         signers,
-        destructive,
+        destructive: destructive.into_iter().map(|d| d.address).collect(),
     })
 }
 
@@ -345,9 +344,14 @@ mod tests {
             "summary": {"create": 0, "update": 0, "delete": 0, "replace": 0}, "digest": ""
         });
         if destructive {
+            let p = "github.repo.o/r.branch.main.protection";
+            value["changes"] = serde_json::json!([{
+                "address": p, "action": "delete", "before": {"enforce_admins": true},
+                "after": null, "diff": []
+            }]);
             value["actions"] = serde_json::json!([{
-                "id": "qdrant.collection.delete:qdrant.collection.c", "address": "qdrant.collection.c",
-                "kind": "qdrant.collection.delete", "params": {}, "depends_on": []
+                "id": format!("github.protection.delete:{p}"), "address": p,
+                "kind": "github.protection.delete", "params": {}, "depends_on": []
             }]);
         }
         let mut plan: Plan = serde_json::from_value(value).unwrap();
@@ -534,7 +538,13 @@ mod tests {
     fn destructive_policy_counts_distinct_principals() {
         let (alice, bob) = (key(1), key(3));
         let (bytes, plan) = plan(true);
-        assert_eq!(destructive_addresses(&plan), vec!["qdrant.collection.c"]);
+        assert_eq!(
+            destructive_addresses(&plan),
+            vec![Destructive {
+                address: "github.repo.o/r.branch.main.protection".into(),
+                reason: "deleted".into()
+            }]
+        );
         let list = allowed(&[
             line("alice@example.com", "", &alice),
             line("bob@example.com", "", &bob),
@@ -557,7 +567,10 @@ mod tests {
         );
         let ok = check(&bytes, &plan, vec![a, b], &list, &settings, now()).unwrap();
         assert_eq!(ok.signers.len(), 2);
-        assert_eq!(ok.destructive, vec!["qdrant.collection.c"]);
+        assert_eq!(
+            ok.destructive,
+            vec!["github.repo.o/r.branch.main.protection"]
+        );
     }
 
     #[test]

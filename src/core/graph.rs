@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use crate::core::address::Address;
 use crate::core::dag;
-use crate::core::desired::{Activation, Desired, FlyApp, ProviderName};
+use crate::core::desired::{Activation, Desired, ProviderName};
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::action_kind::ActionKind;
+use crate::core::plan::facts::{AppFacts, Facts, fly_app};
 use crate::core::plan::types::{Action, ActionId, Change, ChangeKind};
 
 /// Why the actions cannot be ordered.
@@ -90,16 +91,6 @@ pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     (ActionKind::ProviderActivate, None, Scope::SameProvider),
 ];
 
-/// The Fly app an address belongs to.
-fn fly_app(address: &Address) -> Option<&str> {
-    match address {
-        Address::FlyApp { app } | Address::FlySecrets { app } | Address::FlyMachines { app } => {
-            Some(app)
-        }
-        _ => None,
-    }
-}
-
 /// Whether `rule` orders `a` before `b`.
 fn rule_applies(rule: &(ActionKind, Option<ActionKind>, Scope), a: &Action, b: &Action) -> bool {
     let (first, then, scope) = rule;
@@ -136,11 +127,7 @@ fn action(kind: ActionKind, address: &Address, params: Value) -> Action {
 }
 
 /// The actions of one change, without dependencies yet.
-pub fn actions_for(
-    change: &Change,
-    desired: &Desired,
-    live: &LiveSnapshot,
-) -> Result<Vec<Action>, GraphError> {
+pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphError> {
     let a = &change.address;
     let after = &change.after;
     let unsupported = |what: &str| GraphError::Unsupported {
@@ -177,8 +164,7 @@ pub fn actions_for(
             )]
         }
         (Address::FlyMachines { app }, ChangeKind::Create | ChangeKind::Update) => {
-            let spec = desired.fly.as_ref().and_then(|f| f.apps.get(app));
-            machines_actions(a, after, spec, live)
+            machines_actions(a, change, &facts.app(app))
         }
         (Address::GithubProtection { .. }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(
@@ -208,7 +194,7 @@ pub fn actions_for(
             // All that executing it reads, so apply acts on the signed plan alone: the
             // activation, and for the router the routes its validation is configured with.
             let mut params = json!({ "activation": after["activation"] });
-            if let Some(routes) = desired.router.as_ref().filter(|_| name == "router") {
+            if let Some(routes) = facts.routes.as_ref().filter(|_| name == "router") {
                 params["routes"] = json!(routes);
             }
             vec![action(ActionKind::ProviderActivate, a, params)]
@@ -253,7 +239,7 @@ pub fn actions_for(
 /// So a `fly.secrets.set` whose app has running machines and no machines action in the plan
 /// (which would update them anyway, after the secrets) restarts them itself: its params say
 /// `restart_machines` and carry the app's strategy and health check for that rollout.
-fn restart_for_secrets(actions: &mut [Action], desired: &Desired, live: &LiveSnapshot) {
+fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
     let deployed: BTreeSet<String> = actions
         .iter()
         .filter(|a| a.kind.as_str().starts_with("fly.machines."))
@@ -266,21 +252,13 @@ fn restart_for_secrets(actions: &mut [Action], desired: &Desired, live: &LiveSna
         let Some(app) = fly_app(&a.address).map(str::to_string) else {
             continue;
         };
-        let running = live
-            .get(&Address::FlyMachines { app: app.clone() })
-            .and_then(|m| m.get("count"))
-            .and_then(Value::as_u64)
-            .is_some_and(|n| n > 0);
-        let restart = running && !deployed.contains(&app);
-        let spec = desired.fly.as_ref().and_then(|f| f.apps.get(&app));
+        let restart = facts.running.contains(&app) && !deployed.contains(&app);
+        let spec = facts.app(&app);
         if let Value::Object(params) = &mut a.params {
             params.insert("restart_machines".into(), json!(restart));
             if restart {
-                params.insert(
-                    "strategy".into(),
-                    json!(spec.and_then(|s| s.strategy).unwrap_or_default().as_str()),
-                );
-                if let Some(h) = spec.and_then(|s| s.health.as_ref()) {
+                params.insert("strategy".into(), json!(spec.strategy.as_str()));
+                if let Some(h) = &spec.health {
                     params.insert(
                         "health".into(),
                         json!({ "path": h.path, "expect_status": h.expect_status }),
@@ -291,34 +269,27 @@ fn restart_for_secrets(actions: &mut [Action], desired: &Desired, live: &LiveSna
     }
 }
 
-/// `fly.machines.update` (and `fly.health.check` when the app has a health check).
-fn machines_actions(
-    address: &Address,
-    after: &Value,
-    spec: Option<&FlyApp>,
-    live: &LiveSnapshot,
-) -> Vec<Action> {
+/// `fly.machines.update` (and `fly.health.check` when the app has a health check). The
+/// image replaced is the change's `before` (the live object when the machines exist).
+fn machines_actions(address: &Address, change: &Change, spec: &AppFacts) -> Vec<Action> {
     let mut params = serde_json::Map::new();
     for key in ["image", "count", "regions", "guest", "env"] {
-        params.insert(key.into(), after.get(key).cloned().unwrap_or(Value::Null));
+        params.insert(
+            key.into(),
+            change.after.get(key).cloned().unwrap_or(Value::Null),
+        );
     }
-    params.insert(
-        "strategy".into(),
-        json!(spec.and_then(|s| s.strategy).unwrap_or_default().as_str()),
-    );
+    params.insert("strategy".into(), json!(spec.strategy.as_str()));
     params.insert(
         "previous_image".into(),
-        live.get(address)
-            .and_then(|m| m.get("image"))
-            .cloned()
-            .unwrap_or(Value::Null),
+        change.before.get("image").cloned().unwrap_or(Value::Null),
     );
     let mut out = vec![action(
         ActionKind::FlyMachinesUpdate,
         address,
         Value::Object(params),
     )];
-    if let Some(health) = spec.and_then(|s| s.health.as_ref()) {
+    if let Some(health) = &spec.health {
         out.push(action(
             ActionKind::FlyHealthCheck,
             address,
@@ -368,10 +339,7 @@ pub fn check_app_dependencies(desired: &Desired) -> Result<(), GraphError> {
 /// Edges from `depends_on`: app B's `fly.machines.update` waits for the last action of
 /// every app it depends on, directly or not (its health check when present, else its
 /// machines update, secrets, creation). Apps without actions in the plan add no edge.
-pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId, ActionId)> {
-    let Some(fly) = &desired.fly else {
-        return Vec::new();
-    };
+pub fn dependency_edges(facts: &Facts, actions: &[Action]) -> Vec<(ActionId, ActionId)> {
     // Rank of the kinds in an app's chain: the last present one is what dependents wait for.
     const CHAIN: [ActionKind; 4] = [
         ActionKind::FlyAppCreate,
@@ -398,7 +366,7 @@ pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId,
     for (app, update) in machines {
         // Transitive closure of `depends_on` (the app graph was checked acyclic).
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<&str> = fly
+        let mut stack: Vec<&str> = facts
             .apps
             .get(app)
             .map(|a| a.depends_on.iter().map(String::as_str).collect())
@@ -410,7 +378,7 @@ pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId,
             if let Some((_, id)) = last.get(dep) {
                 edges.push(((*id).clone(), update.clone()));
             }
-            if let Some(d) = fly.apps.get(dep) {
+            if let Some(d) = facts.apps.get(dep) {
                 stack.extend(d.depends_on.iter().map(String::as_str));
             }
         }
@@ -418,18 +386,25 @@ pub fn dependency_edges(desired: &Desired, actions: &[Action]) -> Vec<(ActionId,
     edges
 }
 
-/// Build the ordered action list of a set of changes.
+/// Build the ordered action list of a set of changes, planning `desired` against `live`.
 pub fn build(
     changes: &[Change],
     desired: &Desired,
     live: &LiveSnapshot,
 ) -> Result<Vec<Action>, GraphError> {
     check_app_dependencies(desired)?;
+    derive(changes, &Facts::gather(desired, live))
+}
+
+/// The ordered action list of a set of changes, given the [`Facts`] the changes do not
+/// carry. Pure and total over its inputs: `sophia verify` and `apply` call it on a plan's
+/// own changes and facts and refuse a plan whose actions differ ([`crate::core::plan::check`]).
+pub fn derive(changes: &[Change], facts: &Facts) -> Result<Vec<Action>, GraphError> {
     let mut actions = Vec::new();
     for change in changes {
-        actions.extend(actions_for(change, desired, live)?);
+        actions.extend(actions_for(change, facts)?);
     }
-    restart_for_secrets(&mut actions, desired, live);
+    restart_for_secrets(&mut actions, facts);
     let mut edges: BTreeSet<(ActionId, ActionId)> = BTreeSet::new();
     // Quadratic in the actions of one scope only: group by provider first.
     let mut by_provider: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();
@@ -483,7 +458,7 @@ pub fn build(
             }
         }
     }
-    edges.extend(dependency_edges(desired, &actions));
+    edges.extend(dependency_edges(facts, &actions));
     for a in &mut actions {
         a.depends_on.clear();
     }

@@ -190,7 +190,6 @@ fn time(offset: Duration) -> String {
 /// Built from JSON (as a plan file is read), so fields the plan gains later default.
 fn plan(not_after: Duration, destructive: bool) -> Plan {
     let app = "fly.app.sophiaai-dashboard-v2";
-    let image = "registry.fly.io/sophiaai-dashboard-v2:deployment-01";
     let mut value = json!({
         "format": PLAN_FORMAT,
         "tool_version": "0.1.0",
@@ -207,14 +206,14 @@ fn plan(not_after: Duration, destructive: bool) -> Plan {
             "address": app,
             "action": "create",
             "before": null,
-            "after": {"image": image, "count": 2},
-            "diff": [{"path": "image", "before": null, "after": image}]
+            "after": {"org": "pay-ready"},
+            "diff": [{"path": "org", "before": null, "after": "pay-ready"}]
         }],
         "actions": [{
             "id": format!("fly.app.create:{app}"),
             "address": app,
             "kind": "fly.app.create",
-            "params": {"org": "pay-ready"},
+            "params": {"app": "sophiaai-dashboard-v2", "org": "pay-ready"},
             "depends_on": []
         }],
         "summary": {"create": 1, "update": 0, "delete": 0, "replace": 0},

@@ -19,6 +19,7 @@ mod sandbox;
 mod sandbox_conformance;
 mod schema;
 mod security_fs;
+mod security_gate;
 mod support;
 #[path = "loop.rs"]
 mod the_loop;

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
-use crate::core::render::{attr_lines, change_symbol};
+use crate::core::render::{
+    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, settings_lines,
+};
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
 /// ("body is too long (maximum is 65536 characters)").
@@ -189,7 +191,12 @@ fn render_with(
                             l.text
                         );
                     }
-                    let head = format!("- `{}` `{}`\n", change_symbol(c.action), c.address);
+                    let head = format!(
+                        "- `{}` `{}`{}\n",
+                        change_symbol(c.action),
+                        c.address,
+                        destructive_flag(c)
+                    );
                     if body.is_empty() {
                         head
                     } else {
@@ -198,7 +205,12 @@ fn render_with(
                     }
                 }
                 Detail::Addresses | Detail::Budgeted(_) => {
-                    format!("- `{}` `{}`\n", change_symbol(c.action), c.address)
+                    format!(
+                        "- `{}` `{}`{}\n",
+                        change_symbol(c.action),
+                        c.address,
+                        destructive_flag(c)
+                    )
                 }
             };
             if let Some(b) = budget.as_mut() {
@@ -227,6 +239,15 @@ fn render_with(
         let _ = writeln!(out, "\n</details>\n");
     }
 
+    // Never cut by the budget: what the actions run with besides the changes.
+    let settings = settings_lines(plan);
+    if !settings.is_empty() {
+        let _ = writeln!(out, "{SETTINGS_HEADING}\n");
+        for l in settings {
+            let _ = writeln!(out, "- {l}");
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "Plan digest: `{}`  ", plan.digest);
     let _ = writeln!(out, "Desired state: `{}`  ", plan.desired.digest);
     let _ = writeln!(
@@ -248,6 +269,13 @@ fn render_with(
         Detail::Budgeted(_) => Some(out),
         _ => (out.chars().count() <= max).then_some(out),
     }
+}
+
+/// ` — **destructive: …**` after a destructive update's address.
+fn destructive_flag(c: &Change) -> String {
+    destructive_note(c)
+        .map(|n| format!(" — **{n}**"))
+        .unwrap_or_default()
 }
 
 fn indent(text: &str, prefix: &str) -> String {

@@ -14,7 +14,8 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::core::diff::replace_reason;
-use crate::core::plan::{Change, ChangeKind};
+use crate::core::plan::destructive::change_reasons;
+use crate::core::plan::{Change, ChangeKind, Facts, Plan};
 
 /// A value is shown as a line diff rather than `before → after` once it is longer than
 /// this: past ~40 characters two values no longer fit side by side on an 80-column line.
@@ -183,6 +184,30 @@ pub fn attr_lines(change: &Change) -> Vec<Line> {
         }
     }
     lines
+}
+
+/// Why an update is destructive (`destructive: allows force pushes`), when it is. A
+/// delete or replace already says so in its words and symbol.
+pub fn destructive_note(change: &Change) -> Option<String> {
+    if change.action != ChangeKind::Update {
+        return None;
+    }
+    let reasons = change_reasons(change);
+    (!reasons.is_empty()).then(|| format!("destructive: {}", reasons.join("; ")))
+}
+
+/// The heading of the settings section of the renderings.
+pub const SETTINGS_HEADING: &str =
+    "Settings the actions also run with (from desired/, not diffed above):";
+
+/// What the actions take beyond the changes ([`Facts`]), one line each: the approver reads
+/// every input of every action, and `verify`/`apply` refuse actions that differ from what
+/// the changes and these lines derive.
+pub fn settings_lines(plan: &Plan) -> Vec<String> {
+    match Facts::of_actions(&plan.actions) {
+        Ok(facts) => facts.lines(),
+        Err(e) => vec![format!("the actions' settings cannot be read: {e}")],
+    }
 }
 
 /// The provider a change belongs to, for grouping (`provider.<p>` belongs to `p`).

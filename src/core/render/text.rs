@@ -13,7 +13,10 @@
 use std::fmt::Write as _;
 
 use crate::core::plan::{ChangeKind, Plan};
-use crate::core::render::{Line, Mark, attr_lines, change_symbol, change_words};
+use crate::core::render::{
+    Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, destructive_note,
+    settings_lines,
+};
 
 const GREEN: &str = "32";
 const RED: &str = "31";
@@ -113,6 +116,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     &format!("# {} {}", change.address, change_words(change.action))
                 )
             );
+            if let Some(note) = destructive_note(change) {
+                let _ = writeln!(out, "  {}", paint(color, RED, &format!("# {note}")));
+            }
             let _ = writeln!(
                 out,
                 "  {} {}",
@@ -125,6 +131,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
             );
             for l in attr_lines(change) {
                 let _ = writeln!(out, "{}", attr_line(color, &l));
+            }
+            out.push('\n');
+        }
+        let settings = settings_lines(plan);
+        if !settings.is_empty() {
+            let _ = writeln!(out, "{SETTINGS_HEADING}");
+            for l in settings {
+                let _ = writeln!(out, "  {l}");
             }
             out.push('\n');
         }
