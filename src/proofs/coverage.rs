@@ -7,11 +7,56 @@
 //! stands. Two kinds of entry are not proofs and are skipped: empty folders (git does not
 //! keep them) and the temporaries of the atomic writer (`.NAME.tmp.PID.HEX`, a write in
 //! progress or the leftover of a killed one, which `apply` sweeps).
+//!
+//! An action's intent record is journaled before its first call and its outcome record
+//! after its proof ([`interrupted`]): a kill between the proof and the outcome leaves
+//! `apply/<hex>/<action id>.json` with only the intent naming it. That file is covered — the
+//! journal says the action was started — and reported as "outcome not journaled".
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::layout::JOURNALED_DIRS;
+use super::journal::{INTENT_STATUS, Record};
+use super::layout::{JOURNALED_DIRS, ProofKind};
+
+/// What the intents without an outcome say (see [`interrupted`]).
+#[derive(Debug, Default)]
+pub struct Interrupted {
+    /// `kind address (plan digest)` of each, in journal order.
+    pub actions: Vec<String>,
+    /// Their own proof paths (`apply/<hex>/<kind>:<address>.json`), which no outcome names.
+    pub proofs: BTreeSet<String>,
+}
+
+/// Every intent record (kind, plan, address) that no later record of the same kind, plan and
+/// address concludes.
+pub fn interrupted(records: &[Record]) -> Interrupted {
+    let key = |r: &Record| (r.kind.clone(), r.plan_digest.clone(), r.address.clone());
+    let mut open: Vec<&Record> = Vec::new();
+    for r in records {
+        if r.status == INTENT_STATUS {
+            open.push(r);
+        } else if r.address.is_some() {
+            open.retain(|i| key(i) != key(r));
+        }
+    }
+    let mut out = Interrupted::default();
+    for r in open {
+        let (Some(digest), Some(address)) = (&r.plan_digest, &r.address) else {
+            continue;
+        };
+        out.actions
+            .push(format!("`{}` on `{address}` (plan `{digest}`)", r.kind));
+        let kind = ProofKind::ApplyAction {
+            plan_digest: digest.clone(),
+            action_id: format!("{}:{address}", r.kind),
+        };
+        if let Ok(path) = kind.path() {
+            out.proofs.insert(path.to_string());
+        }
+    }
+    out
+}
 
 /// The entries under `proofs_root`'s journaled folders that are not in `named` (paths
 /// relative to `proofs/`, `/`-separated), sorted. `Err` says why a folder could not be
