@@ -16,6 +16,7 @@ mod render;
 mod sandbox;
 mod sandbox_conformance;
 mod schema;
+mod security_apply;
 mod security_fs;
 mod support;
 #[path = "loop.rs"]
