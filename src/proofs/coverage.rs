@@ -16,8 +16,14 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::journal::{INTENT_STATUS, Record};
 use super::layout::{JOURNALED_DIRS, ProofKind};
+
+/// The status of an action's intent record, journaled before its first call; its outcome
+/// record follows with the same kind, plan and address.
+pub const INTENT_STATUS: &str = "intent";
+
+/// What [`interrupted`] reads of a journal record: `(kind, status, plan_digest, address)`.
+pub type Step<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
 /// What the intents without an outcome say (see [`interrupted`]).
 #[derive(Debug, Default)]
@@ -30,26 +36,25 @@ pub struct Interrupted {
 
 /// Every intent record (kind, plan, address) that no later record of the same kind, plan and
 /// address concludes.
-pub fn interrupted(records: &[Record]) -> Interrupted {
-    let key = |r: &Record| (r.kind.clone(), r.plan_digest.clone(), r.address.clone());
-    let mut open: Vec<&Record> = Vec::new();
+pub fn interrupted(records: &[Step<'_>]) -> Interrupted {
+    let mut open: Vec<&Step<'_>> = Vec::new();
     for r in records {
-        if r.status == INTENT_STATUS {
+        if r.1 == INTENT_STATUS {
             open.push(r);
-        } else if r.address.is_some() {
-            open.retain(|i| key(i) != key(r));
+        } else if r.3.is_some() {
+            open.retain(|i| (i.0, i.2, i.3) != (r.0, r.2, r.3));
         }
     }
     let mut out = Interrupted::default();
-    for r in open {
-        let (Some(digest), Some(address)) = (&r.plan_digest, &r.address) else {
+    for &(kind, _, digest, address) in open {
+        let (Some(digest), Some(address)) = (digest, address) else {
             continue;
         };
         out.actions
-            .push(format!("`{}` on `{address}` (plan `{digest}`)", r.kind));
+            .push(format!("`{kind}` on `{address}` (plan `{digest}`)"));
         let kind = ProofKind::ApplyAction {
-            plan_digest: digest.clone(),
-            action_id: format!("{}:{address}", r.kind),
+            plan_digest: digest.to_string(),
+            action_id: format!("{kind}:{address}"),
         };
         if let Ok(path) = kind.path() {
             out.proofs.insert(path.to_string());
@@ -94,7 +99,7 @@ fn walk(
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let temporary = meta.is_file() && super::atomic::is_temporary(name);
-    if !temporary && !(meta.is_file() && named.contains(rel)) {
+    if !(temporary || (meta.is_file() && named.contains(rel))) {
         out.push(rel.to_string());
     }
     Ok(())

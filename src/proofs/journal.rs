@@ -46,9 +46,7 @@ pub use super::verify::{VerifyError, VerifyReport};
 /// The `prev` of the first record: `sha256:` of the empty string.
 pub const GENESIS: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// The status of an action's intent record, journaled before its first call; its outcome
-/// record follows with the same kind, plan and address.
-pub const INTENT_STATUS: &str = "intent";
+pub use super::coverage::INTENT_STATUS;
 
 /// The journal's file name under `proofs/`.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -594,7 +592,14 @@ pub fn verify_entries(
     //    there is the trace of an interrupted run: reported, not refused.
     let named: std::collections::BTreeSet<&str> =
         records.iter().filter_map(|r| r.proof.as_deref()).collect();
-    let interrupted = super::coverage::interrupted(&records);
+    let steps: Vec<super::coverage::Step<'_>> = records
+        .iter()
+        .map(|r| {
+            let (d, a) = (r.plan_digest.as_deref(), r.address.as_deref());
+            (r.kind.as_str(), r.status.as_str(), d, a)
+        })
+        .collect();
+    let interrupted = super::coverage::interrupted(&steps);
     let files: Vec<String> = super::coverage::unjournaled(proofs_root, &named)
         .map_err(|reason| VerifyError::Unlistable { reason })?
         .into_iter()
