@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::approve::{self, GateOptions, Gated};
-use crate::backend::{Backend, Holder, LeaseError, LeaseGuard};
+use crate::backend::{Applied, Backend, Holder, LeaseError, LeaseGuard};
 use crate::core::envelope::EnvelopeError;
-use crate::core::plan::Action;
+use crate::core::plan::{Action, Plan};
+use crate::proofs::writable::NotWritable;
 use crate::providers::{Credentials, SecretSource};
 pub use dag::ActionStatus;
 pub use fresh::missing_secrets;
@@ -83,6 +84,24 @@ pub enum Refusal {
     MissingSecrets { names: Vec<String> },
     #[error("the plan has actions of `{provider}`, which this build of sophia cannot execute")]
     UnsupportedProvider { provider: String },
+    #[error("{}\n  hint: a plan runs once; re-run `sophia plan` (it plans exactly the work that remains) and have the new plan approved", replayed(.digest, .earlier))]
+    Replayed { digest: String, earlier: Applied },
+    #[error("{not_writable}\n  hint: {}", .not_writable.hint())]
+    ProofsNotWritable { not_writable: NotWritable },
+}
+
+fn replayed(digest: &str, earlier: &Applied) -> String {
+    if earlier.digest == digest {
+        format!(
+            "the plan `{digest}` was already applied: its apply started at {}",
+            earlier.at
+        )
+    } else {
+        format!(
+            "the plan `{digest}` reuses the nonce `{}` of the plan `{}`, whose apply started at {}",
+            earlier.nonce, earlier.digest, earlier.at
+        )
+    }
 }
 
 /// What one action did.
@@ -193,6 +212,16 @@ async fn gated_apply(
     let approver = record::describe_approval(&approval);
     let digest = Some(plan.digest.as_str());
 
+    // 2b. A plan runs once: refused when an apply of it (its digest, or its nonce) ever
+    //     started, before any provider call.
+    let earlier = env.backend.applied(&plan.digest, &plan.nonce).await;
+    refused(env.backend, digest, not_replayed(&plan, earlier)).await?;
+
+    // 2c. Every proof the apply will write can be written (files only): a proof location
+    //     that is a link or not writable is refused before the first mutating call.
+    let writable = record::check_writable(env, opts, &plan);
+    refused(env.backend, digest, writable).await?;
+
     // 3. Providers configured, then the stale check: reads only.
     let http = env.creds.http();
     let providers = refused(
@@ -210,7 +239,10 @@ async fn gated_apply(
     let secrets = fresh::secrets_present(&plan, env.secrets.as_ref());
     refused(env.backend, digest, secrets).await?;
 
-    // 5. The plan and its approval are recorded before the first mutating call.
+    // 5. The plan is claimed (a concurrent claim of it is refused), then it and its
+    //    approval are recorded, all before the first mutating call.
+    let claimed = env.backend.claim(&plan.digest, &plan.nonce).await;
+    refused(env.backend, digest, not_replayed(&plan, claimed)).await?;
     let plan_record = record::plan_approved(env, opts, &plan, &plan_bytes, &approver).await?;
 
     // 6. The DAG, from the signed plan alone.
@@ -252,6 +284,18 @@ fn gate(root: &Path, opts: &ApplyOptions) -> anyhow::Result<Gated> {
         approve: opts.approve.clone(),
     };
     approve::gate(root, &gate_opts, chrono::Utc::now())
+}
+
+/// `Ok` when no earlier apply of `plan` is known, else the [`Refusal::Replayed`].
+fn not_replayed(plan: &Plan, earlier: anyhow::Result<Option<Applied>>) -> anyhow::Result<()> {
+    match earlier.context("reading which plans were applied")? {
+        None => Ok(()),
+        Some(earlier) => Err(Refusal::Replayed {
+            digest: plan.digest.clone(),
+            earlier,
+        }
+        .into()),
+    }
 }
 
 /// `result`, with a refusal journaled (best effort) when it is one.

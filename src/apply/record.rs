@@ -88,24 +88,8 @@ pub(super) async fn write_action_proof(
         Status::Failure => "failure",
     };
     let store = env.backend.proofs();
-    let mut kinds = vec![ProofKind::ApplyAction {
-        plan_digest: plan_digest.to_string(),
-        action_id: action.id.0.clone(),
-    }];
-    match &action.address {
-        Address::FlyMachines { app }
-            if action.kind == crate::core::plan::ActionKind::FlyHealthCheck =>
-        {
-            kinds.push(ProofKind::Healthz { app: app.clone() })
-        }
-        Address::GithubProtection { repo, branch } => kinds.push(ProofKind::GithubProtection {
-            repo: repo.clone(),
-            branch: branch.clone(),
-        }),
-        _ => {}
-    }
     let mut first: Option<ProofRef> = None;
-    for kind in kinds {
+    for kind in action_proof_kinds(plan_digest, action) {
         // Written off the async threads (an fsync'd atomic write): the DAG's other actions
         // all run in this task and would wait for the disk otherwise.
         let (store, bytes) = (store.clone(), bytes.clone());
@@ -125,6 +109,86 @@ pub(super) async fn write_action_proof(
     Ok(first
         .map(|p| p.path().as_str().to_string())
         .unwrap_or_default())
+}
+
+/// The proofs of one action: `proofs/apply/<hex>/<action id>.json`, plus the original
+/// layout's own file for health checks and branch protection.
+fn action_proof_kinds(plan_digest: &str, action: &Action) -> Vec<ProofKind> {
+    let mut kinds = vec![ProofKind::ApplyAction {
+        plan_digest: plan_digest.to_string(),
+        action_id: action.id.0.clone(),
+    }];
+    match &action.address {
+        Address::FlyMachines { app }
+            if action.kind == crate::core::plan::ActionKind::FlyHealthCheck =>
+        {
+            kinds.push(ProofKind::Healthz { app: app.clone() })
+        }
+        Address::GithubProtection { repo, branch } => kinds.push(ProofKind::GithubProtection {
+            repo: repo.clone(),
+            branch: branch.clone(),
+        }),
+        _ => {}
+    }
+    kinds
+}
+
+/// Journal the intent to run an action, before its first call (issue 18, finding 6): a
+/// crash, or a proof that cannot be written, then still leaves evidence that the call may
+/// have happened. Its outcome record (the action's kind and address again, with its status
+/// and proof) follows; `proofs verify` reports an intent without one.
+pub(super) async fn action_intent(
+    backend: &Backend,
+    plan_digest: &str,
+    action: &Action,
+) -> anyhow::Result<()> {
+    backend
+        .append(
+            NewRecord::now(action.kind.as_str(), crate::proofs::journal::INTENT_STATUS)
+                .plan(plan_digest)
+                .address(&action.address),
+        )
+        .await
+        .context("journaling the intent to run an action")?;
+    Ok(())
+}
+
+/// Refuse, before the first mutating call, an apply that could not write one of its proofs:
+/// each action's, the summary, the plan record's files and (local backend) the journal.
+pub(super) fn check_writable(
+    env: &ApplyEnv<'_>,
+    opts: &ApplyOptions,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    let store = env.backend.proofs();
+    let digest = plan.digest.clone();
+    let mut kinds: Vec<ProofKind> = plan
+        .actions
+        .iter()
+        .flat_map(|a| action_proof_kinds(&digest, a))
+        .collect();
+    kinds.push(ProofKind::Plan {
+        digest: digest.clone(),
+    });
+    let signatures = signature_texts(env.root, &opts.signatures, &opts.plan).len();
+    kinds.extend((0..signatures).map(|index| ProofKind::PlanSignature {
+        digest: digest.clone(),
+        index,
+    }));
+    kinds.push(ProofKind::PlanRecord {
+        digest: digest.clone(),
+    });
+    let mut locations = kinds
+        .iter()
+        .map(|k| store.path_of(k))
+        .collect::<anyhow::Result<Vec<RelPath>>>()?;
+    locations.push(apply_summary_path(&digest)?);
+    if matches!(env.backend, Backend::Local { .. }) {
+        locations.push(RelPath::parse(crate::proofs::journal::JOURNAL_FILE)?);
+    }
+    crate::proofs::writable::check_writable(store.root(), &locations)
+        .map_err(|not_writable| super::Refusal::ProofsNotWritable { not_writable })?;
+    Ok(())
 }
 
 /// The end of an apply: the summary proof (`proofs/apply/<hex>/summary.json`), the

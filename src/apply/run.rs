@@ -91,6 +91,10 @@ async fn execute_one(
     plan_digest: &str,
     action: &Action,
 ) -> Result<(String, Option<String>), String> {
+    // The intent first: if it cannot be journaled, the action does not run.
+    if let Err(e) = record::action_intent(env.backend, plan_digest, action).await {
+        return Err(format!("not started: {e:#}"));
+    }
     let started = Instant::now();
     let outcome = match providers.get(action.address.provider()) {
         // Activation validates the provider and updates the repository's record.

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod applied;
 pub mod local;
 pub mod postgres;
 
@@ -44,6 +45,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::proofs::{NewRecord, ProofKind, ProofRef, ProofStore, Record, VerifyReport};
+pub use applied::Applied;
 
 /// The environment variable that selects the backend: unset or `local` for the local
 /// backend, `postgres://…` / `postgresql://…` for PostgreSQL.
@@ -436,6 +438,28 @@ impl Backend {
             pg.store_plan(plan).await?;
         }
         Ok(refs)
+    }
+
+    /// An earlier apply of the plan with `digest` or `nonce`, if any (see [`applied`]).
+    pub async fn applied(&self, digest: &str, nonce: &str) -> anyhow::Result<Option<Applied>> {
+        match self {
+            Backend::Local { proofs, .. } => {
+                let records = self.journal().await?;
+                Ok(applied::find_in_journal(&records, proofs, digest, nonce))
+            }
+            Backend::Postgres(pg) => pg.applied(digest, nonce).await,
+        }
+    }
+
+    /// Claim the plan as applied, under the lease and before its first mutating call.
+    /// `Some` is the earlier apply that already claimed it (refuse then). On the local
+    /// backend the claim is the `apply.start` record the executor journals next, so this
+    /// only checks; on PostgreSQL it is an insert under the table's unique constraints.
+    pub async fn claim(&self, digest: &str, nonce: &str) -> anyhow::Result<Option<Applied>> {
+        match self {
+            Backend::Local { .. } => self.applied(digest, nonce).await,
+            Backend::Postgres(pg) => pg.claim(digest, nonce).await,
+        }
     }
 
     /// A stored plan record (PostgreSQL: from the table; local: from `proofs/plans/`).

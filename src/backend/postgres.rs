@@ -5,6 +5,7 @@
 //! sophia_lease   (name PK, holder, username, host, pid, token, since, expires_at)
 //! sophia_journal (seq PK, at, kind, plan_digest, address, status, proof, proof_sha256, prev, line)
 //! sophia_plans   (digest PK, plan, signatures[], approver, status, stored_at, updated_at)
+//! sophia_applied (digest PK, nonce UNIQUE, at): each plan an apply started, claimed once
 //! ```
 //!
 //! - Tables are created on first use, under a transaction-scoped advisory lock
@@ -36,7 +37,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
-use super::{Granted, Holder, LeaseError, LeaseInfo, PlanRecord, Takeover, TakeoverReason};
+use super::{
+    Applied, Granted, Holder, LeaseError, LeaseInfo, PlanRecord, Takeover, TakeoverReason,
+};
 use crate::proofs::journal::{self, Entry, Source};
 use crate::proofs::{GENESIS, NewRecord, ProofStore, Record, VerifyReport};
 
@@ -81,6 +84,11 @@ CREATE TABLE IF NOT EXISTS sophia_plans (
     status      TEXT NOT NULL,
     stored_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sophia_applied (
+    digest      TEXT PRIMARY KEY,
+    nonce       TEXT NOT NULL UNIQUE,
+    at          TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 ";
 
@@ -458,6 +466,47 @@ impl PgBackend {
             .await
             .with_context(|| self.ctx("storing a plan record"))?;
         Ok(())
+    }
+
+    /// The earlier apply of the plan with `digest` or `nonce`, if any.
+    pub async fn applied(&self, digest: &str, nonce: &str) -> anyhow::Result<Option<Applied>> {
+        let client = self.client.lock().await;
+        let row = client
+            .query_opt(
+                "SELECT digest, nonce,
+                   to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                 FROM sophia_applied
+                 WHERE digest = $1 OR nonce = $2 ORDER BY at LIMIT 1",
+                &[&digest, &nonce],
+            )
+            .await
+            .with_context(|| self.ctx("reading the applied plans"))?;
+        Ok(row.map(|r| Applied {
+            digest: r.get(0),
+            nonce: r.get(1),
+            at: r.get(2),
+        }))
+    }
+
+    /// Claim a plan: the insert succeeds once per digest and once per nonce; otherwise the
+    /// earlier claim is returned.
+    pub async fn claim(&self, digest: &str, nonce: &str) -> anyhow::Result<Option<Applied>> {
+        let inserted = {
+            let client = self.client.lock().await;
+            client
+                .execute(
+                    "INSERT INTO sophia_applied (digest, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&digest, &nonce],
+                )
+                .await
+                .with_context(|| self.ctx("claiming the plan as applied"))?
+        };
+        if inserted == 1 {
+            return Ok(None);
+        }
+        Ok(Some(self.applied(digest, nonce).await?.ok_or_else(
+            || anyhow::anyhow!("claiming the plan as applied: a conflicting claim vanished"),
+        )?))
     }
 
     pub async fn load_plan(&self, digest: &str) -> anyhow::Result<Option<PlanRecord>> {

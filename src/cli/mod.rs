@@ -227,6 +227,8 @@ fn error_code(err: &anyhow::Error) -> &'static str {
             Refusal::Unreadable { .. } => "not-configured",
             Refusal::MissingSecrets { .. } => "not-configured",
             Refusal::UnsupportedProvider { .. } => "invalid-input",
+            Refusal::Replayed { .. } => "replayed",
+            Refusal::ProofsNotWritable { .. } => "proofs-not-writable",
         };
     }
     if let Some(crate::backend::LeaseError::Held(_)) = err.downcast_ref() {

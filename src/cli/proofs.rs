@@ -65,5 +65,10 @@ async fn run_verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
         println!("{text}");
         ctx.status(format!("head: {}", report.head));
     }
+    for action in &report.interrupted {
+        ctx.status(format!(
+            "warning: {action}: intent journaled, outcome not journaled: the run was interrupted and it may have happened"
+        ));
+    }
     Ok(Exit::Clean)
 }

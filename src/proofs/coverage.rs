@@ -7,11 +7,61 @@
 //! stands. Two kinds of entry are not proofs and are skipped: empty folders (git does not
 //! keep them) and the temporaries of the atomic writer (`.NAME.tmp.PID.HEX`, a write in
 //! progress or the leftover of a killed one, which `apply` sweeps).
+//!
+//! An action's intent record is journaled before its first call and its outcome record
+//! after its proof ([`interrupted`]): a kill between the proof and the outcome leaves
+//! `apply/<hex>/<action id>.json` with only the intent naming it. That file is covered — the
+//! journal says the action was started — and reported as "outcome not journaled".
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::layout::JOURNALED_DIRS;
+use super::layout::{JOURNALED_DIRS, ProofKind};
+
+/// The status of an action's intent record, journaled before its first call; its outcome
+/// record follows with the same kind, plan and address.
+pub const INTENT_STATUS: &str = "intent";
+
+/// What [`interrupted`] reads of a journal record: `(kind, status, plan_digest, address)`.
+pub type Step<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// What the intents without an outcome say (see [`interrupted`]).
+#[derive(Debug, Default)]
+pub struct Interrupted {
+    /// `kind address (plan digest)` of each, in journal order.
+    pub actions: Vec<String>,
+    /// Their own proof paths (`apply/<hex>/<kind>:<address>.json`), which no outcome names.
+    pub proofs: BTreeSet<String>,
+}
+
+/// Every intent record (kind, plan, address) that no later record of the same kind, plan and
+/// address concludes.
+pub fn interrupted(records: &[Step<'_>]) -> Interrupted {
+    let mut open: Vec<&Step<'_>> = Vec::new();
+    for r in records {
+        if r.1 == INTENT_STATUS {
+            open.push(r);
+        } else if r.3.is_some() {
+            open.retain(|i| (i.0, i.2, i.3) != (r.0, r.2, r.3));
+        }
+    }
+    let mut out = Interrupted::default();
+    for &(kind, _, digest, address) in open {
+        let (Some(digest), Some(address)) = (digest, address) else {
+            continue;
+        };
+        out.actions
+            .push(format!("`{kind}` on `{address}` (plan `{digest}`)"));
+        let kind = ProofKind::ApplyAction {
+            plan_digest: digest.to_string(),
+            action_id: format!("{kind}:{address}"),
+        };
+        if let Ok(path) = kind.path() {
+            out.proofs.insert(path.to_string());
+        }
+    }
+    out
+}
 
 /// The entries under `proofs_root`'s journaled folders that are not in `named` (paths
 /// relative to `proofs/`, `/`-separated), sorted. `Err` says why a folder could not be
@@ -48,8 +98,8 @@ fn walk(
         return Ok(());
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    let accounted = meta.is_file() && (named.contains(rel) || super::atomic::is_temporary(name));
-    if !accounted {
+    let temporary = meta.is_file() && super::atomic::is_temporary(name);
+    if !(temporary || (meta.is_file() && named.contains(rel))) {
         out.push(rel.to_string());
     }
     Ok(())

@@ -25,7 +25,10 @@
 //! path written again later — `fly/viewer.json` on each `op fly viewer` — is checked
 //! against the newest record naming it; older records of that path are superseded). And
 //! every file under the journaled folders (`apply/`, `plans/`, `drift/`) is named by a
-//! record: a missing journal, or a proof whose record was never written, fails. A hash
+//! record: a missing journal, or a proof whose record was never written, fails — except an
+//! action's own proof whose intent record is there (the run was interrupted between the
+//! proof and its outcome record), which is reported with every intent that has no
+//! outcome: that action may have happened. A hash
 //! chain cannot by itself detect an edit of its **last** line: verify returns the `head`
 //! hash so it can be pinned elsewhere (a commit, a CI log) and checked with `--head`.
 
@@ -42,6 +45,8 @@ pub use super::verify::{VerifyError, VerifyReport};
 
 /// The `prev` of the first record: `sha256:` of the empty string.
 pub const GENESIS: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+pub use super::coverage::INTENT_STATUS;
 
 /// The journal's file name under `proofs/`.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -583,10 +588,23 @@ pub fn verify_entries(
     }
     // 6. No file in a journaled folder without a record naming it (nor, with no journal
     //    at all, any file there).
+    //    An action's own proof whose outcome record is missing but whose intent record is
+    //    there is the trace of an interrupted run: reported, not refused.
     let named: std::collections::BTreeSet<&str> =
         records.iter().filter_map(|r| r.proof.as_deref()).collect();
-    let files = super::coverage::unjournaled(proofs_root, &named)
-        .map_err(|reason| VerifyError::Unlistable { reason })?;
+    let steps: Vec<super::coverage::Step<'_>> = records
+        .iter()
+        .map(|r| {
+            let (d, a) = (r.plan_digest.as_deref(), r.address.as_deref());
+            (r.kind.as_str(), r.status.as_str(), d, a)
+        })
+        .collect();
+    let interrupted = super::coverage::interrupted(&steps);
+    let files: Vec<String> = super::coverage::unjournaled(proofs_root, &named)
+        .map_err(|reason| VerifyError::Unlistable { reason })?
+        .into_iter()
+        .filter(|f| !interrupted.proofs.contains(f))
+        .collect();
     if !files.is_empty() {
         return Err(if records.is_empty() {
             VerifyError::NoJournal {
@@ -613,6 +631,7 @@ pub fn verify_entries(
         records: records.len(),
         files: newest.len(),
         head,
+        interrupted: interrupted.actions,
     })
 }
 

@@ -12,6 +12,10 @@ pub struct VerifyReport {
     pub files: usize,
     /// `sha256:` of the last line (GENESIS when empty): pin it to detect an edit of the tip.
     pub head: String,
+    /// Actions whose intent is journaled but not their outcome (`kind address (plan)`): the
+    /// run was interrupted, and each may or may not have happened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<String>,
 }
 
 /// The first thing wrong with a journal. `line` is 1-based; `seq` is the record's when

@@ -18,6 +18,7 @@ mod render;
 mod sandbox;
 mod sandbox_conformance;
 mod schema;
+mod security_apply;
 mod security_fs;
 mod security_gate;
 mod support;
