@@ -27,7 +27,6 @@ use crate::core::desired::{
 };
 use crate::core::live::LiveSnapshot;
 use crate::core::plan;
-use crate::ops::plan::DEFAULT_TTL;
 use crate::providers::{Provider, ProviderError, activation, desired_addresses, now_rfc3339};
 
 /// The one repository of the desired state, for operations that take an optional `repo`.
@@ -207,7 +206,8 @@ pub async fn plan(
 
     let target = address.to_string();
     // As `sophia plan` makes its plans: the default time to live, the desired state's commit.
-    let opts = crate::ops::plan::plan_options(&cx.root, DEFAULT_TTL, vec![target.clone()])?;
+    let ttl = crate::ops::plan::default_ttl(&cx.root)?;
+    let opts = crate::ops::plan::plan_options(&cx.root, ttl, vec![target.clone()])?;
     let plan = plan::build(&modified, &live, &opts)
         .with_context(|| format!("planning `{}` on `{target}`", spec.name()))?;
     let rel = req.out.clone().unwrap_or_else(|| "plan.json".into());
