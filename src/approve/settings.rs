@@ -225,7 +225,10 @@ mod tests {
         let s = Settings::parse(SETTINGS_PATH, "[policy]\nmax_ttl = \"36h\"\n").unwrap();
         assert_eq!(s.policy.max_ttl().as_secs(), 36 * 3600);
         let e = err("[policy]\nmax_ttl = \"forever\"\n");
-        assert!(e.starts_with(".infra/sophia.toml:2:1: `max_ttl = \"forever\"`"), "{e}");
+        assert!(
+            e.starts_with(".infra/sophia.toml:2:1: `max_ttl = \"forever\"`"),
+            "{e}"
+        );
         assert!(err("[policy]\nmax_ttl = \"0s\"\n").contains("longer than zero"));
     }
 

@@ -75,7 +75,13 @@ fn desired_is_dirty(root: &Path) -> bool {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["status", "--porcelain", "--untracked-files=all", "--", "desired"])
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            "desired",
+        ])
         .stderr(std::process::Stdio::null())
         .output();
     match out {

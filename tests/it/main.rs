@@ -17,6 +17,7 @@ mod render;
 mod sandbox;
 mod sandbox_conformance;
 mod schema;
+mod security_front;
 mod security_fs;
 mod support;
 #[path = "loop.rs"]

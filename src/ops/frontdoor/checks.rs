@@ -66,7 +66,9 @@ pub fn check(spec: &OpSpec, app: Option<&str>, payload: &Payload) -> Result<(), 
                 rule("branch", branch, Rule::Branch)?;
             }
             for c in p.required_checks.iter().flatten() {
-                if c.trim().is_empty() || c.chars().count() > MAX_CHECK || c.contains(char::is_control)
+                if c.trim().is_empty()
+                    || c.chars().count() > MAX_CHECK
+                    || c.contains(char::is_control)
                 {
                     return Err(bad(
                         "required_checks",
@@ -213,8 +215,17 @@ mod tests {
             assert_eq!(image_reference(ok), Ok(()), "{ok}");
         }
         for bad in [
-            "x y", "EVIL:1", "a:", ":tag", "a//b", "a/-b", "a@sha256:xyz", "reg:port/a",
-            "a:t@g", "-a", "a/b:.tag",
+            "x y",
+            "EVIL:1",
+            "a:",
+            ":tag",
+            "a//b",
+            "a/-b",
+            "a@sha256:xyz",
+            "reg:port/a",
+            "a:t@g",
+            "-a",
+            "a/b:.tag",
         ] {
             assert!(image_reference(bad).is_err(), "{bad}");
         }

@@ -11,6 +11,9 @@
 //! 4. writes the plan file (`plan.json`, or `--out`) for the same signature and `apply` as
 //!    any plan.
 //!
+//! The desired state with the payload applied is validated as `desired/` is (a payload cannot
+//! plan what a desired file could not hold).
+//!
 //! The payload's change is not written back to `desired/*.yaml`: the next full plan would
 //! revert it unless it is committed there too, which the command says.
 
@@ -156,6 +159,26 @@ pub fn apply_payload(
             ));
         }
     };
+    // The payload's change must make a desired state that `desired/` itself could hold:
+    // the same validation as loading (names, image references, limits), as a backstop to
+    // the front door's own checks.
+    let locator = crate::core::desired::validate::Locator { files: Vec::new() };
+    let errors = crate::core::desired::validate::validate(&d, &locator);
+    if !errors.is_empty() {
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| crate::providers::fly::printable(&e.message))
+            .collect();
+        return Err(ProviderError::new(
+            spec.provider,
+            "invalid-input",
+            format!(
+                "the payload of `{}` gives an invalid desired state: {}",
+                spec.name(),
+                messages.join("; ")
+            ),
+        ));
+    }
     Ok((d, address))
 }
 

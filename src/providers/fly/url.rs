@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn the_app_fills_a_host_label_or_a_path_segment() {
-        assert_eq!(app_url(FLY, "dash-v2").unwrap().as_str(), "https://dash-v2.fly.dev/");
+        assert_eq!(
+            app_url(FLY, "dash-v2").unwrap().as_str(),
+            "https://dash-v2.fly.dev/"
+        );
         assert_eq!(
             app_url(SANDBOX, "dash-v2").unwrap().as_str(),
             "http://127.0.0.1:4000/fly/apps/dash-v2"
@@ -125,7 +128,15 @@ mod tests {
 
     #[test]
     fn injected_hosts_and_paths_are_refused() {
-        for app in ["127.0.0.1:9/x?", "../../etc", "a.b", "a/b", "A", "x\u{1b}[2J", ""] {
+        for app in [
+            "127.0.0.1:9/x?",
+            "../../etc",
+            "a.b",
+            "a/b",
+            "A",
+            "x\u{1b}[2J",
+            "",
+        ] {
             let e = app_url(FLY, app).unwrap_err();
             assert!(e.contains("is not a Fly app name"), "{app}: {e}");
             assert!(!e.contains('\u{1b}'), "{e}");
