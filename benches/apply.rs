@@ -97,6 +97,7 @@ fn run(apps: usize, latency_ms: u64, parallelism: usize) -> Figures {
             ttl: chrono::Duration::hours(1),
             nonce: "bench".into(),
             git_commit: None,
+            git_dirty: false,
             targets: Vec::new(),
         },
     )

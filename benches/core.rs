@@ -171,6 +171,7 @@ fn main() {
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "00".repeat(16),
         git_commit: None,
+        git_dirty: false,
         targets: Vec::new(),
     };
     let mut runs: Vec<Stages> = Vec::new();

@@ -65,6 +65,7 @@ fuzz_target!(|data: &[u8]| {
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "fuzz".to_string(),
         git_commit: None,
+        git_dirty: false,
         targets: Vec::new(),
     };
     let plan = match plan::build(&desired, &live, &opts) {

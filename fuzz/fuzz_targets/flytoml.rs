@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "fuzz".to_string(),
         git_commit: None,
+        git_dirty: false,
         targets: Vec::new(),
     };
     if let Ok(p) = plan::build(&state, &LiveSnapshot::new("2026-01-01T00:00:00Z"), &opts) {

@@ -36,6 +36,10 @@ pub enum ApprovalError {
     )]
     Expired { not_after: String, now: String },
     #[error(
+        "the plan is valid for {ttl} (from `created_at` to `not_after`), longer than the cap of {max} (`[policy] max_ttl` of .infra/sophia.toml, default 7d)\n  hint: re-run `sophia plan` with a shorter `--ttl` and have it approved again"
+    )]
+    TtlOverCap { ttl: String, max: String },
+    #[error(
         "`--approve` is refused: this repository approves plans by signature (`approval = \"signature\"` in .infra/sophia.toml)\n  hint: sign the plan (`sophia sign PLAN --key KEY` or `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN`) and pass `--signature`"
     )]
     DigestModeRefused,

@@ -11,6 +11,10 @@
 //! # `.delete`, such as `github.protection.delete`) need signatures by this many distinct
 //! # principals of .infra/allowed_signers — in either approval mode.
 //! destructive_signers = 2
+//! # The longest validity a plan may have (`not_after - created_at`), as `--ttl` takes it;
+//! # default 7 days. `plan --ttl` beyond it fails, and `verify`/`apply` refuse such a plan:
+//! # a signature is replayable until `not_after`, so the cap bounds that window.
+//! max_ttl = "7d"
 //! ```
 //!
 //! Every key is optional; the file itself is optional (absent: the defaults above, without
@@ -47,6 +51,25 @@ pub struct Policy {
     /// Distinct listed principals whose signatures a destructive plan needs (at least 1).
     #[serde(default)]
     pub destructive_signers: Option<u32>,
+    /// The longest `--ttl` (humantime, e.g. `"7d"`, `"36h"`); absent: [`DEFAULT_MAX_TTL`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl: Option<String>,
+}
+
+/// The default cap on a plan's validity: a week covers a review across a weekend, while an
+/// approved plan cannot be replayed for longer than that.
+pub const DEFAULT_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+impl Policy {
+    /// The cap on a plan's validity (`max_ttl`, else [`DEFAULT_MAX_TTL`]). `parse` has
+    /// checked the text, so an unreadable value cannot reach here; it falls back to the
+    /// default rather than lifting the cap.
+    pub fn max_ttl(&self) -> std::time::Duration {
+        self.max_ttl
+            .as_deref()
+            .and_then(|t| humantime::parse_duration(t).ok())
+            .unwrap_or(DEFAULT_MAX_TTL)
+    }
 }
 
 /// Why `.infra/sophia.toml` cannot be used.
@@ -61,7 +84,7 @@ pub struct SettingsError {
 }
 
 /// Every key the file knows, for "did you mean".
-const KNOWN_KEYS: [&str; 3] = ["approval", "policy", "destructive_signers"];
+const KNOWN_KEYS: [&str; 4] = ["approval", "policy", "destructive_signers", "max_ttl"];
 
 impl Settings {
     /// Parse the file's text; `path` is only used in messages.
@@ -108,6 +131,26 @@ impl Settings {
                 message: "`destructive_signers` must be at least 1".to_string(),
                 hint: "remove the key to have no destructive-plan policy".to_string(),
             });
+        }
+        if let Some(text_ttl) = &settings.policy.max_ttl {
+            let bad = match humantime::parse_duration(text_ttl) {
+                Ok(d) if d.is_zero() => Some("`max_ttl` must be longer than zero".to_string()),
+                Ok(_) => None,
+                Err(e) => Some(format!("`max_ttl = \"{text_ttl}\"` is not a duration: {e}")),
+            };
+            if let Some(message) = bad {
+                let at = text.find("max_ttl").unwrap_or(0);
+                let (line, column) = line_column(text, at);
+                return Err(SettingsError {
+                    path: path.to_string(),
+                    line,
+                    column,
+                    message,
+                    hint: "write a duration as `--ttl` takes it, e.g. `max_ttl = \"7d\"` or \
+                           `\"36h\"`"
+                        .to_string(),
+                });
+            }
         }
         Ok(settings)
     }
@@ -174,6 +217,19 @@ mod tests {
             .map(|c| format!("{c}=> {}\n", err(c)))
             .collect();
         insta::assert_snapshot!("settings_errors", report.join("\n"));
+    }
+
+    #[test]
+    fn max_ttl_defaults_to_a_week_and_is_checked() {
+        assert_eq!(Settings::default().policy.max_ttl(), DEFAULT_MAX_TTL);
+        let s = Settings::parse(SETTINGS_PATH, "[policy]\nmax_ttl = \"36h\"\n").unwrap();
+        assert_eq!(s.policy.max_ttl().as_secs(), 36 * 3600);
+        let e = err("[policy]\nmax_ttl = \"forever\"\n");
+        assert!(
+            e.starts_with(".infra/sophia.toml:2:1: `max_ttl = \"forever\"`"),
+            "{e}"
+        );
+        assert!(err("[policy]\nmax_ttl = \"0s\"\n").contains("longer than zero"));
     }
 
     #[test]

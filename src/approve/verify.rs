@@ -87,6 +87,20 @@ pub fn verify_approval_in<Tz: TimeZone>(
             now: rfc3339(now),
         });
     }
+    // 3b. The validity is within the cap: a signed plan is replayable until `not_after`.
+    let max = settings.policy.max_ttl();
+    let ttl = DateTime::parse_from_rfc3339(&plan.created_at)
+        .ok()
+        .and_then(|c| (not_after - c.with_timezone(&Utc)).to_std().ok());
+    if ttl.is_none_or(|t| t > max) {
+        return Err(ApprovalError::TtlOverCap {
+            ttl: ttl.map_or_else(
+                || format!("an unknown time (`created_at` `{}`)", plan.created_at),
+                |t| humantime::format_duration(t).to_string(),
+            ),
+            max: humantime::format_duration(max).to_string(),
+        });
+    }
     // 4. The approval of the configured mode.
     let destructive = destructive_addresses(plan);
     let policy = settings

@@ -110,6 +110,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             let rendered = render_plan(&plan, format, ctx.color, &file);
             write!(stdout, "{}", redactor.redact(&rendered)).context("writing to stdout")?;
             stdout.flush().ok();
+            if plan.desired.git_dirty {
+                ctx.status(super::plan::dirty_warning(
+                    plan.desired.git_commit.as_deref(),
+                ));
+            }
             ctx.status(format!(
                 "wrote a plan targeted at {} to `{file}` ({}); nothing was changed",
                 targets.join(", "),

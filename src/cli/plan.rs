@@ -29,7 +29,8 @@ pub struct Args {
     /// reading the providers.
     #[arg(long, value_name = "FILE")]
     pub live: Option<PathBuf>,
-    /// How long the plan stays valid (e.g. `24h`, `90m`).
+    /// How long the plan stays valid (e.g. `24h`, `90m`), at most `[policy] max_ttl` of
+    /// .infra/sophia.toml (default 7d).
     // The default is `ops::plan::DEFAULT_TTL`, spelled as people write it.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     pub ttl: std::time::Duration,
@@ -50,6 +51,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         out: args.out.clone(),
     })
     .await?;
+    if planned.plan.desired.git_dirty {
+        ctx.status(dirty_warning(planned.plan.desired.git_commit.as_deref()));
+    }
     if !planned.missing_secrets.is_empty() {
         ctx.status(format!(
             "warning: `sophia apply` will need these secrets, which are not set here: {}",
@@ -84,4 +88,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+/// The warning for a plan of a `desired/` with uncommitted changes (recorded in the plan as
+/// `desired.git_dirty: true`).
+pub fn dirty_warning(commit: Option<&str>) -> String {
+    format!(
+        "warning: desired/ has uncommitted changes: this plan is not the state of commit {} \
+         (recorded as `desired.git_dirty: true`)\n  hint: commit desired/ first so the \
+         reviewed commit is what the plan holds",
+        commit.map_or("HEAD", |c| &c[..c.len().min(12)])
+    )
 }

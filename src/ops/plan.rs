@@ -2,8 +2,13 @@
 //! to `out` (nothing is written on any error, nor when a provider could not be read).
 //!
 //! [`plan_options`] is the one place a plan's options are decided — the tool version, the
-//! time, how long the plan stays valid, a fresh nonce, the commit of the desired state —
-//! for `plan`, `drift`, the demo and the front door's targeted plans alike.
+//! time, how long the plan stays valid, a fresh nonce, the commit of the desired state and
+//! whether `desired/` has uncommitted changes (`desired.git_dirty`) — for `plan`, `drift`,
+//! the demo and the front door's targeted plans alike.
+//!
+//! `--ttl` is capped by `[policy] max_ttl` of `.infra/sophia.toml` (default 7 days,
+//! [`crate::approve::settings::DEFAULT_MAX_TTL`]): a longer request fails before anything is
+//! read, and `verify`/`apply` refuse a plan made with a longer validity.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,14 +35,59 @@ pub fn plan_options(
     ttl: Duration,
     targets: Vec<String>,
 ) -> anyhow::Result<PlanOptions> {
+    let git_commit = git_commit(root);
     Ok(PlanOptions {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now(),
         ttl: chrono::Duration::from_std(ttl).context("`--ttl` is too long")?,
         nonce: hex::encode(rand::random::<[u8; 16]>()),
-        git_commit: git_commit(root),
+        git_dirty: git_commit.is_some() && desired_is_dirty(root),
+        git_commit,
         targets,
     })
+}
+
+/// Refuse a `--ttl` beyond the repository's cap (`[policy] max_ttl`).
+pub fn check_ttl(root: &Path, ttl: Duration) -> anyhow::Result<()> {
+    let max = crate::approve::gate::read_settings(root)?.policy.max_ttl();
+    if ttl > max {
+        anyhow::bail!(
+            "`--ttl {}` is longer than plans may be valid here: at most {} (`[policy] max_ttl` \
+             of .infra/sophia.toml, default 7d)\n  hint: use a shorter `--ttl` (the default is \
+             24h); an approved plan can be applied until it expires, so raise `max_ttl` only \
+             with the approvers' agreement",
+            humantime::format_duration(ttl),
+            humantime::format_duration(max)
+        );
+    }
+    Ok(())
+}
+
+/// The default time to live, within the repository's cap (for plans made without `--ttl`).
+pub fn default_ttl(root: &Path) -> anyhow::Result<Duration> {
+    let max = crate::approve::gate::read_settings(root)?.policy.max_ttl();
+    Ok(DEFAULT_TTL.min(max))
+}
+
+/// Whether `desired/` differs from the commit: modified, staged, deleted or untracked
+/// files under it (`git status --porcelain`). Without git, nothing is known: `false`.
+fn desired_is_dirty(root: &Path) -> bool {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            "desired",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => !out.stdout.is_empty(),
+        _ => false,
+    }
 }
 
 /// The commit the desired state comes from: `GITHUB_SHA` in Actions, else `git rev-parse
@@ -92,6 +142,7 @@ pub struct Planned {
 
 /// Plan the desired state at `req.root` against live state.
 pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
+    check_ttl(req.root, req.ttl)?;
     let mut desired = crate::workspace::load_desired(req.root)?;
     let (live, unread) = match &req.live {
         Some(path) => (

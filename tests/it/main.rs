@@ -19,6 +19,7 @@ mod sandbox;
 mod sandbox_conformance;
 mod schema;
 mod security_apply;
+mod security_front;
 mod security_fs;
 mod security_gate;
 mod support;

@@ -8,7 +8,7 @@ use crate::context_db::TestDb;
 use crate::support::{Output, Repo};
 
 /// Every provider active, with the sections the operations read.
-const DESIRED: &str = r##"
+pub const DESIRED: &str = r##"
 providers:
   fly: active
   github: active
@@ -67,7 +67,7 @@ lambda:
   instances: [{ name: gpu-1 }]
 "#;
 
-fn sandbox() -> SandboxHandle {
+pub fn sandbox() -> SandboxHandle {
     Sandbox::start(SandboxConfig {
         seed: Seed::parse(SEED).unwrap(),
         ..SandboxConfig::default()
@@ -75,14 +75,14 @@ fn sandbox() -> SandboxHandle {
     .unwrap()
 }
 
-fn repo(desired: &str) -> Repo {
+pub fn repo(desired: &str) -> Repo {
     let repo = Repo::new();
     repo.file("desired/main.yaml", desired);
     repo
 }
 
 /// The sandbox's variables plus `extra`, as owned pairs.
-fn env_of(sb: &SandboxHandle, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn env_of(sb: &SandboxHandle, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = sb.env();
     // Tests must not wait out real backoffs.
     env.push(("SOPHIA_HTTP_FAST_RETRIES".into(), "1".into()));
@@ -93,7 +93,7 @@ fn env_of(sb: &SandboxHandle, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     env
 }
 
-fn op(repo: &Repo, args: &[&str], env: &[(String, String)]) -> Output {
+pub fn op(repo: &Repo, args: &[&str], env: &[(String, String)]) -> Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut all = vec!["op"];
     all.extend_from_slice(args);

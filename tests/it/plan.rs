@@ -174,6 +174,7 @@ pub fn fixed_opts() -> PlanOptions {
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "00112233445566778899aabbccddeeff".into(),
         git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        git_dirty: false,
         targets: Vec::new(),
     }
 }

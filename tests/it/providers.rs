@@ -116,6 +116,7 @@ fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
             ttl: chrono::Duration::hours(24),
             nonce: "test-nonce".into(),
             git_commit: None,
+            git_dirty: false,
             targets: Vec::new(),
         },
     )

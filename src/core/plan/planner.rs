@@ -30,6 +30,8 @@ pub struct PlanOptions {
     /// approves one plan only.
     pub nonce: String,
     pub git_commit: Option<String>,
+    /// Whether `desired/` differs from `git_commit` (uncommitted changes).
+    pub git_dirty: bool,
     /// `--target` addresses (or address prefixes such as `fly.app.x`).
     pub targets: Vec<String>,
 }
@@ -127,6 +129,7 @@ pub fn build(
         desired: DesiredRef {
             digest: digest::sha256_canonical_map(&expected),
             git_commit: opts.git_commit.clone(),
+            git_dirty: opts.git_dirty,
         },
         live: live_fingerprints,
         summary: PlanSummary::of(&changes),

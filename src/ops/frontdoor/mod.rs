@@ -12,6 +12,7 @@
 //! ```
 //!
 //! - [`payload`]: the table of operations and their typed payloads.
+//! - [`checks`]: `--app` and the payload's names, by the desired state's naming rules.
 //! - [`targeted`]: the mutating operations as targeted plans.
 //!
 //! Every failure of a provider (not configured, paused, HTTP error, refused query) is a
@@ -19,6 +20,7 @@
 //! success: the record of what was tried. Input errors (unknown operation, bad payload) are
 //! refused before anything runs and write nothing.
 
+pub mod checks;
 pub mod payload;
 pub mod targeted;
 
@@ -89,6 +91,7 @@ pub fn load_desired_or_empty(root: &Path) -> anyhow::Result<Desired> {
 pub async fn run(cx: &OpContext, req: &OpRequest) -> anyhow::Result<OpOutcome> {
     let spec = payload::spec(&req.provider, &req.action)?;
     let payload = spec.parse(req.app.as_deref(), req.payload.as_deref())?;
+    checks::check(spec, req.app.as_deref(), &payload)?;
     let desired = load_desired_or_empty(&cx.root)?;
     let provider = ProviderName::parse(spec.provider)
         .with_context(|| format!("`{}` is not a provider", spec.provider))?;

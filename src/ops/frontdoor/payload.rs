@@ -194,6 +194,16 @@ pub enum PayloadError {
         message: String,
         shape: &'static str,
     },
+    #[error("invalid name for `{op}` at `{key}`: `{value}`: {reason}\n  hint: {hint}")]
+    InvalidName {
+        op: String,
+        /// `--app`, or the payload's key.
+        key: String,
+        /// The value, control characters escaped.
+        value: String,
+        reason: String,
+        hint: String,
+    },
     #[error("`{op}` needs `--app APP`")]
     MissingApp { op: String },
     #[error("`{op}` takes no `--app` (only Fly operations do)")]

@@ -11,6 +11,9 @@
 //! 4. writes the plan file (`plan.json`, or `--out`) for the same signature and `apply` as
 //!    any plan.
 //!
+//! The desired state with the payload applied is validated as `desired/` is (a payload cannot
+//! plan what a desired file could not hold).
+//!
 //! The payload's change is not written back to `desired/*.yaml`: the next full plan would
 //! revert it unless it is committed there too, which the command says.
 
@@ -27,7 +30,6 @@ use crate::core::desired::{
 };
 use crate::core::live::LiveSnapshot;
 use crate::core::plan;
-use crate::ops::plan::DEFAULT_TTL;
 use crate::providers::{Provider, ProviderError, activation, desired_addresses, now_rfc3339};
 
 /// The one repository of the desired state, for operations that take an optional `repo`.
@@ -157,6 +159,26 @@ pub fn apply_payload(
             ));
         }
     };
+    // The payload's change must make a desired state that `desired/` itself could hold:
+    // the same validation as loading (names, image references, limits), as a backstop to
+    // the front door's own checks.
+    let locator = crate::core::desired::validate::Locator { files: Vec::new() };
+    let errors = crate::core::desired::validate::validate(&d, &locator);
+    if !errors.is_empty() {
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| crate::providers::fly::printable(&e.message))
+            .collect();
+        return Err(ProviderError::new(
+            spec.provider,
+            "invalid-input",
+            format!(
+                "the payload of `{}` gives an invalid desired state: {}",
+                spec.name(),
+                messages.join("; ")
+            ),
+        ));
+    }
     Ok((d, address))
 }
 
@@ -207,7 +229,8 @@ pub async fn plan(
 
     let target = address.to_string();
     // As `sophia plan` makes its plans: the default time to live, the desired state's commit.
-    let opts = crate::ops::plan::plan_options(&cx.root, DEFAULT_TTL, vec![target.clone()])?;
+    let ttl = crate::ops::plan::default_ttl(&cx.root)?;
+    let opts = crate::ops::plan::plan_options(&cx.root, ttl, vec![target.clone()])?;
     let plan = plan::build(&modified, &live, &opts)
         .with_context(|| format!("planning `{}` on `{target}`", spec.name()))?;
     let rel = req.out.clone().unwrap_or_else(|| "plan.json".into());

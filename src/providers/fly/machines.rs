@@ -8,9 +8,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::spec::HealthSpec;
-use super::{APP_URL_TEMPLATE_VAR, FlyProvider, PROVIDER};
+use super::{FlyProvider, PROVIDER};
 use crate::providers::ProviderError;
-use crate::providers::http::{self, Req, Retry};
+use crate::providers::http::{Req, Retry};
 
 /// Seconds the Machines API is asked to wait for a machine to reach `started`. flyctl waits
 /// up to a minute per machine; 30 s keeps a stuck machine from stalling a rollout while
@@ -99,14 +99,8 @@ impl FlyProvider {
         app: &str,
         health: &HealthSpec,
     ) -> Result<Value, ProviderError> {
-        let base = http::parse_base(APP_URL_TEMPLATE_VAR, &self.app_url(app))
-            .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e.to_string()))?;
-        let mut url = base.clone();
-        url.set_path(&format!(
-            "{}/{}",
-            base.path().trim_end_matches('/'),
-            health.path.trim_start_matches('/')
-        ));
+        let url = super::url::health_url(&self.app_url(app)?, &health.path)
+            .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e))?;
         let mut last = String::new();
         for attempt in 1..=HEALTH_ATTEMPTS {
             // Retry::Never: this loop is the retry, and a 5xx is an answer to count.

@@ -12,8 +12,9 @@
 //! `fly.machines.create` / `fly.machines.scale`), `fly.health.check`. Read-only operations:
 //! `health`, `machines`, `logs`, `viewer`, `app-org` (also `org`).
 //!
-//! The app's public URL (for health checks) is `FLY_APP_URL_TEMPLATE` with `{app}` replaced,
-//! default `https://{app}.fly.dev`.
+//! The app's public URL (for health checks) is `FLY_APP_URL_TEMPLATE`, default
+//! `https://{app}.fly.dev`, with the app name (checked as a Fly name) as the whole host label
+//! or path segment that `{app}` marks, built by the URL parser (`url`).
 //!
 //! The files of this folder, by concern:
 //! - this file: configuration, the request plumbing, refresh, and the action dispatch;
@@ -22,7 +23,8 @@
 //! - `machines`: one machine at a time (create, update, destroy, wait) and health checks;
 //! - `apps`: the app-level actions (create the app, set its secrets);
 //! - `deploy`: the deploy strategies (rolling, immediate, canary, blue-green) and rollback;
-//! - `op`: the read-only operations of the front door.
+//! - `op`: the read-only operations of the front door;
+//! - `url`: the app's public URLs (pure, unit-tested).
 
 use std::collections::BTreeMap;
 
@@ -40,13 +42,15 @@ mod deploy;
 mod machines;
 mod op;
 mod spec;
+mod url;
 
 use spec::HealthSpec;
 pub use spec::normalize_machines;
+pub use url::printable;
 
 const PROVIDER: &str = "fly";
 
-/// The variable holding the app URL template (`{app}` is replaced).
+/// The variable holding the app URL template (`{app}` marks a host label or path segment).
 pub const APP_URL_TEMPLATE_VAR: &str = "FLY_APP_URL_TEMPLATE";
 /// Fly's public hostname of every app.
 pub const DEFAULT_APP_URL_TEMPLATE: &str = "https://{app}.fly.dev";
@@ -262,9 +266,10 @@ impl FlyProvider {
         result.unwrap_or_else(ActionOutcome::failure)
     }
 
-    /// The app's public URL.
-    pub fn app_url(&self, app: &str) -> String {
-        self.app_url_template.replace("{app}", app)
+    /// The app's public URL; an app name that is not a Fly name is refused (see [`url`]).
+    pub fn app_url(&self, app: &str) -> Result<Url, ProviderError> {
+        url::app_url(&self.app_url_template, app)
+            .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e))
     }
 }
 
