@@ -93,7 +93,9 @@ pub(super) async fn write_action_proof(
         action_id: action.id.0.clone(),
     }];
     match &action.address {
-        Address::FlyMachines { app } if action.kind == crate::core::plan::ActionKind::FlyHealthCheck => {
+        Address::FlyMachines { app }
+            if action.kind == crate::core::plan::ActionKind::FlyHealthCheck =>
+        {
             kinds.push(ProofKind::Healthz { app: app.clone() })
         }
         Address::GithubProtection { repo, branch } => kinds.push(ProofKind::GithubProtection {

@@ -70,7 +70,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         report.elapsed.as_secs_f64(),
         report.approver,
     ));
-    for a in report.actions.iter().filter(|a| a.status != crate::apply::ActionStatus::Succeeded) {
+    for a in report
+        .actions
+        .iter()
+        .filter(|a| a.status != crate::apply::ActionStatus::Succeeded)
+    {
         ctx.status(format!("  {} {}: {}", a.status, a.action.id, a.message));
     }
     if report.not_converged.is_empty() {

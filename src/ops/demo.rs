@@ -268,7 +268,11 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     .await
     .context("step 5: apply")?
     .report;
-    for a in report.actions.iter().filter(|a| a.status != crate::apply::ActionStatus::Succeeded) {
+    for a in report
+        .actions
+        .iter()
+        .filter(|a| a.status != crate::apply::ActionStatus::Succeeded)
+    {
         say.line(&format!("    {} {}: {}", a.status, a.action.id, a.message));
     }
     ensure!(
