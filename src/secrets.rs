@@ -53,17 +53,17 @@ pub fn load_map(root: &Path) -> anyhow::Result<SecretsMap> {
 /// Parse a secrets map; `display` names the file in errors.
 pub fn parse_map(text: &str, display: &str) -> anyhow::Result<SecretsMap> {
     let map: SecretsMap = serde_json::from_str(text).map_err(|e| {
-        anyhow::anyhow!(
-            "{display}:{}:{}: {}\n  hint: see the format in `sophia`'s src/secrets.rs: \
-             {{\"format\": \"{}\", \"providers\": {{\"fly\": {{\"required\": [\"FLY_API_TOKEN\"]}}}}}}",
+        crate::hinted!(
+            hint = format!(
+                "see the format in `sophia`'s src/secrets.rs: {{\"format\": \"{}\", \
+                 \"providers\": {{\"fly\": {{\"required\": [\"FLY_API_TOKEN\"]}}}}}}",
+                crate::core::matrix::MAP_FORMAT
+            ),
+            "{display}:{}:{}: {}",
             e.line(),
             e.column(),
             // serde_json appends " at line L column C"; the location is already in front.
-            e.to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default(),
-            crate::core::matrix::MAP_FORMAT
+            e.to_string().split(" at line ").next().unwrap_or_default()
         )
     })?;
     if map.format != crate::core::matrix::MAP_FORMAT {

@@ -29,17 +29,11 @@ pub const GUARDED_DIRS: [&str; 3] = [".infra", "desired", "proofs"];
 /// Why the repository's layout is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UnsafeWorkspace {
-    #[error(
-        "`{dir}/` is a symbolic link (to `{}`): sophia neither reads its inputs nor writes its \
-         proofs through a link, which could point outside the repository\n  hint: make \
-         `{dir}/` a real directory of the repository",
-        .target.display()
-    )]
+    #[error("`{dir}/` is a symbolic link (to `{}`): sophia neither reads its inputs nor writes its \
+         proofs through a link, which could point outside the repository",
+        .target.display())]
     Symlink { dir: &'static str, target: PathBuf },
-    #[error(
-        "`{dir}` is not a directory\n  hint: `{dir}/` holds sophia's {what}; remove or rename \
-         the file"
-    )]
+    #[error("`{dir}` is not a directory")]
     NotADirectory {
         dir: &'static str,
         what: &'static str,
@@ -491,5 +485,19 @@ mod tests {
             resolve_inside(root, "/etc/fly.toml").unwrap_err(),
             "is absolute"
         );
+    }
+}
+
+impl crate::core::hint::Hint for UnsafeWorkspace {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            UnsafeWorkspace::Symlink { dir, .. } => {
+                format!("make `{dir}/` a real directory of the repository")
+            }
+            UnsafeWorkspace::NotADirectory { dir, what, .. } => {
+                format!("`{dir}/` holds sophia's {what}; remove or rename the file")
+            }
+            _ => return None,
+        })
     }
 }

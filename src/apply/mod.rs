@@ -76,11 +76,11 @@ impl Progress for Silent {
 /// Why an apply stopped before its first mutating call.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    #[error("the plan is stale: live state changed since it was made\n{}\n  hint: re-run `sophia plan` and have the new plan approved", .changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    #[error("the plan is stale: live state changed since it was made\n{}", .changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
     Stale { changes: Vec<String> },
     #[error("cannot read live state to check the plan is fresh:\n{}", .errors.iter().map(|e| format!("  {}: {} ({})", e.provider, e.message, e.code)).collect::<Vec<_>>().join("\n"))]
     Unreadable { errors: Vec<EnvelopeError> },
-    #[error("secrets the plan sends are not set: {}\n  hint: set them in the environment (GitHub Actions maps repository secrets there); only their names are ever recorded", .names.join(", "))]
+    #[error("secrets the plan sends are not set: {}", .names.join(", "))]
     MissingSecrets { names: Vec<String> },
     #[error("the plan has actions of `{provider}`, which this build of sophia cannot execute")]
     UnsupportedProvider { provider: String },
@@ -312,4 +312,14 @@ async fn refused<T>(
 
 fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
+}
+
+impl crate::core::hint::Hint for Refusal {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Refusal::Stale { .. } => "re-run `sophia plan` and have the new plan approved".to_string(),
+            Refusal::MissingSecrets { .. } => "set them in the environment (GitHub Actions maps repository secrets there); only their names are ever recorded".to_string(),
+            _ => return None,
+        })
+    }
 }

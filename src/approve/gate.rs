@@ -41,8 +41,9 @@ pub fn read_plan(path: &Path) -> anyhow::Result<(Vec<u8>, Plan)> {
             Some(i) => message[..i].to_string(),
             None => message,
         };
-        anyhow::anyhow!(
-            "{}:{}:{}: not a sophia plan file: {message}\n  hint: plan files are written by `sophia plan --out plan.json` and must not be edited",
+        crate::hinted!(
+            hint = "plan files are written by `sophia plan --out plan.json` and must not be edited",
+            "{}:{}:{}: not a sophia plan file: {message}",
             path.display(),
             e.line(),
             e.column()

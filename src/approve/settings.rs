@@ -74,13 +74,19 @@ impl Policy {
 
 /// Why `.infra/sophia.toml` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}\n  hint: {hint}")]
+#[error("{path}:{line}:{column}: {message}")]
 pub struct SettingsError {
     pub path: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
     pub hint: String,
+}
+
+impl crate::core::hint::Hint for SettingsError {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
+    }
 }
 
 /// Every key the file knows, for "did you mean".

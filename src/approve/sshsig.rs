@@ -28,21 +28,13 @@ pub const HASH: HashAlg = HashAlg::Sha512;
 /// Why a key cannot sign.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error(
-        "`{path}` is encrypted with a passphrase; sophia does not read passphrases\n  hint: sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
-    )]
+    #[error("`{path}` is encrypted with a passphrase; sophia does not read passphrases")]
     Encrypted { path: String },
-    #[error(
-        "`{path}` is a public key; `--key` takes the private key\n  hint: drop the `.pub` suffix: `--key {stem}`"
-    )]
+    #[error("`{path}` is a public key; `--key` takes the private key")]
     PublicKeyGiven { path: String, stem: String },
-    #[error(
-        "`{path}` is not an OpenSSH private key: {reason}\n  hint: a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
-    )]
+    #[error("`{path}` is not an OpenSSH private key: {reason}")]
     NotAKey { path: String, reason: String },
-    #[error(
-        "`{path}` holds a `{algorithm}` key, which sophia cannot sign with\n  hint: use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)"
-    )]
+    #[error("`{path}` holds a `{algorithm}` key, which sophia cannot sign with")]
     Unsupported { path: String, algorithm: String },
     #[error("signing with `{path}` failed: {reason}")]
     Crypto { path: String, reason: String },
@@ -181,5 +173,25 @@ zG9KdG3T/tEjlU8vhR4xTuj5qUH6wr/YI0DA==\n\
         assert!(verify(&sig, "git", b"hello\n").is_err());
         let crlf = SSH_KEYGEN_SIG.replace('\n', "\r\n");
         verify(&parse(crlf.as_bytes()).unwrap(), NAMESPACE, b"hello\n").unwrap();
+    }
+}
+
+impl crate::core::hint::Hint for SignError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SignError::Encrypted { path, .. } => format!(
+                "sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
+            ),
+            SignError::PublicKeyGiven { stem, .. } => {
+                format!("drop the `.pub` suffix: `--key {stem}`")
+            }
+            SignError::NotAKey { path, .. } => format!(
+                "a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
+            ),
+            SignError::Unsupported { .. } => {
+                "use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)".to_string()
+            }
+            _ => return None,
+        })
     }
 }

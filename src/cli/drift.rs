@@ -45,12 +45,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             proof,
             issue,
         } => (drift, proof, issue),
-        DriftOutcome::Unread { errors, proof } => anyhow::bail!(
-            "{}\n  the failed check is recorded in `proofs/{}`\n  hint: set the variables \
-             named above (read-only credentials are enough for a drift check)",
-            describe_errors(&errors),
-            proof.path()
-        ),
+        DriftOutcome::Unread { errors, proof } => {
+            return Err(crate::hinted!(
+                hint = "set the variables named above (read-only credentials are enough for a \
+                        drift check)",
+                "{}\n  the failed check is recorded in `proofs/{}`",
+                describe_errors(&errors),
+                proof.path()
+            ));
+        }
     };
     if ctx.json {
         println!(

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod proofs;
 pub mod refresh;
 pub mod render;
+pub mod report;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schema;
@@ -110,7 +111,7 @@ impl Ctx {
     /// A status line on stderr (suppressed by `-q`).
     pub fn status(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", crate::core::hint::escape(&msg.to_string()));
         }
     }
 
@@ -154,7 +155,7 @@ pub fn main() -> ExitCode {
         Ok(Exit::Changes) => ExitCode::from(2),
         Ok(Exit::Failed) => ExitCode::FAILURE,
         Err(err) => {
-            report(&ctx, &err);
+            report::report(&ctx, &err);
             ExitCode::FAILURE
         }
     }
@@ -181,71 +182,4 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(ctx, args).await,
     }
-}
-
-/// The one place errors are printed: `error:` then each cause as `Caused by:`. With
-/// `--json`, the normalized failure envelope goes to stdout as well.
-pub fn report(ctx: &Ctx, err: &anyhow::Error) {
-    if let Some(errors) = err.downcast_ref::<crate::core::desired::LoadErrors>() {
-        validate::report_load_errors(ctx, errors);
-        return;
-    }
-    // Defence in depth: no secret value may reach stderr or stdout, even inside a message
-    // from a server or a library.
-    let redactor = redactor(ctx);
-    let mut text = format!("error: {err}");
-    for cause in err.chain().skip(1) {
-        text.push_str(&format!("\nCaused by: {cause}"));
-    }
-    eprintln!("{}", redactor.redact(&text));
-    if ctx.json {
-        let message = redactor.redact(&err.to_string());
-        let env = crate::core::envelope::Envelope::failure(
-            "sophia",
-            vec![crate::core::envelope::EnvelopeError::new(
-                "sophia",
-                error_code(err),
-                &message,
-            )],
-            &message,
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            0,
-        );
-        println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default());
-    }
-}
-
-/// The normalized error code of an error: the refusals and provider errors keep theirs.
-fn error_code(err: &anyhow::Error) -> &'static str {
-    use crate::apply::Refusal;
-    if let Some(e) = err.downcast_ref::<crate::approve::ApprovalError>() {
-        return e.code();
-    }
-    if let Some(r) = err.downcast_ref::<Refusal>() {
-        return match r {
-            Refusal::Stale { .. } => "stale",
-            Refusal::Unreadable { .. } => "not-configured",
-            Refusal::MissingSecrets { .. } => "not-configured",
-            Refusal::UnsupportedProvider { .. } => "invalid-input",
-            Refusal::Replayed { .. } => "replayed",
-            Refusal::ProofsNotWritable { .. } => "proofs-not-writable",
-        };
-    }
-    if let Some(crate::backend::LeaseError::Held(_)) = err.downcast_ref() {
-        return "locked";
-    }
-    "error"
-}
-
-/// A redactor for every secret the repository's secrets map and the providers know.
-fn redactor(ctx: &Ctx) -> crate::secrets::Redactor {
-    let mut names: Vec<String> = crate::providers::Credentials::NAMES
-        .iter()
-        .filter(|n| n.contains("TOKEN") || n.contains("KEY") || n.ends_with("_ID"))
-        .map(|n| n.to_string())
-        .collect();
-    if let Ok(map) = crate::secrets::load_map(&ctx.root) {
-        names.extend(map.names().into_iter().map(String::from));
-    }
-    crate::secrets::Redactor::new(names.iter().filter_map(|n| std::env::var(n).ok()))
 }

@@ -69,11 +69,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let rendered = render_plan(&planned.plan, format, ctx.color, &plan_file);
     if !planned.unread.is_empty() {
         print!("{rendered}");
-        anyhow::bail!(
-            "{}\n  hint: no plan file was written; set the variables named above (read-only \
-             credentials are enough for a plan)",
+        return Err(crate::hinted!(
+            hint = "no plan file was written; set the variables named above (read-only \
+                    credentials are enough for a plan)",
+            "{}",
             describe_errors(&planned.unread)
-        );
+        ));
     }
     notified(ctx, &planned.notified);
     if let (Some(out), Some(_)) = (&args.out, &planned.written) {

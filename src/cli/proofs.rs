@@ -7,7 +7,6 @@
 use super::{Ctx, Exit};
 use crate::core::envelope::Envelope;
 use crate::ops::proofs::{VerifyRequest, verify};
-use crate::proofs::VerifyError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,11 +42,7 @@ async fn run_verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<Exit> {
         backend: backend.as_deref(),
         head: args.head.as_deref(),
     })
-    .await
-    .map_err(|err| match err.downcast_ref::<VerifyError>() {
-        Some(v) => anyhow::anyhow!("{v}\n  hint: {}", v.hint()),
-        None => err,
-    })?;
+    .await?;
     let text = format!(
         "journal: {} records, {} files verified",
         report.records, report.files

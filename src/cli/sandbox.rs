@@ -130,10 +130,11 @@ pub async fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
-        anyhow::bail!(
-            "--fault-rate {} is not a probability\n  hint: use a number between 0 and 1, e.g. 0.1",
+        return Err(crate::hinted!(
+            hint = "use a number between 0 and 1, e.g. 0.1",
+            "--fault-rate {} is not a probability",
             args.fault_rate
-        );
+        ));
     }
     let seed = match &args.state {
         Some(path) => Seed::load(path)?,

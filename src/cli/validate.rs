@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{Ctx, Exit};
 use crate::core::desired::{Activation, Desired, LoadErrors};
 use crate::core::envelope::{Envelope, EnvelopeError};
+use crate::core::hint::escape_name;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -106,12 +107,16 @@ impl Counts {
 }
 
 /// Print load errors as `error: file:line:column: message` and `  hint: …` on stderr (and,
-/// with `--json`, the failure envelope with one error each on stdout). Called by the CLI's
-/// one error printer for any command whose desired state does not load.
+/// with `--json`, the failure envelope with one error each on stdout, its hint in its own
+/// field). Called by the CLI's one error printer for any command whose desired state does
+/// not load. Each message and hint is one line: every control character in it is escaped.
 pub fn report_load_errors(ctx: &Ctx, errors: &LoadErrors) {
     let mut text = String::new();
     for e in &errors.0 {
-        text.push_str(&format!("error: {e}\n"));
+        text.push_str(&format!("error: {}\n", escape_name(&e.to_string())));
+        if let Some(h) = &e.hint {
+            text.push_str(&format!("  hint: {}\n", escape_name(h)));
+        }
     }
     let n = errors.0.len();
     text.push_str(&format!(
@@ -126,11 +131,8 @@ pub fn report_load_errors(ctx: &Ctx, errors: &LoadErrors) {
                 .0
                 .iter()
                 .map(|e| {
-                    let mut msg = format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message);
-                    if let Some(h) = &e.hint {
-                        msg.push_str(&format!(" (hint: {h})"));
-                    }
-                    EnvelopeError::new("sophia", "invalid-input", msg)
+                    EnvelopeError::new("sophia", "invalid-input", escape_name(&e.to_string()))
+                        .with_hint(e.hint.as_deref().map(escape_name))
                 })
                 .collect(),
             format!("the desired state is invalid ({n} errors)"),

@@ -32,8 +32,7 @@ use crate::core::plan::types::{AttrDiff, Change, ChangeKind};
 pub enum DiffError {
     #[error(
         "`{address}` belongs to organization `{live}` but the desired state says `{desired}`: \
-         a Fly app cannot change organization through a plan\n  hint: move it with \
-         `flyctl apps move` first, or give the app a new name"
+         a Fly app cannot change organization through a plan"
     )]
     FlyOrgMove {
         address: Address,
@@ -454,5 +453,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("cannot change organization"));
+    }
+}
+
+impl crate::core::hint::Hint for DiffError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            DiffError::FlyOrgMove { .. } => Some(
+                "move it with `flyctl apps move` first, or give the app a new name".to_string(),
+            ),
+        }
     }
 }

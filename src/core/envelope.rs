@@ -39,6 +39,9 @@ pub struct EnvelopeError {
     pub provider: String,
     pub code: String,
     pub message: String,
+    /// What to do about it; omitted when there is nothing to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Envelope {
@@ -102,6 +105,13 @@ impl EnvelopeError {
             provider: provider.into(),
             code: code.into(),
             message: message.into(),
+            hint: None,
         }
+    }
+
+    /// The same error with a hint.
+    pub fn with_hint(mut self, hint: Option<String>) -> EnvelopeError {
+        self.hint = hint;
+        self
     }
 }

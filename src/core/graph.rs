@@ -21,12 +21,9 @@ use crate::core::plan::types::{Action, ActionId, Change, ChangeKind};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     /// Names every node of the cycle, the first repeated at the end.
-    #[error("dependency cycle: {}\n  hint: remove one of these `depends_on` entries", .cycle.join(" → "))]
+    #[error("dependency cycle: {}", .cycle.join(" → "))]
     Cycle { cycle: Vec<String> },
-    #[error(
-        "`fly.app.{app}` depends on `{missing}`, which the desired state does not define{}",
-        .suggestion.as_ref().map(|s| format!("\n  hint: did you mean `{s}`?")).unwrap_or_default()
-    )]
+    #[error("`fly.app.{app}` depends on `{missing}`, which the desired state does not define")]
     UnknownDependency {
         app: String,
         missing: String,
@@ -34,6 +31,18 @@ pub enum GraphError {
     },
     #[error("`{address}`: no action can {action} this kind of resource")]
     Unsupported { address: Address, action: String },
+}
+
+impl crate::core::hint::Hint for GraphError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            GraphError::Cycle { .. } => Some("remove one of these `depends_on` entries".into()),
+            GraphError::UnknownDependency { suggestion, .. } => {
+                suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
+            }
+            GraphError::Unsupported { .. } => None,
+        }
+    }
 }
 
 /// How two actions are related for a rule to apply.

@@ -11,6 +11,7 @@
 //! - [`digest`]: canonical JSON and SHA-256 digests.
 //! - [`number`]: the integers a digest can tell apart (±(2^53 − 1)).
 //! - [`envelope`]: the normalized result envelope.
+//! - [`hint`]: hints as data, and the escaping of printed messages.
 //! - [`lower`]: desired state → the expected normalized object of every address.
 //! - [`github_protection`]: GitHub's branch protection body, shared with the provider.
 //! - [`diff`]: expected against live, attribute by attribute → changes.
@@ -26,6 +27,7 @@ pub mod digest;
 pub mod envelope;
 pub mod github_protection;
 pub mod graph;
+pub mod hint;
 pub mod live;
 pub mod lower;
 pub mod matrix;

@@ -100,10 +100,11 @@ fn check_label(label: &str) -> anyhow::Result<String> {
     if ok {
         Ok(label.to_string())
     } else {
-        anyhow::bail!(
-            "`--target-label {label}` is not a label\n  hint: use letters, digits and `._,/:-` \
-             (no spaces, no `--`), e.g. `fly` or `fly.app.sophiaai-dashboard-v2`"
-        )
+        Err(crate::hinted!(
+            hint = "use letters, digits and `._,/:-` (no spaces, no `--`), e.g. `fly` or \
+                    `fly.app.sophiaai-dashboard-v2`",
+            "`--target-label {label}` is not a label"
+        ))
     }
 }
 

@@ -90,10 +90,11 @@ pub fn load_snapshot(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
 
 /// Parse a live snapshot; `file` is the path shown in errors.
 pub fn parse_snapshot(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
-    let hint = "hint: a live snapshot is written by `sophia refresh --out live.json`";
+    let hint = "a live snapshot is written by `sophia refresh --out live.json`";
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        anyhow::anyhow!(
-            "{file}:{}:{}: the live snapshot is not valid JSON: {}\n  {hint}",
+        crate::hinted!(
+            hint = hint,
+            "{file}:{}:{}: the live snapshot is not valid JSON: {}",
             e.line(),
             e.column(),
             strip_position(&e.to_string())
@@ -101,16 +102,23 @@ pub fn parse_snapshot(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
     })?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(LIVE_FORMAT) => {}
-        Some(other) => anyhow::bail!(
-            "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`\n  {hint}"
-        ),
-        None => anyhow::bail!(
-            "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`\n  {hint}"
-        ),
+        Some(other) => {
+            return Err(crate::hinted!(
+                hint = hint,
+                "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`"
+            ));
+        }
+        None => {
+            return Err(crate::hinted!(
+                hint = hint,
+                "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`"
+            ));
+        }
     }
     serde_json::from_str(text).map_err(|e| {
-        anyhow::anyhow!(
-            "{file}:{}:{}: malformed live snapshot: {}\n  {hint}",
+        crate::hinted!(
+            hint = hint,
+            "{file}:{}:{}: malformed live snapshot: {}",
             e.line(),
             e.column(),
             strip_position(&e.to_string())

@@ -244,3 +244,9 @@ impl VerifyError {
         }
     }
 }
+
+impl crate::core::hint::Hint for VerifyError {
+    fn hint(&self) -> Option<String> {
+        Some(VerifyError::hint(self).to_string())
+    }
+}

@@ -152,3 +152,9 @@ mod tests {
         assert!(check_writable(&root, &[rel("journal.jsonl")]).is_err());
     }
 }
+
+impl crate::core::hint::Hint for NotWritable {
+    fn hint(&self) -> Option<String> {
+        Some(NotWritable::hint(self).to_string())
+    }
+}

@@ -88,13 +88,19 @@ pub struct Timestamp {
 
 /// Why an allowed_signers file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}\n  hint: {hint}")]
+#[error("{path}:{line}:{column}: {message}")]
 pub struct ParseError {
     pub path: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
     pub hint: String,
+}
+
+impl crate::core::hint::Hint for ParseError {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
+    }
 }
 
 impl Timestamp {

@@ -39,11 +39,7 @@ impl std::fmt::Display for LoadError {
             f,
             "{}:{}:{}: {}",
             self.file, self.line, self.column, self.message
-        )?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
+        )
     }
 }
 

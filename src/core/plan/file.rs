@@ -9,18 +9,14 @@ use crate::core::digest;
 /// Why a plan file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanFileError {
-    #[error(
-        "{file}:{line}:{column}: not valid JSON: {message}\n  hint: a plan file is written by `sophia plan --out FILE`"
-    )]
+    #[error("{file}:{line}:{column}: not valid JSON: {message}")]
     BadJson {
         file: String,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error(
-        "{file}: not a plan file: `format` is {found}, expected `{PLAN_FORMAT}`\n  hint: a plan file is written by `sophia plan --out FILE`"
-    )]
+    #[error("{file}: not a plan file: `format` is {found}, expected `{PLAN_FORMAT}`")]
     WrongFormat { file: String, found: String },
     #[error("{file}: {number}\n  hint: a plan file is written by `sophia plan --out FILE`")]
     UnsafeNumber {
@@ -35,7 +31,7 @@ pub enum PlanFileError {
         message: String,
     },
     #[error(
-        "{file}: the plan's digest does not match its content (recorded {recorded}, computed {computed}): the file was modified after it was planned\n  hint: plan again with `sophia plan --out FILE`"
+        "{file}: the plan's digest does not match its content (recorded {recorded}, computed {computed}): the file was modified after it was planned"
     )]
     DigestMismatch {
         file: String,
@@ -108,5 +104,22 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
+    }
+}
+
+impl crate::core::hint::Hint for PlanFileError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            PlanFileError::BadJson { .. } => {
+                "a plan file is written by `sophia plan --out FILE`".to_string()
+            }
+            PlanFileError::WrongFormat { .. } => {
+                "a plan file is written by `sophia plan --out FILE`".to_string()
+            }
+            PlanFileError::DigestMismatch { .. } => {
+                "plan again with `sophia plan --out FILE`".to_string()
+            }
+            _ => return None,
+        })
     }
 }

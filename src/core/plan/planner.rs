@@ -39,14 +39,9 @@ pub struct PlanOptions {
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error(
-        "the live snapshot has format `{found}`, expected `{LIVE_FORMAT}`\n  hint: write it with `sophia refresh --out live.json`"
-    )]
+    #[error("the live snapshot has format `{found}`, expected `{LIVE_FORMAT}`")]
     LiveFormat { found: String },
-    #[error(
-        "`--target {target}` matches no resource of the desired or live state{}",
-        .suggestion.as_ref().map(|s| format!("\n  hint: did you mean `{s}`?")).unwrap_or_default()
-    )]
+    #[error("`--target {target}` matches no resource of the desired or live state")]
     UnknownTarget {
         target: String,
         suggestion: Option<String>,
@@ -140,4 +135,19 @@ pub fn build(
     };
     plan.digest = digest::plan_digest(&plan);
     Ok(plan)
+}
+
+impl crate::core::hint::Hint for PlanError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::LiveFormat { .. } => {
+                Some("write it with `sophia refresh --out live.json`".to_string())
+            }
+            PlanError::UnknownTarget { suggestion, .. } => {
+                suggestion.as_ref().map(|s| format!("did you mean `{s}`?"))
+            }
+            PlanError::Diff(e) => crate::core::hint::Hint::hint(e),
+            PlanError::Graph(e) => crate::core::hint::Hint::hint(e),
+        }
+    }
 }

@@ -325,8 +325,9 @@ fn parse_public_key(pem: &str) -> anyhow::Result<rsa::RsaPublicKey> {
     rsa::RsaPublicKey::from_public_key_pem(pem.trim())
         .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem.trim()))
         .map_err(|e| {
-            anyhow::anyhow!(
-                "`github.app.public_key` is not an RSA public key in PEM: {e}\n  hint: `openssl rsa -in app.pem -pubout` prints it"
+            crate::hinted!(
+                hint = "`openssl rsa -in app.pem -pubout` prints it",
+                "`github.app.public_key` is not an RSA public key in PEM: {e}"
             )
         })
 }
