@@ -187,10 +187,10 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    /// The error as the printer shows it: the message, then its hint.
     fn err(text: &str) -> String {
-        Settings::parse(SETTINGS_PATH, text)
-            .unwrap_err()
-            .to_string()
+        let e = Settings::parse(SETTINGS_PATH, text).unwrap_err();
+        format!("{e}\n  hint: {}", e.hint)
     }
 
     #[test]

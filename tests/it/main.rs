@@ -5,6 +5,7 @@ mod backend;
 mod context_db;
 mod flytoml;
 mod fuzz_regressions;
+mod hints;
 mod loader;
 mod matrix;
 mod op;

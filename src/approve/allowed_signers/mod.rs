@@ -232,8 +232,10 @@ mod tests {
         all.entries.remove(0)
     }
 
+    /// The error as the printer shows it: the message, then its hint.
     fn err(text: &str) -> String {
-        parse(text).unwrap_err().to_string()
+        let e = parse(text).unwrap_err();
+        format!("{e}\n  hint: {}", e.hint)
     }
 
     #[test]
