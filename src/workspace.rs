@@ -468,6 +468,20 @@ pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, String> {
     Ok(joined)
 }
 
+impl crate::core::hint::Hint for UnsafeWorkspace {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            UnsafeWorkspace::Symlink { dir, .. } => {
+                format!("make `{dir}/` a real directory of the repository")
+            }
+            UnsafeWorkspace::NotADirectory { dir, what, .. } => {
+                format!("`{dir}/` holds sophia's {what}; remove or rename the file")
+            }
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,19 +499,5 @@ mod tests {
             resolve_inside(root, "/etc/fly.toml").unwrap_err(),
             "is absolute"
         );
-    }
-}
-
-impl crate::core::hint::Hint for UnsafeWorkspace {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            UnsafeWorkspace::Symlink { dir, .. } => {
-                format!("make `{dir}/` a real directory of the repository")
-            }
-            UnsafeWorkspace::NotADirectory { dir, what, .. } => {
-                format!("`{dir}/` holds sophia's {what}; remove or rename the file")
-            }
-            _ => return None,
-        })
     }
 }

@@ -143,6 +143,26 @@ pub fn verify(sig: &SshSig, namespace: &str, message: &[u8]) -> Result<(), ssh_k
     PublicKey::new(sig.public_key().clone(), "").verify(namespace, message, sig)
 }
 
+impl crate::core::hint::Hint for SignError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            SignError::Encrypted { path, .. } => format!(
+                "sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
+            ),
+            SignError::PublicKeyGiven { stem, .. } => {
+                format!("drop the `.pub` suffix: `--key {stem}`")
+            }
+            SignError::NotAKey { path, .. } => format!(
+                "a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
+            ),
+            SignError::Unsupported { .. } => {
+                "use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)".to_string()
+            }
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,25 +193,5 @@ zG9KdG3T/tEjlU8vhR4xTuj5qUH6wr/YI0DA==\n\
         assert!(verify(&sig, "git", b"hello\n").is_err());
         let crlf = SSH_KEYGEN_SIG.replace('\n', "\r\n");
         verify(&parse(crlf.as_bytes()).unwrap(), NAMESPACE, b"hello\n").unwrap();
-    }
-}
-
-impl crate::core::hint::Hint for SignError {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            SignError::Encrypted { path, .. } => format!(
-                "sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (it prompts or uses your agent) — the signature file is the same"
-            ),
-            SignError::PublicKeyGiven { stem, .. } => {
-                format!("drop the `.pub` suffix: `--key {stem}`")
-            }
-            SignError::NotAKey { path, .. } => format!(
-                "a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
-            ),
-            SignError::Unsupported { .. } => {
-                "use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)".to_string()
-            }
-            _ => return None,
-        })
     }
 }

@@ -304,6 +304,16 @@ fn set_path(root: &mut Value, path: &str, value: Value) {
     }
 }
 
+impl crate::core::hint::Hint for DiffError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            DiffError::FlyOrgMove { .. } => Some(
+                "move it with `flyctl apps move` first, or give the app a new name".to_string(),
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,15 +463,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("cannot change organization"));
-    }
-}
-
-impl crate::core::hint::Hint for DiffError {
-    fn hint(&self) -> Option<String> {
-        match self {
-            DiffError::FlyOrgMove { .. } => Some(
-                "move it with `flyctl apps move` first, or give the app a new name".to_string(),
-            ),
-        }
     }
 }

@@ -108,6 +108,12 @@ fn open_for_append(path: &Path) -> std::io::Result<()> {
         .map(drop)
 }
 
+impl crate::core::hint::Hint for NotWritable {
+    fn hint(&self) -> Option<String> {
+        Some(NotWritable::hint(self).to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,11 +156,5 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("outside/j"), root.join("journal.jsonl"))
             .unwrap();
         assert!(check_writable(&root, &[rel("journal.jsonl")]).is_err());
-    }
-}
-
-impl crate::core::hint::Hint for NotWritable {
-    fn hint(&self) -> Option<String> {
-        Some(NotWritable::hint(self).to_string())
     }
 }

@@ -376,7 +376,7 @@ fn a_plan_edited_after_signing_is_refused() {
 
     // One byte of content: the digest no longer matches.
     let text = String::from_utf8(bytes.clone()).unwrap();
-    let edited = text.replacen("\"count\": 2", "\"count\": 3", 1);
+    let edited = text.replacen("\"org\": \"pay-ready\"", "\"org\": \"pay-readz\"", 1);
     assert_eq!(edited.len(), text.len());
     std::fs::write(repo.path("plan.json"), &edited).unwrap();
     let content = repo.refused(&["verify", "plan.json"]);

@@ -136,20 +136,20 @@ impl Facts {
                         serde_json::from_value(a.params.clone()).map_err(|e| bad(a, "", e))?;
                     facts.apps.entry(app.to_string()).or_default().health = Some(health);
                 }
-                ActionKind::FlySecretsSet => {
-                    if a.params.get("restart_machines") == Some(&Value::Bool(true)) {
-                        facts.running.insert(app.to_string());
-                        let entry = facts.apps.entry(app.to_string()).or_default();
-                        if entry.health.is_none() {
-                            if let Some(h) = a.params.get("health") {
-                                entry.health = Some(
-                                    serde_json::from_value(h.clone())
-                                        .map_err(|e| bad(a, "health", e))?,
-                                );
-                            }
+                ActionKind::FlySecretsSet
+                    if a.params.get("restart_machines") == Some(&Value::Bool(true)) =>
+                {
+                    facts.running.insert(app.to_string());
+                    let entry = facts.apps.entry(app.to_string()).or_default();
+                    if entry.health.is_none() {
+                        if let Some(h) = a.params.get("health") {
+                            entry.health = Some(
+                                serde_json::from_value(h.clone())
+                                    .map_err(|e| bad(a, "health", e))?,
+                            );
                         }
-                        strategy(&mut facts)?;
                     }
+                    strategy(&mut facts)?;
                 }
                 _ => {}
             }

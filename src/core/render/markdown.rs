@@ -239,12 +239,26 @@ fn render_with(
         let _ = writeln!(out, "\n</details>\n");
     }
 
-    // Never cut by the budget: what the actions run with besides the changes.
+    // What the actions run with besides the changes: all of it with full detail; once
+    // detail is cut, the first 20 (a screenful) and where to read the rest, so the lists of
+    // what changes still fit.
     let settings = settings_lines(plan);
     if !settings.is_empty() {
         let _ = writeln!(out, "{SETTINGS_HEADING}\n");
-        for l in settings {
+        let shown = if detail == Detail::Full {
+            settings.len()
+        } else {
+            settings.len().min(20)
+        };
+        for l in &settings[..shown] {
             let _ = writeln!(out, "- {l}");
+        }
+        if shown < settings.len() {
+            let _ = writeln!(
+                out,
+                "- … and {} more: `sophia show {plan_file}` lists them all",
+                settings.len() - shown
+            );
         }
         out.push('\n');
     }
