@@ -124,28 +124,38 @@ pub(super) async fn list_machines(
     json_response(StatusCode::OK, Value::Array(machines))
 }
 
-pub(super) async fn create_machine(
-    State(shared): State<Arc<Shared>>,
-    Path(app): Path<String>,
-    body: Bytes,
-) -> Response {
-    let body = match parse_json(Provider::FlyMachines, &body) {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
+/// The body of a machine create or update, and its `config`, which must be an object with a
+/// non-empty `image` (the Machines API's 400s otherwise).
+fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
+    let body = parse_json(Provider::FlyMachines, body)?;
     let Some(config) = body.get("config").filter(|c| c.is_object()).cloned() else {
-        return err(
+        return Err(err(
             StatusCode::BAD_REQUEST,
             "invalid config: config is required",
-        );
+        ));
     };
     if config
         .get("image")
         .and_then(Value::as_str)
         .is_none_or(str::is_empty)
     {
-        return err(StatusCode::BAD_REQUEST, "invalid config: image is required");
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid config: image is required",
+        ));
     }
+    Ok((body, config))
+}
+
+pub(super) async fn create_machine(
+    State(shared): State<Arc<Shared>>,
+    Path(app): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (body, config) = match machine_request(&body) {
+        Ok(parsed) => parsed,
+        Err(resp) => return resp,
+    };
     let region = body
         .get("region")
         .and_then(Value::as_str)
@@ -232,23 +242,10 @@ pub(super) async fn update_machine(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match parse_json(Provider::FlyMachines, &body) {
-        Ok(b) => b,
+    let (body, config) = match machine_request(&body) {
+        Ok(parsed) => parsed,
         Err(resp) => return resp,
     };
-    let Some(config) = body.get("config").filter(|c| c.is_object()).cloned() else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            "invalid config: config is required",
-        );
-    };
-    if config
-        .get("image")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return err(StatusCode::BAD_REQUEST, "invalid config: image is required");
-    }
     let skip_launch = body
         .get("skip_launch")
         .and_then(Value::as_bool)
