@@ -133,6 +133,11 @@ pub fn gate(root: &Path, options: &GateOptions, now: DateTime<Utc>) -> anyhow::R
         signatures,
         approve_digest: options.approve.clone(),
     };
+    // The build that planned is the build that applies (once the digest says the recorded
+    // build is the plan's own).
+    if crate::core::digest::plan_digest(&plan) == plan.digest {
+        crate::identity::check_plan(&plan)?;
+    }
     let approval = verify_approval(
         &plan_bytes,
         &plan,
