@@ -3,6 +3,9 @@
 //! refuse a plan made by another build ([`check_plan`]), as Terraform refuses a plan made by
 //! another version.
 
+// The refusal is an `ApprovalError`, returned by value as everywhere in `approve`.
+#![allow(clippy::result_large_err)]
+
 use crate::approve::ApprovalError;
 use crate::core::plan::Plan;
 
