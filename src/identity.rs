@@ -1,12 +1,8 @@
 //! Which build of sophia this is: the package version and the SHA-256 of the source tree it
 //! was compiled from (computed by `build.rs`). Every plan records both; `verify` and `apply`
-//! refuse a plan made by another build ([`check_plan`]), as Terraform refuses a plan made by
-//! another version.
+//! refuse a plan made by another build (the gate, `approve::gate`, asks [`made_here`]), as
+//! Terraform refuses a plan made by another version.
 
-// The refusal is an `ApprovalError`, returned by value as everywhere in `approve`.
-#![allow(clippy::result_large_err)]
-
-use crate::approve::ApprovalError;
 use crate::core::plan::Plan;
 
 /// The package version, e.g. `0.1.0`.
@@ -29,19 +25,12 @@ pub fn this_build() -> String {
     describe(VERSION, SOURCE_DIGEST)
 }
 
-/// Refuse a plan whose recorded build is not this one (version and source digest).
-pub fn check_plan(plan: &Plan) -> Result<(), ApprovalError> {
-    check(plan, VERSION, SOURCE_DIGEST)
+/// The build that made `plan`, named as [`describe`] does.
+pub fn plan_build(plan: &Plan) -> String {
+    describe(&plan.tool_version, &plan.tool_source)
 }
 
-/// [`check_plan`] against a given build.
-pub fn check(plan: &Plan, version: &str, source: &str) -> Result<(), ApprovalError> {
-    if plan.tool_version == version && plan.tool_source == source {
-        Ok(())
-    } else {
-        Err(ApprovalError::OtherBuild {
-            planned: describe(&plan.tool_version, &plan.tool_source),
-            this: describe(version, source),
-        })
-    }
+/// Whether `plan` was made by this build (same version, same source digest).
+pub fn made_here(plan: &Plan) -> bool {
+    plan.tool_version == VERSION && plan.tool_source == SOURCE_DIGEST
 }
