@@ -397,22 +397,7 @@ fn the_loop_runs_its_workflows_end_to_end_and_the_proofs_land_without_touching_m
     assert_eq!(w.machines("loop-api"), 0, "a plan changes nothing");
 
     // 2. The approver signs the plan file with ssh-keygen; the pull request is merged.
-    let signing = w.dir.join("approver");
-    std::fs::create_dir_all(&signing).unwrap();
-    std::fs::copy(&plan_file, signing.join("plan.json")).unwrap();
-    let out = Command::new("ssh-keygen")
-        .args(["-Y", "sign", "-n", "sophia-plan@v1", "-f"])
-        .arg(&w.approver_key)
-        .arg("plan.json")
-        .current_dir(&signing)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let signature = std::fs::read_to_string(signing.join("plan.json.sig")).unwrap();
+    let signature = sign(&w, &plan_file);
     w.merge(&head);
 
     // 3. `apply` (from main, with main's build of the same source) applies the signed plan,
@@ -570,4 +555,99 @@ fn the_loop_runs_its_workflows_end_to_end_and_the_proofs_land_without_touching_m
         .collect();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].1, "closed", "{closed:?}");
+}
+
+/// Sign `plan.json` of `dir` as the approver does; the armored signature.
+fn sign(w: &World, plan: &Path) -> String {
+    let signing = w.dir.join("approver");
+    std::fs::create_dir_all(&signing).unwrap();
+    let _ = std::fs::remove_file(signing.join("plan.json.sig"));
+    std::fs::copy(plan, signing.join("plan.json")).unwrap();
+    let out = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "sophia-plan@v1", "-f"])
+        .arg(&w.approver_key)
+        .arg("plan.json")
+        .current_dir(&signing)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(signing.join("plan.json.sig")).unwrap()
+}
+
+#[test]
+fn deploy_all_plans_then_applies_the_signed_plan_and_lands_its_proofs() {
+    let mut w = World::new();
+    let head = w.push_branch("add-api", &desired(&app(1)));
+    w.merge(&head);
+
+    // Without inputs: the plan job runs, the apply job does not.
+    let plan = w.runner.run("deploy_all.yml", &Event::dispatch(&[]));
+    assert_ok(&plan);
+    assert!(plan.job("plan").ran && !plan.job("apply").ran);
+    assert!(
+        plan.job("plan").summary.contains("fly.app.loop-api"),
+        "{}",
+        plan.job("plan").summary
+    );
+    let signature = sign(
+        &w,
+        &w.runner
+            .artifact(plan.id, "deploy-all-plan")
+            .join("plan.json"),
+    );
+    assert_eq!(w.machines("loop-api"), 0);
+
+    // With the run id and the signature: the apply job runs that plan, not the plan job.
+    let run_id = plan.id.to_string();
+    let apply = w.runner.run(
+        "deploy_all.yml",
+        &Event::dispatch(&[("plan_run_id", &run_id), ("signature", &signature)]),
+    );
+    assert_ok(&apply);
+    assert!(!apply.job("plan").ran && apply.job("apply").ran);
+    assert_eq!(w.machines("loop-api"), 1);
+    assert!(
+        w.journal().contains("\"kind\""),
+        "the proofs landed on the proofs branch"
+    );
+    assert_eq!(w.main(), head);
+}
+
+#[test]
+fn a_binary_whose_sha256_is_not_the_build_jobs_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_sophia"), dir.path().join("dist/sophia")).unwrap();
+    let script = crate::support::project_root().join("scripts/ci-install");
+    let install = |sha: &str| {
+        Command::new("bash")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("SOPHIA_SHA256", sha)
+            .output()
+            .unwrap()
+    };
+    let wrong = install(&"0".repeat(64));
+    assert!(!wrong.status.success());
+    assert!(
+        !dir.path().join("target/release/sophia").exists(),
+        "nothing installed"
+    );
+    let bytes = std::fs::read(dir.path().join("dist/sophia")).unwrap();
+    let right = install(&sha256_hex(&bytes));
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    assert!(dir.path().join("target/release/sophia").is_file());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
 }
