@@ -93,6 +93,7 @@ fn run(apps: usize, latency_ms: u64, parallelism: usize) -> Figures {
         &live,
         &PlanOptions {
             tool_version: "bench".into(),
+            tool_source: String::new(),
             created_at: chrono::Utc::now(),
             ttl: chrono::Duration::hours(1),
             nonce: "bench".into(),

@@ -167,6 +167,7 @@ fn main() {
     let yaml_bytes: usize = sources.iter().map(|s| s.text.len()).sum();
     let opts = PlanOptions {
         tool_version: "bench".into(),
+        tool_source: String::new(),
         created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap(),
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "00".repeat(16),

@@ -23,6 +23,8 @@
 //! - [`proofs`]: proof files, the hash-chained journal, verification.
 //! - [`backend`]: local files + lock (default) or PostgreSQL.
 //! - [`secrets`]: the secrets map, presence, the redactor.
+//! - [`identity`]: which build this is (version, digest of the source tree), checked
+//!   against the build that made a plan.
 //! - [`workspace`]: the repository on disk: desired files, `.infra/`, `proofs/`.
 //! - `sandbox` (feature `sandbox`): the local emulator of every provider API.
 
@@ -31,6 +33,7 @@ pub mod approve;
 pub mod backend;
 pub mod cli;
 pub mod core;
+pub mod identity;
 pub mod ops;
 pub mod proofs;
 pub mod providers;

@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let opts = PlanOptions {
         tool_version: "0.0.0-fuzz".to_string(),
+        tool_source: String::new(),
         created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "fuzz".to_string(),

@@ -21,6 +21,10 @@ pub enum ApprovalError {
         action: Option<String>,
         what: String,
     },
+    #[error(
+        "the plan was made by another build of sophia: the plan by sophia {planned}, this is sophia {this}"
+    )]
+    OtherBuild { planned: String, this: String },
     #[error("the plan's `not_after` `{not_after}` is not an RFC 3339 time")]
     InvalidExpiry { not_after: String },
     #[error("the plan expired at {not_after} (it is now {now})")]
@@ -146,6 +150,7 @@ impl crate::core::hint::Hint for ApprovalError {
             ApprovalError::PlanBytesMismatch => "this is a bug in sophia; please report it".to_string(),
             ApprovalError::DigestMismatch { .. } => "the plan file was edited after `sophia plan` wrote it; never edit a plan — change desired/*.yaml and re-run `sophia plan`".to_string(),
             ApprovalError::InvalidExpiry { .. } => "re-run `sophia plan`".to_string(),
+            ApprovalError::OtherBuild { .. } => "apply a plan with the build that made it: re-run `sophia plan` with this build and have the new plan approved (the workflows build sophia once per commit and pass that binary from the plan job to the apply job)".to_string(),
             ApprovalError::Tampered { .. } => "the actions were edited after `sophia plan` wrote them (what runs must be what the approver read); never edit a plan — re-run `sophia plan`".to_string(),
             ApprovalError::TtlOverCap { .. } => "re-run `sophia plan` with a shorter `--ttl` and have it approved again".to_string(),
             ApprovalError::Expired { .. } => "re-run `sophia plan` (add `--ttl` for a longer validity) and have it approved again".to_string(),

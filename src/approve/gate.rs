@@ -12,6 +12,7 @@ use super::{
     SignatureFile, settings,
 };
 use crate::core::plan::Plan;
+use crate::identity;
 
 /// What `verify` and `apply` are given on the command line.
 #[derive(Debug, Clone, Default)]
@@ -133,6 +134,15 @@ pub fn gate(root: &Path, options: &GateOptions, now: DateTime<Utc>) -> anyhow::R
         signatures,
         approve_digest: options.approve.clone(),
     };
+    // The build that planned is the build that applies (once the digest says the recorded
+    // build is the plan's own).
+    if crate::core::digest::plan_digest(&plan) == plan.digest && !identity::made_here(&plan) {
+        return Err(ApprovalError::OtherBuild {
+            planned: identity::plan_build(&plan),
+            this: identity::this_build(),
+        }
+        .into());
+    }
     let approval = verify_approval(
         &plan_bytes,
         &plan,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{Ctx, Exit};
 use crate::core::render;
 use crate::ops::drift::{DriftOutcome, DriftRequest, IssueOutcome, IssueRequest, drift, envelope};
-use crate::ops::refresh::describe_errors;
+use crate::ops::refresh::{describe_errors, unread_hint};
 use crate::ops::reporting::{reporting_credentials, workflow_run_link};
 use crate::providers::Credentials;
 use crate::providers::github_issues::RepoRef;
@@ -47,8 +47,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         } => (drift, proof, issue),
         DriftOutcome::Unread { errors, proof } => {
             return Err(crate::hinted!(
-                hint = "set the variables named above (read-only credentials are enough for a \
-                        drift check)",
+                hint = unread_hint(&errors, "a drift check"),
                 "{}\n  the failed check is recorded in `proofs/{}`",
                 describe_errors(&errors),
                 proof.path()

@@ -38,7 +38,7 @@ pub mod verify;
 #[derive(Debug, Parser)]
 #[command(
     name = "sophia",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (source ", env!("SOPHIA_SOURCE_DIGEST"), ")"),
     propagate_version = true,
     max_term_width = 100
 )]

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::render::{Format, notified, render_plan};
 use super::{Ctx, Exit};
 use crate::ops::plan::{PlanRequest, plan};
-use crate::ops::refresh::describe_errors;
+use crate::ops::refresh::{describe_errors, unread_hint};
 use crate::providers::{Credentials, EnvSecrets};
 
 #[derive(Debug, clap::Args)]
@@ -70,8 +70,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     if !planned.unread.is_empty() {
         print!("{rendered}");
         return Err(crate::hinted!(
-            hint = "no plan file was written; set the variables named above (read-only \
-                    credentials are enough for a plan)",
+            hint = format!(
+                "no plan file was written; {}",
+                unread_hint(&planned.unread, "a plan")
+            ),
             "{}",
             describe_errors(&planned.unread)
         ));

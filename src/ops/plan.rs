@@ -37,7 +37,8 @@ pub fn plan_options(
 ) -> anyhow::Result<PlanOptions> {
     let git_commit = git_commit(root);
     Ok(PlanOptions {
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        tool_version: crate::identity::VERSION.to_string(),
+        tool_source: crate::identity::SOURCE_DIGEST.to_string(),
         created_at: chrono::Utc::now(),
         ttl: chrono::Duration::from_std(ttl).context("`--ttl` is too long")?,
         nonce: hex::encode(rand::random::<[u8; 16]>()),

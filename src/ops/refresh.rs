@@ -81,6 +81,26 @@ pub fn describe_errors(errors: &[EnvelopeError]) -> String {
     text
 }
 
+/// What to do about providers that could not be read, for a `purpose` such as "a plan": a
+/// resource that does not exist or is hidden from the credential (`not-found`) is fixed in
+/// `desired/` or in the credential's access; anything else by setting the variables named.
+pub fn unread_hint(errors: &[EnvelopeError], purpose: &str) -> String {
+    let set =
+        format!("set the variables named above (read-only credentials are enough for {purpose})");
+    let not_found = errors.iter().filter(|e| e.code == "not-found").count();
+    if not_found == 0 {
+        return set;
+    }
+    let check = "check the repository and branch names in desired/, and that the credential \
+                 named above can read that repository (a GitHub App must be installed on it, a \
+                 token must have access to it)";
+    if not_found == errors.len() {
+        check.to_string()
+    } else {
+        format!("{check}; for the others, {set}")
+    }
+}
+
 /// Read and check a live snapshot file; `shown` is its path as the user gave it.
 pub fn load_snapshot(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
     let text = std::fs::read_to_string(path)

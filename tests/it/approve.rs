@@ -192,7 +192,8 @@ fn plan(not_after: Duration, destructive: bool) -> Plan {
     let app = "fly.app.sophiaai-dashboard-v2";
     let mut value = json!({
         "format": PLAN_FORMAT,
-        "tool_version": "0.1.0",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "tool_source": sophia::identity::SOURCE_DIGEST,
         "created_at": time(Duration::hours(-1)),
         "not_after": time(not_after),
         "nonce": "7f3c2a9e4b1d6058",

@@ -6,6 +6,7 @@ mod context_db;
 mod flytoml;
 mod fuzz_regressions;
 mod hints;
+mod identity;
 mod loader;
 mod matrix;
 mod op;
@@ -26,3 +27,4 @@ mod security_gate;
 mod support;
 #[path = "loop.rs"]
 mod the_loop;
+mod workflows;

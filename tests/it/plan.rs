@@ -170,6 +170,7 @@ pub fn fixture_live() -> LiveSnapshot {
 pub fn fixed_opts() -> PlanOptions {
     PlanOptions {
         tool_version: "0.1.0".into(),
+        tool_source: String::new(),
         created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap(),
         ttl: chrono::Duration::hours(plan::DEFAULT_TTL_HOURS),
         nonce: "00112233445566778899aabbccddeeff".into(),

@@ -112,6 +112,7 @@ fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
         live,
         &PlanOptions {
             tool_version: "test".into(),
+            tool_source: String::new(),
             created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             ttl: chrono::Duration::hours(24),
             nonce: "test-nonce".into(),
@@ -1215,9 +1216,10 @@ github:
     );
     let (live, errors) = refresh_all_with(&desired, &creds(&sb), &fast_http()).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "not-found");
     assert!(
         errors[0].message.contains(&format!(
-            "GET /github/repos/{REPO}/branches/release/protection: HTTP 404"
+            "branch `release` does not exist in `{REPO}` (GET …/branches/release/protection answered 404 Branch not found)"
         )),
         "{}",
         errors[0].message

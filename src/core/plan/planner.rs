@@ -24,6 +24,8 @@ pub const DEFAULT_TTL_HOURS: i64 = 24;
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
     pub tool_version: String,
+    /// `sha256:` of the source tree of the build that plans.
+    pub tool_source: String,
     pub created_at: DateTime<Utc>,
     pub ttl: chrono::Duration,
     /// Random, from the shell: two plans of the same state still differ, so a signature
@@ -118,6 +120,7 @@ pub fn build(
     let mut plan = Plan {
         format: PLAN_FORMAT.to_string(),
         tool_version: opts.tool_version.clone(),
+        tool_source: opts.tool_source.clone(),
         created_at: rfc3339(opts.created_at),
         not_after: rfc3339(opts.created_at + opts.ttl),
         nonce: opts.nonce.clone(),

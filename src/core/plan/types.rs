@@ -18,6 +18,11 @@ pub const PLAN_FORMAT: &str = "sophia-plan/v1";
 pub struct Plan {
     pub format: String,
     pub tool_version: String,
+    /// `sha256:` of the source tree the planning build was compiled from (see `build.rs`):
+    /// `verify` and `apply` refuse a plan whose version or source is not theirs. Absent from
+    /// plans of builds that did not record it (they are refused as another build).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tool_source: String,
     /// RFC 3339, UTC.
     pub created_at: String,
     /// RFC 3339, UTC; `created_at` + TTL (24 hours by default).

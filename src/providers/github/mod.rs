@@ -123,6 +123,16 @@ impl GithubProvider {
             .map_err(|e| ProviderError::http(PROVIDER, e))
     }
 
+    /// Which credential this provider uses, by variable names (never a value).
+    fn credential(&self) -> &'static str {
+        match self.auth {
+            Auth::Token(_) => "the credential in GITHUB_TOKEN",
+            Auth::App { .. } => {
+                "the GitHub App installation of GITHUB_APP_ID and GITHUB_INSTALLATION_ID"
+            }
+        }
+    }
+
     // ───────────────────────── reads ─────────────────────────
 
     /// The normalized protection of a branch, `None` when unprotected.
@@ -144,14 +154,27 @@ impl GithubProvider {
         // protection there would only fail at apply.
         if resp.status.as_u16() == 404 {
             let err = resp.into_error();
-            if err
-                .to_string()
-                .to_ascii_lowercase()
-                .contains("not protected")
-            {
+            let text = err.to_string().to_ascii_lowercase();
+            if text.contains("not protected") {
                 return Ok(None);
             }
-            return Err(ProviderError::http(PROVIDER, err));
+            if text.contains("branch not found") {
+                return Err(ProviderError::new(
+                    PROVIDER,
+                    "not-found",
+                    format!(
+                        "branch `{branch}` does not exist in `{repo}` (GET …/branches/{branch}/protection answered 404 Branch not found)"
+                    ),
+                ));
+            }
+            return Err(ProviderError::new(
+                PROVIDER,
+                "not-found",
+                format!(
+                    "repository `{repo}` does not exist, or {} cannot see it (GET …/branches/{branch}/protection answered 404 Not Found)",
+                    self.credential()
+                ),
+            ));
         }
         let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
         let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
