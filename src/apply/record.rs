@@ -74,8 +74,11 @@ pub(super) async fn action_not_run(
     Ok(())
 }
 
-/// Write an action's proof (under `proofs/apply/<digest>/`, plus the original layout's own
-/// file for health checks and branch protection) and journal each file.
+/// Write an action's proof under `proofs/apply/<digest>/` and journal it; then the original
+/// layout's own copy for health checks and branch protection (`healthz/<app>.json`,
+/// `github/…`). The copy is the *latest result* of that check, as the front door's
+/// `op fly health` also writes it: it is not journaled (the journaled file under `apply/`
+/// holds the same bytes), so a later front-door check rewriting it leaves the chain intact.
 pub(super) async fn write_action_proof(
     env: &ApplyEnv<'_>,
     plan_digest: &str,
@@ -96,6 +99,9 @@ pub(super) async fn write_action_proof(
         let proof = tokio::task::spawn_blocking(move || store.write(&kind, &bytes))
             .await
             .context("the proof write task")??;
+        if first.is_some() {
+            continue;
+        }
         env.backend
             .append(
                 NewRecord::now(action.kind.as_str(), status)
@@ -104,7 +110,7 @@ pub(super) async fn write_action_proof(
                     .proof(proof.clone()),
             )
             .await?;
-        first.get_or_insert(proof);
+        first = Some(proof);
     }
     Ok(first
         .map(|p| p.path().as_str().to_string())

@@ -25,8 +25,10 @@ use super::safe::{self, RelPath, UnsafeName};
 /// lease takeovers, drift checks), each journaled right after it is written. `proofs verify`
 /// fails on a file there that no record names. The other folders hold the latest result of
 /// each read-only operation (`op`, `matrix`, the activation record), rewritten on every run
-/// and not journaled; the journal names some of them too (an apply's health check, a branch
-/// protection), and those are checked against their newest record like any other.
+/// and not journaled — an apply's health check and branch protection write their copy there
+/// too, unjournaled, beside the journaled proof under `apply/` (so `op fly health` after an
+/// apply rewrites `healthz/<app>.json` without breaking the chain). A path the journal does
+/// name (an older journal's) is checked against its newest record like any other.
 pub const JOURNALED_DIRS: [&str; 3] = ["apply", "plans", "drift"];
 
 /// What a proof is of. [`ProofKind::path`] is the table.

@@ -207,6 +207,19 @@ fn a_plan_signed_with_ssh_keygen_applies_and_converges() {
             .iter()
             .any(|f| f.starts_with("proofs/healthz/app-one"))
     );
+    // A front-door health check rewrites the apply's `healthz/` copy: the chain still holds
+    // (the journaled proof is the one under `proofs/apply/`).
+    let health = rig.run(&["op", "fly", "health", "--app", "app-one"]);
+    assert!(
+        rig.repo
+            .root()
+            .join("proofs/healthz/app-one.json")
+            .is_file(),
+        "{}",
+        health.stderr
+    );
+    let verify = rig.run(&["proofs", "verify"]);
+    assert_eq!(verify.code, 0, "after op fly health:\n{}", verify.stderr);
     rig.assert_no_canary_written();
 }
 
