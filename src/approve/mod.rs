@@ -78,14 +78,14 @@
 
 // ApprovalError carries the data of the failed check (file, key, principal, window) so its
 // message is complete; it is built at most once per command, so its size does not matter.
-
-// ApprovalError carries the data of the failed check (file, key, principal, window) so its
-// message is complete; it is built at most once per command, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod allowed_signers;
+mod certs;
+pub mod envelope;
 pub mod error;
 pub mod gate;
+pub mod keyfile;
 pub mod settings;
 pub mod sign;
 pub mod sshsig;
@@ -96,8 +96,8 @@ use serde::Serialize;
 pub use allowed_signers::AllowedSigners;
 pub use error::ApprovalError;
 pub use gate::{
-    GateOptions, Gated, gate, read_allowed_signers, read_plan, read_settings, shown,
-    signature_paths,
+    GateOptions, Gated, allowed_signers_warnings, gate, read_allowed_signers, read_plan,
+    read_settings, shown, signature_paths,
 };
 pub use settings::{ApprovalMode, Settings};
 pub use sign::{Signed, sign_plan, write_atomic};
@@ -138,7 +138,8 @@ pub struct Signer {
     pub principal: String,
     /// `SHA256:…`, as ssh-keygen prints it.
     pub fingerprint: String,
-    /// `ED25519`, `RSA` or `ECDSA`.
+    /// `ED25519`, `RSA`, `ECDSA`, `ED25519-SK`, `ECDSA-SK`, or one of them followed by
+    /// `-CERT` for a certificate, as ssh-keygen names key types.
     pub key_type: String,
     pub signature_file: String,
     /// The line of `.infra/allowed_signers` that accepted the key.

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
+use super::envelope::Envelope;
 use super::{
     AllowedSigners, Approval, ApprovalError, ApprovalMode, Evidence, Settings, SignatureFile,
-    Signer, allowed_signers, sshsig,
+    Signer, allowed_signers, certs, sshsig,
 };
 use crate::core::digest::plan_digest;
 use crate::core::plan::{Destructive, PLAN_FORMAT, Plan};
@@ -205,13 +206,27 @@ fn verify_one<Tz: TimeZone>(
     now: DateTime<Utc>,
     local: &Tz,
 ) -> Result<Signer, ApprovalError> {
+    let envelope =
+        Envelope::parse(&file.bytes).map_err(|reason| ApprovalError::MalformedSignature {
+            file: file.name.clone(),
+            reason,
+        })?;
+    if envelope.signature_type.starts_with("webauthn-") {
+        return Err(ApprovalError::UnsupportedSignature {
+            file: file.name.clone(),
+            signature_type: envelope.signature_type.clone(),
+            key_type: envelope.key_type.clone(),
+            fingerprint: ssh_key::PublicKey::from_bytes(&envelope.public_key)
+                .map(|k| sshsig::fingerprint(k.key_data()))
+                .unwrap_or_else(|_| "(unreadable)".to_string()),
+        });
+    }
+    if envelope.is_certificate() {
+        return certs::verify_certificate(&envelope, plan_bytes, file, allowed, now, local);
+    }
     let sig = sshsig::parse(&file.bytes).map_err(|e| ApprovalError::MalformedSignature {
         file: file.name.clone(),
-        reason: if String::from_utf8_lossy(&file.bytes).contains("-----BEGIN SSH SIGNATURE-----") {
-            e.to_string()
-        } else {
-            "it has no `-----BEGIN SSH SIGNATURE-----` armor".to_string()
-        },
+        reason: e.to_string(),
     })?;
     let key = sig.public_key();
     let fingerprint = sshsig::fingerprint(key);
@@ -229,6 +244,7 @@ fn verify_one<Tz: TimeZone>(
             fingerprint,
         });
     }
+    sshsig::require_user_presence(&sig, file, &fingerprint)?;
     let allowed = allowed.ok_or(ApprovalError::NoAllowedSigners)?;
     let key_type = sshsig::family(key).to_string();
     // The first line listing the key that accepts it wins; otherwise report why the first
@@ -273,6 +289,21 @@ fn check_entry<Tz: TimeZone>(
             line: entry.line,
         });
     };
+    check_options(entry, file, fingerprint, &identity, now, local)?;
+    Ok(identity)
+}
+
+/// The line's `namespaces=` and `valid-after`/`valid-before` options, for a key (or a
+/// certificate) of `identity`.
+pub(super) fn check_options<Tz: TimeZone>(
+    entry: &allowed_signers::Entry,
+    file: &SignatureFile,
+    fingerprint: &str,
+    identity: &str,
+    now: DateTime<Utc>,
+    local: &Tz,
+) -> Result<(), ApprovalError> {
+    let identity = identity.to_string();
     if !entry.allows_namespace(sshsig::NAMESPACE) {
         return Err(ApprovalError::NamespaceNotAllowed {
             file: file.name.clone(),
@@ -316,7 +347,7 @@ fn check_entry<Tz: TimeZone>(
             });
         }
     }
-    Ok(identity)
+    Ok(())
 }
 
 /// `sha256:` and 64 lowercase hex digits.
