@@ -24,7 +24,7 @@ use ssh_key::public::KeyData;
 use ssh_key::{HashAlg, PublicKey, SshSig};
 
 use super::envelope::Envelope;
-use super::verify::{check_options, rfc3339};
+use super::window::{check_options, rfc3339};
 use super::{AllowedSigners, ApprovalError, SignatureFile, Signer, allowed_signers, sshsig};
 
 /// Verify a signature whose key is a certificate, against the `cert-authority` lines.

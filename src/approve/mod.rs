@@ -90,6 +90,7 @@ pub mod settings;
 pub mod sign;
 pub mod sshsig;
 pub mod verify;
+mod window;
 
 use serde::Serialize;
 

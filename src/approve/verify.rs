@@ -4,9 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::envelope::Envelope;
+use super::window::check_options;
+pub(super) use super::window::rfc3339;
 use super::{
     AllowedSigners, Approval, ApprovalError, ApprovalMode, Evidence, Settings, SignatureFile,
     Signer, allowed_signers, certs, sshsig,
@@ -293,72 +295,11 @@ fn check_entry<Tz: TimeZone>(
     Ok(identity)
 }
 
-/// The line's `namespaces=` and `valid-after`/`valid-before` options, for a key (or a
-/// certificate) of `identity`.
-pub(super) fn check_options<Tz: TimeZone>(
-    entry: &allowed_signers::Entry,
-    file: &SignatureFile,
-    fingerprint: &str,
-    identity: &str,
-    now: DateTime<Utc>,
-    local: &Tz,
-) -> Result<(), ApprovalError> {
-    let identity = identity.to_string();
-    if !entry.allows_namespace(sshsig::NAMESPACE) {
-        return Err(ApprovalError::NamespaceNotAllowed {
-            file: file.name.clone(),
-            fingerprint: fingerprint.to_string(),
-            principal: identity.clone(),
-            line: entry.line,
-            namespace: sshsig::NAMESPACE.to_string(),
-            allowed: entry.namespaces.clone().unwrap_or_default(),
-        });
-    }
-    // ssh-keygen compares whole seconds, inclusive at both ends.
-    let now_s = now.timestamp();
-    let resolve = |t: &allowed_signers::Timestamp| {
-        t.resolve(local)
-            .ok_or_else(|| ApprovalError::NonexistentLocalTime {
-                time: t.text.clone(),
-                line: entry.line,
-            })
-    };
-    if let Some(after) = &entry.valid_after {
-        if now_s < resolve(after)?.timestamp() {
-            return Err(ApprovalError::KeyNotYetValid {
-                file: file.name.clone(),
-                fingerprint: fingerprint.to_string(),
-                principal: identity.clone(),
-                line: entry.line,
-                valid_after: after.to_string(),
-                now: rfc3339(now),
-            });
-        }
-    }
-    if let Some(before) = &entry.valid_before {
-        if now_s > resolve(before)?.timestamp() {
-            return Err(ApprovalError::KeyExpired {
-                file: file.name.clone(),
-                fingerprint: fingerprint.to_string(),
-                principal: identity.clone(),
-                line: entry.line,
-                valid_before: before.to_string(),
-                now: rfc3339(now),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// `sha256:` and 64 lowercase hex digits.
 pub(super) fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
-}
-
-pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

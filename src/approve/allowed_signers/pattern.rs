@@ -281,6 +281,8 @@ mod tests {
             Some("bob@*,alice@x")
         );
         assert_eq!(names_someone(&"x".repeat(1023)), None);
+        // A witness may need a byte only the patterns name (`!` here).
+        assert_eq!(names_someone("*!").as_deref(), Some("*!"));
     }
 
     proptest::proptest! {
