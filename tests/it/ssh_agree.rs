@@ -531,6 +531,7 @@ fn every_ecdsa_key_signs(count: usize) {
                 .collect()
         });
         assert!(failures.is_empty(), "P-{bits}: {failures:#?}");
+        eprintln!("P-{bits}: {count} keys signed and verified, {short} with a short scalar");
         if bits == 521 && count >= 50 {
             // About 1 P-521 key in 4 has a short scalar: the case is exercised.
             assert!(short > 0, "no short P-521 scalar among {count} keys");
