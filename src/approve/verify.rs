@@ -268,11 +268,21 @@ fn verify_one<Tz: TimeZone>(
             }
         }
     }
-    Err(first_refusal.unwrap_or(ApprovalError::UnlistedKey {
+    if let Some(e) = first_refusal {
+        return Err(e);
+    }
+    if let Some(line) = allowed.skipped_line_of(key) {
+        return Err(ApprovalError::KeyOnSkippedLine {
+            file: file.name.clone(),
+            fingerprint,
+            line,
+        });
+    }
+    Err(ApprovalError::UnlistedKey {
         file: file.name.clone(),
         fingerprint,
         key_type,
-    }))
+    })
 }
 
 /// Whether one allowed_signers line accepts the key now; its identity when it does.

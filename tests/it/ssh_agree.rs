@@ -59,11 +59,22 @@ fn lines_ssh_keygen_cannot_use_are_skipped_with_a_warning_not_the_file() {
         "bob@example.com"
     );
     assert!(stderr(&out).contains("this line is skipped"));
+    // apply warns too, before its gate (it then stops at the unconfigured Fly provider).
+    let out = repo.sophia(&["apply", "plan.json"]);
+    assert!(
+        stderr(&out).contains(".infra/allowed_signers:1:19: unknown option `octopus`"),
+        "{}",
+        stderr(&out)
+    );
     filters().bind(|| insta::assert_snapshot!("skipped_allowed_signers_lines", warnings));
     // alice's lines were all skipped: her signature is refused, by both tools.
     repo.keygen_sign(&alice, NS, "plan.json.sig");
     assert!(!keygen_accepts(&repo, "alice@example.com", "plan.json.sig"));
-    assert!(!sophia_accepts(&repo));
+    let refused = repo.refused(&["verify", "plan.json"]);
+    assert!(
+        refused.contains("listed only on .infra/allowed_signers:1, a line that is skipped"),
+        "{refused}"
+    );
 }
 
 #[test]

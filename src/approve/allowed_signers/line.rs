@@ -434,6 +434,17 @@ struct Options {
     cert_authority: bool,
 }
 
+/// A public key written somewhere on a line (`keytype base64`, two tokens in a row), for a
+/// line that was skipped: the first pair that parses.
+pub(super) fn key_in(line: &str) -> Option<ssh_key::public::KeyData> {
+    let tokens: Vec<&str> = line.split(is_space).filter(|t| !t.is_empty()).collect();
+    tokens.windows(2).find_map(|pair| {
+        PublicKey::from_openssh(&format!("{} {}", pair[0], pair[1]))
+            .ok()
+            .map(|k| k.key_data().clone())
+    })
+}
+
 fn is_key_type(token: &str) -> bool {
     SUPPORTED_KEY_TYPES.contains(&token)
         || REFUSED_KEY_TYPES.contains(&token)

@@ -68,6 +68,9 @@ pub struct AllowedSigners {
     /// The lines skipped because ssh-keygen could not use them either, each with why: the
     /// commands print them as warnings.
     pub skipped: Vec<ParseError>,
+    /// The keys found on skipped lines, with their line: a signature by one of them is
+    /// refused saying its line was skipped, rather than that the key is not listed.
+    pub skipped_keys: Vec<(usize, ssh_key::public::KeyData)>,
 }
 
 /// One line of the file.
@@ -239,11 +242,17 @@ impl AllowedSigners {
     pub fn parse(path: &str, text: &str) -> Result<AllowedSigners, ParseError> {
         let mut entries = Vec::new();
         let mut skipped = Vec::new();
+        let mut skipped_keys = Vec::new();
         for (index, raw) in text.split('\n').enumerate() {
             match line::parse(path, index + 1, raw) {
                 Ok(Some(entry)) => entries.push(entry),
                 Ok(None) => {}
-                Err(line::LineError::Skip(e)) => skipped.push(e),
+                Err(line::LineError::Skip(e)) => {
+                    if let Some(key) = line::key_in(raw) {
+                        skipped_keys.push((index + 1, key));
+                    }
+                    skipped.push(e);
+                }
                 Err(line::LineError::Fatal(e)) => return Err(e),
             }
         }
@@ -251,6 +260,7 @@ impl AllowedSigners {
             path: path.to_string(),
             entries,
             skipped,
+            skipped_keys,
         })
     }
 
@@ -273,6 +283,14 @@ impl AllowedSigners {
         self.entries
             .iter()
             .filter(move |e| e.cert_authority && e.key.key_data() == ca)
+    }
+
+    /// The first skipped line holding this key, if any.
+    pub fn skipped_line_of(&self, key: &ssh_key::public::KeyData) -> Option<usize> {
+        self.skipped_keys
+            .iter()
+            .find(|(_, k)| k == key)
+            .map(|(line, _)| *line)
     }
 
     /// The warnings to show for the skipped lines, one per line.
@@ -470,6 +488,9 @@ mod tests {
         assert_eq!(all.entries[0].principals, "bob@example.com");
         let lines: Vec<(usize, usize)> = all.skipped.iter().map(|e| (e.line, e.column)).collect();
         assert_eq!(lines, vec![(1, 19), (3, 7), (4, 18)]);
+        // The key of the skipped line 1 is remembered (line 2, kept, lists it too).
+        let key = all.entries[0].key.key_data().clone();
+        assert_eq!(all.skipped_line_of(&key), Some(1));
         // An impossible date refuses the file, naming its place.
         let e = parse(&format!("{text}erin valid-after=\"20270229Z\" {KEY}\n")).unwrap_err();
         assert_eq!((e.line, e.column), (5, 18));
