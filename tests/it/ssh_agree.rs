@@ -123,6 +123,12 @@ fn principal_patterns_agree_with_ssh_keygen() {
         ("a*,!ab,!a?*", "a", Some("a*")),
         ("!eve,alice", "alice", Some("alice")),
         ("\"alice smith,bob\"", "bob", Some("alice smith,bob")),
+        // As git's test suite writes them (t/lib-gpg.sh): quoted, with spaces.
+        (
+            "\"principal with number 1\"",
+            "principal with number 1",
+            Some("principal with number 1"),
+        ),
     ];
     for (principals, asked, expected) in cases {
         repo.allow(&[format!("{principals} {}", alice.public)]);
