@@ -423,6 +423,40 @@ fn certificate_signatures_agree_with_ssh_keygen() {
             assert_eq!(signer["key_type"], "ED25519-CERT");
         }
     }
+    // A certificate whose principal was edited after the CA signed it (alice → alicE, which
+    // the line's pattern accepts): the CA signature no longer verifies; both refuse.
+    certify(&repo, "ca", "alice", &["-n", a]);
+    let cert = super::approve::Key {
+        private: repo.path("keys/alice-cert.pub"),
+        public: String::new(),
+    };
+    repo.keygen_sign(&cert, NS, "plan.json.sig");
+    let armored = std::fs::read(repo.path("plan.json.sig")).unwrap();
+    let mut blob = envelope::dearmor(&armored).unwrap();
+    let at = blob
+        .windows(a.len())
+        .position(|w| w == a.as_bytes())
+        .unwrap();
+    blob[at + 4] = b'E';
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &blob);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(70)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let forged = format!(
+        "-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n",
+        lines.join("\n")
+    );
+    std::fs::write(repo.path("plan.json.sig"), forged).unwrap();
+    repo.allow(&[format!("*@example.com cert-authority {ca_key}")]);
+    assert!(!keygen_accepts(&repo, "alicE@example.com", "plan.json.sig"));
+    let refused = repo.refused(&["verify", "plan.json"]);
+    assert!(
+        refused.contains("its CA signature does not verify"),
+        "{refused}"
+    );
+
     // A plain signature by the CA key itself is not accepted by a cert-authority line.
     repo.keygen_sign(&ca, NS, "plan.json.sig");
     repo.allow(&[format!("{a} cert-authority {ca_key}")]);
