@@ -604,6 +604,28 @@ fn ecdsa_keys_sign_and_ssh_keygen_verifies_200_per_curve() {
 }
 
 #[test]
+fn sign_points_a_security_key_to_ssh_keygen() {
+    let repo = Repo::new();
+    repo.write_plan(&valid_plan());
+    // An sk-ed25519 private key file as ssh-keygen writes it (its key handle is opaque to
+    // anyone but the hardware), made at run time from a seed.
+    let keypair = Ed25519Keypair::from_seed(&[9; 32]);
+    let public = SkEd25519::new(keypair.public, "ssh:".to_string());
+    let private = ssh_key::private::SkEd25519::new(public, 0x01, vec![7u8; 64]).unwrap();
+    let key = ssh_key::PrivateKey::new(ssh_key::private::KeypairData::SkEd25519(private), "yubi")
+        .unwrap();
+    let text = key.to_openssh(LineEnding::LF).unwrap();
+    std::fs::write(repo.path("keys/yubi"), text.as_bytes()).unwrap();
+    let refused = repo.refused(&["sign", "plan.json", "--key", "keys/yubi"]);
+    assert!(
+        refused.contains("`sk-ssh-ed25519@openssh.com` key")
+            && refused.contains("ssh-keygen -Y sign -n sophia-plan@v1 -f keys/yubi PLAN"),
+        "{refused}"
+    );
+    assert!(!repo.path("plan.json.sig").exists());
+}
+
+#[test]
 fn sign_names_other_key_formats_and_the_conversion_command() {
     let repo = Repo::new();
     repo.write_plan(&valid_plan());
