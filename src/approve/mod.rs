@@ -37,7 +37,9 @@
 //!      plan bytes with the key it carries; that key is listed in `.infra/allowed_signers`
 //!      on a line whose `namespaces=` allows `sophia-plan@v1` and whose
 //!      `valid-after`/`valid-before` window contains `now` (the time of verification, as
-//!      ssh-keygen uses it: removing or expiring a key revokes its pending approvals);
+//!      ssh-keygen uses it: removing or expiring a key revokes its pending approvals). A
+//!      security-key (`sk-…`) signature must carry the user-presence flag; a signature by a
+//!      certificate is accepted through a `cert-authority` line instead (`certs.rs`);
 //!    - `digest`: `--approve sha256:<hex>` equals the plan's digest; `--approve` is refused in
 //!      `signature` mode, so it can never bypass a signature requirement;
 //! 5. the policy: a destructive plan (a `delete`/`replace` change, or an action kind ending in
