@@ -115,6 +115,50 @@ pub enum ApprovalError {
         line: usize,
     },
     #[error(
+        "`{file}` is a `{signature_type}` signature by a `{key_type}` key ({fingerprint}), which sophia does not verify"
+    )]
+    UnsupportedSignature {
+        file: String,
+        signature_type: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error(
+        "`{file}` is signed by key {fingerprint}, listed only on {ALLOWED_SIGNERS_PATH}:{line}, a line that is skipped (see the warning above)"
+    )]
+    KeyOnSkippedLine {
+        file: String,
+        fingerprint: String,
+        line: usize,
+    },
+    #[error(
+        "the security-key signature in `{file}` (key {fingerprint}) was made without touching the key: its user-presence flag is not set (flags 0x{flags:02x})"
+    )]
+    NoUserPresence {
+        file: String,
+        fingerprint: String,
+        flags: u8,
+    },
+    #[error(
+        "`{file}` is signed with certificate `{key_id}` (key {fingerprint}), whose CA key {ca} is on no `cert-authority` line of `{ALLOWED_SIGNERS_PATH}`"
+    )]
+    UnlistedAuthority {
+        file: String,
+        fingerprint: String,
+        ca: String,
+        key_id: String,
+    },
+    #[error(
+        "certificate `{key_id}` (key {fingerprint}) that signed `{file}` is refused by the cert-authority line {ALLOWED_SIGNERS_PATH}:{line}: {reason}"
+    )]
+    CertificateRefused {
+        file: String,
+        fingerprint: String,
+        key_id: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
         "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)"
     )]
     NonexistentLocalTime { time: String, line: usize },
@@ -168,6 +212,11 @@ impl crate::core::hint::Hint for ApprovalError {
             ApprovalError::KeyNotYetValid { .. } => "wait until the key's window opens, or have another listed approver sign".to_string(),
             ApprovalError::KeyExpired { .. } => "have a listed approver with a current key sign, or renew the key's window through a reviewed change".to_string(),
             ApprovalError::NoPrincipal { .. } => "name the key's holder with a pattern the line's `!` negations do not match, e.g. `alice@example.com,!mallory@*`".to_string(),
+            ApprovalError::UnsupportedSignature { .. } => "this is a webauthn signature (made through a browser); sign with `ssh-keygen -Y sign -n sophia-plan@v1 -f KEY PLAN` and the security key itself, which writes an `sk-…` signature sophia verifies".to_string(),
+            ApprovalError::KeyOnSkippedLine { .. } => "fix that line as its warning says (ssh-keygen skips it too), through a reviewed change".to_string(),
+            ApprovalError::NoUserPresence { .. } => "sign again and touch the security key when it blinks; a key made with `ssh-keygen -O no-touch-required` cannot approve plans".to_string(),
+            ApprovalError::UnlistedAuthority { .. } => "list the CA's public key on a line `principals cert-authority CA-KEY` through a reviewed change, or sign with a listed key".to_string(),
+            ApprovalError::CertificateRefused { .. } => "have the CA issue a current user certificate naming a principal the line accepts, or sign with a listed key".to_string(),
             ApprovalError::NonexistentLocalTime { .. } => "write the time in UTC with a `Z` suffix".to_string(),
             ApprovalError::NotEnoughSigners { .. } => "have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml".to_string(),
         })

@@ -82,6 +82,16 @@ pub fn read_allowed_signers(root: &Path) -> anyhow::Result<Option<AllowedSigners
     }
 }
 
+/// The warnings for the lines of `.infra/allowed_signers` that are skipped (as ssh-keygen
+/// skips them), for the command to print on stderr before it runs the gate. Reading or
+/// parsing errors give none here: the gate reports them.
+pub fn allowed_signers_warnings(root: &Path) -> Vec<String> {
+    match read_allowed_signers(root) {
+        Ok(Some(allowed)) => allowed.warnings(),
+        _ => Vec::new(),
+    }
+}
+
 /// The signature files of a plan: the given ones, or `PLAN.sig` and `PLAN.sig.*` (sorted)
 /// next to it.
 pub fn signature_paths(plan: &Path, given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {

@@ -37,7 +37,9 @@
 //!      plan bytes with the key it carries; that key is listed in `.infra/allowed_signers`
 //!      on a line whose `namespaces=` allows `sophia-plan@v1` and whose
 //!      `valid-after`/`valid-before` window contains `now` (the time of verification, as
-//!      ssh-keygen uses it: removing or expiring a key revokes its pending approvals);
+//!      ssh-keygen uses it: removing or expiring a key revokes its pending approvals). A
+//!      security-key (`sk-…`) signature must carry the user-presence flag; a signature by a
+//!      certificate is accepted through a `cert-authority` line instead (`certs.rs`);
 //!    - `digest`: `--approve sha256:<hex>` equals the plan's digest; `--approve` is refused in
 //!      `signature` mode, so it can never bypass a signature requirement;
 //! 5. the policy: a destructive plan (a `delete`/`replace` change, or an action kind ending in
@@ -78,26 +80,27 @@
 
 // ApprovalError carries the data of the failed check (file, key, principal, window) so its
 // message is complete; it is built at most once per command, so its size does not matter.
-
-// ApprovalError carries the data of the failed check (file, key, principal, window) so its
-// message is complete; it is built at most once per command, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod allowed_signers;
+mod certs;
+pub mod envelope;
 pub mod error;
 pub mod gate;
+pub mod keyfile;
 pub mod settings;
 pub mod sign;
 pub mod sshsig;
 pub mod verify;
+mod window;
 
 use serde::Serialize;
 
 pub use allowed_signers::AllowedSigners;
 pub use error::ApprovalError;
 pub use gate::{
-    GateOptions, Gated, gate, read_allowed_signers, read_plan, read_settings, shown,
-    signature_paths,
+    GateOptions, Gated, allowed_signers_warnings, gate, read_allowed_signers, read_plan,
+    read_settings, shown, signature_paths,
 };
 pub use settings::{ApprovalMode, Settings};
 pub use sign::{Signed, sign_plan, write_atomic};
@@ -138,7 +141,8 @@ pub struct Signer {
     pub principal: String,
     /// `SHA256:…`, as ssh-keygen prints it.
     pub fingerprint: String,
-    /// `ED25519`, `RSA` or `ECDSA`.
+    /// `ED25519`, `RSA`, `ECDSA`, `ED25519-SK`, `ECDSA-SK`, or one of them followed by
+    /// `-CERT` for a certificate, as ssh-keygen names key types.
     pub key_type: String,
     pub signature_file: String,
     /// The line of `.infra/allowed_signers` that accepted the key.

@@ -61,7 +61,7 @@ pub fn sign_plan(
         })
         .context(format!("refusing to sign `{plan_name}`")));
     }
-    let key = sshsig::read_private_key(key_path, &key_name)?;
+    let key = super::keyfile::read_private_key(key_path, &key_name)?;
     let armored = sshsig::sign(&key, &key_name, &bytes)?;
     write_atomic(out, armored.as_bytes())?;
     let data = key.public_key().key_data();

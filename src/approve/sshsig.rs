@@ -9,9 +9,7 @@
 //! Encrypted private keys are refused with a clear error: sophia does not prompt for
 //! passphrases (it runs in CI and must never hold one in an environment variable). Sign with
 //! `ssh-keygen -Y sign`, which asks for the passphrase or uses the SSH agent; the resulting
-//! file is the same.
-
-use std::path::Path;
+//! file is the same. Key files are read by [`super::keyfile`].
 
 use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::public::KeyData;
@@ -28,8 +26,12 @@ pub const HASH: HashAlg = HashAlg::Sha512;
 /// Why a key cannot sign.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error("`{path}` is encrypted with a passphrase; sophia does not read passphrases")]
-    Encrypted { path: String },
+    #[error(
+        "`{path}` is an OpenSSH private key encrypted with a passphrase ({cipher}); sophia does not read passphrases"
+    )]
+    Encrypted { path: String, cipher: String },
+    #[error("`{path}` is {format}; sophia reads OpenSSH-format private keys only")]
+    OtherFormat { path: String, format: String },
     #[error("`{path}` is a public key; `--key` takes the private key")]
     PublicKeyGiven { path: String, stem: String },
     #[error("`{path}` is not an OpenSSH private key: {reason}")]
@@ -40,29 +42,13 @@ pub enum SignError {
     Crypto { path: String, reason: String },
 }
 
-/// Read an OpenSSH private key (unencrypted); `shown` names it in messages.
-pub fn read_private_key(path: &Path, shown: &str) -> anyhow::Result<PrivateKey> {
-    let shown = shown.to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("reading the key `{shown}`: {e}"))?;
-    if PublicKey::from_openssh(text.trim()).is_ok() {
-        let stem = shown.strip_suffix(".pub").unwrap_or(&shown).to_string();
-        return Err(SignError::PublicKeyGiven { path: shown, stem }.into());
-    }
-    let key = PrivateKey::from_openssh(&text).map_err(|e| SignError::NotAKey {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
-    if key.is_encrypted() {
-        return Err(SignError::Encrypted { path: shown }.into());
-    }
-    Ok(key)
-}
-
 /// Sign `message` (the exact plan file bytes) in the sophia namespace; the armored text
 /// ssh-keygen writes.
 pub fn sign(key: &PrivateKey, path: &str, message: &[u8]) -> Result<String, SignError> {
-    if family(key.public_key().key_data()) == "unsupported" {
+    if !matches!(
+        family(key.public_key().key_data()),
+        "ED25519" | "RSA" | "ECDSA"
+    ) {
         return Err(SignError::Unsupported {
             path: path.to_string(),
             algorithm: key.algorithm().as_str().to_string(),
@@ -127,14 +113,43 @@ pub fn fingerprint(key: &KeyData) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-/// `ED25519`, `RSA`, `ECDSA`: the key family, as ssh-keygen names it in messages.
+/// `ED25519`, `RSA`, `ECDSA`, `ED25519-SK`, `ECDSA-SK`: the key family, as ssh-keygen names
+/// it in messages (`sshkey_type`).
 pub fn family(key: &KeyData) -> &'static str {
     match key.algorithm() {
         Algorithm::Ed25519 => "ED25519",
         Algorithm::Rsa { .. } => "RSA",
         Algorithm::Ecdsa { .. } => "ECDSA",
+        Algorithm::SkEd25519 => "ED25519-SK",
+        Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
         _ => "unsupported",
     }
+}
+
+/// A security-key signature must have been made with the key touched (the user-presence
+/// flag). ssh-keygen `-Y verify` does not check the flag (sshd does, unless
+/// `no-touch-required`); sophia requires it: an approval is a person's act.
+pub fn require_user_presence(
+    sig: &SshSig,
+    file: &super::SignatureFile,
+    fingerprint: &str,
+) -> Result<(), super::ApprovalError> {
+    let sk = matches!(
+        sig.public_key().algorithm(),
+        Algorithm::SkEd25519 | Algorithm::SkEcdsaSha2NistP256
+    );
+    if !sk {
+        return Ok(());
+    }
+    let flags = super::envelope::sk_flags(sig.signature()).unwrap_or(0);
+    if flags & super::envelope::SK_USER_PRESENCE == 0 {
+        return Err(super::ApprovalError::NoUserPresence {
+            file: file.name.clone(),
+            fingerprint: fingerprint.to_string(),
+            flags,
+        });
+    }
+    Ok(())
 }
 
 /// Check `sig` over `message` with the key it carries, in namespace `namespace`. Whether
@@ -152,8 +167,20 @@ impl crate::core::hint::Hint for SignError {
             SignError::PublicKeyGiven { stem, .. } => {
                 format!("drop the `.pub` suffix: `--key {stem}`")
             }
-            SignError::NotAKey { path, .. } => format!(
-                "a key in the old PEM format can be rewritten in OpenSSH format with `ssh-keygen -p -f {path}`"
+            SignError::OtherFormat { path, format } if format.starts_with("a PuTTY") => format!(
+                "export it in OpenSSH format with `puttygen {path} -O private-openssh-new -o {path}.openssh`, or sign with `ssh-keygen -Y sign -n {NAMESPACE} -f KEY PLAN`"
+            ),
+            SignError::OtherFormat { path, format } if format.starts_with("an RFC 4716") => format!(
+                "import it with `ssh-keygen -i -m RFC4716 -f {path} > {path}.openssh` (unencrypted keys only), or sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN`"
+            ),
+            SignError::OtherFormat { path, .. } => format!(
+                "rewrite it in the OpenSSH format, in place, with `ssh-keygen -p -f {path}` (it asks for the current passphrase and a new one; the key itself does not change), or sign with `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN`"
+            ),
+            SignError::NotAKey { .. } => {
+                "`--key` takes an OpenSSH private key file, as `ssh-keygen -t ed25519` writes it (`~/.ssh/id_ed25519`)".to_string()
+            }
+            SignError::Unsupported { path, algorithm } if algorithm.starts_with("sk-") => format!(
+                "a security key signs through its hardware: `ssh-keygen -Y sign -n {NAMESPACE} -f {path} PLAN` (touch the key when it blinks) writes a signature sophia verifies"
             ),
             SignError::Unsupported { .. } => {
                 "use an ed25519, RSA or ECDSA key (`ssh-keygen -t ed25519`)".to_string()

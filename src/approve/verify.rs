@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
+use super::envelope::Envelope;
+use super::window::check_options;
+pub(super) use super::window::rfc3339;
 use super::{
     AllowedSigners, Approval, ApprovalError, ApprovalMode, Evidence, Settings, SignatureFile,
-    Signer, allowed_signers, sshsig,
+    Signer, allowed_signers, certs, sshsig,
 };
 use crate::core::digest::plan_digest;
 use crate::core::plan::{Destructive, PLAN_FORMAT, Plan};
@@ -205,13 +208,27 @@ fn verify_one<Tz: TimeZone>(
     now: DateTime<Utc>,
     local: &Tz,
 ) -> Result<Signer, ApprovalError> {
+    let envelope =
+        Envelope::parse(&file.bytes).map_err(|reason| ApprovalError::MalformedSignature {
+            file: file.name.clone(),
+            reason,
+        })?;
+    if envelope.signature_type.starts_with("webauthn-") {
+        return Err(ApprovalError::UnsupportedSignature {
+            file: file.name.clone(),
+            signature_type: envelope.signature_type.clone(),
+            key_type: envelope.key_type.clone(),
+            fingerprint: ssh_key::PublicKey::from_bytes(&envelope.public_key)
+                .map(|k| sshsig::fingerprint(k.key_data()))
+                .unwrap_or_else(|_| "(unreadable)".to_string()),
+        });
+    }
+    if envelope.is_certificate() {
+        return certs::verify_certificate(&envelope, plan_bytes, file, allowed, now, local);
+    }
     let sig = sshsig::parse(&file.bytes).map_err(|e| ApprovalError::MalformedSignature {
         file: file.name.clone(),
-        reason: if String::from_utf8_lossy(&file.bytes).contains("-----BEGIN SSH SIGNATURE-----") {
-            e.to_string()
-        } else {
-            "it has no `-----BEGIN SSH SIGNATURE-----` armor".to_string()
-        },
+        reason: e.to_string(),
     })?;
     let key = sig.public_key();
     let fingerprint = sshsig::fingerprint(key);
@@ -229,6 +246,7 @@ fn verify_one<Tz: TimeZone>(
             fingerprint,
         });
     }
+    sshsig::require_user_presence(&sig, file, &fingerprint)?;
     let allowed = allowed.ok_or(ApprovalError::NoAllowedSigners)?;
     let key_type = sshsig::family(key).to_string();
     // The first line listing the key that accepts it wins; otherwise report why the first
@@ -250,11 +268,21 @@ fn verify_one<Tz: TimeZone>(
             }
         }
     }
-    Err(first_refusal.unwrap_or(ApprovalError::UnlistedKey {
+    if let Some(e) = first_refusal {
+        return Err(e);
+    }
+    if let Some(line) = allowed.skipped_line_of(key) {
+        return Err(ApprovalError::KeyOnSkippedLine {
+            file: file.name.clone(),
+            fingerprint,
+            line,
+        });
+    }
+    Err(ApprovalError::UnlistedKey {
         file: file.name.clone(),
         fingerprint,
         key_type,
-    }))
+    })
 }
 
 /// Whether one allowed_signers line accepts the key now; its identity when it does.
@@ -273,49 +301,7 @@ fn check_entry<Tz: TimeZone>(
             line: entry.line,
         });
     };
-    if !entry.allows_namespace(sshsig::NAMESPACE) {
-        return Err(ApprovalError::NamespaceNotAllowed {
-            file: file.name.clone(),
-            fingerprint: fingerprint.to_string(),
-            principal: identity.clone(),
-            line: entry.line,
-            namespace: sshsig::NAMESPACE.to_string(),
-            allowed: entry.namespaces.clone().unwrap_or_default(),
-        });
-    }
-    // ssh-keygen compares whole seconds, inclusive at both ends.
-    let now_s = now.timestamp();
-    let resolve = |t: &allowed_signers::Timestamp| {
-        t.resolve(local)
-            .ok_or_else(|| ApprovalError::NonexistentLocalTime {
-                time: t.text.clone(),
-                line: entry.line,
-            })
-    };
-    if let Some(after) = &entry.valid_after {
-        if now_s < resolve(after)?.timestamp() {
-            return Err(ApprovalError::KeyNotYetValid {
-                file: file.name.clone(),
-                fingerprint: fingerprint.to_string(),
-                principal: identity.clone(),
-                line: entry.line,
-                valid_after: after.to_string(),
-                now: rfc3339(now),
-            });
-        }
-    }
-    if let Some(before) = &entry.valid_before {
-        if now_s > resolve(before)?.timestamp() {
-            return Err(ApprovalError::KeyExpired {
-                file: file.name.clone(),
-                fingerprint: fingerprint.to_string(),
-                principal: identity.clone(),
-                line: entry.line,
-                valid_before: before.to_string(),
-                now: rfc3339(now),
-            });
-        }
-    }
+    check_options(entry, file, fingerprint, &identity, now, local)?;
     Ok(identity)
 }
 
@@ -324,10 +310,6 @@ pub(super) fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
-}
-
-pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

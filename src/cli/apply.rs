@@ -34,6 +34,9 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    for warning in crate::approve::allowed_signers_warnings(&ctx.root) {
+        ctx.status(warning);
+    }
     let creds = Credentials::from_env();
     let backend = std::env::var(crate::backend::BACKEND_ENV).ok();
     let applied = apply(&ApplyRequest {

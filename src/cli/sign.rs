@@ -65,6 +65,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     ));
     match approve::read_allowed_signers(&ctx.root) {
         Ok(Some(allowed)) => {
+            for warning in allowed.warnings() {
+                ctx.status(warning);
+            }
             let listed: Vec<String> = allowed
                 .entries
                 .iter()

@@ -28,6 +28,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         signatures: args.signatures,
         approve: args.approve,
     };
+    // Skipped allowed_signers lines are warned about on stderr (stdout stays the result).
+    for warning in approve::allowed_signers_warnings(&ctx.root) {
+        ctx.status(warning);
+    }
     let gated = approve::gate(&ctx.root, &options, now)?;
     let approval = &gated.approval;
     let plan_name = approve::shown(&ctx.root, &ctx.path(&options.plan));

@@ -24,6 +24,7 @@ mod security_apply;
 mod security_front;
 mod security_fs;
 mod security_gate;
+mod ssh_agree;
 mod support;
 #[path = "loop.rs"]
 mod the_loop;

@@ -1,17 +1,30 @@
-//! One line of an allowed_signers file, parsed as `ssh-keygen -Y verify` reads it: strict
-//! where it is strict, every error with `file:line:column` and a hint.
+//! One line of an allowed_signers file, parsed as `ssh-keygen -Y verify` reads it. A line
+//! ssh-keygen cannot use (unknown option, unquoted value, truncated key, `ssh-dss`) is skipped
+//! with a warning, as ssh-keygen skips it; a line whose meaning would differ between the two
+//! tools refuses the file. Every message has `file:line:column` and a hint.
 
 use ssh_key::PublicKey;
 
-use super::{Entry, ParseError, SUPPORTED_KEY_TYPES, Timestamp};
+use super::{Entry, ParseError, SUPPORTED_KEY_TYPES, TimeError, Timestamp};
 
-/// Key types OpenSSH knows that sophia refuses (recognized so that the error says so instead
-/// of calling them unknown options).
-const REFUSED_KEY_TYPES: [&str; 3] = [
-    "ssh-dss",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
+/// Key types OpenSSH knows that sophia refuses (recognized so that the warning says so
+/// instead of calling them unknown options). DSA: OpenSSH itself disabled it (9.8 removed
+/// it); a line with such a key is skipped, never the file.
+const REFUSED_KEY_TYPES: [&str; 1] = ["ssh-dss"];
+
+/// Why a line is not used: skipped (with a warning, as ssh-keygen skips it), or the whole
+/// file is refused because the line would mean something else to ssh-keygen.
+#[derive(Debug)]
+pub(super) enum LineError {
+    Skip(ParseError),
+    Fatal(ParseError),
+}
+
+impl From<ParseError> for LineError {
+    fn from(e: ParseError) -> Self {
+        LineError::Skip(e)
+    }
+}
 
 /// The options `ssh-keygen` accepts in an allowed_signers line.
 const OPTIONS: [&str; 4] = [
@@ -34,7 +47,7 @@ struct LineParser<'a> {
 }
 
 /// Parse line `line_no` (1-based) of `path`: `None` for a blank or comment line.
-pub(super) fn parse(path: &str, line_no: usize, line: &str) -> Result<Option<Entry>, ParseError> {
+pub(super) fn parse(path: &str, line_no: usize, line: &str) -> Result<Option<Entry>, LineError> {
     LineParser {
         path,
         line_no,
@@ -81,7 +94,7 @@ impl LineParser<'_> {
         (start, &self.line[start..start + len])
     }
 
-    fn entry(&mut self) -> Result<Option<Entry>, ParseError> {
+    fn entry(&mut self) -> Result<Option<Entry>, LineError> {
         self.skip_space();
         if self.rest().is_empty() || self.rest().starts_with('#') {
             return Ok(None);
@@ -89,12 +102,12 @@ impl LineParser<'_> {
         let principals = self.principals()?;
         self.skip_space();
         if self.rest().is_empty() {
-            return Err(self.error(
+            return Err(LineError::Skip(self.error(
                 self.pos,
                 "expected options or a key type after the principals, found the end of the line",
                 "each line is `principals [options] keytype base64-key`, e.g. \
                  `alice@example.com ssh-ed25519 AAAAC3Nza…` (copy the key from `~/.ssh/id_ed25519.pub`)",
-            ));
+            )));
         }
         let mut options = Options::default();
         let first = self.rest().split(is_space).next().unwrap_or("");
@@ -105,27 +118,33 @@ impl LineParser<'_> {
         let (type_at, key_type) = self.token();
         let key_type = key_type.to_string();
         if key_type.is_empty() {
-            return Err(self.error(
-                type_at,
-                "expected a key type after the options, found the end of the line",
-                "each line is `principals [options] keytype base64-key`; options are separated \
-                 by commas without spaces (spaces only inside double quotes)",
-            ));
+            return Err(self
+                .error(
+                    type_at,
+                    "expected a key type after the options, found the end of the line",
+                    "each line is `principals [options] keytype base64-key`; options are separated \
+                     by commas without spaces (spaces only inside double quotes)",
+                )
+                .into());
         }
         if key_type.contains('=') || key_type.contains('"') {
-            return Err(self.error(
-                type_at,
-                format!("expected the key type, found `{key_type}`"),
-                "options are separated by commas without spaces (spaces only inside double \
-                 quotes), e.g. `namespaces=\"sophia-plan@v1\",valid-before=\"20271231Z\"`",
-            ));
+            return Err(self
+                .error(
+                    type_at,
+                    format!("expected the key type, found `{key_type}`"),
+                    "options are separated by commas without spaces (spaces only inside double \
+                     quotes), e.g. `namespaces=\"sophia-plan@v1\",valid-before=\"20271231Z\"`",
+                )
+                .into());
         }
         if !SUPPORTED_KEY_TYPES.contains(&key_type.as_str()) {
             let hint = if REFUSED_KEY_TYPES.contains(&key_type.as_str())
                 || key_type.ends_with("-cert-v01@openssh.com")
             {
-                "sophia verifies ed25519, RSA and ECDSA keys only (no DSA, security-key or \
-                 certificate keys); have the approver generate one with `ssh-keygen -t ed25519`"
+                "sophia verifies ed25519, RSA, ECDSA and security keys (`sk-…`), and \
+                 certificates through a `cert-authority` line naming the CA's key; DSA keys and \
+                 certificates written on a line are not used: have the approver generate a key \
+                 with `ssh-keygen -t ed25519`"
                     .to_string()
             } else {
                 format!(
@@ -134,16 +153,22 @@ impl LineParser<'_> {
                     did_you_mean(&key_type, &SUPPORTED_KEY_TYPES)
                 )
             };
-            return Err(self.error(type_at, format!("unsupported key type `{key_type}`"), hint));
+            return Err(self
+                .error(type_at, format!("unsupported key type `{key_type}`"), hint)
+                .into());
         }
         self.skip_space();
         let (b64_at, b64) = self.token();
         if b64.is_empty() {
-            return Err(self.error(
-                b64_at,
-                format!("expected the base64 key after `{key_type}`, found the end of the line"),
-                "copy the whole line of the signer's `.pub` file: `keytype base64 comment`",
-            ));
+            return Err(self
+                .error(
+                    b64_at,
+                    format!(
+                        "expected the base64 key after `{key_type}`, found the end of the line"
+                    ),
+                    "copy the whole line of the signer's `.pub` file: `keytype base64 comment`",
+                )
+                .into());
         }
         let key = PublicKey::from_openssh(&format!("{key_type} {b64}")).map_err(|e| {
             self.error(
@@ -153,14 +178,16 @@ impl LineParser<'_> {
             )
         })?;
         if key.algorithm().as_str() != key_type {
-            return Err(self.error(
-                type_at,
-                format!(
-                    "the key is a `{}` key but the line says `{key_type}`",
-                    key.algorithm().as_str()
-                ),
-                "copy the whole line of the signer's `.pub` file: `keytype base64 comment`",
-            ));
+            return Err(self
+                .error(
+                    type_at,
+                    format!(
+                        "the key is a `{}` key but the line says `{key_type}`",
+                        key.algorithm().as_str()
+                    ),
+                    "copy the whole line of the signer's `.pub` file: `keytype base64 comment`",
+                )
+                .into());
         }
         // The rest of the line is the key's comment, ignored as ssh-keygen does.
         Ok(Some(Entry {
@@ -169,6 +196,7 @@ impl LineParser<'_> {
             namespaces: options.namespaces,
             valid_after: options.valid_after,
             valid_before: options.valid_before,
+            cert_authority: options.cert_authority,
             key,
         }))
     }
@@ -208,7 +236,7 @@ impl LineParser<'_> {
     }
 
     /// The options field, up to the first space outside double quotes.
-    fn options(&mut self) -> Result<Options, ParseError> {
+    fn options(&mut self) -> Result<Options, LineError> {
         let mut options = Options::default();
         loop {
             let name_at = self.pos;
@@ -221,21 +249,16 @@ impl LineParser<'_> {
             let lower = name.to_ascii_lowercase();
             let has_value = self.rest().starts_with('=');
             match lower.as_str() {
-                "cert-authority" => {
-                    return Err(self.error(
-                        name_at,
-                        "`cert-authority` lines are not supported",
-                        "sophia verifies signatures made by plain SSH keys; list each \
-                         approver's own public key instead of a certificate authority",
-                    ));
-                }
+                "cert-authority" if !has_value => options.cert_authority = true,
                 "namespaces" | "valid-after" | "valid-before" => {
                     if !has_value {
-                        return Err(self.error(
-                            self.pos,
-                            format!("`{name}` needs a value"),
-                            format!("write `{lower}=\"…\"`"),
-                        ));
+                        return Err(self
+                            .error(
+                                self.pos,
+                                format!("`{name}` needs a value"),
+                                format!("write `{lower}=\"…\"`"),
+                            )
+                            .into());
                     }
                     self.pos += 1;
                     let value_at = self.pos;
@@ -246,24 +269,19 @@ impl LineParser<'_> {
                         _ => options.valid_before.is_some(),
                     };
                     if duplicate {
-                        return Err(self.error(
-                            name_at,
-                            format!("`{lower}` is given twice on this line"),
-                            format!("give `{lower}` once (a namespaces list is comma-separated inside its quotes)"),
-                        ));
+                        return Err(self
+                            .error(
+                                name_at,
+                                format!("`{lower}` is given twice on this line"),
+                                format!("give `{lower}` once (a namespaces list is comma-separated inside its quotes)"),
+                            )
+                            .into());
                     }
                     if lower == "namespaces" {
                         options.namespaces = Some(value);
                     } else {
-                        let time = Timestamp::parse(&value).ok_or_else(|| {
-                            self.error(
-                                value_at,
-                                format!("invalid `{lower}` time `{value}`"),
-                                "write YYYYMMDD or YYYYMMDDHHMM[SS], with a `Z` suffix for UTC \
-                                 (without it the verifying machine's local time zone applies), \
-                                 e.g. `valid-before=\"20271231Z\"`",
-                            )
-                        })?;
+                        let time = Timestamp::parse(&value)
+                            .map_err(|e| self.time_error(e, value_at, &lower, &value))?;
                         if lower == "valid-after" {
                             options.valid_after = Some(time);
                         } else {
@@ -272,6 +290,16 @@ impl LineParser<'_> {
                     }
                 }
                 _ => {
+                    if lower == "cert-authority" {
+                        return Err(self
+                            .error(
+                                name_at,
+                                "`cert-authority` takes no value",
+                                "write `cert-authority` alone, before or after the other options: \
+                                 `*@example.com cert-authority ssh-ed25519 CA-KEY`",
+                            )
+                            .into());
+                    }
                     let message = if name.is_empty() {
                         "expected an option name".to_string()
                     } else {
@@ -279,16 +307,18 @@ impl LineParser<'_> {
                     };
                     let mut known: Vec<&str> = OPTIONS.to_vec();
                     known.extend(SUPPORTED_KEY_TYPES);
-                    return Err(self.error(
-                        name_at,
-                        message,
-                        format!(
-                            "options are {}, followed by the key type ({}){}",
-                            quoted_list(&OPTIONS[..3]),
-                            SUPPORTED_KEY_TYPES.join(", "),
-                            did_you_mean(&lower, &known)
-                        ),
-                    ));
+                    return Err(self
+                        .error(
+                            name_at,
+                            message,
+                            format!(
+                                "options are {}, followed by the key type ({}){}",
+                                quoted_list(&OPTIONS),
+                                SUPPORTED_KEY_TYPES.join(", "),
+                                did_you_mean(&lower, &known)
+                            ),
+                        )
+                        .into());
                 }
             }
             if self.rest().starts_with(',') {
@@ -298,12 +328,14 @@ impl LineParser<'_> {
             if self.rest().is_empty() || self.rest().starts_with(is_space) {
                 break;
             }
-            return Err(self.error(
-                self.pos,
-                "expected `,` or a space after an option",
-                "options are separated by commas without spaces, e.g. \
-                 `namespaces=\"sophia-plan@v1\",valid-before=\"20271231Z\"`",
-            ));
+            return Err(self
+                .error(
+                    self.pos,
+                    "expected `,` or a space after an option",
+                    "options are separated by commas without spaces, e.g. \
+                     `namespaces=\"sophia-plan@v1\",valid-before=\"20271231Z\"`",
+                )
+                .into());
         }
         let never_valid = match (&options.valid_after, &options.valid_before) {
             (Some(after), Some(before)) => after.utc == before.utc && before.naive <= after.naive,
@@ -312,16 +344,46 @@ impl LineParser<'_> {
         if let (true, Some(after), Some(before)) =
             (never_valid, &options.valid_after, &options.valid_before)
         {
-            return Err(self.error(
-                0,
-                format!(
-                    "`valid-before` ({}) is not after `valid-after` ({})",
-                    before.text, after.text
-                ),
-                "the key would never be valid; check the two dates",
-            ));
+            return Err(self
+                .error(
+                    0,
+                    format!(
+                        "`valid-before` ({}) is not after `valid-after` ({})",
+                        before.text, after.text
+                    ),
+                    "the key would never be valid; check the two dates",
+                )
+                .into());
         }
         Ok(options)
+    }
+
+    /// The error for a `valid-after`/`valid-before` time: a line ssh-keygen cannot read is
+    /// skipped; a calendar date that does not exist (`20270230`), which ssh-keygen silently
+    /// rolls over (to 2 March), refuses the file: the two tools would read different times.
+    fn time_error(&self, e: TimeError, at: usize, option: &str, value: &str) -> LineError {
+        let format_hint = "write YYYYMMDD or YYYYMMDDHHMM[SS], with a `Z` (or `UTC`) suffix for \
+                           UTC (without it the verifying machine's local time zone applies), \
+                           e.g. `valid-before=\"20271231Z\"`";
+        match e {
+            TimeError::Syntax => LineError::Skip(self.error(
+                at,
+                format!("invalid `{option}` time `{value}`"),
+                format_hint,
+            )),
+            TimeError::BeforeEpoch => LineError::Skip(self.error(
+                at,
+                format!("the `{option}` time `{value}` is not after 1970-01-01 00:00:00 UTC"),
+                "ssh-keygen reads such times as invalid or as the far future; write a time \
+                 after 1970",
+            )),
+            TimeError::NoSuchDate => LineError::Fatal(self.error(
+                at,
+                format!("the `{option}` date `{value}` does not exist"),
+                "ssh-keygen rolls an impossible date over (30 February becomes 2 March) while \
+                 sophia refuses it, so the two tools would read different times; write a real date",
+            )),
+        }
     }
 
     /// A double-quoted value (`\"` escapes a quote), as OpenSSH's `opt_dequote`.
@@ -369,6 +431,18 @@ struct Options {
     namespaces: Option<String>,
     valid_after: Option<Timestamp>,
     valid_before: Option<Timestamp>,
+    cert_authority: bool,
+}
+
+/// A public key written somewhere on a line (`keytype base64`, two tokens in a row), for a
+/// line that was skipped: the first pair that parses.
+pub(super) fn key_in(line: &str) -> Option<ssh_key::public::KeyData> {
+    let tokens: Vec<&str> = line.split(is_space).filter(|t| !t.is_empty()).collect();
+    tokens.windows(2).find_map(|pair| {
+        PublicKey::from_openssh(&format!("{} {}", pair[0], pair[1]))
+            .ok()
+            .map(|k| k.key_data().clone())
+    })
 }
 
 fn is_key_type(token: &str) -> bool {

@@ -18,20 +18,24 @@
 //!   `ssh-keygen` requires):
 //!   - `namespaces="pattern-list"`: the signature namespaces this key may sign for;
 //!   - `valid-after="TIME"` / `valid-before="TIME"`: the key is accepted at or after / at or
-//!     before TIME, written `YYYYMMDD[Z]` or `YYYYMMDDHHMM[SS][Z]`. With the `Z` suffix the
-//!     time is UTC; without it, it is the local time zone of the machine that verifies —
-//!     exactly what `ssh-keygen` does. [`Timestamp`] keeps that distinction and is resolved
-//!     against a time zone passed in (write `Z`: CI runners and laptops disagree on zones);
-//!   - `cert-authority` is refused: sophia verifies signatures by plain keys only, so a
-//!     certificate authority line would silently accept nothing; list the signers' keys.
-//! - **keytype**: `ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256|384|521`. Other types
-//!   (`ssh-dss`, security keys `sk-…`, certificates `…-cert-v01@openssh.com`) are refused
-//!   with an explanation rather than skipped, so a listed approver is never silently ignored.
+//!     before TIME, written `YYYYMMDD` or `YYYYMMDDHHMM[SS]`, optionally followed by `Z` or
+//!     `UTC` (any case). With the suffix the time is UTC; without it, it is the local time
+//!     zone of the machine that verifies — exactly what `ssh-keygen` does. [`Timestamp`]
+//!     keeps that distinction and is resolved against a time zone passed in (write `Z`: CI
+//!     runners and laptops disagree on zones);
+//!   - `cert-authority`: the key is a certificate authority's; a signature made with a
+//!     certificate it signed is accepted (see `verify.rs`), a signature by the CA key
+//!     itself is not (as ssh-keygen).
+//! - **keytype**: `ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256|384|521`, and the security
+//!   keys `sk-ssh-ed25519@openssh.com`, `sk-ecdsa-sha2-nistp256@openssh.com`.
 //!
-//! The parser is strict where `ssh-keygen` would also fail (unquoted values, unknown options,
-//! duplicate options, `valid-before` not after `valid-after`), and every error carries
-//! `file:line:column` and a hint. It never panics, whatever the input (a property test feeds
-//! it random strings).
+//! A line ssh-keygen cannot use (unquoted values, unknown options, duplicate options,
+//! `valid-before` not after `valid-after`, a truncated key, an `ssh-dss` key or another type
+//! sophia does not verify) is skipped, as ssh-keygen skips it, and reported in
+//! [`AllowedSigners::skipped`] so the user sees a warning naming `file:line:column`. A line
+//! the two tools would read differently refuses the whole file (a calendar date that does not
+//! exist, which ssh-keygen rolls over). The parser never panics, whatever the input (a
+//! property test feeds it random strings).
 //!
 //! - `line` parses one line (`principals [options] keytype base64 [comment]`);
 //! - [`pattern`] matches principals and namespaces against pattern lists, as OpenSSH does.
@@ -42,15 +46,17 @@ pub mod pattern;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ssh_key::PublicKey;
 
-pub use pattern::{PatternMatch, match_pattern, match_pattern_list};
+pub use pattern::{PatternMatch, match_pattern, match_pattern_list, names_someone};
 
 /// The key types sophia verifies, as written in the file.
-pub const SUPPORTED_KEY_TYPES: [&str; 5] = [
+pub const SUPPORTED_KEY_TYPES: [&str; 7] = [
     "ssh-ed25519",
     "ssh-rsa",
     "ecdsa-sha2-nistp256",
     "ecdsa-sha2-nistp384",
     "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
 
 /// A parsed allowed_signers file: its entries in file order.
@@ -59,6 +65,12 @@ pub struct AllowedSigners {
     /// Where the file came from, for messages.
     pub path: String,
     pub entries: Vec<Entry>,
+    /// The lines skipped because ssh-keygen could not use them either, each with why: the
+    /// commands print them as warnings.
+    pub skipped: Vec<ParseError>,
+    /// The keys found on skipped lines, with their line: a signature by one of them is
+    /// refused saying its line was skipped, rather than that the key is not listed.
+    pub skipped_keys: Vec<(usize, ssh_key::public::KeyData)>,
 }
 
 /// One line of the file.
@@ -72,7 +84,24 @@ pub struct Entry {
     pub namespaces: Option<String>,
     pub valid_after: Option<Timestamp>,
     pub valid_before: Option<Timestamp>,
+    /// `cert-authority`: `key` is a CA key, accepting signatures by certificates it signed
+    /// (and never a signature by the key itself).
+    pub cert_authority: bool,
     pub key: PublicKey,
+}
+
+/// Why a `valid-after`/`valid-before` time is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not `YYYYMMDD[HHMM[SS]]` with an optional `Z`/`UTC` suffix, or a field out of the
+    /// range `strptime` accepts (month 13, hour 24): ssh-keygen cannot read it either.
+    Syntax,
+    /// A date whose fields are each in range but that does not exist (30 February, second
+    /// 60): ssh-keygen rolls it over, sophia refuses it.
+    NoSuchDate,
+    /// At or before 1970-01-01 00:00:00 UTC: ssh-keygen reads 0 as invalid and earlier times
+    /// as the far future (an unsigned wrap), so sophia skips the line.
+    BeforeEpoch,
 }
 
 /// A `valid-after` / `valid-before` time as written: UTC with the `Z` suffix, local
@@ -104,32 +133,59 @@ impl crate::core::hint::Hint for ParseError {
 }
 
 impl Timestamp {
-    /// Parse `YYYYMMDD[Z]` or `YYYYMMDDHHMM[SS][Z]` (`z` accepted too, as `ssh-keygen` does).
-    pub fn parse(text: &str) -> Option<Timestamp> {
-        let (digits, utc) = match text.strip_suffix(['Z', 'z']) {
-            Some(d) => (d, true),
-            None => (text, false),
+    /// Parse `YYYYMMDD` or `YYYYMMDDHHMM[SS]` with an optional UTC suffix `Z` or `UTC` (any
+    /// case), as OpenSSH's `parse_absolute_time`.
+    pub fn parse(text: &str) -> Result<Timestamp, TimeError> {
+        let ends_with = |suffix: &str| {
+            text.len() > suffix.len()
+                && text
+                    .get(text.len() - suffix.len()..)
+                    .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+        };
+        let (digits, utc) = if ends_with("Z") {
+            (&text[..text.len() - 1], true)
+        } else if ends_with("UTC") {
+            (&text[..text.len() - 3], true)
+        } else {
+            (text, false)
         };
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+            return Err(TimeError::Syntax);
         }
         let full = match digits.len() {
             8 => format!("{digits}000000"),
             12 => format!("{digits}00"),
             14 => digits.to_string(),
-            _ => return None,
+            _ => return Err(TimeError::Syntax),
         };
-        let date = NaiveDate::from_ymd_opt(
-            full[0..4].parse().ok()?,
-            full[4..6].parse().ok()?,
-            full[6..8].parse().ok()?,
-        )?;
-        let naive = date.and_hms_opt(
-            full[8..10].parse().ok()?,
-            full[10..12].parse().ok()?,
-            full[12..14].parse().ok()?,
-        )?;
-        Some(Timestamp {
+        let field = |r: std::ops::Range<usize>| full[r].parse::<u32>().unwrap_or(u32::MAX);
+        let (year, month, day) = (field(0..4), field(4..6), field(6..8));
+        let (hour, minute, second) = (field(8..10), field(10..12), field(12..14));
+        // The ranges glibc's strptime accepts for %m %d %H %M %S.
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 61
+        {
+            return Err(TimeError::Syntax);
+        }
+        let naive = NaiveDate::from_ymd_opt(year as i32, month, day)
+            .and_then(|d| d.and_hms_opt(hour, minute, second))
+            .ok_or(TimeError::NoSuchDate)?;
+        // Any zone is within ±1 day of UTC: a local time this early is refused too.
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 2)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default();
+        let too_early = if utc {
+            naive.and_utc().timestamp() <= 0
+        } else {
+            naive < epoch
+        };
+        if too_early {
+            return Err(TimeError::BeforeEpoch);
+        }
+        Ok(Timestamp {
             text: text.to_string(),
             naive,
             utc,
@@ -171,21 +227,13 @@ impl Entry {
         }
     }
 
-    /// The principals this line names for a person: its positive patterns that the line
-    /// itself accepts as principals (so `alice@x,!alice@*` names nobody, exactly as
-    /// `ssh-keygen -Y verify -I alice@x` would refuse it), joined with `,`. `None` when the
-    /// line names nobody: such a line approves nothing.
+    /// The principals this line names for a person: its positive patterns that accept at
+    /// least one principal the line's negations do not exclude (so `*b,!?b` names `*b`,
+    /// since `ssh-keygen -Y verify -I xyb` accepts it, and `alice@x,!alice@*` names nobody,
+    /// since `-I alice@x` is refused), joined with `,`. `None` when the line accepts no
+    /// principal at all: such a line approves nothing. See [`names_someone`].
     pub fn identity(&self) -> Option<String> {
-        let names: Vec<&str> = self
-            .principals
-            .split(',')
-            .filter(|p| !p.starts_with('!') && !p.is_empty() && self.matches_principal(p))
-            .collect();
-        if names.is_empty() {
-            None
-        } else {
-            Some(names.join(","))
-        }
+        names_someone(&self.principals)
     }
 }
 
@@ -193,23 +241,69 @@ impl AllowedSigners {
     /// Parse a whole file. `path` is only used in messages.
     pub fn parse(path: &str, text: &str) -> Result<AllowedSigners, ParseError> {
         let mut entries = Vec::new();
+        let mut skipped = Vec::new();
+        let mut skipped_keys = Vec::new();
         for (index, raw) in text.split('\n').enumerate() {
-            if let Some(entry) = line::parse(path, index + 1, raw)? {
-                entries.push(entry);
+            match line::parse(path, index + 1, raw) {
+                Ok(Some(entry)) => entries.push(entry),
+                Ok(None) => {}
+                Err(line::LineError::Skip(e)) => {
+                    if let Some(key) = line::key_in(raw) {
+                        skipped_keys.push((index + 1, key));
+                    }
+                    skipped.push(e);
+                }
+                Err(line::LineError::Fatal(e)) => return Err(e),
             }
         }
         Ok(AllowedSigners {
             path: path.to_string(),
             entries,
+            skipped,
+            skipped_keys,
         })
     }
 
-    /// The entries listing this public key (compared by key material, not comment).
+    /// The plain (not `cert-authority`) entries listing this public key (compared by key
+    /// material, not comment).
     pub fn entries_for<'a>(
         &'a self,
         key: &'a ssh_key::public::KeyData,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
-        self.entries.iter().filter(move |e| e.key.key_data() == key)
+        self.entries
+            .iter()
+            .filter(move |e| !e.cert_authority && e.key.key_data() == key)
+    }
+
+    /// The `cert-authority` entries listing this CA key.
+    pub fn authorities_for<'a>(
+        &'a self,
+        ca: &'a ssh_key::public::KeyData,
+    ) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| e.cert_authority && e.key.key_data() == ca)
+    }
+
+    /// The first skipped line holding this key, if any.
+    pub fn skipped_line_of(&self, key: &ssh_key::public::KeyData) -> Option<usize> {
+        self.skipped_keys
+            .iter()
+            .find(|(_, k)| k == key)
+            .map(|(line, _)| *line)
+    }
+
+    /// The warnings to show for the skipped lines, one per line.
+    pub fn warnings(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(|e| {
+                format!(
+                    "warning: {e} — this line is skipped (ssh-keygen skips it too)\n  hint: {}",
+                    e.hint
+                )
+            })
+            .collect()
     }
 }
 
@@ -232,10 +326,13 @@ mod tests {
         all.entries.remove(0)
     }
 
-    /// The error as the printer shows it: the message, then its hint.
+    /// What the user sees for a file: the error that refuses it, or the warnings of the
+    /// lines it skips.
     fn err(text: &str) -> String {
-        let e = parse(text).unwrap_err();
-        format!("{e}\n  hint: {}", e.hint)
+        match parse(text) {
+            Err(e) => format!("error: {e}\n  hint: {}", e.hint),
+            Ok(all) => all.warnings().join("\n"),
+        }
     }
 
     #[test]
@@ -309,28 +406,55 @@ mod tests {
             s.resolve(&Utc).unwrap().to_rfc3339(),
             "2027-01-01T12:30:45+00:00"
         );
+        let utc = Timestamp::parse("20990101UTC").unwrap();
+        assert!(utc.utc);
+        assert_eq!(utc.naive, Timestamp::parse("20990101").unwrap().naive);
+        assert!(Timestamp::parse("209901011230utc").unwrap().utc);
+        assert!(Timestamp::parse("20990101Utc").unwrap().utc);
         for bad in [
             "2027",
             "2027010112",
             "20271301",
-            "20270230",
             "2027010125000",
             "202701011260",
+            "2027010124",
             "x0270101",
             "",
             "Z",
+            "UTC",
+            "20270101 Z",
+            "20270101ZZ",
         ] {
-            assert!(Timestamp::parse(bad).is_none(), "{bad}");
+            assert_eq!(Timestamp::parse(bad), Err(TimeError::Syntax), "{bad}");
         }
+        for impossible in ["20270230", "20270431", "20270101235960"] {
+            assert_eq!(
+                Timestamp::parse(impossible),
+                Err(TimeError::NoSuchDate),
+                "{impossible}"
+            );
+        }
+        for early in ["19700101Z", "19691231", "19700101", "00010101UTC"] {
+            assert_eq!(
+                Timestamp::parse(early),
+                Err(TimeError::BeforeEpoch),
+                "{early}"
+            );
+        }
+        assert!(Timestamp::parse("19700101000001Z").is_ok());
     }
 
     #[test]
-    fn errors_name_the_place_and_give_a_hint() {
+    fn skipped_lines_and_errors_name_the_place_and_give_a_hint() {
         let cases = [
             "alice".to_string(),
             format!("# c\nalice namespaces=sophia-plan@v1 {KEY}"),
             format!("alice namespace=\"x\" {KEY}"),
-            format!("alice cert-authority {KEY}"),
+            format!("alice cert-authority=\"x\" {KEY}"),
+            format!("alice valid-before=\"20270230\" {KEY}"),
+            format!("alice valid-before=\"19691231Z\" {KEY}"),
+            format!("alice octopus,namespaces=\"git\" {KEY}"),
+            format!("alice ssh-ed25519-cert-v01@openssh.com {}", &KEY[12..]),
             format!("alice valid-before=\"2027\" {KEY}"),
             format!("alice valid-after=\"20270101Z\",valid-before=\"20260101Z\" {KEY}"),
             format!("alice namespaces=\"a\",namespaces=\"b\" {KEY}"),
@@ -351,6 +475,37 @@ mod tests {
             .map(|c| format!("{c}\n=> {}\n", err(c)))
             .collect();
         insta::assert_snapshot!("allowed_signers_errors", report.join("\n"));
+    }
+
+    #[test]
+    fn a_bad_line_is_skipped_and_the_others_are_kept() {
+        let text = format!(
+            "alice@example.com octopus {KEY}\nbob@example.com {KEY}\ncarol ssh-dss AAAAB3NzaC1kc3M=\n\
+             dave ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n"
+        );
+        let all = parse(&text).unwrap();
+        assert_eq!(all.entries.len(), 1);
+        assert_eq!(all.entries[0].principals, "bob@example.com");
+        let lines: Vec<(usize, usize)> = all.skipped.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(lines, vec![(1, 19), (3, 7), (4, 18)]);
+        // The key of the skipped line 1 is remembered (line 2, kept, lists it too).
+        let key = all.entries[0].key.key_data().clone();
+        assert_eq!(all.skipped_line_of(&key), Some(1));
+        // An impossible date refuses the file, naming its place.
+        let e = parse(&format!("{text}erin valid-after=\"20270229Z\" {KEY}\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (5, 18));
+    }
+
+    #[test]
+    fn cert_authority_lines_hold_a_ca_key() {
+        let e = one(&format!(
+            "*@example.com cert-authority,namespaces=\"git\" {KEY}"
+        ));
+        assert!(e.cert_authority);
+        let all = parse(&format!("*@example.com CERT-AUTHORITY {KEY}")).unwrap();
+        let key = all.entries[0].key.key_data().clone();
+        assert_eq!(all.entries_for(&key).count(), 0);
+        assert_eq!(all.authorities_for(&key).count(), 1);
     }
 
     proptest::proptest! {
