@@ -282,7 +282,15 @@ fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
 /// image replaced is the change's `before` (the live object when the machines exist).
 fn machines_actions(address: &Address, change: &Change, spec: &AppFacts) -> Vec<Action> {
     let mut params = serde_json::Map::new();
-    for key in ["image", "count", "regions", "guest", "env"] {
+    for key in [
+        "image",
+        "count",
+        "regions",
+        "guest",
+        "env",
+        "platform_env",
+        "config",
+    ] {
         params.insert(
             key.into(),
             change.after.get(key).cloned().unwrap_or(Value::Null),

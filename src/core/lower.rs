@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired};
+use crate::core::flymachine;
 use crate::core::github_protection;
 
 /// The expected normalized object of every address the desired state manages.
@@ -152,9 +153,15 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
         machines.insert("guest".into(), json!(guest));
     }
     if let Some(env) = &app.env {
-        machines.insert("env".into(), json!(env));
+        // The variables flyctl adds are compared on their own (`platform_env`).
+        let own: BTreeMap<&String, &String> = env
+            .iter()
+            .filter(|(k, _)| !flymachine::PLATFORM_ENV.contains(&k.as_str()))
+            .collect();
+        machines.insert("env".into(), json!(own));
     }
     if !machines.is_empty() {
+        lower_machine_config(&mut machines, app);
         out.insert(
             Address::FlyMachines {
                 app: name.to_string(),
@@ -162,6 +169,55 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
             Value::Object(machines),
         );
     }
+}
+
+/// The machine config flyctl would build (`flymachine`), as the machines object carries it:
+/// `platform_env` (the variables flyctl adds, compared one by one), `guest` from `[[vm]]`
+/// when the app sets no `guest`, and `config` — flyctl's metadata always; for an app with
+/// fly.toml sections also its init, services, checks, mounts, metrics, statics and stop
+/// config, `null` where absent (flyctl removes them). An app whose sections flyctl refuses
+/// was refused by validation already; here it gets the metadata alone.
+fn lower_machine_config(machines: &mut Map<String, Value>, app: &FlyApp) {
+    let sections = app.sections();
+    let group = flymachine::default_group(&sections);
+    let mut env = app.env.clone().unwrap_or_default();
+    env.retain(|k, _| flymachine::PLATFORM_ENV.contains(&k.as_str()));
+    let Ok(mut built) =
+        flymachine::machine_config(&sections, &group, app.primary_region.as_deref(), &env)
+    else {
+        machines.insert(
+            "config".into(),
+            json!({ "metadata": {
+                flymachine::META_PLATFORM_VERSION: flymachine::PLATFORM_VERSION,
+                flymachine::META_PROCESS_GROUP: group,
+            }}),
+        );
+        return;
+    };
+    if let Some(platform) = built.remove("env") {
+        machines.insert("platform_env".into(), platform);
+    }
+    if let (None, Some(guest)) = (&app.guest, built.remove("guest")) {
+        machines.insert("guest".into(), guest);
+    }
+    let mut config = Map::new();
+    if let Some(meta) = built.remove("metadata") {
+        config.insert("metadata".into(), meta);
+    }
+    if app.has_fly_sections() {
+        for key in flymachine::MANAGED_CONFIG {
+            let v = built.remove(key).unwrap_or(Value::Null);
+            let empty = v.as_object().is_some_and(Map::is_empty);
+            config.insert(key.into(), if empty { Value::Null } else { v });
+        }
+        // Set only when fly.toml sets them (the API fills its own defaults otherwise).
+        for key in ["restart", "dns"] {
+            if let Some(v) = built.remove(key) {
+                config.insert(key.into(), v);
+            }
+        }
+    }
+    machines.insert("config".into(), Value::Object(config));
 }
 
 fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
@@ -255,7 +311,13 @@ mod tests {
         );
         assert_eq!(
             out[&addr("fly.app.a.machines")],
-            json!({"image": "img:1", "regions": ["ams", "ord"]})
+            json!({
+                "image": "img:1",
+                "regions": ["ams", "ord"],
+                // flyctl's variable and metadata, so that `fly deploy` sees the machines.
+                "platform_env": {"FLY_PROCESS_GROUP": "app"},
+                "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
+            })
         );
     }
 

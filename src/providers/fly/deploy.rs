@@ -34,8 +34,15 @@ impl FlyProvider {
     /// and health-checked, every updated machine rolled back to its previous config when a
     /// check fails), then create missing machines, then destroy surplus ones. Running it
     /// again reads the machines afresh and does only what is left: idempotent.
+    ///
+    /// Every existing machine it will update or destroy is leased first, and released at
+    /// the end, whatever happened (see [`super::leases`]): a machine leased by another owner
+    /// fails the deploy before any change.
     pub async fn reconcile_machines(&self, app: &str, params: &Value) -> ActionOutcome {
-        match self.reconcile_inner(app, params).await {
+        let mut leased = Vec::new();
+        let outcome = self.reconcile_inner(app, params, &mut leased).await;
+        self.release_all(app, &leased).await;
+        match outcome {
             Ok(o) => o,
             Err(e) => ActionOutcome::failure(e),
         }
@@ -45,6 +52,7 @@ impl FlyProvider {
         &self,
         app: &str,
         params: &Value,
+        leased: &mut Vec<String>,
     ) -> Result<ActionOutcome, ProviderError> {
         let spec = MachineSpec::from_params(params)?;
         let machines = self.machines(app).await?.ok_or_else(|| {
@@ -64,6 +72,13 @@ impl FlyProvider {
             .filter(|m| spec.apply(&m["config"]) != m["config"])
             .copied()
             .collect();
+        let touched: Vec<String> = to_update
+            .iter()
+            .chain(&layout.destroy)
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        self.lease_all(app, &touched).await?;
+        *leased = touched;
         if !to_update.is_empty() {
             let outcome = self.rollout(app, &to_update, &spec).await?;
             let failed = !outcome.is_success();

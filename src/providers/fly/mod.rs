@@ -39,6 +39,7 @@ use crate::core::plan::Action;
 
 mod apps;
 mod deploy;
+mod leases;
 mod machines;
 mod op;
 mod spec;
@@ -67,6 +68,8 @@ pub struct FlyProvider {
     api: Url,
     app_url_template: String,
     auth: AuthHeader,
+    /// Leases held during a deploy (see [`leases`]).
+    leases: leases::Held,
 }
 
 /// The `Authorization` header value; `Debug` never prints it.
@@ -132,6 +135,7 @@ impl FlyProvider {
                 .unwrap_or(DEFAULT_APP_URL_TEMPLATE)
                 .to_string(),
             auth: AuthHeader(auth),
+            leases: leases::Held::default(),
         })
     }
 
@@ -182,12 +186,7 @@ impl FlyProvider {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| {
-                !matches!(
-                    m.get("state").and_then(Value::as_str),
-                    Some("destroying" | "destroyed")
-                )
-            })
+            .filter(spec::is_app_machine)
             .collect();
         machines.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         Ok(Some(machines))
