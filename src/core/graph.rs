@@ -172,9 +172,10 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
                 json!({ "names": names }),
             )]
         }
-        (Address::FlyMachines { app }, ChangeKind::Create | ChangeKind::Update) => {
-            machines_actions(a, change, &facts.app(app))
-        }
+        (
+            Address::FlyMachines { app } | Address::FlyProcess { app, .. },
+            ChangeKind::Create | ChangeKind::Update,
+        ) => machines_actions(a, change, &facts.app(app)),
         (Address::GithubProtection { .. }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(
                 ActionKind::GithubProtectionPut,

@@ -160,13 +160,31 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
             .collect();
         machines.insert("env".into(), json!(own));
     }
-    if !machines.is_empty() {
-        lower_machine_config(&mut machines, app);
+    if machines.is_empty() {
+        return;
+    }
+    let sections = app.sections();
+    let groups = flymachine::process_groups(&sections);
+    if groups.len() == 1 {
+        lower_machine_config(&mut machines, app, &groups[0]);
         out.insert(
             Address::FlyMachines {
                 app: name.to_string(),
             },
             Value::Object(machines),
+        );
+        return;
+    }
+    // Several process groups: each its own machines, count and guest.
+    for group in groups {
+        let mut m = machines.clone();
+        lower_machine_config(&mut m, app, &group);
+        out.insert(
+            Address::FlyProcess {
+                app: name.to_string(),
+                group,
+            },
+            Value::Object(m),
         );
     }
 }
@@ -177,13 +195,12 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
 /// fly.toml sections also its init, services, checks, mounts, metrics, statics and stop
 /// config, `null` where absent (flyctl removes them). An app whose sections flyctl refuses
 /// was refused by validation already; here it gets the metadata alone.
-fn lower_machine_config(machines: &mut Map<String, Value>, app: &FlyApp) {
+fn lower_machine_config(machines: &mut Map<String, Value>, app: &FlyApp, group: &str) {
     let sections = app.sections();
-    let group = flymachine::default_group(&sections);
     let mut env = app.env.clone().unwrap_or_default();
     env.retain(|k, _| flymachine::PLATFORM_ENV.contains(&k.as_str()));
     let Ok(mut built) =
-        flymachine::machine_config(&sections, &group, app.primary_region.as_deref(), &env)
+        flymachine::machine_config(&sections, group, app.primary_region.as_deref(), &env)
     else {
         machines.insert(
             "config".into(),
@@ -318,6 +335,47 @@ mod tests {
                 "platform_env": {"FLY_PROCESS_GROUP": "app"},
                 "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
             })
+        );
+    }
+
+    #[test]
+    fn process_groups_lower_to_one_address_each_with_flyctl_s_config() {
+        let yaml = r#"
+org: pay-ready
+apps:
+  a:
+    image: img:1
+    count: 1
+    regions: [ord]
+    processes: { app: "", worker: "bin/worker --fast" }
+    http_service: { internal_port: 8080, processes: [app] }
+"#;
+        let d = Desired {
+            fly: Some(serde_yaml::from_str(yaml).unwrap()),
+            ..Default::default()
+        };
+        let out = lower(&d);
+        assert!(!out.contains_key(&addr("fly.app.a.machines")));
+        let app = &out[&addr("fly.app.a.process.app")];
+        let worker = &out[&addr("fly.app.a.process.worker")];
+        assert_eq!(app["count"], json!(1));
+        assert_eq!(worker["count"], json!(1));
+        assert_eq!(app["platform_env"], json!({"FLY_PROCESS_GROUP": "app"}));
+        assert_eq!(
+            worker["platform_env"],
+            json!({"FLY_PROCESS_GROUP": "worker"})
+        );
+        assert_eq!(app["config"]["init"], Value::Null);
+        assert_eq!(
+            worker["config"]["init"],
+            json!({"cmd": ["bin/worker", "--fast"]})
+        );
+        // The http service is the app group's only.
+        assert_eq!(app["config"]["services"][0]["internal_port"], json!(8080));
+        assert_eq!(worker["config"]["services"], Value::Null);
+        assert_eq!(
+            worker["config"]["metadata"]["fly_process_group"],
+            json!("worker")
         );
     }
 

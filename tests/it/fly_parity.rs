@@ -306,3 +306,54 @@ async fn a_critical_machine_check_rolls_the_deploy_back_naming_the_check() {
         .collect();
     assert_eq!(images, [json!("registry.fly.io/dash:1")], "rolled back");
 }
+
+const GROUPS: &str = r#"
+fly:
+  org: pay-ready
+  apps:
+    sophiaai-dashboard-v2:
+      image: registry.fly.io/dash:1
+      regions: [ord]
+      count: 1
+      processes: { app: "", worker: "bin/worker --queue default" }
+      http_service: { internal_port: 8080, processes: [app] }
+"#;
+
+#[tokio::test]
+async fn each_process_group_gets_its_own_machines_and_converges() {
+    let sb = sandbox("fly: { orgs: [pay-ready] }\n");
+    let desired = load(GROUPS);
+    let plan = apply(&desired, &sb).await;
+    let mut addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [
+            format!("fly.app.{APP}"),
+            format!("fly.app.{APP}.process.app"),
+            format!("fly.app.{APP}.process.worker"),
+        ]
+    );
+
+    let mut configs = machine_configs(&sb);
+    configs.sort_by_key(|c| c["metadata"]["fly_process_group"].to_string());
+    assert_eq!(configs.len(), 2, "one machine per group");
+    let (app, worker) = (&configs[0], &configs[1]);
+    assert_eq!(app["metadata"]["fly_process_group"], json!("app"));
+    assert_eq!(app["services"][0]["internal_port"], json!(8080));
+    assert_eq!(worker["metadata"]["fly_process_group"], json!("worker"));
+    assert_eq!(worker["env"]["FLY_PROCESS_GROUP"], json!("worker"));
+    assert_eq!(
+        worker["init"]["cmd"],
+        json!(["bin/worker", "--queue", "default"])
+    );
+    assert_eq!(worker.get("services"), None);
+
+    let live = refresh(&desired, &sb).await;
+    let again = plan_of(&desired, &live);
+    assert!(
+        again.changes.is_empty(),
+        "not converged: {:#?}",
+        again.changes
+    );
+}

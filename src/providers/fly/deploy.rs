@@ -38,9 +38,17 @@ impl FlyProvider {
     /// Every existing machine it will update or destroy is leased first, and released at
     /// the end, whatever happened (see [`super::leases`]): a machine leased by another owner
     /// fails the deploy before any change.
-    pub async fn reconcile_machines(&self, app: &str, params: &Value) -> ActionOutcome {
+    ///
+    /// With a `group`, only that process group's machines are considered (see
+    /// [`super::live::in_group`]).
+    pub async fn reconcile_machines(
+        &self,
+        app: &str,
+        group: Option<&str>,
+        params: &Value,
+    ) -> ActionOutcome {
         let mut leased = Vec::new();
-        let outcome = self.reconcile_inner(app, params, &mut leased).await;
+        let outcome = self.reconcile_inner(app, group, params, &mut leased).await;
         self.release_all(app, &leased).await;
         match outcome {
             Ok(o) => o,
@@ -51,6 +59,7 @@ impl FlyProvider {
     async fn reconcile_inner(
         &self,
         app: &str,
+        group: Option<&str>,
         params: &Value,
         leased: &mut Vec<String>,
     ) -> Result<ActionOutcome, ProviderError> {
@@ -62,6 +71,13 @@ impl FlyProvider {
                 format!("app `{app}` does not exist"),
             )
         })?;
+        let machines: Vec<Value> = match group {
+            Some(g) => machines
+                .into_iter()
+                .filter(|m| super::live::in_group(m, g))
+                .collect(),
+            None => machines,
+        };
         let layout = layout(&machines, &spec);
         let mut results = Vec::new();
 

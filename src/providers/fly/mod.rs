@@ -40,6 +40,7 @@ use crate::core::plan::Action;
 mod apps;
 mod deploy;
 mod leases;
+mod live;
 mod machines;
 mod op;
 mod spec;
@@ -186,7 +187,7 @@ impl FlyProvider {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(spec::is_app_machine)
+            .filter(live::is_app_machine)
             .collect();
         machines.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         Ok(Some(machines))
@@ -231,6 +232,10 @@ impl FlyProvider {
                 .machines(app)
                 .await?
                 .and_then(|m| normalize_machines(&m))),
+            Address::FlyProcess { app, group } => Ok(self.machines(app).await?.and_then(|m| {
+                let mine: Vec<Value> = m.into_iter().filter(|m| live::in_group(m, group)).collect();
+                normalize_machines(&mine)
+            })),
             other => Err(ProviderError::new(
                 PROVIDER,
                 "invalid-input",
@@ -251,8 +256,21 @@ impl FlyProvider {
             (
                 "fly.machines.update" | "fly.machines.create" | "fly.machines.scale",
                 Address::FlyMachines { app },
-            ) => return self.reconcile_machines(app, &action.params).await,
-            ("fly.health.check", Address::FlyApp { app } | Address::FlyMachines { app }) => self
+            ) => return self.reconcile_machines(app, None, &action.params).await,
+            (
+                "fly.machines.update" | "fly.machines.create" | "fly.machines.scale",
+                Address::FlyProcess { app, group },
+            ) => {
+                return self
+                    .reconcile_machines(app, Some(group), &action.params)
+                    .await;
+            }
+            (
+                "fly.health.check",
+                Address::FlyApp { app }
+                | Address::FlyMachines { app }
+                | Address::FlyProcess { app, .. },
+            ) => self
                 .health_check(app, &HealthSpec::from_params(&action.params))
                 .await
                 .map(|r| ActionOutcome::success(format!("{app} is healthy"), vec![r])),
