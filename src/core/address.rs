@@ -41,6 +41,10 @@ pub enum Address {
         app: String,
         group: String,
     },
+    /// The app's public IP addresses.
+    FlyIps {
+        app: String,
+    },
     GithubProtection {
         repo: String,
         branch: String,
@@ -86,7 +90,8 @@ impl Address {
             Address::FlyApp { .. }
             | Address::FlySecrets { .. }
             | Address::FlyMachines { .. }
-            | Address::FlyProcess { .. } => "fly",
+            | Address::FlyProcess { .. }
+            | Address::FlyIps { .. } => "fly",
             Address::GithubProtection { .. }
             | Address::GithubSecret { .. }
             | Address::GithubEnvironment { .. } => "github",
@@ -118,6 +123,11 @@ impl Address {
             }
             if let Some(app) = rest.strip_suffix(".machines") {
                 return Ok(Address::FlyMachines {
+                    app: nonempty(app, "app name")?,
+                });
+            }
+            if let Some(app) = rest.strip_suffix(".ips") {
+                return Ok(Address::FlyIps {
                     app: nonempty(app, "app name")?,
                 });
             }
@@ -219,7 +229,8 @@ impl Address {
             Address::FlyApp { app }
             | Address::FlySecrets { app }
             | Address::FlyMachines { app }
-            | Address::FlyProcess { app, .. } => {
+            | Address::FlyProcess { app, .. }
+            | Address::FlyIps { app } => {
                 push("fly".into());
                 push("fly.app".into());
                 push(format!("fly.app.{app}"));
@@ -278,6 +289,7 @@ impl fmt::Display for Address {
             Address::FlySecrets { app } => write!(f, "fly.app.{app}.secrets"),
             Address::FlyMachines { app } => write!(f, "fly.app.{app}.machines"),
             Address::FlyProcess { app, group } => write!(f, "fly.app.{app}.process.{group}"),
+            Address::FlyIps { app } => write!(f, "fly.app.{app}.ips"),
             Address::GithubProtection { repo, branch } => {
                 write!(f, "github.repo.{repo}.branch.{branch}.protection")
             }
@@ -324,6 +336,7 @@ mod tests {
             "fly.app.sophiaai-dashboard-v2",
             "fly.app.a.secrets",
             "fly.app.a.process.worker",
+            "fly.app.a.ips",
             "fly.app.a.machines",
             "github.repo.ai-cherry/sophia-intel-ai.branch.main.protection",
             "github.repo.ai-cherry/x.y.branch.release/1.2.protection",

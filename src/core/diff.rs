@@ -54,6 +54,7 @@ fn kind(address: &Address) -> &'static str {
         Address::FlySecrets { .. } => "fly.secrets",
         // A process group's machines compare as an app's machines do.
         Address::FlyMachines { .. } | Address::FlyProcess { .. } => "fly.machines",
+        Address::FlyIps { .. } => "fly.ips",
         Address::GithubProtection { .. } => "github.protection",
         Address::GithubSecret { .. } => "github.secret",
         Address::GithubEnvironment { .. } => "github.environment",

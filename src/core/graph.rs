@@ -79,6 +79,11 @@ pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     ),
     (
         ActionKind::FlyAppCreate,
+        Some(ActionKind::FlyIpsAllocate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyAppCreate,
         Some(ActionKind::FlyMachinesUpdate),
         Scope::SameApp,
     ),
@@ -171,6 +176,9 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
                 a,
                 json!({ "names": names }),
             )]
+        }
+        (Address::FlyIps { app }, ChangeKind::Create | ChangeKind::Update) => {
+            vec![action(ActionKind::FlyIpsAllocate, a, json!({ "app": app }))]
         }
         (
             Address::FlyMachines { app } | Address::FlyProcess { app, .. },

@@ -160,6 +160,15 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
             .collect();
         machines.insert("env".into(), json!(own));
     }
+    if app.has_services() {
+        // Public addresses as flyctl's first deploy assigns them, when there are none.
+        out.insert(
+            Address::FlyIps {
+                app: name.to_string(),
+            },
+            json!({ "public": true }),
+        );
+    }
     if machines.is_empty() {
         return;
     }

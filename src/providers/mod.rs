@@ -378,6 +378,9 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
                 let app = app.clone();
                 out.push(Address::FlyApp { app: app.clone() });
                 out.push(Address::FlySecrets { app: app.clone() });
+                if a.has_services() {
+                    out.push(Address::FlyIps { app: app.clone() });
+                }
                 let groups = crate::core::flymachine::process_groups(&a.sections());
                 if groups.len() > 1 {
                     for group in groups {

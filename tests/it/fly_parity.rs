@@ -117,7 +117,35 @@ fly:
 async fn an_app_with_fly_toml_sections_runs_flyctl_s_machine_config_and_converges() {
     let sb = sandbox("fly: { orgs: [pay-ready] }\n");
     let desired = load(SERVED);
-    apply(&desired, &sb).await;
+    let plan = apply(&desired, &sb).await;
+    // Public addresses come with the app, after it exists.
+    let ips = plan
+        .actions
+        .iter()
+        .find(|a| a.kind.as_str() == "fly.ips.allocate")
+        .expect("an ips action");
+    assert_eq!(ips.address.to_string(), format!("fly.app.{APP}.ips"));
+    assert!(
+        ips.depends_on
+            .iter()
+            .any(|d| d.0 == format!("fly.app.create:fly.app.{APP}")),
+        "{:?}",
+        ips.depends_on
+    );
+    // Exactly one v6 and one shared v4.
+    let assigned: Vec<(bool, bool)> = sb.with_world(|w| {
+        w.fly.apps[APP]
+            .ips
+            .iter()
+            .map(|ip| {
+                (
+                    ip["ip"].as_str().unwrap().contains(':'),
+                    ip["shared"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(assigned, [(true, false), (false, true)]);
 
     let configs = machine_configs(&sb);
     assert_eq!(configs.len(), 2);
@@ -330,6 +358,7 @@ async fn each_process_group_gets_its_own_machines_and_converges() {
         addresses,
         [
             format!("fly.app.{APP}"),
+            format!("fly.app.{APP}.ips"),
             format!("fly.app.{APP}.process.app"),
             format!("fly.app.{APP}.process.worker"),
         ]

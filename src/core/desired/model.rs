@@ -314,6 +314,12 @@ impl FlyApp {
         }
     }
 
+    /// Whether any of the app's machines serve through Fly's proxy (`http_service` or
+    /// `services`): then the app needs public addresses.
+    pub fn has_services(&self) -> bool {
+        self.http_service.is_some() || self.services.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
     /// Whether the app describes its machines with fly.toml sections: then its machine
     /// config is flyctl's, exactly (services, checks, mounts… absent are removed).
     pub fn has_fly_sections(&self) -> bool {

@@ -48,6 +48,8 @@ action_kinds! {
     FlyMachinesScale = "fly.machines.scale",
     /// Wait for the app's health check.
     FlyHealthCheck = "fly.health.check",
+    /// Assign the app's public addresses (one `v6`, one `shared_v4`) when it has none.
+    FlyIpsAllocate = "fly.ips.allocate",
     /// Put a branch's protection.
     GithubProtectionPut = "github.protection.put",
     /// Remove a branch's protection.

@@ -50,7 +50,8 @@ pub fn fly_app(address: &Address) -> Option<&str> {
         Address::FlyApp { app }
         | Address::FlySecrets { app }
         | Address::FlyMachines { app }
-        | Address::FlyProcess { app, .. } => Some(app),
+        | Address::FlyProcess { app, .. }
+        | Address::FlyIps { app } => Some(app),
         _ => None,
     }
 }

@@ -39,6 +39,7 @@ use crate::core::plan::Action;
 
 mod apps;
 mod deploy;
+mod ips;
 mod leases;
 mod live;
 mod machines;
@@ -232,6 +233,7 @@ impl FlyProvider {
                 .machines(app)
                 .await?
                 .and_then(|m| normalize_machines(&m))),
+            Address::FlyIps { app } => self.ips(app).await,
             Address::FlyProcess { app, group } => Ok(self.machines(app).await?.and_then(|m| {
                 let mine: Vec<Value> = m.into_iter().filter(|m| live::in_group(m, group)).collect();
                 normalize_machines(&mine)
@@ -250,6 +252,7 @@ impl FlyProvider {
     pub async fn execute(&self, action: &Action, secrets: &dyn SecretSource) -> ActionOutcome {
         let result = match (action.kind.as_str(), &action.address) {
             ("fly.app.create", Address::FlyApp { app }) => self.create_app(app, action).await,
+            ("fly.ips.allocate", Address::FlyIps { app }) => self.allocate_ips(app).await,
             ("fly.secrets.set", Address::FlySecrets { app }) => {
                 self.set_secrets(app, action, secrets).await
             }

@@ -61,6 +61,8 @@ pub struct FlyApp {
     pub secrets_version: u64,
     /// What `GET /api/v1/apps/{app}/logs` serves: one line per machine event.
     pub logs: Vec<FlyLogLine>,
+    /// The app's IP assignments, as `GET …/ip_assignments` lists them.
+    pub ips: Vec<Value>,
 }
 
 pub struct Machine {
@@ -193,6 +195,7 @@ impl World {
                 secrets: BTreeMap::new(),
                 secrets_version: 0,
                 logs: Vec::new(),
+                ips: Vec::new(),
             },
         );
     }
