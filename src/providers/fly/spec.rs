@@ -127,6 +127,28 @@ impl MachineSpec {
                 (_, Value::Null) => {
                     c.remove(key);
                 }
+                // A mount keeps the volume it is attached to (flyctl keeps the machine's
+                // volume on an update; only a new machine gets a new one).
+                ("mounts", Value::Array(want)) => {
+                    let have = c.get("mounts").and_then(Value::as_array).cloned();
+                    let merged: Vec<Value> = want
+                        .iter()
+                        .map(|m| {
+                            let old = have.iter().flatten().find(|h| {
+                                h.get("path") == m.get("path") && h.get("name") == m.get("name")
+                            });
+                            match (old, m) {
+                                (Some(Value::Object(old)), Value::Object(new)) => {
+                                    let mut o = old.clone();
+                                    o.extend(new.clone());
+                                    Value::Object(o)
+                                }
+                                _ => m.clone(),
+                            }
+                        })
+                        .collect();
+                    c.insert(key.clone(), Value::Array(merged));
+                }
                 ("metadata" | "dns", Value::Object(add)) => {
                     let slot = c.entry(key.clone()).or_insert_with(|| json!({}));
                     match slot {
@@ -332,6 +354,12 @@ mod tests {
         assert_eq!(got["init"], json!({"swap_size_mb": 512}));
         assert_eq!(got["mounts"], json!([{"name": "data", "path": "/data"}]));
         assert_eq!(got.get("services"), None);
+
+        // A mount keeps its volume.
+        let live =
+            json!({"mounts": [{"name": "data", "path": "/data", "volume": "vol_1", "size_gb": 1}]});
+        let s = spec(json!({"config": {"mounts": [{"name": "data", "path": "/data"}]}}));
+        assert_eq!(s.apply(&live), live);
     }
 
     #[test]
