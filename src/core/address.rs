@@ -45,6 +45,11 @@ pub enum Address {
     FlyIps {
         app: String,
     },
+    /// The volumes named `name` that the app's machines mount (one per machine).
+    FlyVolume {
+        app: String,
+        name: String,
+    },
     GithubProtection {
         repo: String,
         branch: String,
@@ -91,7 +96,8 @@ impl Address {
             | Address::FlySecrets { .. }
             | Address::FlyMachines { .. }
             | Address::FlyProcess { .. }
-            | Address::FlyIps { .. } => "fly",
+            | Address::FlyIps { .. }
+            | Address::FlyVolume { .. } => "fly",
             Address::GithubProtection { .. }
             | Address::GithubSecret { .. }
             | Address::GithubEnvironment { .. } => "github",
@@ -124,6 +130,12 @@ impl Address {
             if let Some(app) = rest.strip_suffix(".machines") {
                 return Ok(Address::FlyMachines {
                     app: nonempty(app, "app name")?,
+                });
+            }
+            if let Some((app, name)) = rest.split_once(".volume.") {
+                return Ok(Address::FlyVolume {
+                    app: nonempty(app, "app name")?,
+                    name: nonempty(name, "volume name")?,
                 });
             }
             if let Some(app) = rest.strip_suffix(".ips") {
@@ -230,7 +242,8 @@ impl Address {
             | Address::FlySecrets { app }
             | Address::FlyMachines { app }
             | Address::FlyProcess { app, .. }
-            | Address::FlyIps { app } => {
+            | Address::FlyIps { app }
+            | Address::FlyVolume { app, .. } => {
                 push("fly".into());
                 push("fly.app".into());
                 push(format!("fly.app.{app}"));
@@ -290,6 +303,7 @@ impl fmt::Display for Address {
             Address::FlyMachines { app } => write!(f, "fly.app.{app}.machines"),
             Address::FlyProcess { app, group } => write!(f, "fly.app.{app}.process.{group}"),
             Address::FlyIps { app } => write!(f, "fly.app.{app}.ips"),
+            Address::FlyVolume { app, name } => write!(f, "fly.app.{app}.volume.{name}"),
             Address::GithubProtection { repo, branch } => {
                 write!(f, "github.repo.{repo}.branch.{branch}.protection")
             }
@@ -337,6 +351,7 @@ mod tests {
             "fly.app.a.secrets",
             "fly.app.a.process.worker",
             "fly.app.a.ips",
+            "fly.app.a.volume.data",
             "fly.app.a.machines",
             "github.repo.ai-cherry/sophia-intel-ai.branch.main.protection",
             "github.repo.ai-cherry/x.y.branch.release/1.2.protection",

@@ -84,6 +84,16 @@ pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     ),
     (
         ActionKind::FlyAppCreate,
+        Some(ActionKind::FlyVolumesCreate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyVolumesCreate,
+        Some(ActionKind::FlyMachinesUpdate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyAppCreate,
         Some(ActionKind::FlyMachinesUpdate),
         Scope::SameApp,
     ),
@@ -176,6 +186,13 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
                 a,
                 json!({ "names": names }),
             )]
+        }
+        (Address::FlyVolume { app, name }, ChangeKind::Create | ChangeKind::Update) => {
+            let mut params = json!({ "app": app, "name": name });
+            for key in ["count", "regions", "size_gb"] {
+                params[key] = after.get(key).cloned().unwrap_or(Value::Null);
+            }
+            vec![action(ActionKind::FlyVolumesCreate, a, params)]
         }
         (Address::FlyIps { app }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(ActionKind::FlyIpsAllocate, a, json!({ "app": app }))]

@@ -174,6 +174,7 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
     }
     let sections = app.sections();
     let groups = flymachine::process_groups(&sections);
+    lower_volumes(out, name, app, &groups, machines.get("regions"));
     if groups.len() == 1 {
         lower_machine_config(&mut machines, app, &groups[0]);
         out.insert(
@@ -194,6 +195,62 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
                 group,
             },
             Value::Object(m),
+        );
+    }
+}
+
+/// One volume per machine that mounts it (`count` machines of each group whose config mounts
+/// it), in the machines' regions, created before them; `size_gb` from `initial_size` when set.
+fn lower_volumes(
+    out: &mut Expected,
+    name: &str,
+    app: &FlyApp,
+    groups: &[String],
+    regions: Option<&Value>,
+) {
+    let sections = app.sections();
+    let mut volumes: BTreeMap<String, (u64, Option<u64>)> = BTreeMap::new();
+    for group in groups {
+        let Ok(config) = flymachine::machine_config(&sections, group, None, &BTreeMap::new())
+        else {
+            continue;
+        };
+        for m in config
+            .get("mounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(vol) = m.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let size = app
+                .mounts
+                .iter()
+                .flatten()
+                .find(|x| x.source == vol)
+                .and_then(|x| x.initial_size.as_ref())
+                .and_then(flymachine::memory_mb)
+                .map(|mb| u64::from(mb.div_ceil(1024).max(1)));
+            let entry = volumes.entry(vol.to_string()).or_insert((0, size));
+            entry.0 += u64::from(app.count.unwrap_or(1));
+        }
+    }
+    for (vol, (count, size)) in volumes {
+        let mut o = Map::new();
+        o.insert("count".into(), json!(count));
+        if let Some(r) = regions {
+            o.insert("regions".into(), r.clone());
+        }
+        if let Some(size) = size {
+            o.insert("size_gb".into(), json!(size));
+        }
+        out.insert(
+            Address::FlyVolume {
+                app: name.to_string(),
+                name: vol,
+            },
+            Value::Object(o),
         );
     }
 }

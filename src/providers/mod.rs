@@ -381,6 +381,15 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
                 if a.has_services() {
                     out.push(Address::FlyIps { app: app.clone() });
                 }
+                for m in a.mounts.iter().flatten() {
+                    let volume = Address::FlyVolume {
+                        app: app.clone(),
+                        name: m.source.clone(),
+                    };
+                    if !out.contains(&volume) {
+                        out.push(volume);
+                    }
+                }
                 let groups = crate::core::flymachine::process_groups(&a.sections());
                 if groups.len() > 1 {
                     for group in groups {

@@ -386,3 +386,89 @@ async fn each_process_group_gets_its_own_machines_and_converges() {
         again.changes
     );
 }
+
+const MOUNTED: &str = r#"
+fly:
+  org: pay-ready
+  apps:
+    sophiaai-dashboard-v2:
+      image: registry.fly.io/dash:1
+      regions: [ord]
+      count: 2
+      http_service: { internal_port: 8080, force_https: true }
+      mounts: { source: data, destination: /data, initial_size: "3gb" }
+"#;
+
+/// DESIGN.md's first deploy: from an empty organization, an app with an http service and a
+/// mount gets its volumes (one per machine, before the machines), its machines with the
+/// service and a volume each, one v6 and one shared v4 address; then nothing is left to do.
+#[tokio::test]
+async fn a_first_deploy_creates_volumes_before_machines_and_public_addresses() {
+    let sb = sandbox("fly: { orgs: [pay-ready] }\n");
+    let desired = load(MOUNTED);
+    sb.clear_requests();
+    let plan = apply(&desired, &sb).await;
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.address.to_string() == format!("fly.app.{APP}.volume.data")),
+        "{:#?}",
+        plan.changes
+    );
+
+    // The request log: both volumes are created before the first machine.
+    let writes: Vec<String> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
+    let first_machine = writes.iter().position(|p| p == "machines").unwrap();
+    let volumes: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| *p == "volumes")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(volumes.len(), 2, "{writes:?}");
+    assert!(volumes.iter().all(|i| *i < first_machine), "{writes:?}");
+
+    // Every machine has the service and its own volume, in its region.
+    let (configs, vols, ips) = sb.with_world(|w| {
+        let a = &w.fly.apps[APP];
+        let configs: Vec<Value> = a.machines.values().map(|m| m.config.clone()).collect();
+        (configs, a.volumes.clone(), a.ips.clone())
+    });
+    assert_eq!(configs.len(), 2);
+    let mut attached = Vec::new();
+    for c in &configs {
+        assert_eq!(c["services"][0]["internal_port"], json!(8080));
+        let mount = &c["mounts"][0];
+        assert_eq!(
+            (&mount["name"], &mount["path"]),
+            (&json!("data"), &json!("/data"))
+        );
+        attached.push(mount["volume"].as_str().unwrap().to_string());
+    }
+    attached.sort();
+    attached.dedup();
+    assert_eq!(attached.len(), 2, "one volume per machine");
+    assert!(
+        vols.iter()
+            .all(|v| v["size_gb"] == json!(3) && v["region"] == json!("ord"))
+    );
+    assert_eq!(ips.len(), 2);
+    assert_eq!(
+        ips.iter().filter(|ip| ip["shared"] == json!(true)).count(),
+        1,
+        "one shared v4"
+    );
+
+    let live = refresh(&desired, &sb).await;
+    let again = plan_of(&desired, &live);
+    assert!(
+        again.changes.is_empty(),
+        "not converged: {:#?}",
+        again.changes
+    );
+}

@@ -51,7 +51,8 @@ pub fn fly_app(address: &Address) -> Option<&str> {
         | Address::FlySecrets { app }
         | Address::FlyMachines { app }
         | Address::FlyProcess { app, .. }
-        | Address::FlyIps { app } => Some(app),
+        | Address::FlyIps { app }
+        | Address::FlyVolume { app, .. } => Some(app),
         _ => None,
     }
 }

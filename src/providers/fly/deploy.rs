@@ -123,8 +123,12 @@ impl FlyProvider {
                 format!("cannot create machines for `{app}` without an `image`"),
             ));
         }
+        let mut taken = std::collections::BTreeSet::new();
         for region in &layout.create {
-            let id = self.create_machine(app, &template, region).await?;
+            let config = self
+                .with_volumes(app, &template, region, &mut taken)
+                .await?;
+            let id = self.create_machine(app, &config, region).await?;
             if spec.wait {
                 self.wait_started(app, &id).await?;
             }

@@ -46,6 +46,7 @@ mod machines;
 mod op;
 mod spec;
 mod url;
+mod volumes;
 
 use spec::HealthSpec;
 pub use spec::normalize_machines;
@@ -234,6 +235,7 @@ impl FlyProvider {
                 .await?
                 .and_then(|m| normalize_machines(&m))),
             Address::FlyIps { app } => self.ips(app).await,
+            Address::FlyVolume { app, name } => self.read_volume(app, name).await,
             Address::FlyProcess { app, group } => Ok(self.machines(app).await?.and_then(|m| {
                 let mine: Vec<Value> = m.into_iter().filter(|m| live::in_group(m, group)).collect();
                 normalize_machines(&mine)
@@ -253,6 +255,9 @@ impl FlyProvider {
         let result = match (action.kind.as_str(), &action.address) {
             ("fly.app.create", Address::FlyApp { app }) => self.create_app(app, action).await,
             ("fly.ips.allocate", Address::FlyIps { app }) => self.allocate_ips(app).await,
+            ("fly.volumes.create", Address::FlyVolume { app, .. }) => {
+                self.create_volumes(app, &action.params).await
+            }
             ("fly.secrets.set", Address::FlySecrets { app }) => {
                 self.set_secrets(app, action, secrets).await
             }

@@ -171,7 +171,16 @@ pub(super) async fn create_machine(
     if !world.fly.apps.contains_key(&app) {
         return app_not_found(&app);
     }
+    let mounts = config.get("mounts").cloned();
     let id = world.fly_create_machine(&app, name, &region, config);
+    if let Some(mounts) = mounts {
+        let a = world.fly.apps.get_mut(&app).expect("checked");
+        if let Err(message) = super::volumes::attach(a, &id, &region, &json!({ "mounts": mounts }))
+        {
+            a.machines.remove(&id);
+            return err(StatusCode::BAD_REQUEST, message);
+        }
+    }
     let nonce = lease_ttl.map(|_| world.hex_id(12));
     let m = world.machine_mut(&app, &id).expect("just created");
     if skip_launch {
@@ -334,6 +343,7 @@ pub(super) async fn delete_machine(
             );
         }
         a.machines.remove(id);
+        super::volumes::detach(a, id);
         json_response(StatusCode::OK, json!({ "ok": true }))
     })
 }

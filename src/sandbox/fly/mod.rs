@@ -40,6 +40,7 @@ mod leases;
 mod logs;
 mod machines;
 mod secrets;
+mod volumes;
 
 pub use machines::{image_is_healthy, machine_json};
 
@@ -83,6 +84,10 @@ pub fn router() -> Router<Arc<Shared>> {
             get(leases::get_lease)
                 .post(leases::acquire_lease)
                 .delete(leases::release_lease),
+        )
+        .route(
+            "/machines/v1/apps/{app}/volumes",
+            get(volumes::list_volumes).post(volumes::create_volume),
         )
         .route(
             "/machines/v1/apps/{app}/ip_assignments",

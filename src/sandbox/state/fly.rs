@@ -63,6 +63,8 @@ pub struct FlyApp {
     pub logs: Vec<FlyLogLine>,
     /// The app's IP assignments, as `GET …/ip_assignments` lists them.
     pub ips: Vec<Value>,
+    /// The app's volumes, as `GET …/volumes` lists them.
+    pub volumes: Vec<Value>,
 }
 
 pub struct Machine {
@@ -196,6 +198,7 @@ impl World {
                 secrets_version: 0,
                 logs: Vec::new(),
                 ips: Vec::new(),
+                volumes: Vec::new(),
             },
         );
     }
