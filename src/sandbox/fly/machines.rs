@@ -125,7 +125,7 @@ pub(super) async fn list_machines(
 }
 
 /// The body of a machine create or update, and its `config`, which must be an object with a
-/// non-empty `image` (the Machines API's 400s otherwise).
+/// non-empty `image` and valid services, checks and mounts (the Machines API's 400s otherwise).
 fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
     let body = parse_json(Provider::FlyMachines, body)?;
     let Some(config) = body.get("config").filter(|c| c.is_object()).cloned() else {
@@ -142,6 +142,12 @@ fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
         return Err(err(
             StatusCode::BAD_REQUEST,
             "invalid config: image is required",
+        ));
+    }
+    if let Err(message) = super::validate::machine_config(&config) {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid config: {message}"),
         ));
     }
     Ok((body, config))

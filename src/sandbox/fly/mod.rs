@@ -40,6 +40,7 @@ mod leases;
 mod logs;
 mod machines;
 mod secrets;
+mod validate;
 mod volumes;
 
 pub use machines::{image_is_healthy, machine_json};
