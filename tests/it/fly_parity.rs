@@ -472,3 +472,37 @@ async fn a_first_deploy_creates_volumes_before_machines_and_public_addresses() {
         again.changes
     );
 }
+
+/// fly.toml's sections in YAML are checked where they are written: unknown keys, bad values,
+/// and what flyctl refuses to build (a check with no port to take).
+#[test]
+fn fly_toml_sections_in_yaml_are_located_errors() {
+    let err = |yaml: &str| {
+        desired::load(&[Source {
+            path: "desired/fly.yaml".into(),
+            text: yaml.into(),
+        }])
+        .unwrap_err()
+        .0[0]
+            .clone()
+    };
+    let e = err(
+        "fly:\n  apps:\n    ab:\n      image: x:1\n      http_service: { internal_prot: 8080 }\n",
+    );
+    assert_eq!((e.file.as_str(), e.line), ("desired/fly.yaml", 5), "{e}");
+    assert!(e.message.contains("internal_prot"), "{e}");
+
+    let e = err("fly:\n  apps:\n    ab:\n      image: x:1\n      restart: { policy: sometimes }\n");
+    assert_eq!(e.line, 5, "{e}");
+    assert!(
+        e.message.contains("invalid restart policy `sometimes`"),
+        "{e}"
+    );
+
+    let e = err(
+        "fly:\n  apps:\n    ab:\n      image: x:1\n      checks:\n        alive: { type: tcp }\n",
+    );
+    assert_eq!((e.line, e.column), (6, 16), "{e}");
+    assert!(e.message.contains("has no port set"), "{e}");
+    assert!(e.hint.unwrap().contains("http_service"));
+}
