@@ -125,7 +125,7 @@ fn action_proof_kinds(plan_digest: &str, action: &Action) -> Vec<ProofKind> {
         action_id: action.id.0.clone(),
     }];
     match &action.address {
-        Address::FlyMachines { app }
+        Address::FlyMachines { app } | Address::FlyProcess { app, .. }
             if action.kind == crate::core::plan::ActionKind::FlyHealthCheck =>
         {
             kinds.push(ProofKind::Healthz { app: app.clone() })

@@ -27,17 +27,56 @@ use serde::{Deserialize, Serialize};
 /// matches on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Address {
-    FlyApp { app: String },
-    FlySecrets { app: String },
-    FlyMachines { app: String },
-    GithubProtection { repo: String, branch: String },
-    GithubSecret { repo: String, name: String },
-    GithubEnvironment { repo: String, env: String },
-    Provider { name: String },
-    ContextDbExtension { name: String },
-    ContextDbSchema { name: String },
-    QdrantCollection { name: String },
-    RedisConfig { key: String },
+    FlyApp {
+        app: String,
+    },
+    FlySecrets {
+        app: String,
+    },
+    FlyMachines {
+        app: String,
+    },
+    /// The machines of one process group of an app with several (`[processes]`).
+    FlyProcess {
+        app: String,
+        group: String,
+    },
+    /// The app's public IP addresses.
+    FlyIps {
+        app: String,
+    },
+    /// The volumes named `name` that the app's machines mount (one per machine).
+    FlyVolume {
+        app: String,
+        name: String,
+    },
+    GithubProtection {
+        repo: String,
+        branch: String,
+    },
+    GithubSecret {
+        repo: String,
+        name: String,
+    },
+    GithubEnvironment {
+        repo: String,
+        env: String,
+    },
+    Provider {
+        name: String,
+    },
+    ContextDbExtension {
+        name: String,
+    },
+    ContextDbSchema {
+        name: String,
+    },
+    QdrantCollection {
+        name: String,
+    },
+    RedisConfig {
+        key: String,
+    },
 }
 
 /// Why a string is not an address.
@@ -53,9 +92,12 @@ impl Address {
     /// provider it activates.
     pub fn provider(&self) -> &str {
         match self {
-            Address::FlyApp { .. } | Address::FlySecrets { .. } | Address::FlyMachines { .. } => {
-                "fly"
-            }
+            Address::FlyApp { .. }
+            | Address::FlySecrets { .. }
+            | Address::FlyMachines { .. }
+            | Address::FlyProcess { .. }
+            | Address::FlyIps { .. }
+            | Address::FlyVolume { .. } => "fly",
             Address::GithubProtection { .. }
             | Address::GithubSecret { .. }
             | Address::GithubEnvironment { .. } => "github",
@@ -90,8 +132,27 @@ impl Address {
                     app: nonempty(app, "app name")?,
                 });
             }
+            if let Some((app, name)) = rest.split_once(".volume.") {
+                return Ok(Address::FlyVolume {
+                    app: nonempty(app, "app name")?,
+                    name: nonempty(name, "volume name")?,
+                });
+            }
+            if let Some(app) = rest.strip_suffix(".ips") {
+                return Ok(Address::FlyIps {
+                    app: nonempty(app, "app name")?,
+                });
+            }
+            if let Some((app, group)) = rest.split_once(".process.") {
+                return Ok(Address::FlyProcess {
+                    app: nonempty(app, "app name")?,
+                    group: nonempty(group, "process group")?,
+                });
+            }
             if rest.contains('.') {
-                return Err(err("expected `fly.app.<name>[.secrets|.machines]`"));
+                return Err(err(
+                    "expected `fly.app.<name>[.secrets|.machines|.process.<group>]`",
+                ));
             }
             return Ok(Address::FlyApp {
                 app: nonempty(rest, "app name")?,
@@ -179,7 +240,10 @@ impl Address {
         match self {
             Address::FlyApp { app }
             | Address::FlySecrets { app }
-            | Address::FlyMachines { app } => {
+            | Address::FlyMachines { app }
+            | Address::FlyProcess { app, .. }
+            | Address::FlyIps { app }
+            | Address::FlyVolume { app, .. } => {
                 push("fly".into());
                 push("fly.app".into());
                 push(format!("fly.app.{app}"));
@@ -237,6 +301,9 @@ impl fmt::Display for Address {
             Address::FlyApp { app } => write!(f, "fly.app.{app}"),
             Address::FlySecrets { app } => write!(f, "fly.app.{app}.secrets"),
             Address::FlyMachines { app } => write!(f, "fly.app.{app}.machines"),
+            Address::FlyProcess { app, group } => write!(f, "fly.app.{app}.process.{group}"),
+            Address::FlyIps { app } => write!(f, "fly.app.{app}.ips"),
+            Address::FlyVolume { app, name } => write!(f, "fly.app.{app}.volume.{name}"),
             Address::GithubProtection { repo, branch } => {
                 write!(f, "github.repo.{repo}.branch.{branch}.protection")
             }
@@ -282,6 +349,9 @@ mod tests {
         for s in [
             "fly.app.sophiaai-dashboard-v2",
             "fly.app.a.secrets",
+            "fly.app.a.process.worker",
+            "fly.app.a.ips",
+            "fly.app.a.volume.data",
             "fly.app.a.machines",
             "github.repo.ai-cherry/sophia-intel-ai.branch.main.protection",
             "github.repo.ai-cherry/x.y.branch.release/1.2.protection",

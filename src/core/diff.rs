@@ -52,7 +52,10 @@ fn kind(address: &Address) -> &'static str {
     match address {
         Address::FlyApp { .. } => "fly.app",
         Address::FlySecrets { .. } => "fly.secrets",
-        Address::FlyMachines { .. } => "fly.machines",
+        // A process group's machines compare as an app's machines do.
+        Address::FlyMachines { .. } | Address::FlyProcess { .. } => "fly.machines",
+        Address::FlyIps { .. } => "fly.ips",
+        Address::FlyVolume { .. } => "fly.volume",
         Address::GithubProtection { .. } => "github.protection",
         Address::GithubSecret { .. } => "github.secret",
         Address::GithubEnvironment { .. } => "github.environment",

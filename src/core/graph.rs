@@ -79,6 +79,21 @@ pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     ),
     (
         ActionKind::FlyAppCreate,
+        Some(ActionKind::FlyIpsAllocate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyAppCreate,
+        Some(ActionKind::FlyVolumesCreate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyVolumesCreate,
+        Some(ActionKind::FlyMachinesUpdate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlyAppCreate,
         Some(ActionKind::FlyMachinesUpdate),
         Scope::SameApp,
     ),
@@ -172,9 +187,20 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
                 json!({ "names": names }),
             )]
         }
-        (Address::FlyMachines { app }, ChangeKind::Create | ChangeKind::Update) => {
-            machines_actions(a, change, &facts.app(app))
+        (Address::FlyVolume { app, name }, ChangeKind::Create | ChangeKind::Update) => {
+            let mut params = json!({ "app": app, "name": name });
+            for key in ["count", "regions", "size_gb"] {
+                params[key] = after.get(key).cloned().unwrap_or(Value::Null);
+            }
+            vec![action(ActionKind::FlyVolumesCreate, a, params)]
         }
+        (Address::FlyIps { app }, ChangeKind::Create | ChangeKind::Update) => {
+            vec![action(ActionKind::FlyIpsAllocate, a, json!({ "app": app }))]
+        }
+        (
+            Address::FlyMachines { app } | Address::FlyProcess { app, .. },
+            ChangeKind::Create | ChangeKind::Update,
+        ) => machines_actions(a, change, &facts.app(app)),
         (Address::GithubProtection { .. }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(
                 ActionKind::GithubProtectionPut,
@@ -282,7 +308,15 @@ fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
 /// image replaced is the change's `before` (the live object when the machines exist).
 fn machines_actions(address: &Address, change: &Change, spec: &AppFacts) -> Vec<Action> {
     let mut params = serde_json::Map::new();
-    for key in ["image", "count", "regions", "guest", "env"] {
+    for key in [
+        "image",
+        "count",
+        "regions",
+        "guest",
+        "env",
+        "platform_env",
+        "config",
+    ] {
         params.insert(
             key.into(),
             change.after.get(key).cloned().unwrap_or(Value::Null),

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired};
+use crate::core::flymachine;
 use crate::core::github_protection;
 
 /// The expected normalized object of every address the desired state manages.
@@ -152,16 +153,154 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
         machines.insert("guest".into(), json!(guest));
     }
     if let Some(env) = &app.env {
-        machines.insert("env".into(), json!(env));
+        // The variables flyctl adds are compared on their own (`platform_env`).
+        let own: BTreeMap<&String, &String> = env
+            .iter()
+            .filter(|(k, _)| !flymachine::PLATFORM_ENV.contains(&k.as_str()))
+            .collect();
+        machines.insert("env".into(), json!(own));
     }
-    if !machines.is_empty() {
+    if app.has_services() {
+        // Public addresses as flyctl's first deploy assigns them, when there are none.
+        out.insert(
+            Address::FlyIps {
+                app: name.to_string(),
+            },
+            json!({ "public": true }),
+        );
+    }
+    if machines.is_empty() {
+        return;
+    }
+    let sections = app.sections();
+    let groups = flymachine::process_groups(&sections);
+    lower_volumes(out, name, app, &groups, machines.get("regions"));
+    if groups.len() == 1 {
+        lower_machine_config(&mut machines, app, &groups[0]);
         out.insert(
             Address::FlyMachines {
                 app: name.to_string(),
             },
             Value::Object(machines),
         );
+        return;
     }
+    // Several process groups: each its own machines, count and guest.
+    for group in groups {
+        let mut m = machines.clone();
+        lower_machine_config(&mut m, app, &group);
+        out.insert(
+            Address::FlyProcess {
+                app: name.to_string(),
+                group,
+            },
+            Value::Object(m),
+        );
+    }
+}
+
+/// One volume per machine that mounts it (`count` machines of each group whose config mounts
+/// it), in the machines' regions, created before them; `size_gb` from `initial_size` when set.
+fn lower_volumes(
+    out: &mut Expected,
+    name: &str,
+    app: &FlyApp,
+    groups: &[String],
+    regions: Option<&Value>,
+) {
+    let sections = app.sections();
+    let mut volumes: BTreeMap<String, (u64, Option<u64>)> = BTreeMap::new();
+    for group in groups {
+        let Ok(config) = flymachine::machine_config(&sections, group, None, &BTreeMap::new())
+        else {
+            continue;
+        };
+        for m in config
+            .get("mounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(vol) = m.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let size = app
+                .mounts
+                .iter()
+                .flatten()
+                .find(|x| x.source == vol)
+                .and_then(|x| x.initial_size.as_ref())
+                .and_then(flymachine::memory_mb)
+                .map(|mb| u64::from(mb.div_ceil(1024).max(1)));
+            let entry = volumes.entry(vol.to_string()).or_insert((0, size));
+            entry.0 += u64::from(app.count.unwrap_or(1));
+        }
+    }
+    for (vol, (count, size)) in volumes {
+        let mut o = Map::new();
+        o.insert("count".into(), json!(count));
+        if let Some(r) = regions {
+            o.insert("regions".into(), r.clone());
+        }
+        if let Some(size) = size {
+            o.insert("size_gb".into(), json!(size));
+        }
+        out.insert(
+            Address::FlyVolume {
+                app: name.to_string(),
+                name: vol,
+            },
+            Value::Object(o),
+        );
+    }
+}
+
+/// The machine config flyctl would build (`flymachine`), as the machines object carries it:
+/// `platform_env` (the variables flyctl adds, compared one by one), `guest` from `[[vm]]`
+/// when the app sets no `guest`, and `config` — flyctl's metadata always; for an app with
+/// fly.toml sections also its init, services, checks, mounts, metrics, statics and stop
+/// config, `null` where absent (flyctl removes them). An app whose sections flyctl refuses
+/// was refused by validation already; here it gets the metadata alone.
+fn lower_machine_config(machines: &mut Map<String, Value>, app: &FlyApp, group: &str) {
+    let sections = app.sections();
+    let mut env = app.env.clone().unwrap_or_default();
+    env.retain(|k, _| flymachine::PLATFORM_ENV.contains(&k.as_str()));
+    let Ok(mut built) =
+        flymachine::machine_config(&sections, group, app.primary_region.as_deref(), &env)
+    else {
+        machines.insert(
+            "config".into(),
+            json!({ "metadata": {
+                flymachine::META_PLATFORM_VERSION: flymachine::PLATFORM_VERSION,
+                flymachine::META_PROCESS_GROUP: group,
+            }}),
+        );
+        return;
+    };
+    if let Some(platform) = built.remove("env") {
+        machines.insert("platform_env".into(), platform);
+    }
+    if let (None, Some(guest)) = (&app.guest, built.remove("guest")) {
+        machines.insert("guest".into(), guest);
+    }
+    let mut config = Map::new();
+    if let Some(meta) = built.remove("metadata") {
+        config.insert("metadata".into(), meta);
+    }
+    if app.has_fly_sections() {
+        for key in flymachine::MANAGED_CONFIG {
+            let v = built.remove(key).unwrap_or(Value::Null);
+            let empty = v.as_object().is_some_and(Map::is_empty);
+            config.insert(key.into(), if empty { Value::Null } else { v });
+        }
+        // Set only when fly.toml sets them (the API fills its own defaults otherwise).
+        for key in ["restart", "dns"] {
+            if let Some(v) = built.remove(key) {
+                config.insert(key.into(), v);
+            }
+        }
+    }
+    machines.insert("config".into(), Value::Object(config));
 }
 
 fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
@@ -255,7 +394,54 @@ mod tests {
         );
         assert_eq!(
             out[&addr("fly.app.a.machines")],
-            json!({"image": "img:1", "regions": ["ams", "ord"]})
+            json!({
+                "image": "img:1",
+                "regions": ["ams", "ord"],
+                // flyctl's variable and metadata, so that `fly deploy` sees the machines.
+                "platform_env": {"FLY_PROCESS_GROUP": "app"},
+                "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
+            })
+        );
+    }
+
+    #[test]
+    fn process_groups_lower_to_one_address_each_with_flyctl_s_config() {
+        let yaml = r#"
+org: pay-ready
+apps:
+  a:
+    image: img:1
+    count: 1
+    regions: [ord]
+    processes: { app: "", worker: "bin/worker --fast" }
+    http_service: { internal_port: 8080, processes: [app] }
+"#;
+        let d = Desired {
+            fly: Some(serde_yaml::from_str(yaml).unwrap()),
+            ..Default::default()
+        };
+        let out = lower(&d);
+        assert!(!out.contains_key(&addr("fly.app.a.machines")));
+        let app = &out[&addr("fly.app.a.process.app")];
+        let worker = &out[&addr("fly.app.a.process.worker")];
+        assert_eq!(app["count"], json!(1));
+        assert_eq!(worker["count"], json!(1));
+        assert_eq!(app["platform_env"], json!({"FLY_PROCESS_GROUP": "app"}));
+        assert_eq!(
+            worker["platform_env"],
+            json!({"FLY_PROCESS_GROUP": "worker"})
+        );
+        assert_eq!(app["config"]["init"], Value::Null);
+        assert_eq!(
+            worker["config"]["init"],
+            json!({"cmd": ["bin/worker", "--fast"]})
+        );
+        // The http service is the app group's only.
+        assert_eq!(app["config"]["services"][0]["internal_port"], json!(8080));
+        assert_eq!(worker["config"]["services"], Value::Null);
+        assert_eq!(
+            worker["config"]["metadata"]["fly_process_group"],
+            json!("worker")
         );
     }
 

@@ -12,6 +12,7 @@
 //! - [`number`]: the integers a digest can tell apart (±(2^53 − 1)).
 //! - [`envelope`]: the normalized result envelope.
 //! - [`hint`]: hints as data, and the escaping of printed messages.
+//! - [`flymachine`]: the machine config flyctl builds from a Fly app's `fly.toml` sections.
 //! - [`lower`]: desired state → the expected normalized object of every address.
 //! - [`github_protection`]: GitHub's branch protection body, shared with the provider.
 //! - [`diff`]: expected against live, attribute by attribute → changes.
@@ -25,6 +26,7 @@ pub mod desired;
 pub mod diff;
 pub mod digest;
 pub mod envelope;
+pub mod flymachine;
 pub mod github_protection;
 pub mod graph;
 pub mod hint;

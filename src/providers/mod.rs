@@ -374,11 +374,33 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
     let mut out = Vec::new();
     match p {
         ProviderName::Fly => {
-            for app in desired.fly.iter().flat_map(|f| f.apps.keys()) {
+            for (app, a) in desired.fly.iter().flat_map(|f| f.apps.iter()) {
                 let app = app.clone();
                 out.push(Address::FlyApp { app: app.clone() });
                 out.push(Address::FlySecrets { app: app.clone() });
-                out.push(Address::FlyMachines { app });
+                if a.has_services() {
+                    out.push(Address::FlyIps { app: app.clone() });
+                }
+                for m in a.mounts.iter().flatten() {
+                    let volume = Address::FlyVolume {
+                        app: app.clone(),
+                        name: m.source.clone(),
+                    };
+                    if !out.contains(&volume) {
+                        out.push(volume);
+                    }
+                }
+                let groups = crate::core::flymachine::process_groups(&a.sections());
+                if groups.len() > 1 {
+                    for group in groups {
+                        out.push(Address::FlyProcess {
+                            app: app.clone(),
+                            group,
+                        });
+                    }
+                } else {
+                    out.push(Address::FlyMachines { app });
+                }
             }
         }
         ProviderName::Github => {

@@ -3,6 +3,8 @@ mod approve;
 mod architecture;
 mod backend;
 mod context_db;
+mod fly_parity;
+mod fly_tomachine;
 mod flytoml;
 mod fuzz_regressions;
 mod hints;

@@ -112,21 +112,27 @@ pub fn live_json() -> Value {
             "image": "registry.fly.io/sophiaai-dashboard-v2:deployment-01",
             "count": 1, "regions": ["ord"],
             "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 512},
-            "env": {"LOG_LEVEL": "debug", "MCP_REPO_URL": "https://sophiaai-mcp-repo-v2.fly.dev"}
+            "env": {"LOG_LEVEL": "debug", "MCP_REPO_URL": "https://sophiaai-mcp-repo-v2.fly.dev"},
+            "platform_env": {"FLY_PROCESS_GROUP": "app"},
+            "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
         },
         "fly.app.sophiaai-mcp-repo-v2": {"org": "pay-ready"},
         "fly.app.sophiaai-mcp-repo-v2.secrets": {"names": ["GITHUB_APP_ID"]},
         "fly.app.sophiaai-mcp-repo-v2.machines": {
             "image": "registry.fly.io/sophiaai-mcp-repo-v2:deployment-01",
             "count": 1, "regions": ["ord"],
-            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}, "env": {}
+            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}, "env": {},
+            "platform_env": {"FLY_PROCESS_GROUP": "app"},
+            "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
         },
         "fly.app.sophiaai-mcp-research-v2": {"org": "pay-ready"},
         "fly.app.sophiaai-mcp-research-v2.secrets": {"names": ["PORTKEY_API_KEY", "SERPER_API_KEY", "TAVILY_API_KEY"]},
         "fly.app.sophiaai-mcp-research-v2.machines": {
             "image": "registry.fly.io/sophiaai-mcp-research-v2:deployment-01",
             "count": 1, "regions": ["ord"],
-            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}, "env": {}
+            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}, "env": {},
+            "platform_env": {"FLY_PROCESS_GROUP": "app"},
+            "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
         },
         "github.repo.ai-cherry/sophia-intel-ai.branch.main.protection": {
             "required_status_checks": {"strict": false, "contexts": ["Deploy All"], "checks": [{"context": "Deploy All", "app_id": 15368}]},
@@ -387,6 +393,10 @@ fn machines_update_carries_the_deploy_parameters() {
             "regions": ["ord"],
             "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 512},
             "env": {"LOG_LEVEL": "info", "MCP_REPO_URL": "https://sophiaai-mcp-repo-v2.fly.dev"},
+            // What flyctl adds: its variable, and its metadata (only metadata without
+            // fly.toml sections).
+            "platform_env": {"FLY_PROCESS_GROUP": "app"},
+            "config": {"metadata": {"fly_platform_version": "v2", "fly_process_group": "app"}},
             "strategy": "rolling",
         })
     );
@@ -621,7 +631,7 @@ fn a_plan_file_with_an_unknown_action_kind_is_refused() {
         matches!(err, plan::PlanFileError::Malformed { .. }),
         "{err:?}"
     );
-    insta::assert_snapshot!(err.to_string(), @"plan.json:318:34: malformed plan: unknown action kind `fly.secrets.rotate`, expected one of `fly.app.create`, `fly.secrets.set`, `fly.machines.update`, `fly.machines.create`, `fly.machines.scale`, `fly.health.check`, `github.protection.put`, `github.protection.delete`, `github.secret.put`, `github.environment.put`, `provider.activate`, `context_db.extension.create`, `context_db.schema.create`, `qdrant.collection.create`, `qdrant.collection.delete`, `redis.config.set`");
+    insta::assert_snapshot!(err.to_string(), @"plan.json:360:34: malformed plan: unknown action kind `fly.secrets.rotate`, expected one of `fly.app.create`, `fly.secrets.set`, `fly.machines.update`, `fly.machines.create`, `fly.machines.scale`, `fly.health.check`, `fly.ips.allocate`, `fly.volumes.create`, `github.protection.put`, `github.protection.delete`, `github.secret.put`, `github.environment.put`, `provider.activate`, `context_db.extension.create`, `context_db.schema.create`, `qdrant.collection.create`, `qdrant.collection.delete`, `redis.config.set`");
 }
 
 #[test]

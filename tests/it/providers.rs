@@ -607,14 +607,23 @@ async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
         .requests()
         .iter()
         .map(|e| {
-            let kind = if e.path.ends_with("/wait") {
+            let kind = if e.path.ends_with("/lease") {
+                if e.method == "POST" {
+                    "lease"
+                } else {
+                    "release"
+                }
+            } else if e.path.ends_with("/wait") {
                 "wait"
             } else if e.path.contains("/fly/apps/") {
                 "health"
             } else if e.method == "POST" {
                 "update"
-            } else {
+            } else if e.path.ends_with("/machines") {
                 "list"
+            } else {
+                // `GET` the machine: its own checks.
+                "checks"
             };
             kind.to_string()
         })
@@ -622,7 +631,9 @@ async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
     assert_eq!(
         calls,
         [
-            "list", "update", "update", "wait", "wait", "health", "update", "wait", "health"
+            "list", "lease", "lease", "lease", "update", "update", "wait", "checks", "wait",
+            "checks", "health", "update", "wait", "checks", "health", "release", "release",
+            "release"
         ]
     );
     assert_eq!(
@@ -643,7 +654,10 @@ async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
         log.iter()
             .all(|e| !e.path.ends_with("/wait") && !e.path.contains("/fly/apps/"))
     );
-    assert_eq!(log.iter().filter(|e| e.method == "POST").count(), 3);
+    let updates = log
+        .iter()
+        .filter(|e| e.method == "POST" && !e.path.ends_with("/lease"));
+    assert_eq!(updates.count(), 3);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! the file system. `config:` references to `fly.toml` files are resolved by the shell with
 //! [`flytoml`] and merged in with [`apply_fly_config`].
 
+pub mod flyconfig;
 pub mod flytoml;
 pub mod locate;
 mod merge;

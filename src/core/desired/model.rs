@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::flyconfig::{
+    Autostop, Command, Concurrency, Duration, Experimental, FlySections, Headers, HttpCheck,
+    HttpService, Metrics, Mount, Port, Restart, Service, ServicePort, Static, TcpCheck, TopCheck,
+    Vm,
+};
+use super::flyconfig::{one_or_many, seconds_or_duration};
+
 /// Every provider `sophia` knows, in the order of DESIGN.md's provider table.
 pub const PROVIDERS: [&str; 11] = [
     "fly",
@@ -220,6 +227,104 @@ pub struct FlyApp {
     /// Other apps of this state that must be deployed before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    // fly.toml's own sections, with fly.toml's key names (see `flyconfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_service: Option<HttpService>,
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub services: Option<Vec<Service>>,
+    /// Machine checks by name (`[checks.NAME]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<BTreeMap<String, TopCheck>>,
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mounts: Option<Vec<Mount>>,
+    /// Process groups: name → command (empty: the image's own command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<BTreeMap<String, String>>,
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restart: Option<Vec<Restart>>,
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics: Option<Vec<Metrics>>,
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub statics: Option<Vec<Static>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_signal: Option<String>,
+    /// A duration (`"10s"`), or a number of seconds.
+    #[serde(
+        default,
+        deserialize_with = "seconds_or_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kill_timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap_size_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experimental: Option<Experimental>,
+    /// `[[vm]]` sections (fly.toml's `[[compute]]` too), for the guest of each group;
+    /// `guest` wins when set.
+    #[serde(
+        default,
+        alias = "compute",
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub vm: Option<Vec<Vm>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_dedication_id: Option<String>,
+}
+
+impl FlyApp {
+    /// The fly.toml sections this app sets.
+    pub fn sections(&self) -> FlySections {
+        FlySections {
+            http_service: self.http_service.clone(),
+            services: self.services.clone(),
+            checks: self.checks.clone(),
+            mounts: self.mounts.clone(),
+            processes: self.processes.clone(),
+            restart: self.restart.clone(),
+            metrics: self.metrics.clone(),
+            statics: self.statics.clone(),
+            kill_signal: self.kill_signal.clone(),
+            kill_timeout: self.kill_timeout.clone(),
+            swap_size_mb: self.swap_size_mb,
+            experimental: self.experimental.clone(),
+            vm: self.vm.clone(),
+            compute: None,
+            host_dedication_id: self.host_dedication_id.clone(),
+        }
+    }
+
+    /// Whether any of the app's machines serve through Fly's proxy (`http_service` or
+    /// `services`): then the app needs public addresses.
+    pub fn has_services(&self) -> bool {
+        self.http_service.is_some() || self.services.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// Whether the app describes its machines with fly.toml sections: then its machine
+    /// config is flyctl's, exactly (services, checks, mounts… absent are removed).
+    pub fn has_fly_sections(&self) -> bool {
+        self.sections() != FlySections::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

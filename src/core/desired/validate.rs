@@ -284,6 +284,45 @@ fn check_known(
     }
 }
 
+/// The app's fly.toml sections make a machine config for every process group, as flyctl
+/// would; what flyctl refuses is refused here, at the section that causes it.
+fn check_machine_config(c: &mut Checker<'_, '_>, base: &[&str], name: &str, app: &FlyApp) {
+    use crate::core::flymachine::{MachineConfigError as E, machine_config, process_groups};
+    let sections = app.sections();
+    for group in process_groups(&sections) {
+        let Err(e) = machine_config(&sections, &group, None, &Default::default()) else {
+            continue;
+        };
+        let (at, hint): (Vec<&str>, &str) = match &e {
+            E::CheckWithoutPort { check, .. } => (
+                vec!["checks", check.as_str()],
+                "give the check a `port`, or add an `http_service` whose internal port it takes",
+            ),
+            E::CheckType { check, .. } => (
+                vec!["checks", check.as_str(), "type"],
+                "machine checks are `tcp` or `http`",
+            ),
+            E::RestartPolicy(_) => (vec!["restart"], "use `always`, `on-failure` or `never`"),
+            E::Command { .. } => (
+                vec!["processes", group.as_str()],
+                "quote the command as a shell would (flyctl splits it with shell rules)",
+            ),
+            E::Size(_) | E::Memory(_) => (
+                vec!["vm"],
+                "use a Fly size such as `shared-cpu-2x` or `performance-4x`, and memory such as \
+                 `\"1gb\"`",
+            ),
+            E::MachineConfig(_) => (
+                vec!["experimental", "machine_config"],
+                "write a JSON object, e.g. '{\"dns\": {\"nameservers\": [\"1.2.3.4\"]}}'",
+            ),
+        };
+        let at = c.loc.value(&join(base, &at));
+        c.push(at, format!("app `{name}`: {e}"), hint);
+        return;
+    }
+}
+
 fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
     if let Some(org) = &fly.org {
         c.value_name(&["fly", "org"], org, "Fly organization slug", Rule::FlyName);
@@ -384,6 +423,7 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
                 );
             }
         }
+        check_machine_config(c, &base, name, app);
         let mut seen = BTreeSet::new();
         for (i, dep) in app.depends_on.iter().enumerate() {
             let i = i.to_string();

@@ -48,6 +48,11 @@ action_kinds! {
     FlyMachinesScale = "fly.machines.scale",
     /// Wait for the app's health check.
     FlyHealthCheck = "fly.health.check",
+    /// Assign the app's public addresses (one `v6`, one `shared_v4`) when it has none.
+    FlyIpsAllocate = "fly.ips.allocate",
+    /// Create the volumes a mount still lacks (one per machine, in its region); never
+    /// deletes one.
+    FlyVolumesCreate = "fly.volumes.create",
     /// Put a branch's protection.
     GithubProtectionPut = "github.protection.put",
     /// Remove a branch's protection.

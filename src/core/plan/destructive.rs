@@ -75,7 +75,7 @@ pub fn change_reasons(change: &Change) -> Vec<String> {
     let (before, after) = (&change.before, &change.after);
     let mut out = Vec::new();
     match &change.address {
-        Address::FlyMachines { .. } => {
+        Address::FlyMachines { .. } | Address::FlyProcess { .. } => {
             let count = |v: &Value| v.get("count").and_then(Value::as_u64);
             if count(after) == Some(0) && count(before) != Some(0) {
                 out.push("scales to zero machines".into());

@@ -47,9 +47,12 @@ pub struct Facts {
 /// The Fly app an address belongs to.
 pub fn fly_app(address: &Address) -> Option<&str> {
     match address {
-        Address::FlyApp { app } | Address::FlySecrets { app } | Address::FlyMachines { app } => {
-            Some(app)
-        }
+        Address::FlyApp { app }
+        | Address::FlySecrets { app }
+        | Address::FlyMachines { app }
+        | Address::FlyProcess { app, .. }
+        | Address::FlyIps { app }
+        | Address::FlyVolume { app, .. } => Some(app),
         _ => None,
     }
 }
@@ -79,7 +82,7 @@ impl Facts {
                     .is_some_and(|n| n > 0)
             })
             .filter_map(|(a, _)| match a {
-                Address::FlyMachines { app } => Some(app.clone()),
+                Address::FlyMachines { app } | Address::FlyProcess { app, .. } => Some(app.clone()),
                 _ => None,
             })
             .collect();

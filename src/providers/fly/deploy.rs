@@ -34,8 +34,23 @@ impl FlyProvider {
     /// and health-checked, every updated machine rolled back to its previous config when a
     /// check fails), then create missing machines, then destroy surplus ones. Running it
     /// again reads the machines afresh and does only what is left: idempotent.
-    pub async fn reconcile_machines(&self, app: &str, params: &Value) -> ActionOutcome {
-        match self.reconcile_inner(app, params).await {
+    ///
+    /// Every existing machine it will update or destroy is leased first, and released at
+    /// the end, whatever happened (see [`super::leases`]): a machine leased by another owner
+    /// fails the deploy before any change.
+    ///
+    /// With a `group`, only that process group's machines are considered (see
+    /// [`super::live::in_group`]).
+    pub async fn reconcile_machines(
+        &self,
+        app: &str,
+        group: Option<&str>,
+        params: &Value,
+    ) -> ActionOutcome {
+        let mut leased = Vec::new();
+        let outcome = self.reconcile_inner(app, group, params, &mut leased).await;
+        self.release_all(app, &leased).await;
+        match outcome {
             Ok(o) => o,
             Err(e) => ActionOutcome::failure(e),
         }
@@ -44,7 +59,9 @@ impl FlyProvider {
     async fn reconcile_inner(
         &self,
         app: &str,
+        group: Option<&str>,
         params: &Value,
+        leased: &mut Vec<String>,
     ) -> Result<ActionOutcome, ProviderError> {
         let spec = MachineSpec::from_params(params)?;
         let machines = self.machines(app).await?.ok_or_else(|| {
@@ -54,6 +71,13 @@ impl FlyProvider {
                 format!("app `{app}` does not exist"),
             )
         })?;
+        let machines: Vec<Value> = match group {
+            Some(g) => machines
+                .into_iter()
+                .filter(|m| super::live::in_group(m, g))
+                .collect(),
+            None => machines,
+        };
         let layout = layout(&machines, &spec);
         let mut results = Vec::new();
 
@@ -64,6 +88,13 @@ impl FlyProvider {
             .filter(|m| spec.apply(&m["config"]) != m["config"])
             .copied()
             .collect();
+        let touched: Vec<String> = to_update
+            .iter()
+            .chain(&layout.destroy)
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        self.lease_all(app, &touched).await?;
+        *leased = touched;
         if !to_update.is_empty() {
             let outcome = self.rollout(app, &to_update, &spec).await?;
             let failed = !outcome.is_success();
@@ -92,8 +123,12 @@ impl FlyProvider {
                 format!("cannot create machines for `{app}` without an `image`"),
             ));
         }
+        let mut taken = std::collections::BTreeSet::new();
         for region in &layout.create {
-            let id = self.create_machine(app, &template, region).await?;
+            let config = self
+                .with_volumes(app, &template, region, &mut taken)
+                .await?;
+            let id = self.create_machine(app, &config, region).await?;
             if spec.wait {
                 self.wait_started(app, &id).await?;
             }

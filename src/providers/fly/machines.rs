@@ -32,8 +32,55 @@ impl FlyProvider {
     ) -> Result<(), ProviderError> {
         for id in ids {
             self.wait_started(app, id).await?;
+            self.machine_checks_pass(app, id).await?;
         }
         self.health_check(app, health).await.map(|_| ())
+    }
+
+    /// Wait until every check of the machine (`GET` the machine: `checks[].status`) is
+    /// `passing`, as flyctl waits for them; a `critical` check after the last attempt fails
+    /// the machine, naming the check and its output. A machine without checks passes.
+    pub(super) async fn machine_checks_pass(
+        &self,
+        app: &str,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        let mut failing = Vec::new();
+        for attempt in 1..=HEALTH_ATTEMPTS {
+            let req = self.machines_api(Method::GET, &["apps", app, "machines", id]);
+            let m = self.send_ok(req).await?;
+            failing = m
+                .get("checks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| c.get("status").and_then(Value::as_str) != Some("passing"))
+                .map(|c| {
+                    format!(
+                        "`{}` is {} ({})",
+                        c.get("name").and_then(Value::as_str).unwrap_or("?"),
+                        c.get("status").and_then(Value::as_str).unwrap_or("unknown"),
+                        c.get("output")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no output")
+                    )
+                })
+                .collect();
+            if failing.is_empty() {
+                return Ok(());
+            }
+            if attempt < HEALTH_ATTEMPTS {
+                tokio::time::sleep(self.http.policy().backoff(attempt)).await;
+            }
+        }
+        Err(ProviderError::new(
+            PROVIDER,
+            "health-check-failed",
+            format!(
+                "machine `{id}` of `{app}`: check {} after {HEALTH_ATTEMPTS} attempts",
+                failing.join(", ")
+            ),
+        ))
     }
 
     /// Create one machine. A creating POST is never retried blindly: the next run re-lists
@@ -54,7 +101,10 @@ impl FlyProvider {
 
     /// Destroy one machine; one already gone counts as done (a retried destroy is idempotent).
     pub(super) async fn destroy_machine(&self, app: &str, id: &str) -> Result<(), ProviderError> {
-        let mut req = self.machines_api(Method::DELETE, &["apps", app, "machines", id]);
+        let mut req = self.with_lease(
+            self.machines_api(Method::DELETE, &["apps", app, "machines", id]),
+            id,
+        );
         req.url.set_query(Some("force=true"));
         let resp = self.send(req).await?;
         if resp.status.as_u16() != 404 {
@@ -76,7 +126,10 @@ impl FlyProvider {
             body["region"] = region.clone();
         }
         let req = self
-            .machines_api(Method::POST, &["apps", app, "machines", &id])
+            .with_lease(
+                self.machines_api(Method::POST, &["apps", app, "machines", &id]),
+                &id,
+            )
             .json(body)
             .retry(Retry::Idempotent);
         self.send_ok(req).await?;

@@ -39,10 +39,14 @@ use crate::core::plan::Action;
 
 mod apps;
 mod deploy;
+mod ips;
+mod leases;
+mod live;
 mod machines;
 mod op;
 mod spec;
 mod url;
+mod volumes;
 
 use spec::HealthSpec;
 pub use spec::normalize_machines;
@@ -67,6 +71,8 @@ pub struct FlyProvider {
     api: Url,
     app_url_template: String,
     auth: AuthHeader,
+    /// Leases held during a deploy (see [`leases`]).
+    leases: leases::Held,
 }
 
 /// The `Authorization` header value; `Debug` never prints it.
@@ -132,6 +138,7 @@ impl FlyProvider {
                 .unwrap_or(DEFAULT_APP_URL_TEMPLATE)
                 .to_string(),
             auth: AuthHeader(auth),
+            leases: leases::Held::default(),
         })
     }
 
@@ -182,12 +189,7 @@ impl FlyProvider {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| {
-                !matches!(
-                    m.get("state").and_then(Value::as_str),
-                    Some("destroying" | "destroyed")
-                )
-            })
+            .filter(live::is_app_machine)
             .collect();
         machines.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         Ok(Some(machines))
@@ -232,6 +234,12 @@ impl FlyProvider {
                 .machines(app)
                 .await?
                 .and_then(|m| normalize_machines(&m))),
+            Address::FlyIps { app } => self.ips(app).await,
+            Address::FlyVolume { app, name } => self.read_volume(app, name).await,
+            Address::FlyProcess { app, group } => Ok(self.machines(app).await?.and_then(|m| {
+                let mine: Vec<Value> = m.into_iter().filter(|m| live::in_group(m, group)).collect();
+                normalize_machines(&mine)
+            })),
             other => Err(ProviderError::new(
                 PROVIDER,
                 "invalid-input",
@@ -246,14 +254,31 @@ impl FlyProvider {
     pub async fn execute(&self, action: &Action, secrets: &dyn SecretSource) -> ActionOutcome {
         let result = match (action.kind.as_str(), &action.address) {
             ("fly.app.create", Address::FlyApp { app }) => self.create_app(app, action).await,
+            ("fly.ips.allocate", Address::FlyIps { app }) => self.allocate_ips(app).await,
+            ("fly.volumes.create", Address::FlyVolume { app, .. }) => {
+                self.create_volumes(app, &action.params).await
+            }
             ("fly.secrets.set", Address::FlySecrets { app }) => {
                 self.set_secrets(app, action, secrets).await
             }
             (
                 "fly.machines.update" | "fly.machines.create" | "fly.machines.scale",
                 Address::FlyMachines { app },
-            ) => return self.reconcile_machines(app, &action.params).await,
-            ("fly.health.check", Address::FlyApp { app } | Address::FlyMachines { app }) => self
+            ) => return self.reconcile_machines(app, None, &action.params).await,
+            (
+                "fly.machines.update" | "fly.machines.create" | "fly.machines.scale",
+                Address::FlyProcess { app, group },
+            ) => {
+                return self
+                    .reconcile_machines(app, Some(group), &action.params)
+                    .await;
+            }
+            (
+                "fly.health.check",
+                Address::FlyApp { app }
+                | Address::FlyMachines { app }
+                | Address::FlyProcess { app, .. },
+            ) => self
                 .health_check(app, &HealthSpec::from_params(&action.params))
                 .await
                 .map(|r| ActionOutcome::success(format!("{app} is healthy"), vec![r])),

@@ -3,53 +3,13 @@
 //! which machines to keep, create and destroy. No I/O here: everything is a function of its
 //! arguments, tested below without a server.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::PROVIDER;
+pub use super::live::normalize_machines;
 use crate::providers::ProviderError;
-
-/// The normalized machines object: `{image, count, regions, guest, env}` — `image` a string
-/// when all machines agree, else the sorted distinct images; regions sorted and unique;
-/// guest and env of the first machine (by id). `None` when there is no machine.
-pub fn normalize_machines(machines: &[Value]) -> Option<Value> {
-    let first = machines.first()?;
-    let images: BTreeSet<&str> = machines
-        .iter()
-        .filter_map(|m| m.pointer("/config/image").and_then(Value::as_str))
-        .collect();
-    let image = match images.len() {
-        1 => json!(images.iter().next()),
-        _ => json!(images),
-    };
-    let regions: BTreeSet<&str> = machines
-        .iter()
-        .filter_map(|m| m.get("region").and_then(Value::as_str))
-        .collect();
-    let guest = first
-        .pointer("/config/guest")
-        .map(|g| {
-            json!({
-                "cpu_kind": g.get("cpu_kind").cloned().unwrap_or(json!("shared")),
-                "cpus": g.get("cpus").cloned().unwrap_or(json!(1)),
-                "memory_mb": g.get("memory_mb").cloned().unwrap_or(json!(256)),
-            })
-        })
-        .unwrap_or(Value::Null);
-    let env: BTreeMap<String, Value> = first
-        .pointer("/config/env")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    Some(json!({
-        "image": image,
-        "count": machines.len(),
-        "regions": regions,
-        "guest": guest,
-        "env": env,
-    }))
-}
 
 /// What a health check expects.
 #[derive(Debug, Clone)]
@@ -84,6 +44,11 @@ pub(super) struct MachineSpec {
     pub(super) regions: Option<Vec<String>>,
     pub(super) guest: Option<Value>,
     pub(super) env: Option<Value>,
+    /// The variables flyctl adds (`FLY_PROCESS_GROUP`, `PRIMARY_REGION`), merged into env.
+    pub(super) platform_env: Option<Map<String, Value>>,
+    /// Machine config keys as flyctl sets them: a `null` removes the key, `metadata` and
+    /// `dns` merge into what the machine has.
+    pub(super) config: Option<Map<String, Value>>,
     pub(super) strategy: String,
     pub(super) max_unavailable: usize,
     pub(super) health: HealthSpec,
@@ -123,6 +88,8 @@ impl MachineSpec {
             }),
             guest: p.get("guest").filter(|g| g.is_object()).cloned(),
             env: p.get("env").filter(|g| g.is_object()).cloned(),
+            platform_env: p.get("platform_env").and_then(Value::as_object).cloned(),
+            config: p.get("config").and_then(Value::as_object).cloned(),
             wait: strategy != "immediate",
             max_unavailable: p
                 .get("max_unavailable")
@@ -148,6 +115,51 @@ impl MachineSpec {
         }
         if let Some(env) = &self.env {
             c.insert("env".into(), env.clone());
+        }
+        if let Some(platform) = &self.platform_env {
+            let env = c.entry("env").or_insert_with(|| json!({}));
+            if let Value::Object(env) = env {
+                env.extend(platform.clone());
+            }
+        }
+        for (key, v) in self.config.iter().flatten() {
+            match (key.as_str(), v) {
+                (_, Value::Null) => {
+                    c.remove(key);
+                }
+                // A mount keeps the volume it is attached to (flyctl keeps the machine's
+                // volume on an update; only a new machine gets a new one).
+                ("mounts", Value::Array(want)) => {
+                    let have = c.get("mounts").and_then(Value::as_array).cloned();
+                    let merged: Vec<Value> = want
+                        .iter()
+                        .map(|m| {
+                            let old = have.iter().flatten().find(|h| {
+                                h.get("path") == m.get("path") && h.get("name") == m.get("name")
+                            });
+                            match (old, m) {
+                                (Some(Value::Object(old)), Value::Object(new)) => {
+                                    let mut o = old.clone();
+                                    o.extend(new.clone());
+                                    Value::Object(o)
+                                }
+                                _ => m.clone(),
+                            }
+                        })
+                        .collect();
+                    c.insert(key.clone(), Value::Array(merged));
+                }
+                ("metadata" | "dns", Value::Object(add)) => {
+                    let slot = c.entry(key.clone()).or_insert_with(|| json!({}));
+                    match slot {
+                        Value::Object(have) => have.extend(add.clone()),
+                        other => *other = v.clone(),
+                    }
+                }
+                _ => {
+                    c.insert(key.clone(), v.clone());
+                }
+            }
         }
         Value::Object(c)
     }
@@ -255,7 +267,8 @@ mod tests {
         assert_eq!(
             normalize_machines(&ms).unwrap(),
             json!({"image": "img:1", "count": 2, "regions": ["ams", "ord"],
-                   "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 512}, "env": {"A": "1"}})
+                   "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 512}, "env": {"A": "1"},
+                   "platform_env": {}, "config": {}})
         );
         let mixed = vec![machine("a", "ord", "img:2"), machine("b", "ord", "img:1")];
         assert_eq!(
@@ -288,10 +301,65 @@ mod tests {
                 // Absent guest fields are Fly's defaults; unknown ones are left out.
                 "guest": {"cpu_kind": "shared", "cpus": 2, "memory_mb": 256},
                 "env": {},
+                "platform_env": {},
+                // The keys flyctl sets from fly.toml, and flyctl's metadata.
+                "config": {
+                    "services": [{"internal_port": 8080, "protocol": "tcp"}],
+                    "metadata": {"fly_platform_version": "v2", "fly_process_group": "app"},
+                    "restart": {"policy": "always"},
+                },
             })
         );
         let bare = json!({"id": "m", "region": "ams", "config": {"image": "i"}});
         assert_eq!(normalize_machines(&[bare]).unwrap()["guest"], Value::Null);
+    }
+
+    /// flyctl's `TestToMachineConfig`, second half: updating a live config replaces what
+    /// fly.toml sets and keeps the rest (guest, schedule, auto_destroy, other metadata),
+    /// merging `dns`.
+    #[test]
+    fn an_update_keeps_what_fly_toml_does_not_set() {
+        let live = json!({
+            "guest": {"cpus": 3}, "schedule": "24/7", "auto_destroy": true,
+            "restart": {"policy": "always"}, "dns": {"skip_registration": true},
+            "env": {"removed": "by-update"},
+            "mounts": [{"name": "removed", "path": "/by/update"}],
+            "metadata": {"retain": "propagated"},
+            "init": {"cmd": ["removed", "by", "update"]},
+        });
+        let s = spec(json!({
+            "env": {"FOO": "BAR"},
+            "platform_env": {"FLY_PROCESS_GROUP": "app", "PRIMARY_REGION": "mia"},
+            "config": {
+                "metadata": {"fly_platform_version": "v2", "fly_process_group": "app"},
+                "init": {"swap_size_mb": 512}, "mounts": [{"name": "data", "path": "/data"}],
+                "services": null, "checks": null, "dns": {"nameservers": ["1.2.3.4"]},
+            },
+        }));
+        let got = s.apply(&live);
+        assert_eq!(
+            got["env"],
+            json!({"FOO": "BAR", "FLY_PROCESS_GROUP": "app", "PRIMARY_REGION": "mia"})
+        );
+        assert_eq!(got["guest"], json!({"cpus": 3}));
+        assert_eq!(got["schedule"], json!("24/7"));
+        assert_eq!(got["auto_destroy"], json!(true));
+        assert_eq!(got["restart"], json!({"policy": "always"}));
+        assert_eq!(
+            got["dns"],
+            json!({"skip_registration": true, "nameservers": ["1.2.3.4"]})
+        );
+        assert_eq!(got["metadata"]["retain"], json!("propagated"));
+        assert_eq!(got["metadata"]["fly_process_group"], json!("app"));
+        assert_eq!(got["init"], json!({"swap_size_mb": 512}));
+        assert_eq!(got["mounts"], json!([{"name": "data", "path": "/data"}]));
+        assert_eq!(got.get("services"), None);
+
+        // A mount keeps its volume.
+        let live =
+            json!({"mounts": [{"name": "data", "path": "/data", "volume": "vol_1", "size_gb": 1}]});
+        let s = spec(json!({"config": {"mounts": [{"name": "data", "path": "/data"}]}}));
+        assert_eq!(s.apply(&live), live);
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub(super) async fn list_machines(
 }
 
 /// The body of a machine create or update, and its `config`, which must be an object with a
-/// non-empty `image` (the Machines API's 400s otherwise).
+/// non-empty `image` and valid services, checks and mounts (the Machines API's 400s otherwise).
 fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
     let body = parse_json(Provider::FlyMachines, body)?;
     let Some(config) = body.get("config").filter(|c| c.is_object()).cloned() else {
@@ -142,6 +142,12 @@ fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
         return Err(err(
             StatusCode::BAD_REQUEST,
             "invalid config: image is required",
+        ));
+    }
+    if let Err(message) = super::validate::machine_config(&config) {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("invalid config: {message}"),
         ));
     }
     Ok((body, config))
@@ -171,7 +177,16 @@ pub(super) async fn create_machine(
     if !world.fly.apps.contains_key(&app) {
         return app_not_found(&app);
     }
+    let mounts = config.get("mounts").cloned();
     let id = world.fly_create_machine(&app, name, &region, config);
+    if let Some(mounts) = mounts {
+        let a = world.fly.apps.get_mut(&app).expect("checked");
+        if let Err(message) = super::volumes::attach(a, &id, &region, &json!({ "mounts": mounts }))
+        {
+            a.machines.remove(&id);
+            return err(StatusCode::BAD_REQUEST, message);
+        }
+    }
     let nonce = lease_ttl.map(|_| world.hex_id(12));
     let m = world.machine_mut(&app, &id).expect("just created");
     if skip_launch {
@@ -334,6 +349,7 @@ pub(super) async fn delete_machine(
             );
         }
         a.machines.remove(id);
+        super::volumes::detach(a, id);
         json_response(StatusCode::OK, json!({ "ok": true }))
     })
 }

@@ -21,7 +21,7 @@
 //!
 //! # Code map
 //!
-//! One file per resource: [`apps`], [`machines`], [`leases`], [`secrets`], [`graphql`],
+//! One file per resource: [`apps`], [`machines`], [`leases`], [`ips`], [`secrets`], [`graphql`],
 //! [`logs`], [`health`]; [`errors`] holds the Machines API's error shape they share.
 
 use std::sync::Arc;
@@ -35,10 +35,13 @@ mod apps;
 mod errors;
 mod graphql;
 mod health;
+mod ips;
 mod leases;
 mod logs;
 mod machines;
 mod secrets;
+mod validate;
+mod volumes;
 
 pub use machines::{image_is_healthy, machine_json};
 
@@ -82,6 +85,14 @@ pub fn router() -> Router<Arc<Shared>> {
             get(leases::get_lease)
                 .post(leases::acquire_lease)
                 .delete(leases::release_lease),
+        )
+        .route(
+            "/machines/v1/apps/{app}/volumes",
+            get(volumes::list_volumes).post(volumes::create_volume),
+        )
+        .route(
+            "/machines/v1/apps/{app}/ip_assignments",
+            get(ips::list_ips).post(ips::assign_ip),
         )
         .route(
             "/machines/v1/apps/{app}/secrets",

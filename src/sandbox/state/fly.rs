@@ -26,6 +26,8 @@ pub struct FlyAppSeed {
     pub state: String,
     pub env: BTreeMap<String, String>,
     pub secrets: Vec<String>,
+    /// Every machine starts leased by this owner (a concurrent `fly deploy`), for an hour.
+    pub leased_by: Option<String>,
 }
 
 impl Default for FlyAppSeed {
@@ -38,6 +40,7 @@ impl Default for FlyAppSeed {
             state: "started".into(),
             env: BTreeMap::new(),
             secrets: Vec::new(),
+            leased_by: None,
         }
     }
 }
@@ -58,6 +61,10 @@ pub struct FlyApp {
     pub secrets_version: u64,
     /// What `GET /api/v1/apps/{app}/logs` serves: one line per machine event.
     pub logs: Vec<FlyLogLine>,
+    /// The app's IP assignments, as `GET …/ip_assignments` lists them.
+    pub ips: Vec<Value>,
+    /// The app's volumes, as `GET …/volumes` lists them.
+    pub volumes: Vec<Value>,
 }
 
 pub struct Machine {
@@ -133,18 +140,32 @@ impl World {
                 .image
                 .clone()
                 .unwrap_or_else(|| format!("registry.fly.io/{name}:seed"));
+            // As `fly deploy` leaves them: flyctl's variables beside the app's own.
+            let mut env = app.env.clone();
+            env.insert("FLY_PROCESS_GROUP".into(), "app".into());
+            env.insert("PRIMARY_REGION".into(), app.region.clone());
             for _ in 0..app.count {
                 let config = json!({
                     "image": image,
-                    "env": app.env,
+                    "env": env,
                     "guest": { "cpu_kind": "shared", "cpus": 1, "memory_mb": 256 },
                     "restart": { "policy": "on-failure" },
                     "metadata": { "fly_platform_version": "v2", "fly_process_group": "app" }
                 });
                 let id = self.fly_create_machine(name, None, &app.region, config);
+                let nonce = app.leased_by.as_ref().map(|_| self.hex_id(12));
                 let machine = self.machine_mut(name, &id).expect("just created");
                 machine.state = app.state.clone();
                 machine.pending = None;
+                if let (Some(owner), Some(nonce)) = (&app.leased_by, nonce) {
+                    machine.lease = Some(Lease {
+                        nonce,
+                        // An hour: longer than any test, as a running deploy's lease would be.
+                        expires_at: chrono::Utc::now().timestamp() + 3600,
+                        owner: owner.clone(),
+                        description: "fly deploy".into(),
+                    });
+                }
             }
             let fly_app = self.fly.apps.get_mut(name).expect("just created");
             for secret in &app.secrets {
@@ -176,6 +197,8 @@ impl World {
                 secrets: BTreeMap::new(),
                 secrets_version: 0,
                 logs: Vec::new(),
+                ips: Vec::new(),
+                volumes: Vec::new(),
             },
         );
     }

@@ -1,13 +1,15 @@
 //! `fly.toml` import (`config:` on a Fly app): app name, primary region, build image,
-//! http_service (internal port, checks), vm/guest size, env, deploy strategy.
+//! http_service (internal port, checks), vm/guest size, env, deploy strategy, and the
+//! sections flyctl turns into the machine config (`http_service`, `services`, `checks`,
+//! `mounts`, `processes`, `restart`, `metrics`, `statics`, `kill_signal`, `kill_timeout`,
+//! `swap_size_mb`, `experimental`, `vm`/`compute`, `host_dedication_id`), read with the same
+//! types as the YAML ([`super::flyconfig`]).
 //!
 //! The file is read with the `toml` crate's spanned parser so that every error names the file,
-//! the field (`deploy.strategy`, `vm[0].memory`) and its `line:column`. Only the fields above
-//! are read and checked; everything else flyctl understands (processes, services, mounts,
-//! statics, metrics, experimental, …) is ignored, because `sophia` does not manage it — with
-//! one exception: a `concurrency` given as a bare number (in `[[services]]` or
-//! `[http_service]`) is reported, since flyctl itself refuses to load such a file and
-//! importing it silently would hide a config that cannot deploy.
+//! the field (`deploy.strategy`, `vm[0].memory`, `services[0].ports[1].port`) and its
+//! `line:column`. Other keys (`build`, `deploy` apart from `strategy`, `files`, …) are not
+//! read. A `concurrency` given as a bare number (in `[[services]]` or `[http_service]`) is
+//! reported, since flyctl itself refuses to load such a file.
 //!
 //! Rules, as flyctl applies them:
 //! - `internal_port` and check ports may be integers or strings holding one (the old format).
@@ -27,7 +29,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::model::{FlyApp, Guest, Health, Strategy};
+use super::model::{FlyApp, FlySections, Guest, Health, Strategy};
 use super::validate;
 
 mod vm;
@@ -46,6 +48,9 @@ pub struct FlyToml {
     pub guest: Option<Guest>,
     pub env: BTreeMap<String, String>,
     pub strategy: Option<Strategy>,
+    /// The sections flyctl turns into the machine config (`http_service`, `services`,
+    /// `checks`, `mounts`, `processes`, …), read with the same types as the YAML.
+    pub sections: FlySections,
 }
 
 /// A `fly.toml` that cannot be imported: the file, the field and where.
@@ -317,7 +322,46 @@ pub fn import(path_display: &str, text: &str) -> Result<FlyToml, FlyTomlError> {
             check_concurrency(&r, section, &field_name("services", i))?;
         }
     }
+    out.sections = sections(&r, root)?;
     Ok(out)
+}
+
+/// The machine-config sections, through serde (the same types as the YAML), with errors
+/// located at the value that failed.
+fn sections(r: &Reader<'_>, root: &DeTable<'_>) -> Result<FlySections, FlyTomlError> {
+    let de = toml::Deserializer::parse(r.text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(r.text, s.start));
+        FlyTomlError {
+            file: r.file.to_string(),
+            line,
+            column,
+            field: None,
+            message: format!("malformed TOML: {}", e.message().trim()),
+            hint: None,
+        }
+    })?;
+    serde_path_to_error::deserialize::<_, FlySections>(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        // The span of the failing value, else of the section named first in the path.
+        let span = inner.span().or_else(|| {
+            let top = field.split(['.', '[']).next().unwrap_or_default();
+            root.get(top).map(|v| v.span())
+        });
+        let (line, column) = span.map_or((1, 1), |s| line_col(r.text, s.start));
+        FlyTomlError {
+            file: r.file.to_string(),
+            line,
+            column,
+            field: Some(field),
+            message: inner.message().trim().to_string(),
+            hint: Some(
+                "write the section as flyctl documents it: \
+                 https://fly.io/docs/reference/configuration/"
+                    .to_string(),
+            ),
+        }
+    })
 }
 
 /// `concurrency` must be a table (or the old `"soft,hard"` string); flyctl refuses a number.
@@ -411,7 +455,16 @@ pub fn apply_fly_config(app: &mut FlyApp, imported: &FlyToml) {
     if app.primary_region.is_none() {
         app.primary_region.clone_from(&imported.primary_region);
     }
-    if app.guest.is_none() {
+    // With `[[vm]]` sections limited to some process groups, the guest is flyctl's, per
+    // group (built from `vm`); a size for the whole app is the app's `guest`.
+    let per_group = imported
+        .sections
+        .vm
+        .iter()
+        .chain(&imported.sections.compute)
+        .flatten()
+        .any(|v| v.processes.as_ref().is_some_and(|p| !p.is_empty()));
+    if app.guest.is_none() && !per_group {
         app.guest.clone_from(&imported.guest);
     }
     if app.health.is_none() {
@@ -420,11 +473,43 @@ pub fn apply_fly_config(app: &mut FlyApp, imported: &FlyToml) {
     if app.strategy.is_none() {
         app.strategy = imported.strategy;
     }
+    merge_sections(app, &imported.sections);
     if !imported.env.is_empty() {
         let env = app.env.get_or_insert_with(BTreeMap::new);
         for (k, v) in &imported.env {
             env.entry(k.clone()).or_insert_with(|| v.clone());
         }
+    }
+}
+
+/// The fly.toml sections the YAML does not set, from the imported file.
+fn merge_sections(app: &mut FlyApp, s: &FlySections) {
+    fn fill<T: Clone>(slot: &mut Option<T>, from: &Option<T>) {
+        if slot.is_none() {
+            slot.clone_from(from);
+        }
+    }
+    fill(&mut app.http_service, &s.http_service);
+    fill(&mut app.services, &s.services);
+    fill(&mut app.checks, &s.checks);
+    fill(&mut app.mounts, &s.mounts);
+    fill(&mut app.processes, &s.processes);
+    fill(&mut app.restart, &s.restart);
+    fill(&mut app.metrics, &s.metrics);
+    fill(&mut app.statics, &s.statics);
+    fill(&mut app.kill_signal, &s.kill_signal);
+    fill(&mut app.kill_timeout, &s.kill_timeout);
+    fill(&mut app.swap_size_mb, &s.swap_size_mb);
+    fill(&mut app.experimental, &s.experimental);
+    fill(&mut app.host_dedication_id, &s.host_dedication_id);
+    if app.vm.is_none() && (s.vm.is_some() || s.compute.is_some()) {
+        app.vm = Some(
+            s.vm.iter()
+                .flatten()
+                .chain(s.compute.iter().flatten())
+                .cloned()
+                .collect(),
+        );
     }
 }
 
