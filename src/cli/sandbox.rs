@@ -48,6 +48,7 @@ holds the Fly organization `pay-ready` and nothing else.
     users: [the-ceo]
     teams: { ai-cherry: [infra] }
     app: { id: 12345, installations: [67890] }   # + public_key: PEM to verify JWTs (RS256)
+    max_per_page: 100                  # list pages hold at most this (default GitHub's 100)
     repos:
       ai-cherry/sophia-intel-ai:
         branches: [main]               # the first is the default branch

@@ -26,6 +26,7 @@ pub mod diff;
 pub mod digest;
 pub mod envelope;
 pub mod github_protection;
+pub mod github_ruleset;
 pub mod graph;
 pub mod hint;
 pub mod live;

@@ -961,9 +961,16 @@ mod strategies {
                                 login,
                             })
                             .collect();
-                        (e, EnvironmentDesired { reviewers })
+                        (
+                            e,
+                            EnvironmentDesired {
+                                reviewers,
+                                ..Default::default()
+                            },
+                        )
                     })
                     .collect(),
+                ..Default::default()
             })
     }
 
@@ -999,7 +1006,10 @@ mod strategies {
                 let mut d = Desired {
                     providers: BTreeMap::new(),
                     fly,
-                    github: repos.map(|repos| GithubDesired { repos }),
+                    github: repos.map(|repos| GithubDesired {
+                        repos,
+                        ..Default::default()
+                    }),
                     context_db: db.map(|(extensions, schemas)| ContextDbDesired {
                         extensions,
                         schemas,

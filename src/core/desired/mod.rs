@@ -5,14 +5,18 @@
 //! [`flytoml`] and merged in with [`apply_fly_config`].
 
 pub mod flytoml;
+pub mod github_repo;
 pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
+pub mod ruleset;
 mod parse;
 pub mod validate;
 
 pub use model::*;
+pub use github_repo::{Permission, RepoSettings};
+pub use ruleset::{OrgDesired, Ruleset};
 
 /// One desired file: its display path (relative to the repository root) and its text.
 #[derive(Debug, Clone)]

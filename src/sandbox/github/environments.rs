@@ -77,7 +77,12 @@ fn environment_json(
         "node_id": format!("EN_kwDO{}", e.id),
         "name": e.name,
         "url": format!("{api}/repos/{full}/environments/{}", e.name),
-        "html_url": format!("https://github.com/{full}/deployments/activity_log?environments_filter={}", e.name),
+        // As GitHub: the API `url` holds the name as is (`…/environments/test/env`), the
+        // `html_url` query percent-encodes it (`environments_filter=test%2Fenv`).
+        "html_url": format!(
+            "https://github.com/{full}/deployments/activity_log?environments_filter={}",
+            form_urlencoded::byte_serialize(e.name.as_bytes()).collect::<String>()
+        ),
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "can_admins_bypass": true,
