@@ -28,29 +28,71 @@ use serde::{Deserialize, Serialize};
 /// matches on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Address {
-    FlyApp { app: String },
-    FlySecrets { app: String },
-    FlyMachines { app: String },
-    GithubProtection { repo: String, branch: String },
-    GithubSecret { repo: String, name: String },
-    GithubEnvironment { repo: String, env: String },
+    FlyApp {
+        app: String,
+    },
+    FlySecrets {
+        app: String,
+    },
+    FlyMachines {
+        app: String,
+    },
+    GithubProtection {
+        repo: String,
+        branch: String,
+    },
+    GithubSecret {
+        repo: String,
+        name: String,
+    },
+    GithubEnvironment {
+        repo: String,
+        env: String,
+    },
     /// A repository ruleset, by name.
-    GithubRepoRuleset { repo: String, name: String },
+    GithubRepoRuleset {
+        repo: String,
+        name: String,
+    },
     /// An organization ruleset, by name.
-    GithubOrgRuleset { org: String, name: String },
+    GithubOrgRuleset {
+        org: String,
+        name: String,
+    },
     /// A repository's settings (PATCH fields) and topics.
-    GithubSettings { repo: String },
+    GithubSettings {
+        repo: String,
+    },
     /// A direct collaborator's permission.
-    GithubCollaborator { repo: String, login: String },
+    GithubCollaborator {
+        repo: String,
+        login: String,
+    },
     /// A team's permission on the repository.
-    GithubTeam { repo: String, slug: String },
+    GithubTeam {
+        repo: String,
+        slug: String,
+    },
     /// An Actions variable.
-    GithubVariable { repo: String, name: String },
-    Provider { name: String },
-    ContextDbExtension { name: String },
-    ContextDbSchema { name: String },
-    QdrantCollection { name: String },
-    RedisConfig { key: String },
+    GithubVariable {
+        repo: String,
+        name: String,
+    },
+    Provider {
+        name: String,
+    },
+    ContextDbExtension {
+        name: String,
+    },
+    ContextDbSchema {
+        name: String,
+    },
+    QdrantCollection {
+        name: String,
+    },
+    RedisConfig {
+        key: String,
+    },
 }
 
 /// Why a string is not an address.
@@ -126,9 +168,17 @@ impl Address {
             let after = &rest[slash..];
             if let Some(repo) = rest.strip_suffix(".settings")
                 && !after[..after.len() - ".settings".len()].contains(".settings")
-                && ![".branch.", ".secret.", ".environment.", ".ruleset.", ".collaborator.", ".team.", ".variable."]
-                    .iter()
-                    .any(|kw| after.contains(kw))
+                && ![
+                    ".branch.",
+                    ".secret.",
+                    ".environment.",
+                    ".ruleset.",
+                    ".collaborator.",
+                    ".team.",
+                    ".variable.",
+                ]
+                .iter()
+                .any(|kw| after.contains(kw))
             {
                 return Ok(Address::GithubSettings {
                     repo: nonempty(repo, "repository")?,
@@ -143,9 +193,9 @@ impl Address {
                 (".team.", 5),
                 (".variable.", 6),
             ]
-                .into_iter()
-                .filter_map(|(kw, kind)| after.find(kw).map(|pos| (pos, kw, kind)))
-                .min();
+            .into_iter()
+            .filter_map(|(kw, kind)| after.find(kw).map(|pos| (pos, kw, kind)))
+            .min();
             let Some((pos, kw, kind)) = first else {
                 return Err(err(
                     "expected `.branch.<b>.protection`, `.secret.<NAME>`, `.environment.<env>`, `.ruleset.<name>`, `.settings`, `.collaborator.<login>`, `.team.<slug>` or `.variable.<NAME>` after the repository",
@@ -266,9 +316,7 @@ impl Address {
                 github_scopes(repo, "collaborator").for_each(push)
             }
             Address::GithubTeam { repo, .. } => github_scopes(repo, "team").for_each(push),
-            Address::GithubVariable { repo, .. } => {
-                github_scopes(repo, "variable").for_each(push)
-            }
+            Address::GithubVariable { repo, .. } => github_scopes(repo, "variable").for_each(push),
             Address::GithubOrgRuleset { org, .. } => {
                 push("github".into());
                 push("github.org".into());

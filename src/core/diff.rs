@@ -263,7 +263,10 @@ fn keyed_set(items: &[Value], keys: &[&str]) -> BTreeSet<Vec<String>> {
 
 fn compare(address: &Address, path: &str, want: &Value, have: &Value, out: &mut Vec<AttrDiff>) {
     let k = kind(address);
-    if let Some((_, _, keys)) = KEYED_SETS.iter().find(|(rk, rp, _)| *rk == k && *rp == path) {
+    if let Some((_, _, keys)) = KEYED_SETS
+        .iter()
+        .find(|(rk, rp, _)| *rk == k && *rp == path)
+    {
         if let (Value::Array(w), Value::Array(h)) = (want, have) {
             if keyed_set(w, keys) != keyed_set(h, keys) {
                 out.push(attr(path, have.clone(), want.clone()));

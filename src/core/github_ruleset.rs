@@ -78,8 +78,13 @@ fn canonical(mut v: Value) -> Value {
     if let Some(Value::Array(rules)) = v.get_mut("rules") {
         rules.sort_by_cached_key(|r| {
             (
-                r.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
-                r.get("parameters").map(Value::to_string).unwrap_or_default(),
+                r.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                r.get("parameters")
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
             )
         });
     }
@@ -114,9 +119,17 @@ mod tests {
         // GitHub's OpenAPI example of `GET /repos/{owner}/{repo}/rulesets/{ruleset_id}`.
         let answer = json!({"id":42,"name":"super cool ruleset","target":"branch","source_type":"Repository","source":"monalisa/my-repo","enforcement":"active","bypass_actors":[{"actor_id":234,"actor_type":"Team","bypass_mode":"always"}],"conditions":{"ref_name":{"include":["refs/heads/main","refs/heads/master"],"exclude":["refs/heads/dev*"]}},"rules":[{"type":"commit_author_email_pattern","parameters":{"operator":"contains","pattern":"github"}}],"node_id":"RRS_lACkVXNlcgQB","_links":{"self":{"href":"https://api.github.com/repos/monalisa/my-repo/rulesets/42"},"html":{"href":"https://github.com/monalisa/my-repo/rules/42"}},"created_at":"2023-07-15T08:43:03Z","updated_at":"2023-08-23T16:29:47Z"});
         let n = normalize(&answer);
+        let mut keys: Vec<&String> = n.as_object().unwrap().keys().collect();
+        keys.sort();
         assert_eq!(
-            n.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["bypass_actors", "conditions", "enforcement", "rules", "target"]
+            keys,
+            [
+                "bypass_actors",
+                "conditions",
+                "enforcement",
+                "rules",
+                "target"
+            ]
         );
         // Its POST example, as desired would write it, is the same object.
         let desired: Ruleset = serde_json::from_value(json!({"target":"branch","enforcement":"active","bypass_actors":[{"actor_id":234,"actor_type":"Team"}],"conditions":{"ref_name":{"include":["refs/heads/main","refs/heads/master"],"exclude":["refs/heads/dev*"]}},"rules":[{"type":"commit_author_email_pattern","parameters":{"operator":"contains","pattern":"github"}}]})).unwrap();

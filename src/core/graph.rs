@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::core::address::Address;
 use crate::core::dag;
-use crate::core::github_ruleset;
 use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::core::github_ruleset;
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::action_kind::ActionKind;
 use crate::core::plan::facts::{AppFacts, Facts, fly_app};
@@ -215,7 +215,10 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             }
             vec![action(ActionKind::GithubRulesetPut, a, params)]
         }
-        (Address::GithubRepoRuleset { .. } | Address::GithubOrgRuleset { .. }, ChangeKind::Delete) => {
+        (
+            Address::GithubRepoRuleset { .. } | Address::GithubOrgRuleset { .. },
+            ChangeKind::Delete,
+        ) => {
             vec![action(ActionKind::GithubRulesetDelete, a, json!({}))]
         }
         (Address::GithubSettings { .. }, ChangeKind::Create | ChangeKind::Update) => {

@@ -21,8 +21,6 @@ use super::github::GithubProvider;
 use super::http::Retry;
 use super::{Credentials, Http, ProviderError};
 
-const PROVIDER: &str = "github";
-
 /// A repository, `owner/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RepoRef {

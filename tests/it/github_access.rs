@@ -33,7 +33,11 @@ github:
           deployment_branch_policy: { protected_branches: true, custom_branch_policies: false }
 "#;
 
-async fn apply_all(sb: &sophia::sandbox::SandboxHandle, desired: &sophia::core::desired::Desired, http: &Http) -> Vec<(String, ChangeKind)> {
+async fn apply_all(
+    sb: &sophia::sandbox::SandboxHandle,
+    desired: &sophia::core::desired::Desired,
+    http: &Http,
+) -> Vec<(String, ChangeKind)> {
     let creds = creds(sb);
     let plan = plan_of(desired, &refresh(desired, &creds, http).await);
     let gh = github(&creds, http);
@@ -110,7 +114,12 @@ async fn settings_access_variables_and_a_full_environment_converge_with_valid_bo
 }
 
 /// A request straight to the sandbox, as someone changing GitHub by hand.
-async fn by_hand(sb: &sophia::sandbox::SandboxHandle, method: reqwest::Method, path: &str, body: Value) {
+async fn by_hand(
+    sb: &sophia::sandbox::SandboxHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) {
     let resp = reqwest::Client::new()
         .request(method, format!("{}/github{path}", sb.url()))
         .bearer_auth("hand-token")

@@ -144,14 +144,19 @@ fn githubs_own_ruleset_examples_show_no_false_drift() {
     ] {
         let answer = example(&spec, path, "get");
         let live = github_ruleset::normalize(&answer);
-        let change = sophia::core::diff::diff_one(&address, &expected[&address], Some(&live))
-            .unwrap();
+        let change =
+            sophia::core::diff::diff_one(&address, &expected[&address], Some(&live)).unwrap();
         assert!(change.is_none(), "{path}: false drift {change:?}");
     }
 }
 
 /// A request straight to the sandbox, as someone changing GitHub by hand.
-async fn by_hand(sb: &sophia::sandbox::SandboxHandle, method: reqwest::Method, path: &str, body: Value) {
+async fn by_hand(
+    sb: &sophia::sandbox::SandboxHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) {
     let resp = reqwest::Client::new()
         .request(method, format!("{}/github{path}", sb.url()))
         .bearer_auth("hand-token")
@@ -182,8 +187,7 @@ async fn ruleset_id(sb: &sophia::sandbox::SandboxHandle, list: &str, name: &str)
 }
 
 #[tokio::test]
-async fn a_change_made_on_github_shows_up_as_exactly_that_change_and_bypass_is_security_relevant()
-{
+async fn a_change_made_on_github_shows_up_as_exactly_that_change_and_bypass_is_security_relevant() {
     let sb = sandbox(SEED);
     let desired = load(DESIRED);
     plan_and_apply(&sb, &desired).await;
@@ -243,7 +247,10 @@ async fn a_change_made_on_github_shows_up_as_exactly_that_change_and_bypass_is_s
         "{text}"
     );
     let md = render::markdown::render(&plan, "plan.json");
-    assert!(md.contains("**security-relevant: changes who may bypass this ruleset (bypass_actors)**"), "{md}");
+    assert!(
+        md.contains("**security-relevant: changes who may bypass this ruleset (bypass_actors)**"),
+        "{md}"
+    );
     let json = render::json::render(&plan);
     let file: Value = serde_json::from_str(&json).unwrap();
     let relevant: Vec<&Value> = file["actions"]
@@ -253,7 +260,10 @@ async fn a_change_made_on_github_shows_up_as_exactly_that_change_and_bypass_is_s
         .filter(|a| a["params"].get("security_relevant").is_some())
         .collect();
     assert_eq!(relevant.len(), 1);
-    assert_eq!(relevant[0]["params"]["security_relevant"], json!(["bypass_actors"]));
+    assert_eq!(
+        relevant[0]["params"]["security_relevant"],
+        json!(["bypass_actors"])
+    );
     assert!(!text.contains("protect-main (bypass_actors)"));
 
     // Applying puts both back.
@@ -292,7 +302,10 @@ async fn a_read_only_token_cannot_see_bypass_actors_and_the_plan_says_unknown() 
         assert_eq!(c.diff[0].before, json!(UNKNOWN));
     }
     let text = render::text::render(&plan, false);
-    assert!(text.contains("unknown: the read credential cannot see this field"), "{text}");
+    assert!(
+        text.contains("unknown: the read credential cannot see this field"),
+        "{text}"
+    );
     // Not managing bypass_actors: nothing unknown to report, no drift.
     let unmanaged = load(
         "github:\n  repos:\n    ai-cherry/app:\n      rulesets:\n        super cool ruleset: { enforcement: active, conditions: { ref_name: { include: [refs/heads/main, refs/heads/master] } }, rules: [{ type: commit_author_email_pattern, parameters: { operator: contains, pattern: github } }] }\n",
@@ -311,7 +324,12 @@ async fn op_github_rules_lists_the_rules_of_a_branch_with_their_ruleset() {
     let out = gh
         .op("rules", &json!({"repo": "ai-cherry/app", "branch": "main"}))
         .await;
-    assert_eq!(out.status, sophia::core::envelope::Status::Success, "{:?}", out.errors);
+    assert_eq!(
+        out.status,
+        sophia::core::envelope::Status::Success,
+        "{:?}",
+        out.errors
+    );
     let rules = out.results[0]["rules"].as_array().unwrap().clone();
     let mut seen: Vec<(String, String)> = rules
         .iter()
@@ -326,7 +344,10 @@ async fn op_github_rules_lists_the_rules_of_a_branch_with_their_ruleset() {
     assert_eq!(
         seen,
         [
-            ("commit_author_email_pattern".to_string(), "ai-cherry/app".to_string()),
+            (
+                "commit_author_email_pattern".to_string(),
+                "ai-cherry/app".to_string()
+            ),
             ("deletion".to_string(), "ai-cherry".to_string()),
             ("non_fast_forward".to_string(), "ai-cherry".to_string()),
             ("pull_request".to_string(), "ai-cherry".to_string()),

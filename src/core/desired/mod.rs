@@ -10,12 +10,12 @@ pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
-pub mod ruleset;
 mod parse;
+pub mod ruleset;
 pub mod validate;
 
-pub use model::*;
 pub use github_repo::{Permission, RepoSettings};
+pub use model::*;
 pub use ruleset::{OrgDesired, Ruleset};
 
 /// One desired file: its display path (relative to the repository root) and its text.

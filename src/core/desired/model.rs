@@ -317,7 +317,8 @@ pub struct RepoDesired {
     pub environments: BTreeMap<String, EnvironmentDesired>,
     /// Repository rulesets by name; `null` deletes the ruleset of that name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rulesets: BTreeMap<String, Option<super::ruleset::Ruleset>>,    /// Fields of `PATCH /repos/{owner}/{repo}` (merge options, visibility, …).
+    pub rulesets: BTreeMap<String, Option<super::ruleset::Ruleset>>,
+    /// Fields of `PATCH /repos/{owner}/{repo}` (merge options, visibility, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::github_repo::RepoSettings>,
     /// The repository's topics, the whole list.

@@ -471,17 +471,29 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
         let base = ["github", "orgs", org.as_str()];
         c.key_name(&base, "organization", Rule::Login);
         for name in o.rulesets.keys() {
-            c.key_name(&join(&base, &["rulesets", name]), "ruleset name", Rule::RulesetName);
+            c.key_name(
+                &join(&base, &["rulesets", name]),
+                "ruleset name",
+                Rule::RulesetName,
+            );
         }
     }
     for (repo, r) in &gh.repos {
         let base = ["github", "repos", repo.as_str()];
         c.key_name(&base, "repository", Rule::OwnerRepo);
         for name in r.rulesets.keys() {
-            c.key_name(&join(&base, &["rulesets", name]), "ruleset name", Rule::RulesetName);
+            c.key_name(
+                &join(&base, &["rulesets", name]),
+                "ruleset name",
+                Rule::RulesetName,
+            );
         }
         for login in r.collaborators.keys() {
-            c.key_name(&join(&base, &["collaborators", login]), "collaborator", Rule::Login);
+            c.key_name(
+                &join(&base, &["collaborators", login]),
+                "collaborator",
+                Rule::Login,
+            );
         }
         for slug in r.teams.keys() {
             c.key_name(&join(&base, &["teams", slug]), "team slug", Rule::TeamSlug);

@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn a_gate_without_reviewers_or_allowing_self_review_warns() {
-        let live = LiveSnapshot::new("t".into());
+        let live = LiveSnapshot::new("t");
         let mut expected = Expected::new();
         expected.insert(env("production"), json!({"reviewers": []}));
         expected.insert(env("staging"), json!({"reviewers": []}));
@@ -82,11 +82,14 @@ mod tests {
         assert!(w[0].contains("self-review"), "{w:?}");
 
         // Live already prevents self-review and desired leaves it: the gate holds.
-        let mut live = LiveSnapshot::new("t".into());
+        let mut live = LiveSnapshot::new("t");
         live.resources.insert(
             env("production"),
             json!({"reviewers": [{"type": "User", "login": "ceo"}], "prevent_self_review": true}),
         );
-        assert_eq!(warnings(&expected, &live, "production"), Vec::<String>::new());
+        assert_eq!(
+            warnings(&expected, &live, "production"),
+            Vec::<String>::new()
+        );
     }
 }

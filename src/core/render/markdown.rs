@@ -11,8 +11,7 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, security_note,
-    settings_lines,
+    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, security_note, settings_lines,
 };
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422

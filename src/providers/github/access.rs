@@ -235,7 +235,10 @@ impl GithubProvider {
             patch().await?;
         } else {
             let req = self
-                .req(Method::POST, &["repos", owner, name, "actions", "variables"])
+                .req(
+                    Method::POST,
+                    &["repos", owner, name, "actions", "variables"],
+                )
                 .await?
                 .json(json!({ "name": var, "value": value }));
             let resp = self.send(req).await?;

@@ -14,7 +14,11 @@ use crate::providers::{ActionOutcome, ProviderError};
 
 impl GithubProvider {
     /// An environment's required reviewers, `None` when the environment does not exist.
-    pub(super) async fn environment(&self, repo: &str, env: &str) -> Result<Option<Value>, ProviderError> {
+    pub(super) async fn environment(
+        &self,
+        repo: &str,
+        env: &str,
+    ) -> Result<Option<Value>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
         Ok(self
             .get_opt(&["repos", owner, name, "environments", env])
@@ -78,7 +82,11 @@ impl GithubProvider {
             reviewers.push(json!({ "type": kind, "id": id }));
         }
         let mut body = json!({ "reviewers": reviewers });
-        for key in ["prevent_self_review", "wait_timer", "deployment_branch_policy"] {
+        for key in [
+            "prevent_self_review",
+            "wait_timer",
+            "deployment_branch_policy",
+        ] {
             if let Some(v) = params.get(key) {
                 body[key] = v.clone();
             }

@@ -199,7 +199,6 @@ impl GithubProvider {
         Ok(names.into_iter().collect())
     }
 
-
     /// Read the normalized object of each GitHub address.
     pub async fn refresh(
         &self,

@@ -78,12 +78,7 @@ impl GithubProvider {
                     .and_then(Value::as_str)
                     .is_none_or(|t| t == "Repository"),
             })
-            .filter_map(|r| {
-                Some((
-                    r.get("name")?.as_str()?.to_string(),
-                    r.get("id")?.as_i64()?,
-                ))
-            })
+            .filter_map(|r| Some((r.get("name")?.as_str()?.to_string(), r.get("id")?.as_i64()?)))
             .collect())
     }
 
@@ -147,7 +142,9 @@ impl GithubProvider {
             let id = id.to_string();
             let mut segments = scope.segments();
             segments.push(&id);
-            let resp = self.send(self.req(Method::DELETE, &segments).await?).await?;
+            let resp = self
+                .send(self.req(Method::DELETE, &segments).await?)
+                .await?;
             if resp.status.as_u16() != 404 {
                 resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
             }
@@ -167,7 +164,11 @@ impl GithubProvider {
     ) -> Result<(String, Vec<Value>), ProviderError> {
         let (owner, name) = split_repo(repo)?;
         let items = self
-            .list_all(&["repos", owner, name, "rules", "branches", branch], &[], None)
+            .list_all(
+                &["repos", owner, name, "rules", "branches", branch],
+                &[],
+                None,
+            )
             .await?;
         let rules: Vec<Value> = items
             .iter()

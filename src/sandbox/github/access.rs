@@ -84,9 +84,7 @@ pub async fn patch_repo(
             return Err(Refusal::invalid(format!("\"{k}\" is not a permitted key.")));
         };
         if type_of(v) != *ty {
-            return Err(Refusal::invalid(format!(
-                "For '{k}', {v} is not a {ty}."
-            )));
+            return Err(Refusal::invalid(format!("For '{k}', {v} is not a {ty}.")));
         }
     }
     if let Some(v) = fields.get("visibility").and_then(Value::as_str)
@@ -384,15 +382,16 @@ pub async fn create_variable(
         body.get("name").and_then(Value::as_str),
         body.get("value").and_then(Value::as_str),
     ) else {
-        return Err(Refusal::invalid("\"name\" and \"value\" are required strings."));
+        return Err(Refusal::invalid(
+            "\"name\" and \"value\" are required strings.",
+        ));
     };
     let name = variable_name(name)?;
     let r = repo.find_mut(&mut world)?;
     if r.variables.contains_key(&name) {
         return Err(Refusal::Message(StatusCode::CONFLICT, "Already exists"));
     }
-    r.variables
-        .insert(name, (value.to_string(), now(), now()));
+    r.variables.insert(name, (value.to_string(), now(), now()));
     Ok(json_response(StatusCode::CREATED, json!({})))
 }
 

@@ -38,10 +38,7 @@ pub struct Page {
 impl FromRequestParts<Arc<Shared>> for Page {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<Shared>,
-    ) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<Shared>) -> Result<Self, Response> {
         let max_per_page = state
             .world()
             .github

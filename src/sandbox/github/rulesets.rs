@@ -172,16 +172,12 @@ fn check_body(body: &Value, create: bool) -> Result<Map<String, Value>, Refusal>
         "rules",
     ];
     if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(Refusal::invalid(format!(
-            "\"{k}\" is not a permitted key."
-        )));
+        return Err(Refusal::invalid(format!("\"{k}\" is not a permitted key.")));
     }
     if create {
         for required in ["name", "enforcement"] {
             if !m.contains_key(required) {
-                return Err(Refusal::invalid(format!(
-                    "\"{required}\" wasn't supplied."
-                )));
+                return Err(Refusal::invalid(format!("\"{required}\" wasn't supplied.")));
             }
         }
     }
@@ -471,7 +467,11 @@ pub async fn delete_repo(
 ) -> Reply {
     let mut world = shared.world();
     repo.find(&world)?;
-    delete(&mut world, &RulesetSource::Repository(repo.full.clone()), id)
+    delete(
+        &mut world,
+        &RulesetSource::Repository(repo.full.clone()),
+        id,
+    )
 }
 
 /// `fnmatch`-style: `*` matches any run of characters.
@@ -505,7 +505,8 @@ fn admits(cond: Option<&Value>, name: &str, default: &str) -> bool {
             .map(str::to_string)
             .collect()
     };
-    let hit = |p: &String| p == "~ALL" || (p == "~DEFAULT_BRANCH" && name == default) || glob(p, name);
+    let hit =
+        |p: &String| p == "~ALL" || (p == "~DEFAULT_BRANCH" && name == default) || glob(p, name);
     list("include").iter().any(hit) && !list("exclude").iter().any(hit)
 }
 
@@ -581,8 +582,16 @@ mod tests {
         assert!(glob("a*c*e", "abcde"));
         let cond = json!({"include": ["~DEFAULT_BRANCH", "refs/heads/release/*"], "exclude": ["refs/heads/release/old*"]});
         assert!(admits(Some(&cond), "refs/heads/main", "refs/heads/main"));
-        assert!(admits(Some(&cond), "refs/heads/release/1", "refs/heads/main"));
-        assert!(!admits(Some(&cond), "refs/heads/release/old-1", "refs/heads/main"));
+        assert!(admits(
+            Some(&cond),
+            "refs/heads/release/1",
+            "refs/heads/main"
+        ));
+        assert!(!admits(
+            Some(&cond),
+            "refs/heads/release/old-1",
+            "refs/heads/main"
+        ));
         assert!(!admits(Some(&cond), "refs/heads/dev", "refs/heads/main"));
         assert!(admits(None, "anything", ""));
     }
