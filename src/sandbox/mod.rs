@@ -103,6 +103,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod env;
+mod etag;
 pub mod faults;
 pub mod fly;
 pub mod gate;

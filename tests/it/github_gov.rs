@@ -237,3 +237,85 @@ async fn every_listing_follows_link_next_when_the_server_pages_by_three() {
     let live = gh.refresh(&addresses).await.unwrap();
     assert_eq!(live.len(), 1, "the secret on the last page is found");
 }
+
+/// `GET /rate_limit` (free): the requests the sandbox has counted against the token.
+async fn rate_used(sb: &SandboxHandle) -> u64 {
+    let token = sb
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "GITHUB_TOKEN")
+        .map(|(_, v)| v)
+        .unwrap();
+    let v: Value = reqwest::Client::new()
+        .get(format!("{}/github/rate_limit", sb.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["rate"]["used"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_second_refresh_of_200_repositories_is_answered_by_304s_that_cost_nothing() {
+    let repos: Vec<String> = (0..200).map(|i| format!("acme/r{i}")).collect();
+    let seed = format!(
+        "github:\n  repos:\n{}",
+        repos
+            .iter()
+            .map(|r| format!(
+                "    {r}: {{ branches: [main], secrets: [A], environments: {{ production: {{ reviewers: [] }} }} }}\n"
+            ))
+            .collect::<String>()
+    );
+    let desired = load(&format!(
+        "github:\n  repos:\n{}",
+        repos
+            .iter()
+            .map(|r| format!(
+                "    {r}:\n      actions_secrets: [A]\n      environments: {{ production: {{ reviewers: [] }} }}\n"
+            ))
+            .collect::<String>()
+    ));
+    let sb = sandbox(&seed);
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join(".infra")).unwrap();
+    let creds = creds(&sb);
+
+    let before = rate_used(&sb).await;
+    let (first, unread) = sophia::ops::refresh::read_live(root.path(), &desired, &creds)
+        .await
+        .unwrap();
+    assert!(unread.is_empty(), "{unread:?}");
+    let first_cost = rate_used(&sb).await - before;
+    assert!(first_cost >= 400, "two reads per repository: {first_cost}");
+    assert!(root.path().join(".infra/cache/http-etags.json").is_file());
+
+    sb.clear_requests();
+    let before = rate_used(&sb).await;
+    let (second, _) = sophia::ops::refresh::read_live(root.path(), &desired, &creds)
+        .await
+        .unwrap();
+    let second_cost = rate_used(&sb).await - before;
+    assert_eq!(
+        first.resources, second.resources,
+        "the cached bodies read the same"
+    );
+    let log = sb.requests();
+    let gets: Vec<_> = log
+        .iter()
+        .filter(|e| e.method == "GET" && e.path != "/github/rate_limit")
+        .collect();
+    let not_modified = gets.iter().filter(|e| e.status == Some(304)).count();
+    assert!(
+        not_modified * 10 >= gets.len() * 9,
+        "{not_modified} of {} answered 304",
+        gets.len()
+    );
+    assert!(
+        second_cost * 10 <= first_cost,
+        "second refresh cost {second_cost}, the first {first_cost}"
+    );
+}

@@ -86,7 +86,10 @@ impl GithubProvider {
     }
 
     fn base_req_at(&self, method: Method, url: Url) -> Req {
+        // Every GET is conditional: a refresh with nothing changed is answered by 304s,
+        // which GitHub does not count against the rate limit.
         Req::new(method, url)
+            .conditional()
             .header(
                 ACCEPT,
                 HeaderValue::from_static("application/vnd.github+json"),
