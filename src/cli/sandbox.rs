@@ -154,6 +154,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         rate_limit: args.rate_limit,
         log_file: args.log,
         memory_log: false,
+        github_write_limits: crate::sandbox::secondary::GITHUB_WRITE_LIMITS.to_vec(),
     };
     crate::ops::sandbox::serve(args.addr, config, |local: SocketAddr| {
         let mut stdout = std::io::stdout();

@@ -596,6 +596,13 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if scope == Scope::ReadOnly && provider.is_write(&method, &path, &bytes) {
         return finish(provider.read_only(), entry, Some(rate));
     }
+    if provider == Provider::Github && provider.is_write(&method, &path, &bytes) {
+        let mut writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let limits = &shared.config.github_write_limits;
+        if let Err(refused) = writes.take(&token, limits, std::time::Instant::now()) {
+            return finish(refused, entry, Some(rate));
+        }
+    }
 
     let host = parts
         .headers

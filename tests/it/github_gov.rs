@@ -319,3 +319,79 @@ async fn a_second_refresh_of_200_repositories_is_answered_by_304s_that_cost_noth
         "second refresh cost {second_cost}, the first {first_cost}"
     );
 }
+
+#[tokio::test]
+async fn an_apply_of_300_secrets_is_paced_within_the_secondary_limits_the_sandbox_enforces() {
+    // GitHub's 80 a minute and 500 an hour, scaled down so that the test reaches both windows
+    // in seconds. The client paces a little under the sandbox's limits: at this scale a
+    // request delayed 50 ms on a busy machine would outgrow the 5 % margin the pacer keeps
+    // (3 s on GitHub's minute).
+    let limits = vec![
+        (60, std::time::Duration::from_secs(1)),
+        (150, std::time::Duration::from_secs(3)),
+    ];
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::parse("github:\n  repos:\n    acme/one: { branches: [main] }\n").unwrap(),
+        github_write_limits: limits,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let names: Vec<String> = (0..300).map(|i| format!("S_{i:03}")).collect();
+    let desired = load(&format!(
+        "github:\n  repos:\n    acme/one:\n      actions_secrets: [{}]\n",
+        names.join(", ")
+    ));
+    let mut pairs = sb.env();
+    pairs.push(("SOPHIA_GITHUB_WRITE_LIMITS".into(), "50/1,130/3".into()));
+    let creds = Credentials::from_pairs(pairs);
+    let http = fast_http();
+    let plan = plan_of(&desired, &refresh(&desired, &creds, &http).await);
+    assert_eq!(plan.actions.len(), 300);
+    let values: BTreeMap<String, String> = names
+        .iter()
+        .map(|n| (n.clone(), format!("value-of-{n}")))
+        .collect();
+    let gh = github(&creds, &http);
+    let outcomes =
+        futures::future::join_all(plan.actions.iter().map(|a| gh.execute(a, &values))).await;
+    assert!(outcomes.iter().all(|o| o.is_success()));
+    let log = sb.requests();
+    let puts = log.iter().filter(|e| e.method == "PUT").count();
+    assert_eq!(puts, 300);
+    assert!(
+        log.iter().all(|e| e.status != Some(403)),
+        "no secondary-limit answer"
+    );
+
+    // Without pacing, the sandbox refuses as GitHub does: 403 with `retry-after`.
+    let token = sb
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "GITHUB_TOKEN")
+        .unwrap()
+        .1;
+    let client = reqwest::Client::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let resp = client
+            .patch(format!("{}/github/repos/acme/one", sb.url()))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "description": format!("burst {i}") }))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 403 {
+            refused = Some(resp);
+            break;
+        }
+    }
+    let refused = refused.expect("a burst of writes meets the secondary limit");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("secondary rate limit")
+    );
+}

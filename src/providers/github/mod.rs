@@ -53,6 +53,8 @@ pub struct GithubProvider {
     http: Http,
     base: Url,
     auth: Auth,
+    /// Content-creating requests wait here ([`http::pace`]).
+    pacer: std::sync::Arc<http::pace::Pacer>,
 }
 
 /// `owner/repo` → (`owner`, `repo`).
@@ -78,7 +80,23 @@ impl GithubProvider {
         )
         .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e.to_string()))?;
         let auth = Auth::from_creds(creds)?;
-        Ok(GithubProvider { http, base, auth })
+        let limits = match creds.get("SOPHIA_GITHUB_WRITE_LIMITS") {
+            None => http::pace::DEFAULT_LIMITS.to_vec(),
+            Some(text) => http::pace::parse_limits(text).ok_or_else(|| {
+                ProviderError::new(
+                    PROVIDER,
+                    "invalid-input",
+                    "`SOPHIA_GITHUB_WRITE_LIMITS` is not `count/seconds,…` (e.g. `80/60,500/3600`)",
+                )
+            })?,
+        };
+        let pacer = http::pace::Pacer::shared(base.as_str(), limits);
+        Ok(GithubProvider {
+            http,
+            base,
+            auth,
+            pacer,
+        })
     }
 
     fn base_req(&self, method: Method, segments: &[&str]) -> Req {
@@ -126,6 +144,11 @@ impl GithubProvider {
     }
 
     async fn send(&self, req: Req) -> Result<http::Resp, ProviderError> {
+        let req = if matches!(req.method, Method::GET | Method::HEAD) {
+            req
+        } else {
+            req.paced(self.pacer.clone())
+        };
         self.http
             .send(req)
             .await

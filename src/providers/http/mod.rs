@@ -30,6 +30,7 @@ use reqwest::{Method, StatusCode, Url};
 use tokio::sync::Semaphore;
 
 mod etags;
+pub mod pace;
 mod retry;
 
 pub use etags::{CachedAnswer, EtagCache};
@@ -70,6 +71,8 @@ pub struct Req {
     pub timeout: Option<Duration>,
     /// A GET that takes part in the layer's [`EtagCache`], when it has one.
     pub conditional: bool,
+    /// Wait for this pacer before each attempt (content-creating GitHub requests).
+    pub pace: Option<Arc<pace::Pacer>>,
 }
 
 impl Req {
@@ -87,7 +90,14 @@ impl Req {
             retry,
             timeout: None,
             conditional: false,
+            pace: None,
         }
+    }
+
+    /// Wait for `pacer` before each attempt (see [`pace`]).
+    pub fn paced(mut self, pacer: Arc<pace::Pacer>) -> Req {
+        self.pace = Some(pacer);
+        self
     }
 
     /// Take part in the ETag cache (a GET whose answer may be reused on 304).
@@ -399,6 +409,9 @@ impl Http {
             attempt += 1;
             let outcome = {
                 let _global = self.global.acquire().await.expect("never closed");
+                if let Some(p) = &req.pace {
+                    p.wait().await;
+                }
                 self.attempt(&req, &what).await
             };
             match outcome {
