@@ -217,6 +217,12 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
         if let Some(p) = &e.deployment_branch_policy {
             object["deployment_branch_policy"] = json!(p);
         }
+        if let Some(b) = &e.branch_policies {
+            object["branch_policies"] = json!(sorted_unique(b));
+        }
+        if !e.variables.is_empty() {
+            object["variables"] = json!(e.variables);
+        }
         out.insert(
             Address::GithubEnvironment {
                 repo: repo.to_string(),

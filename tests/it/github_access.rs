@@ -236,3 +236,66 @@ fn a_permission_owner_is_refused_at_its_file_line_and_column() {
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn environment_branch_policies_and_variables_converge_and_drift_shows() {
+    let sb = sandbox(SEED);
+    let desired = load(
+        r#"
+github:
+  repos:
+    ai-cherry/app:
+      environments:
+        production:
+          reviewers: [{ type: User, login: the-ceo }]
+          prevent_self_review: true
+          deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }
+          branch_policies: [main, "release/*"]
+          variables: { APP: sophia, REGION: ord }
+"#,
+    );
+    let (http, recorder): (Http, Recorder) = fast_http().recording();
+    apply_all(&sb, &desired, &http).await;
+    assert_eq!(replan(&sb, &desired).await, []);
+    let sent: Vec<String> = recorder
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let env = "/github/repos/ai-cherry/app/environments/production";
+    for expected in [
+        format!("PUT {env}"),
+        format!("POST {env}/deployment-branch-policies"),
+        format!("POST {env}/variables"),
+    ] {
+        assert!(sent.contains(&expected), "{expected}: {sent:?}");
+    }
+
+    // By hand: a variable changed and a policy added show up as exactly those attributes.
+    by_hand(
+        &sb,
+        reqwest::Method::PATCH,
+        "/repos/ai-cherry/app/environments/production/variables/APP",
+        json!({"value": "other"}),
+    )
+    .await;
+    by_hand(
+        &sb,
+        reqwest::Method::POST,
+        "/repos/ai-cherry/app/environments/production/deployment-branch-policies",
+        json!({"name": "dev"}),
+    )
+    .await;
+    let creds = creds(&sb);
+    let plan = plan_of(&desired, &refresh(&desired, &creds, &http).await);
+    let paths: Vec<String> = plan.changes[0]
+        .diff
+        .iter()
+        .map(|d| d.path.clone())
+        .collect();
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(paths, ["branch_policies", "variables.APP"]);
+    apply_all(&sb, &desired, &http).await;
+    assert_eq!(replan(&sb, &desired).await, []);
+}

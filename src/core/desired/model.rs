@@ -467,6 +467,13 @@ pub struct EnvironmentDesired {
     )]
     #[schemars(with = "Option<DeploymentBranchPolicy>")]
     pub deployment_branch_policy: Option<Option<DeploymentBranchPolicy>>,
+    /// The branch name patterns that may deploy (with `custom_branch_policies: true`), the
+    /// whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_policies: Option<Vec<String>>,
+    /// Environment variables: name → value (not secrets: values live in desired/).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
 }
 
 /// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.

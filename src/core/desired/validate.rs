@@ -537,6 +537,13 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                     "use a team as a reviewer to cover more people",
                 );
             }
+            for name in e.variables.keys() {
+                c.key_name(
+                    &join(&env_segs, &["variables", name]),
+                    "environment variable name",
+                    Rule::ActionsSecretName,
+                );
+            }
             if let Some(w) = e.wait_timer.filter(|w| *w > MAX_WAIT_TIMER) {
                 c.push(
                     c.loc.value(&[&env_segs[..], &["wait_timer"]].concat()),

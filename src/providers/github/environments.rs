@@ -20,10 +20,133 @@ impl GithubProvider {
         env: &str,
     ) -> Result<Option<Value>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
-        Ok(self
+        let Some(e) = self
             .get_opt(&["repos", owner, name, "environments", env])
             .await?
-            .map(|e| environment_of(&e)))
+        else {
+            return Ok(None);
+        };
+        let mut out = environment_of(&e);
+        let mut policies: Vec<String> = self
+            .env_listing(repo, env, "deployment-branch-policies", "branch_policies")
+            .await?
+            .iter()
+            .filter_map(|p| p.get("name")?.as_str().map(str::to_string))
+            .collect();
+        policies.sort();
+        out["branch_policies"] = json!(policies);
+        let variables: BTreeMap<String, Value> = self
+            .env_listing(repo, env, "variables", "variables")
+            .await?
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.get("name")?.as_str()?.to_string(),
+                    v.get("value")?.clone(),
+                ))
+            })
+            .collect();
+        out["variables"] = json!(variables);
+        Ok(Some(out))
+    }
+
+    /// Every item of an environment's listing `what` (its field `key`); a 404 (GitHub's answer
+    /// where the listing does not apply) is an empty list.
+    async fn env_listing(
+        &self,
+        repo: &str,
+        env: &str,
+        what: &str,
+        key: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        match self
+            .list_all(
+                &["repos", owner, name, "environments", env, what],
+                &[],
+                Some(key),
+            )
+            .await
+        {
+            Ok(items) => Ok(items),
+            Err(e) if e.message.contains("HTTP 404") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Make the environment's branch policies exactly `wanted` (POST the missing, DELETE the
+    /// others), then its variables at least `variables` (POST the missing, PATCH the
+    /// differing).
+    async fn sync_environment_lists(
+        &self,
+        repo: &str,
+        env: &str,
+        params: &Value,
+    ) -> Result<(), ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        if let Some(wanted) = params.get("branch_policies").and_then(Value::as_array) {
+            let wanted: Vec<&str> = wanted.iter().filter_map(Value::as_str).collect();
+            let have = self
+                .env_listing(repo, env, "deployment-branch-policies", "branch_policies")
+                .await?;
+            let base = [
+                "repos",
+                owner,
+                name,
+                "environments",
+                env,
+                "deployment-branch-policies",
+            ];
+            for p in &have {
+                let (Some(pname), Some(id)) = (
+                    p.get("name").and_then(Value::as_str),
+                    p.get("id").and_then(Value::as_i64),
+                ) else {
+                    continue;
+                };
+                if !wanted.contains(&pname) {
+                    let id = id.to_string();
+                    let mut segs = base.to_vec();
+                    segs.push(&id);
+                    self.send_ok(self.req(Method::DELETE, &segs).await?).await?;
+                }
+            }
+            for w in wanted {
+                if !have
+                    .iter()
+                    .any(|p| p.get("name").and_then(Value::as_str) == Some(w))
+                {
+                    let req = self
+                        .req(Method::POST, &base)
+                        .await?
+                        .json(json!({ "name": w, "type": "branch" }));
+                    self.send_ok(req).await?;
+                }
+            }
+        }
+        if let Some(wanted) = params.get("variables").and_then(Value::as_object) {
+            let have = self
+                .env_listing(repo, env, "variables", "variables")
+                .await?;
+            let base = ["repos", owner, name, "environments", env, "variables"];
+            for (var, value) in wanted {
+                let current = have
+                    .iter()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(var.as_str()));
+                let body = json!({ "name": var, "value": value });
+                let req = match current {
+                    Some(c) if c.get("value") == Some(value) => continue,
+                    Some(_) => {
+                        let mut segs = base.to_vec();
+                        segs.push(var);
+                        self.req(Method::PATCH, &segs).await?.json(body)
+                    }
+                    None => self.req(Method::POST, &base).await?.json(body),
+                };
+                self.send_ok(req).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Create or update an environment with its required reviewers (`params.reviewers`:
@@ -96,6 +219,7 @@ impl GithubProvider {
             .await?
             .json(body);
         self.send_ok(req).await?;
+        self.sync_environment_lists(repo, env, params).await?;
         Ok(ActionOutcome::success(
             format!(
                 "environment `{env}` of {repo}: {} reviewer(s)",

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::extract::{ApiRoot, OptionalJsonBody, Refusal, Reply, RepoItem, RepoPath};
+use super::extract::{ApiRoot, JsonBody, OptionalJsonBody, Refusal, Reply, RepoItem, RepoPath};
 use super::pages::Page;
 use super::users::{team_json, user_json};
 use crate::sandbox::Shared;
@@ -242,6 +242,8 @@ pub async fn put_environment(
             prevent_self_review: false,
             reviewers: Vec::new(),
             deployment_branch_policy: None,
+            branch_policies: Vec::new(),
+            variables: std::collections::BTreeMap::new(),
         });
     change.apply(e);
     e.updated_at = now;
@@ -259,5 +261,170 @@ pub async fn delete_environment(
         .environments
         .remove(&env)
         .ok_or(Refusal::NotFound)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ───────────── deployment branch policies and environment variables ─────────────
+
+/// `GET …/environments/{env}/deployment-branch-policies`.
+pub async fn list_branch_policies(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .branch_policies
+        .iter()
+        .map(|(id, name)| json!({ "id": id, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{id}"), "name": name, "type": "branch" }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "branch_policies": items })))
+}
+
+fn env_of<'w>(
+    world: &'w World,
+    owner: &str,
+    repo: &str,
+    env: &str,
+) -> Result<&'w Environment, Refusal> {
+    world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .and_then(|r| r.environments.get(env))
+        .ok_or(Refusal::NotFound)
+}
+
+fn env_mut<'w>(
+    world: &'w mut World,
+    owner: &str,
+    repo: &str,
+    env: &str,
+) -> Result<&'w mut Environment, Refusal> {
+    world
+        .github
+        .repos
+        .get_mut(&format!("{owner}/{repo}"))
+        .and_then(|r| r.environments.get_mut(env))
+        .ok_or(Refusal::NotFound)
+}
+
+/// `POST …/deployment-branch-policies` `{name, type?}`: only when the environment allows
+/// custom branch policies (GitHub answers 404 otherwise); a name is unique (303 in GitHub,
+/// 422 here).
+pub async fn create_branch_policy(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let id = world.next_id();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let custom = e
+        .deployment_branch_policy
+        .as_ref()
+        .and_then(|p| p.get("custom_branch_policies"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !custom {
+        return Err(Refusal::NotFound);
+    }
+    let Some(name) = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    else {
+        return Err(Refusal::invalid("\"name\" wasn't supplied."));
+    };
+    if e.branch_policies.iter().any(|(_, n)| n == name) {
+        return Err(Refusal::invalid_field(
+            "DeploymentBranchPolicy",
+            "name",
+            "already_exists",
+            "Name has already been taken",
+        ));
+    }
+    e.branch_policies.push((id, name.to_string()));
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "id": id, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{id}"), "name": name, "type": "branch" }),
+    ))
+}
+
+pub async fn delete_branch_policy(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, id)): Path<(String, String, String, u64)>,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let before = e.branch_policies.len();
+    e.branch_policies.retain(|(i, _)| *i != id);
+    if e.branch_policies.len() == before {
+        return Err(Refusal::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET …/environments/{env}/variables`.
+pub async fn list_env_variables(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .variables
+        .iter()
+        .map(|(n, (v, c, u))| json!({ "name": n, "value": v, "created_at": c, "updated_at": u }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "variables": items })))
+}
+
+/// `POST …/environments/{env}/variables` `{name, value}`: 201, 409 when it exists.
+pub async fn create_env_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let (Some(name), Some(value)) = (
+        body.get("name").and_then(Value::as_str),
+        body.get("value").and_then(Value::as_str),
+    ) else {
+        return Err(Refusal::invalid(
+            "\"name\" and \"value\" are required strings.",
+        ));
+    };
+    let name = name.to_ascii_uppercase();
+    if e.variables.contains_key(&name) {
+        return Err(Refusal::Message(StatusCode::CONFLICT, "Already exists"));
+    }
+    e.variables.insert(name, (value.to_string(), now(), now()));
+    Ok(json_response(StatusCode::CREATED, json!({})))
+}
+
+/// `PATCH …/environments/{env}/variables/{name}` `{value}`: 204.
+pub async fn update_env_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, name)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let v = e
+        .variables
+        .get_mut(&name.to_ascii_uppercase())
+        .ok_or(Refusal::NotFound)?;
+    if let Some(value) = body.get("value").and_then(Value::as_str) {
+        v.0 = value.to_string();
+    }
+    v.2 = now();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

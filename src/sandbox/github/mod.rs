@@ -142,6 +142,22 @@ pub fn router() -> Router<Arc<Shared>> {
             get(environments::list_environments),
         )
         .route(
+            "/repos/{owner}/{repo}/environments/{env}/deployment-branch-policies",
+            get(environments::list_branch_policies).post(environments::create_branch_policy),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/deployment-branch-policies/{id}",
+            axum::routing::delete(environments::delete_branch_policy),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/variables",
+            get(environments::list_env_variables).post(environments::create_env_variable),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/variables/{name}",
+            axum::routing::patch(environments::update_env_variable),
+        )
+        .route(
             "/repos/{owner}/{repo}/environments/{env}",
             get(environments::get_environment)
                 .put(environments::put_environment)

@@ -162,6 +162,10 @@ pub struct Environment {
     /// (`User` | `Team`, id).
     pub reviewers: Vec<(String, u64)>,
     pub deployment_branch_policy: Option<Value>,
+    /// Deployment branch policies: (id, name pattern).
+    pub branch_policies: Vec<(u64, String)>,
+    /// Environment variables: name → (value, created_at, updated_at).
+    pub variables: BTreeMap<String, (String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -319,6 +323,8 @@ impl World {
                         prevent_self_review: false,
                         reviewers,
                         deployment_branch_policy: None,
+                        branch_policies: Vec::new(),
+                        variables: BTreeMap::new(),
                     },
                 );
             }
