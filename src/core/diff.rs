@@ -45,7 +45,8 @@ pub enum DiffError {
 pub const WHOLE_VALUE: [(&str, &str); 1] = [("fly.machines", "env")];
 
 /// Lists that must contain the desired items; extra live items are not drift.
-pub const SUBSET_LISTS: [(&str, &str); 1] = [("fly.secrets", "names")];
+pub const SUBSET_LISTS: [(&str, &str); 2] =
+    [("fly.secrets", "names"), ("github.environment", "secrets")];
 
 /// Lists of objects compared as sets keyed by some of their fields: the order GitHub lists
 /// them in is not the order desired writes them in (a `GET /environments/{name}` lists a

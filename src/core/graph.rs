@@ -194,8 +194,24 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             )]
         }
         (Address::GithubEnvironment { .. }, ChangeKind::Create | ChangeKind::Update) => {
-            // The whole environment object: reviewers, and the gate settings desired sets.
-            vec![action(ActionKind::GithubEnvironmentPut, a, after.clone())]
+            // The whole environment object: reviewers, and the gate settings desired sets;
+            // `set_secrets`: the environment secrets live lacks (values at apply).
+            let mut params = after.clone();
+            let have: BTreeSet<&str> = change.before["secrets"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let missing: Vec<&str> = after["secrets"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !have.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                params["set_secrets"] = json!(missing);
+            }
+            vec![action(ActionKind::GithubEnvironmentPut, a, params)]
         }
         (
             Address::GithubRepoRuleset { name, .. } | Address::GithubOrgRuleset { name, .. },

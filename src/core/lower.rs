@@ -223,6 +223,9 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
         if !e.variables.is_empty() {
             object["variables"] = json!(e.variables);
         }
+        if !e.secrets.is_empty() {
+            object["secrets"] = json!(sorted_unique(&e.secrets));
+        }
         out.insert(
             Address::GithubEnvironment {
                 repo: repo.to_string(),

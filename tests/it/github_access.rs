@@ -41,7 +41,10 @@ async fn apply_all(
     let creds = creds(sb);
     let plan = plan_of(desired, &refresh(desired, &creds, http).await);
     let gh = github(&creds, http);
-    let secrets = std::collections::BTreeMap::<String, String>::new();
+    let secrets = std::collections::BTreeMap::from([(
+        "FLY_API_TOKEN".to_string(),
+        "canary-env-secret".to_string(),
+    )]);
     for action in &plan.actions {
         let outcome = gh.execute(action, &secrets).await;
         assert!(outcome.is_success(), "{}: {:?}", action.id, outcome.errors);
@@ -252,6 +255,7 @@ github:
           deployment_branch_policy: { protected_branches: false, custom_branch_policies: true }
           branch_policies: [main, "release/*"]
           variables: { APP: sophia, REGION: ord }
+          secrets: [FLY_API_TOKEN]
 "#,
     );
     let (http, recorder): (Http, Recorder) = fast_http().recording();
@@ -268,6 +272,7 @@ github:
         format!("PUT {env}"),
         format!("POST {env}/deployment-branch-policies"),
         format!("POST {env}/variables"),
+        format!("PUT {env}/secrets/FLY_API_TOKEN"),
     ] {
         assert!(sent.contains(&expected), "{expected}: {sent:?}");
     }

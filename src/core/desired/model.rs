@@ -474,6 +474,10 @@ pub struct EnvironmentDesired {
     /// Environment variables: name → value (not secrets: values live in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
+    /// Environment secret names that must exist; values come from the environment at apply,
+    /// sealed with the environment's own public key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.

@@ -537,6 +537,12 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                     "use a team as a reviewer to cover more people",
                 );
             }
+            c.list_names(
+                &join(&env_segs, &["secrets"]),
+                &e.secrets,
+                "environment secret name",
+                Rule::ActionsSecretName,
+            );
             for name in e.variables.keys() {
                 c.key_name(
                     &join(&env_segs, &["variables", name]),

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{GithubProvider, PROVIDER, split_repo};
-use crate::providers::{ActionOutcome, ProviderError};
+use crate::providers::{ActionOutcome, ProviderError, SecretSource};
 
 impl GithubProvider {
     /// An environment's required reviewers, `None` when the environment does not exist.
@@ -47,7 +47,72 @@ impl GithubProvider {
             })
             .collect();
         out["variables"] = json!(variables);
+        let mut secrets: Vec<String> = self
+            .env_listing(repo, env, "secrets", "secrets")
+            .await?
+            .iter()
+            .filter_map(|v| v.get("name")?.as_str().map(str::to_string))
+            .collect();
+        secrets.sort();
+        out["secrets"] = json!(secrets);
         Ok(Some(out))
+    }
+
+    /// Set an environment secret: the value is read from `secrets` now and sealed with the
+    /// environment's own public key (`GET …/environments/{env}/secrets/public-key`).
+    async fn put_env_secret(
+        &self,
+        repo: &str,
+        env: &str,
+        secret: &str,
+        secrets: &dyn SecretSource,
+    ) -> Result<(), ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let value = secrets.value(secret).ok_or_else(|| {
+            ProviderError::new(
+                PROVIDER,
+                "not-configured",
+                format!("secret value not set in the environment: {secret}"),
+            )
+        })?;
+        let key = self
+            .send_ok(
+                self.req(
+                    Method::GET,
+                    &[
+                        "repos",
+                        owner,
+                        name,
+                        "environments",
+                        env,
+                        "secrets",
+                        "public-key",
+                    ],
+                )
+                .await?,
+            )
+            .await?;
+        let key_id = super::key_id_of(&key).ok_or_else(|| {
+            ProviderError::new(
+                PROVIDER,
+                "http-error",
+                "GET …/environments/{env}/secrets/public-key: the answer has no `key_id`",
+            )
+        })?;
+        let encrypted = super::seal(
+            key.get("key").and_then(Value::as_str).unwrap_or_default(),
+            &value,
+        )?;
+        drop(value);
+        let req = self
+            .req(
+                Method::PUT,
+                &["repos", owner, name, "environments", env, "secrets", secret],
+            )
+            .await?
+            .json(json!({ "encrypted_value": encrypted, "key_id": key_id }));
+        self.send_ok(req).await?;
+        Ok(())
     }
 
     /// Every item of an environment's listing `what` (its field `key`); a 404 (GitHub's answer
@@ -158,6 +223,7 @@ impl GithubProvider {
         repo: &str,
         env: &str,
         params: &Value,
+        secrets: &dyn SecretSource,
     ) -> Result<ActionOutcome, ProviderError> {
         let (owner, name) = split_repo(repo)?;
         let wanted: Vec<(String, String)> = params
@@ -220,6 +286,15 @@ impl GithubProvider {
             .json(body);
         self.send_ok(req).await?;
         self.sync_environment_lists(repo, env, params).await?;
+        for secret in params
+            .get("set_secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            self.put_env_secret(repo, env, secret, secrets).await?;
+        }
         Ok(ActionOutcome::success(
             format!(
                 "environment `{env}` of {repo}: {} reviewer(s)",

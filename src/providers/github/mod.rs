@@ -315,7 +315,8 @@ impl GithubProvider {
                 self.put_secret(repo, name, secrets).await
             }
             (ActionKind::GithubEnvironmentPut, Address::GithubEnvironment { repo, env }) => {
-                self.put_environment(repo, env, &action.params).await
+                self.put_environment(repo, env, &action.params, secrets)
+                    .await
             }
             (
                 ActionKind::GithubRulesetPut,

@@ -244,6 +244,7 @@ pub async fn put_environment(
             deployment_branch_policy: None,
             branch_policies: Vec::new(),
             variables: std::collections::BTreeMap::new(),
+            secrets: std::collections::BTreeMap::new(),
         });
     change.apply(e);
     e.updated_at = now;
@@ -427,4 +428,95 @@ pub async fn update_env_variable(
     }
     v.2 = now();
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET …/environments/{env}/secrets`: names and times, never values.
+pub async fn list_env_secrets(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .secrets
+        .iter()
+        .map(|(n, (c, u))| json!({ "name": n, "created_at": c, "updated_at": u }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "secrets": items })))
+}
+
+/// `GET …/environments/{env}/secrets/public-key`: the environment's key (the sandbox gives
+/// each environment of a repository the repository's key pair, under the environment's path).
+pub async fn env_public_key(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+) -> Reply {
+    use base64::Engine as _;
+    let world = shared.world();
+    env_of(&world, &owner, &repo, &env)?;
+    let r = world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .ok_or(Refusal::NotFound)?;
+    let key = base64::engine::general_purpose::STANDARD.encode(r.key.public_key().as_bytes());
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "key_id": r.key_id, "key": key }),
+    ))
+}
+
+/// `PUT …/environments/{env}/secrets/{name}` `{encrypted_value, key_id}`: the sealed box must
+/// open with the environment's key; 201 created, 204 updated.
+pub async fn put_env_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, name)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    use base64::Engine as _;
+    let (Some(encrypted), Some(key_id)) = (
+        body.get("encrypted_value").and_then(Value::as_str),
+        body.get("key_id").and_then(Value::as_str),
+    ) else {
+        return Err(Refusal::invalid(
+            "\"encrypted_value\" and \"key_id\" are required.",
+        ));
+    };
+    let mut world = shared.world();
+    let r = world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .ok_or(Refusal::NotFound)?;
+    let opens = key_id == r.key_id
+        && base64::engine::general_purpose::STANDARD
+            .decode(encrypted)
+            .ok()
+            .and_then(|sealed| r.key.unseal(&sealed).ok())
+            .is_some();
+    if !opens {
+        return Err(Refusal::invalid_field(
+            "Secret",
+            "encrypted_value",
+            "invalid",
+            "encrypted_value is not a sealed box for this environment's public key",
+        ));
+    }
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let created = !e.secrets.contains_key(&name);
+    let at = now();
+    let first = e
+        .secrets
+        .get(&name)
+        .map(|(c, _)| c.clone())
+        .unwrap_or(at.clone());
+    e.secrets.insert(name, (first, at));
+    Ok(if created {
+        json_response(StatusCode::CREATED, json!({}))
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
 }

@@ -150,6 +150,18 @@ pub fn router() -> Router<Arc<Shared>> {
             axum::routing::delete(environments::delete_branch_policy),
         )
         .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets",
+            get(environments::list_env_secrets),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets/public-key",
+            get(environments::env_public_key),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets/{name}",
+            axum::routing::put(environments::put_env_secret),
+        )
+        .route(
             "/repos/{owner}/{repo}/environments/{env}/variables",
             get(environments::list_env_variables).post(environments::create_env_variable),
         )

@@ -166,6 +166,8 @@ pub struct Environment {
     pub branch_policies: Vec<(u64, String)>,
     /// Environment variables: name → (value, created_at, updated_at).
     pub variables: BTreeMap<String, (String, String, String)>,
+    /// Environment secrets: name → (created_at, updated_at); values are opened and dropped.
+    pub secrets: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Clone)]
@@ -325,6 +327,7 @@ impl World {
                         deployment_branch_policy: None,
                         branch_policies: Vec::new(),
                         variables: BTreeMap::new(),
+                        secrets: BTreeMap::new(),
                     },
                 );
             }
