@@ -132,17 +132,19 @@ mod tests {
 
     #[test]
     fn next_is_read_from_recorded_link_headers() {
-        // @octokit/fixtures, `paginate-issues` (api.github.com, per_page=3): the first page.
-        let first = "<https://api.github.com/repositories/99658710/issues?per_page=3&page=2>; \
-                     rel=\"next\", <https://api.github.com/repositories/99658710/issues?per_page=3&page=3>; \
+        // @octokit/fixtures, `scenarios/api.github.com/paginate-issues` (13 issues by 3): the
+        // first page's `link` header, as recorded. The next page is under `/repositories/`,
+        // not the path asked: only the header knows it.
+        let first = "<https://api.github.com/repositories/1000/issues?per_page=3&page=2>; \
+                     rel=\"next\", <https://api.github.com/repositories/1000/issues?per_page=3&page=5>; \
                      rel=\"last\"";
         assert_eq!(
             next_link(&headers(first)).as_deref(),
-            Some("https://api.github.com/repositories/99658710/issues?per_page=3&page=2")
+            Some("https://api.github.com/repositories/1000/issues?per_page=3&page=2")
         );
-        // The last page names prev and first only.
-        let last = "<https://api.github.com/repositories/99658710/issues?per_page=3&page=2>; \
-                    rel=\"prev\", <https://api.github.com/repositories/99658710/issues?per_page=3&page=1>; \
+        // A last page names prev and first only (the shape GitHub sends; written here).
+        let last = "<https://api.github.com/repositories/1000/issues?per_page=3&page=4>; \
+                    rel=\"prev\", <https://api.github.com/repositories/1000/issues?per_page=3&page=1>; \
                     rel=\"first\"";
         assert_eq!(next_link(&headers(last)), None);
         assert_eq!(next_link(&HeaderMap::new()), None);
