@@ -199,6 +199,11 @@ pub fn missing_secrets(plan: &Plan, secrets: &dyn SecretSource) -> Vec<String> {
             ("github.secret.put", Address::GithubSecret { name, .. }) => {
                 needed.insert(name.clone());
             }
+            ("github.environment.put", _) => {
+                if let Some(Value::Array(items)) = a.params.get("set_secrets") {
+                    needed.extend(items.iter().filter_map(|v| v.as_str().map(String::from)));
+                }
+            }
             ("fly.secrets.set", _) => {
                 for key in ["names", "secret_names"] {
                     if let Some(Value::Array(items)) = a.params.get(key) {

@@ -5,6 +5,9 @@
 //! # "digest": `--approve sha256:<hex>`, when the GitHub environment's required reviewers
 //! #           already authenticate the approver.
 //! approval = "signature"
+//! # The GitHub environment whose job runs `sophia apply` (default "production"): a plan
+//! # warns when it would lack required reviewers or allow self-review.
+//! apply_environment = "production"
 //!
 //! [policy]
 //! # Plans with destructive actions (a delete or replace change, an action kind ending in
@@ -30,6 +33,10 @@ pub const SETTINGS_PATH: &str = ".infra/sophia.toml";
 pub struct Settings {
     #[serde(default)]
     pub approval: ApprovalMode,
+    /// The GitHub environment whose job runs `sophia apply` (default `production`): a plan
+    /// warns when it would lack required reviewers or allow self-review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_environment: Option<String>,
     #[serde(default)]
     pub policy: Policy,
 }

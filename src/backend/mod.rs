@@ -291,6 +291,14 @@ struct PlanRecordFile<'a> {
     signatures: Vec<String>,
 }
 
+/// `.infra/cache/http-etags.json`, beside the local lease file (`.infra/.lock`).
+fn http_cache_path(lease: &local::LocalLease) -> std::path::PathBuf {
+    let lock = lease.path();
+    lock.parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("cache/http-etags.json")
+}
+
 /// The backend in use.
 #[derive(Debug)]
 pub enum Backend {
@@ -331,6 +339,46 @@ impl Backend {
         match self {
             Backend::Local { .. } => "local".into(),
             Backend::Postgres(pg) => pg.describe().to_string(),
+        }
+    }
+
+    /// The ETag cache of conditional reads: `.infra/cache/http-etags.json` (local) or the
+    /// `sophia_http_cache` table. A missing or unreadable local file is an empty cache.
+    pub async fn load_http_cache(
+        &self,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, crate::providers::http::CachedAnswer>>
+    {
+        match self {
+            Backend::Local { lease, .. } => Ok(std::fs::read(http_cache_path(lease))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()),
+            Backend::Postgres(pg) => pg.load_http_cache().await,
+        }
+    }
+
+    /// Store the ETag cache (atomically, for the local file).
+    pub async fn store_http_cache(
+        &self,
+        entries: &std::collections::BTreeMap<String, crate::providers::http::CachedAnswer>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Backend::Local { lease, .. } => {
+                let path = http_cache_path(lease);
+                // Only in a repository set up for sophia (`.infra/` exists): a refresh
+                // elsewhere leaves nothing behind.
+                let Some(infra) = path
+                    .parent()
+                    .and_then(|d| d.parent())
+                    .filter(|i| i.is_dir())
+                else {
+                    return Ok(());
+                };
+                std::fs::create_dir_all(infra.join("cache"))?;
+                crate::proofs::atomic::write_atomic(&path, &serde_json::to_vec(entries)?)?;
+                Ok(())
+            }
+            Backend::Postgres(pg) => pg.store_http_cache(entries).await,
         }
     }
 

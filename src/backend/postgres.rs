@@ -85,6 +85,12 @@ CREATE TABLE IF NOT EXISTS sophia_plans (
     stored_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS sophia_http_cache (
+    key         TEXT PRIMARY KEY,
+    etag        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    stored_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS sophia_applied (
     digest      TEXT PRIMARY KEY,
     nonce       TEXT NOT NULL UNIQUE,
@@ -465,6 +471,55 @@ impl PgBackend {
             )
             .await
             .with_context(|| self.ctx("storing a plan record"))?;
+        Ok(())
+    }
+
+    /// The ETag cache of conditional reads (see `providers::http::EtagCache`).
+    pub async fn load_http_cache(
+        &self,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, crate::providers::http::CachedAnswer>>
+    {
+        let client = self.client.lock().await;
+        let rows = client
+            .query("SELECT key, etag, body FROM sophia_http_cache", &[])
+            .await
+            .with_context(|| self.ctx("reading the HTTP cache"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    crate::providers::http::CachedAnswer {
+                        etag: r.get(1),
+                        body: r.get(2),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Store the ETag cache (upserts, one transaction).
+    pub async fn store_http_cache(
+        &self,
+        entries: &std::collections::BTreeMap<String, crate::providers::http::CachedAnswer>,
+    ) -> anyhow::Result<()> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let stmt = tx
+            .prepare(
+                "INSERT INTO sophia_http_cache (key, etag, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET etag = EXCLUDED.etag, body = EXCLUDED.body,
+                   stored_at = now()",
+            )
+            .await?;
+        for (key, a) in entries {
+            tx.execute(&stmt, &[key, &a.etag, &a.body])
+                .await
+                .with_context(|| self.ctx("storing the HTTP cache"))?;
+        }
+        tx.commit()
+            .await
+            .with_context(|| self.ctx("storing the HTTP cache"))?;
         Ok(())
     }
 

@@ -27,6 +27,12 @@ pub struct Args {
     /// The operation's payload, a JSON object (at most 64 KiB; unknown keys are errors).
     #[arg(long, value_name = "JSON")]
     pub payload: Option<String>,
+    /// The repository, `OWNER/REPO` (GitHub operations; sets the payload's `repo`).
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repo: Option<String>,
+    /// The branch (`github rules`; sets the payload's `branch`).
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
     /// Where a mutating operation writes its plan.
     #[arg(long, value_name = "FILE", default_value = "plan.json")]
     pub out: PathBuf,
@@ -36,7 +42,7 @@ const OPS_HELP: &str = "\
 Operations (read-only unless marked; mutating ones write a targeted plan):
   fly         health | machines | logs | deploy* | set-secrets*   (--app APP)
   router      allowlist | route-test
-  github      audit | protect*
+  github      audit | rules (--repo R --branch B) | protect*
   research    search | validate
   context_db  ping | health | query
   qdrant      collections | validate
@@ -52,6 +58,30 @@ Examples:
   sophia op github protect --payload '{\"required_checks\": [\"Deploy All\"], \"require_review\": true}'
   sophia op context_db query --payload '{\"sql\": \"SELECT now()\"}'";
 
+/// `--repo` and `--branch` as the payload's `repo` and `branch` (over the payload's own).
+fn with_flags(
+    payload: Option<String>,
+    repo: Option<String>,
+    branch: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    if repo.is_none() && branch.is_none() {
+        return Ok(payload);
+    }
+    let mut body: serde_json::Value = match &payload {
+        Some(text) => serde_json::from_str(text).context("`--payload` is not JSON")?,
+        None => serde_json::json!({}),
+    };
+    let Some(map) = body.as_object_mut() else {
+        anyhow::bail!("`--payload` is not a JSON object");
+    };
+    for (key, value) in [("repo", repo), ("branch", branch)] {
+        if let Some(v) = value {
+            map.insert(key.into(), serde_json::Value::String(v));
+        }
+    }
+    Ok(Some(body.to_string()))
+}
+
 pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let creds = Credentials::from_env();
     let cx = OpContext {
@@ -63,7 +93,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         provider: args.provider,
         action: args.action,
         app: args.app,
-        payload: args.payload,
+        payload: with_flags(args.payload, args.repo, args.branch)?,
         out: Some(args.out),
     };
     let outcome = frontdoor::run(&cx, &req).await?;

@@ -54,6 +54,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     if planned.plan.desired.git_dirty {
         ctx.status(dirty_warning(planned.plan.desired.git_commit.as_deref()));
     }
+    for w in &planned.gate_warnings {
+        ctx.status(format!("warning: {w}"));
+    }
     if !planned.missing_secrets.is_empty() {
         ctx.status(format!(
             "warning: `sophia apply` will need these secrets, which are not set here: {}",

@@ -48,6 +48,7 @@ holds the Fly organization `pay-ready` and nothing else.
     users: [the-ceo]
     teams: { ai-cherry: [infra] }
     app: { id: 12345, installations: [67890] }   # + public_key: PEM to verify JWTs (RS256)
+    max_per_page: 100                  # list pages hold at most this (default GitHub's 100)
     repos:
       ai-cherry/sophia-intel-ai:
         branches: [main]               # the first is the default branch
@@ -153,6 +154,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         rate_limit: args.rate_limit,
         log_file: args.log,
         memory_log: false,
+        github_write_limits: crate::sandbox::secondary::GITHUB_WRITE_LIMITS.to_vec(),
     };
     crate::ops::sandbox::serve(args.addr, config, |local: SocketAddr| {
         let mut stdout = std::io::stdout();

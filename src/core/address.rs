@@ -6,6 +6,7 @@
 //! github.repo.<owner>/<repo>.branch.<branch>.protection
 //! github.repo.<owner>/<repo>.secret.<NAME>
 //! github.repo.<owner>/<repo>.environment.<env>
+//! github.repo.<owner>/<repo>.ruleset.<name>    github.org.<org>.ruleset.<name>
 //! provider.<name>   context_db.extension.<name>   context_db.schema.<name>
 //! qdrant.collection.<name>   redis.config.<key>
 //! ```
@@ -13,7 +14,7 @@
 //! Branch and environment names may contain dots and slashes, so an address is parsed from
 //! the front with the known keywords, never split blindly on `.`. Addresses are
 //! unambiguous: after `github.repo.<owner>/` the repository runs to the **first** `.branch.`,
-//! `.secret.` or `.environment.`, and the loader refuses repository names holding one of
+//! `.secret.`, `.environment.` or `.ruleset.`, and the loader refuses repository names holding one of
 //! those words as a dot-separated part (`names::ADDRESS_KEYWORDS`), so every valid
 //! resource has one address and every address one resource. Owners never hold a dot; Fly
 //! app names, secret names and the single names of the other kinds hold no dot either, or
@@ -62,6 +63,35 @@ pub enum Address {
         repo: String,
         env: String,
     },
+    /// A repository ruleset, by name.
+    GithubRepoRuleset {
+        repo: String,
+        name: String,
+    },
+    /// An organization ruleset, by name.
+    GithubOrgRuleset {
+        org: String,
+        name: String,
+    },
+    /// A repository's settings (PATCH fields) and topics.
+    GithubSettings {
+        repo: String,
+    },
+    /// A direct collaborator's permission.
+    GithubCollaborator {
+        repo: String,
+        login: String,
+    },
+    /// A team's permission on the repository.
+    GithubTeam {
+        repo: String,
+        slug: String,
+    },
+    /// An Actions variable.
+    GithubVariable {
+        repo: String,
+        name: String,
+    },
     Provider {
         name: String,
     },
@@ -100,7 +130,13 @@ impl Address {
             | Address::FlyVolume { .. } => "fly",
             Address::GithubProtection { .. }
             | Address::GithubSecret { .. }
-            | Address::GithubEnvironment { .. } => "github",
+            | Address::GithubEnvironment { .. }
+            | Address::GithubRepoRuleset { .. }
+            | Address::GithubOrgRuleset { .. }
+            | Address::GithubSettings { .. }
+            | Address::GithubCollaborator { .. }
+            | Address::GithubTeam { .. }
+            | Address::GithubVariable { .. } => "github",
             Address::Provider { name } => name,
             Address::ContextDbExtension { .. } | Address::ContextDbSchema { .. } => "context_db",
             Address::QdrantCollection { .. } => "qdrant",
@@ -166,13 +202,39 @@ impl Address {
                 .find('/')
                 .ok_or_else(|| err("expected `github.repo.<owner>/<repo>.…`"))?;
             let after = &rest[slash..];
-            let first = [(".branch.", 0), (".secret.", 1), (".environment.", 2)]
-                .into_iter()
-                .filter_map(|(kw, kind)| after.find(kw).map(|pos| (pos, kw, kind)))
-                .min();
+            if let Some(repo) = rest.strip_suffix(".settings")
+                && !after[..after.len() - ".settings".len()].contains(".settings")
+                && ![
+                    ".branch.",
+                    ".secret.",
+                    ".environment.",
+                    ".ruleset.",
+                    ".collaborator.",
+                    ".team.",
+                    ".variable.",
+                ]
+                .iter()
+                .any(|kw| after.contains(kw))
+            {
+                return Ok(Address::GithubSettings {
+                    repo: nonempty(repo, "repository")?,
+                });
+            }
+            let first = [
+                (".branch.", 0),
+                (".secret.", 1),
+                (".environment.", 2),
+                (".ruleset.", 3),
+                (".collaborator.", 4),
+                (".team.", 5),
+                (".variable.", 6),
+            ]
+            .into_iter()
+            .filter_map(|(kw, kind)| after.find(kw).map(|pos| (pos, kw, kind)))
+            .min();
             let Some((pos, kw, kind)) = first else {
                 return Err(err(
-                    "expected `.branch.<b>.protection`, `.secret.<NAME>` or `.environment.<env>` after the repository",
+                    "expected `.branch.<b>.protection`, `.secret.<NAME>`, `.environment.<env>`, `.ruleset.<name>`, `.settings`, `.collaborator.<login>`, `.team.<slug>` or `.variable.<NAME>` after the repository",
                 ));
             };
             let repo = nonempty(&rest[..slash + pos], "repository")?;
@@ -191,11 +253,38 @@ impl Address {
                     repo,
                     name: nonempty(tail, "secret name")?,
                 }),
-                _ => Ok(Address::GithubEnvironment {
+                2 => Ok(Address::GithubEnvironment {
                     repo,
                     env: nonempty(tail, "environment")?,
                 }),
+                3 => Ok(Address::GithubRepoRuleset {
+                    repo,
+                    name: nonempty(tail, "ruleset name")?,
+                }),
+                4 => Ok(Address::GithubCollaborator {
+                    repo,
+                    login: nonempty(tail, "login")?,
+                }),
+                5 => Ok(Address::GithubTeam {
+                    repo,
+                    slug: nonempty(tail, "team slug")?,
+                }),
+                _ => Ok(Address::GithubVariable {
+                    repo,
+                    name: nonempty(tail, "variable name")?,
+                }),
             };
+        }
+        if let Some(rest) = input.strip_prefix("github.org.") {
+            // Organization logins hold no dot; the ruleset name runs to the end.
+            let (org, name) = rest
+                .split_once(".ruleset.")
+                .filter(|(org, _)| !org.contains('.'))
+                .ok_or_else(|| err("expected `github.org.<org>.ruleset.<name>`"))?;
+            return Ok(Address::GithubOrgRuleset {
+                org: nonempty(org, "organization")?,
+                name: nonempty(name, "ruleset name")?,
+            });
         }
         type Make = fn(String) -> Address;
         let simple: [(&str, Make); 5] = [
@@ -217,7 +306,7 @@ impl Address {
             }
         }
         Err(err(
-            "it must start with `fly.app.`, `github.repo.`, `provider.`, `context_db.`, `qdrant.collection.` or `redis.config.`",
+            "it must start with `fly.app.`, `github.repo.`, `github.org.`, `provider.`, `context_db.`, `qdrant.collection.` or `redis.config.`",
         ))
     }
 
@@ -257,6 +346,21 @@ impl Address {
             Address::GithubSecret { repo, .. } => github_scopes(repo, "secret").for_each(push),
             Address::GithubEnvironment { repo, .. } => {
                 github_scopes(repo, "environment").for_each(push)
+            }
+            Address::GithubRepoRuleset { repo, .. } => {
+                github_scopes(repo, "ruleset").for_each(push)
+            }
+            Address::GithubSettings { repo } => github_scopes(repo, "settings").for_each(push),
+            Address::GithubCollaborator { repo, .. } => {
+                github_scopes(repo, "collaborator").for_each(push)
+            }
+            Address::GithubTeam { repo, .. } => github_scopes(repo, "team").for_each(push),
+            Address::GithubVariable { repo, .. } => github_scopes(repo, "variable").for_each(push),
+            Address::GithubOrgRuleset { org, .. } => {
+                push("github".into());
+                push("github.org".into());
+                push(format!("github.org.{org}"));
+                push(format!("github.org.{org}.ruleset"));
             }
             Address::Provider { .. } => push("provider".into()),
             Address::ContextDbExtension { .. } => {
@@ -311,6 +415,18 @@ impl fmt::Display for Address {
             Address::GithubEnvironment { repo, env } => {
                 write!(f, "github.repo.{repo}.environment.{env}")
             }
+            Address::GithubRepoRuleset { repo, name } => {
+                write!(f, "github.repo.{repo}.ruleset.{name}")
+            }
+            Address::GithubOrgRuleset { org, name } => write!(f, "github.org.{org}.ruleset.{name}"),
+            Address::GithubSettings { repo } => write!(f, "github.repo.{repo}.settings"),
+            Address::GithubCollaborator { repo, login } => {
+                write!(f, "github.repo.{repo}.collaborator.{login}")
+            }
+            Address::GithubTeam { repo, slug } => write!(f, "github.repo.{repo}.team.{slug}"),
+            Address::GithubVariable { repo, name } => {
+                write!(f, "github.repo.{repo}.variable.{name}")
+            }
             Address::Provider { name } => write!(f, "provider.{name}"),
             Address::ContextDbExtension { name } => write!(f, "context_db.extension.{name}"),
             Address::ContextDbSchema { name } => write!(f, "context_db.schema.{name}"),
@@ -357,6 +473,15 @@ mod tests {
             "github.repo.ai-cherry/x.y.branch.release/1.2.protection",
             "github.repo.o/r.secret.FLY_API_TOKEN",
             "github.repo.o/r.environment.production",
+            "github.repo.o/r.environment.test/env",
+            "github.repo.o/r.ruleset.protect main",
+            "github.org.ai-cherry.ruleset.protect-main",
+            "github.org.ai-cherry.ruleset.v1.2 tags",
+            "github.repo.o/r.settings",
+            "github.repo.o/r.x.y.settings",
+            "github.repo.o/r.collaborator.the-ceo",
+            "github.repo.o/r.team.platform",
+            "github.repo.o/r.variable.REGION",
             "provider.qdrant",
             "context_db.extension.pg_trgm",
             "context_db.schema.context",

@@ -45,7 +45,14 @@ pub enum DiffError {
 pub const WHOLE_VALUE: [(&str, &str); 1] = [("fly.machines", "env")];
 
 /// Lists that must contain the desired items; extra live items are not drift.
-pub const SUBSET_LISTS: [(&str, &str); 1] = [("fly.secrets", "names")];
+pub const SUBSET_LISTS: [(&str, &str); 2] =
+    [("fly.secrets", "names"), ("github.environment", "secrets")];
+
+/// Lists of objects compared as sets keyed by some of their fields: the order GitHub lists
+/// them in is not the order desired writes them in (a `GET /environments/{name}` lists a
+/// User and a Team reviewer in its own order, whichever order desired has).
+pub const KEYED_SETS: [(&str, &str, &[&str]); 1] =
+    [("github.environment", "reviewers", &["type", "login"])];
 
 /// The kind of an address, for the rule tables above.
 fn kind(address: &Address) -> &'static str {
@@ -59,6 +66,11 @@ fn kind(address: &Address) -> &'static str {
         Address::GithubProtection { .. } => "github.protection",
         Address::GithubSecret { .. } => "github.secret",
         Address::GithubEnvironment { .. } => "github.environment",
+        Address::GithubRepoRuleset { .. } | Address::GithubOrgRuleset { .. } => "github.ruleset",
+        Address::GithubSettings { .. } => "github.settings",
+        Address::GithubCollaborator { .. } => "github.collaborator",
+        Address::GithubTeam { .. } => "github.team",
+        Address::GithubVariable { .. } => "github.variable",
         Address::Provider { .. } => "provider",
         Address::ContextDbExtension { .. } => "context_db.extension",
         Address::ContextDbSchema { .. } => "context_db.schema",
@@ -241,7 +253,31 @@ fn leaves_with(address: &Address, path: &str, v: &Value, f: &mut dyn FnMut(&str,
     }
 }
 
+/// The set of `keys` tuples of a list of objects, for [`KEYED_SETS`].
+fn keyed_set(items: &[Value], keys: &[&str]) -> BTreeSet<Vec<String>> {
+    items
+        .iter()
+        .map(|item| {
+            keys.iter()
+                .map(|k| item.get(*k).unwrap_or(&Value::Null).to_string())
+                .collect()
+        })
+        .collect()
+}
+
 fn compare(address: &Address, path: &str, want: &Value, have: &Value, out: &mut Vec<AttrDiff>) {
+    let k = kind(address);
+    if let Some((_, _, keys)) = KEYED_SETS
+        .iter()
+        .find(|(rk, rp, _)| *rk == k && *rp == path)
+    {
+        if let (Value::Array(w), Value::Array(h)) = (want, have) {
+            if keyed_set(w, keys) != keyed_set(h, keys) {
+                out.push(attr(path, have.clone(), want.clone()));
+            }
+            return;
+        }
+    }
     if is_rule(&SUBSET_LISTS, address, path) {
         if let (Value::Array(w), Value::Array(h)) = (want, have) {
             let live: BTreeSet<&str> = h.iter().filter_map(Value::as_str).collect();

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::core::address::Address;
 use crate::core::dag;
 use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::core::github_ruleset;
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::action_kind::ActionKind;
 use crate::core::plan::facts::{AppFacts, Facts, fly_app};
@@ -219,10 +220,84 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             )]
         }
         (Address::GithubEnvironment { .. }, ChangeKind::Create | ChangeKind::Update) => {
+            // The whole environment object: reviewers, and the gate settings desired sets;
+            // `set_secrets`: the environment secrets live lacks (values at apply).
+            let mut params = after.clone();
+            let have: BTreeSet<&str> = change.before["secrets"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let missing: Vec<&str> = after["secrets"]
+                .as_array()
+                .map(|v| v.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !have.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                params["set_secrets"] = json!(missing);
+            }
+            vec![action(ActionKind::GithubEnvironmentPut, a, params)]
+        }
+        (
+            Address::GithubRepoRuleset { name, .. } | Address::GithubOrgRuleset { name, .. },
+            ChangeKind::Create | ChangeKind::Update,
+        ) => {
+            // The whole body (a PUT replaces the ruleset); `security_relevant` names the
+            // attributes that change who may bypass it.
+            let mut params = json!({ "body": github_ruleset::request_body(name, after) });
+            let relevant: Vec<&str> = change
+                .diff
+                .iter()
+                .map(|d| d.path.as_str())
+                .filter(|p| github_ruleset::is_security_relevant(p))
+                .collect();
+            if !relevant.is_empty() {
+                params["security_relevant"] = json!(relevant);
+            }
+            vec![action(ActionKind::GithubRulesetPut, a, params)]
+        }
+        (
+            Address::GithubRepoRuleset { .. } | Address::GithubOrgRuleset { .. },
+            ChangeKind::Delete,
+        ) => {
+            vec![action(ActionKind::GithubRulesetDelete, a, json!({}))]
+        }
+        (Address::GithubSettings { .. }, ChangeKind::Create | ChangeKind::Update) => {
+            // Only what differs: a PATCH leaves the other fields, topics are PUT whole.
+            let mut body = serde_json::Map::new();
+            let mut topics = None;
+            for d in &change.diff {
+                let key = d.path.split('.').next().unwrap_or_default();
+                if key == "topics" {
+                    topics = Some(after["topics"].clone());
+                } else if let Some(v) = after.get(key) {
+                    body.insert(key.to_string(), v.clone());
+                }
+            }
+            let mut params = json!({ "body": body });
+            if let Some(t) = topics {
+                params["topics"] = t;
+            }
+            vec![action(ActionKind::GithubSettingsPatch, a, params)]
+        }
+        (Address::GithubCollaborator { .. }, ChangeKind::Create | ChangeKind::Update) => {
             vec![action(
-                ActionKind::GithubEnvironmentPut,
+                ActionKind::GithubCollaboratorPut,
                 a,
-                json!({ "reviewers": after["reviewers"] }),
+                json!({ "permission": after["permission"] }),
+            )]
+        }
+        (Address::GithubTeam { .. }, ChangeKind::Create | ChangeKind::Update) => vec![action(
+            ActionKind::GithubTeamPut,
+            a,
+            json!({ "permission": after["permission"] }),
+        )],
+        (Address::GithubVariable { .. }, ChangeKind::Create | ChangeKind::Update) => {
+            vec![action(
+                ActionKind::GithubVariablePut,
+                a,
+                json!({ "value": after["value"], "exists": change.action == ChangeKind::Update }),
             )]
         }
         (Address::Provider { name }, ChangeKind::Create | ChangeKind::Update) => {

@@ -17,7 +17,8 @@
 //! | `fly.app.<a>.volume.<n>` | `{"count": n, "regions": [...], "size_gb": n}` (volumes named `n` not destroyed) |
 //! | `github.repo.<r>.branch.<b>.protection` | the PUT body shape: flags unwrapped (`enforce_admins: true`), users by login, teams and apps by slug, all lists sorted |
 //! | `github.repo.<r>.secret.<N>` | `{}` |
-//! | `github.repo.<r>.environment.<e>` | `{"reviewers": [{"type": "User", "login": "…"}]}` sorted |
+//! | `github.repo.<r>.environment.<e>` | `{"reviewers": [{"type": "User", "login": "…"}], "prevent_self_review": false, "wait_timer": 0, "deployment_branch_policy": null}` (reviewers compared as a set of (type, login)) |
+//! | `github.repo.<r>.ruleset.<n>`, `github.org.<o>.ruleset.<n>` | the POST body without `name`: `{target, enforcement, conditions, rules (sorted by type), bypass_actors (sorted; `"(unknown: …)"` when the credential cannot see it)}` |
 //! | `provider.<p>` | `{"activation": "active" \| "paused"}` |
 //! | `context_db.extension.<n>`, `context_db.schema.<n>` | `{}` |
 //! | `qdrant.collection.<n>` | `{"size": 1536, "distance": "Cosine"}` |

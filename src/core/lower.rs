@@ -24,6 +24,7 @@ use crate::core::address::Address;
 use crate::core::desired::{Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired};
 use crate::core::flymachine;
 use crate::core::github_protection;
+use crate::core::github_ruleset;
 
 /// The expected normalized object of every address the desired state manages.
 pub type Expected = BTreeMap<Address, Value>;
@@ -51,6 +52,18 @@ pub fn lower(desired: &Desired) -> Expected {
             }
             ProviderName::Github => {
                 if let Some(github) = &desired.github {
+                    for (org, o) in &github.orgs {
+                        for (name, rs) in &o.rulesets {
+                            out.insert(
+                                Address::GithubOrgRuleset {
+                                    org: org.clone(),
+                                    name: name.clone(),
+                                },
+                                rs.as_ref()
+                                    .map_or(Value::Null, github_ruleset::desired_body),
+                            );
+                        }
+                    }
                     for (repo, r) in &github.repos {
                         lower_repo(&mut out, repo, r);
                     }
@@ -332,12 +345,82 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
         let mut reviewers = e.reviewers.clone();
         reviewers.sort();
         reviewers.dedup();
+        // Only what desired sets is managed: reviewers always, the rest when written.
+        let mut object = json!({ "reviewers": reviewers });
+        if let Some(p) = e.prevent_self_review {
+            object["prevent_self_review"] = json!(p);
+        }
+        if let Some(w) = e.wait_timer {
+            object["wait_timer"] = json!(w);
+        }
+        if let Some(p) = &e.deployment_branch_policy {
+            object["deployment_branch_policy"] = json!(p);
+        }
+        if let Some(b) = &e.branch_policies {
+            object["branch_policies"] = json!(sorted_unique(b));
+        }
+        if !e.variables.is_empty() {
+            object["variables"] = json!(e.variables);
+        }
+        if !e.secrets.is_empty() {
+            object["secrets"] = json!(sorted_unique(&e.secrets));
+        }
         out.insert(
             Address::GithubEnvironment {
                 repo: repo.to_string(),
                 env: env.clone(),
             },
-            json!({ "reviewers": reviewers }),
+            object,
+        );
+    }
+    if r.settings.is_some() || r.topics.is_some() {
+        let mut object = serde_json::to_value(r.settings.clone().unwrap_or_default())
+            .expect("settings serialize");
+        if let Some(topics) = &r.topics {
+            object["topics"] = json!(sorted_unique(topics));
+        }
+        out.insert(
+            Address::GithubSettings {
+                repo: repo.to_string(),
+            },
+            object,
+        );
+    }
+    for (login, p) in &r.collaborators {
+        out.insert(
+            Address::GithubCollaborator {
+                repo: repo.to_string(),
+                login: login.clone(),
+            },
+            json!({ "permission": p.as_str() }),
+        );
+    }
+    for (slug, p) in &r.teams {
+        out.insert(
+            Address::GithubTeam {
+                repo: repo.to_string(),
+                slug: slug.clone(),
+            },
+            json!({ "permission": p.as_str() }),
+        );
+    }
+    for (name, value) in &r.actions_variables {
+        out.insert(
+            Address::GithubVariable {
+                repo: repo.to_string(),
+                name: name.clone(),
+            },
+            json!({ "value": value }),
+        );
+    }
+    for (name, rs) in &r.rulesets {
+        out.insert(
+            Address::GithubRepoRuleset {
+                repo: repo.to_string(),
+                name: name.clone(),
+            },
+            rs.as_ref()
+                .map_or(Value::Null, github_ruleset::desired_body),
         );
     }
 }

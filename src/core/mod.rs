@@ -28,6 +28,7 @@ pub mod digest;
 pub mod envelope;
 pub mod flymachine;
 pub mod github_protection;
+pub mod github_ruleset;
 pub mod graph;
 pub mod hint;
 pub mod live;

@@ -131,6 +131,9 @@ pub struct Planned {
     pub plan: Plan,
     /// The secrets `sophia apply` will send that are not set here (names only).
     pub missing_secrets: Vec<String>,
+    /// Weaknesses of the environment that runs apply, once the plan is applied
+    /// ([`crate::core::plan::apply_gate`]).
+    pub gate_warnings: Vec<String>,
     /// The providers that could not be read. Their resources are left out of the plan (they
     /// would look absent and be proposed for creation), and when any is, no plan file was
     /// written and nobody was notified.
@@ -162,9 +165,18 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     // DESIGN.md: plan warns about the secrets apply will send that are not set here (apply
     // refuses to start without them).
     let missing_secrets = crate::apply::missing_secrets(&plan, req.secrets);
+    let apply_env = crate::approve::gate::read_settings(req.root)?
+        .apply_environment
+        .unwrap_or_else(|| crate::core::plan::apply_gate::DEFAULT_APPLY_ENVIRONMENT.into());
+    let gate_warnings = crate::core::plan::apply_gate::warnings(
+        &crate::core::lower::lower(&desired),
+        &live,
+        &apply_env,
+    );
     let mut planned = Planned {
         plan,
         missing_secrets,
+        gate_warnings,
         unread,
         notified: Notified::Nothing,
         written: None,

@@ -16,17 +16,34 @@ use anyhow::Context as _;
 use crate::core::desired::Desired;
 use crate::core::envelope::EnvelopeError;
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
-use crate::providers::{Credentials, activation, refresh_all};
+use crate::providers::{Credentials, activation};
 
 /// Live state of everything `desired` manages, read with `creds`, with the activation record
 /// of the repository at `root` laid over it; and the errors of the providers that could not
 /// be read.
+///
+/// GitHub reads are conditional: the ETag cache is loaded from the backend before and stored
+/// after, so a refresh with nothing changed is answered by 304s. A backend that cannot be
+/// opened or read only means no cache (the reads are made in full).
 pub async fn read_live(
     root: &Path,
     desired: &Desired,
     creds: &Credentials,
 ) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
-    activation::with_record(root, refresh_all(desired, creds).await)
+    let backend = crate::backend::Backend::from_env(root).await.ok();
+    let entries = match &backend {
+        Some(b) => b.load_http_cache().await.unwrap_or_default(),
+        None => Default::default(),
+    };
+    let cache = crate::providers::http::EtagCache::from_entries(entries);
+    let http = creds.http().with_etags(cache.clone());
+    let read = crate::providers::refresh_all_with(desired, creds, &http).await;
+    if let Some(b) = &backend
+        && let Err(e) = b.store_http_cache(&cache.entries()).await
+    {
+        tracing::warn!("the HTTP cache was not stored: {e:#}");
+    }
+    activation::with_record(root, read)
 }
 
 /// What `sophia refresh` is asked.

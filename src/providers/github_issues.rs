@@ -2,9 +2,10 @@
 //! comment on a pull request) and `sophia drift --issue` (the drift issue) need. For these
 //! endpoints a pull request is an issue, so its conversation comments are issue comments.
 //!
-//! - `GET /repos/{o}/{r}/issues/{n}/comments?per_page=100&page=…` (every page, oldest first)
+//! - `GET /repos/{o}/{r}/issues/{n}/comments?per_page=100` (every page by `Link: rel="next"`,
+//!   oldest first)
 //! - `POST /repos/{o}/{r}/issues/{n}/comments`, `PATCH /repos/{o}/{r}/issues/comments/{id}`
-//! - `GET /repos/{o}/{r}/issues?state=open&per_page=100&page=…` (pull requests left out)
+//! - `GET /repos/{o}/{r}/issues?state=open&per_page=100` (every page; pull requests left out)
 //! - `POST /repos/{o}/{r}/issues`, `PATCH /repos/{o}/{r}/issues/{n}`
 //!
 //! Sticky comments and issues are found by a hidden HTML comment, the *marker*, on the first
@@ -19,16 +20,6 @@ use serde_json::{Value, json};
 use super::github::GithubProvider;
 use super::http::Retry;
 use super::{Credentials, Http, ProviderError};
-
-const PROVIDER: &str = "github";
-
-/// Items per page: GitHub's maximum, so a pull request with fewer than 100 comments costs
-/// one request.
-const PER_PAGE: usize = 100;
-
-/// Page cap: 100 pages of 100 comments or issues is beyond any real conversation, and stops
-/// a server that never ends its pages from looping forever.
-const MAX_PAGES: usize = 100;
 
 /// A repository, `owner/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -148,14 +139,6 @@ fn issue_of(v: &Value) -> Issue {
     }
 }
 
-fn malformed(what: &str) -> ProviderError {
-    ProviderError::new(
-        PROVIDER,
-        "http-error",
-        format!("{what}: the answer is not a JSON list"),
-    )
-}
-
 impl Issues {
     /// Configured as the GitHub provider is: `GITHUB_TOKEN`, or the GitHub App.
     pub fn new(creds: &Credentials, http: Http) -> Result<Issues, ProviderError> {
@@ -164,31 +147,14 @@ impl Issues {
         })
     }
 
-    /// Every page of a listing, in the server's order.
+    /// Every page of a listing, in the server's order: pages are followed by their
+    /// `Link: rel="next"` header to the end, whatever their length.
     async fn list(
         &self,
         segments: &[&str],
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ProviderError> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut pairs: Vec<(&str, String)> = extra.to_vec();
-            pairs.push(("per_page", PER_PAGE.to_string()));
-            pairs.push(("page", page.to_string()));
-            let body = self
-                .gh
-                .call(Method::GET, segments, &pairs, None, Retry::Idempotent)
-                .await?;
-            let items = body
-                .as_array()
-                .ok_or_else(|| malformed(&format!("GET /{}", segments.join("/"))))?;
-            let n = items.len();
-            out.extend(items.iter().cloned());
-            if n < PER_PAGE {
-                break;
-            }
-        }
-        Ok(out)
+        self.gh.list_all(segments, extra, None).await
     }
 
     /// Every comment of issue or pull request `number`, oldest first.

@@ -404,7 +404,42 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
             }
         }
         ProviderName::Github => {
+            for (org, o) in desired.github.iter().flat_map(|g| g.orgs.iter()) {
+                for name in o.rulesets.keys() {
+                    out.push(Address::GithubOrgRuleset {
+                        org: org.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
             for (repo, r) in desired.github.iter().flat_map(|g| g.repos.iter()) {
+                if r.settings.is_some() || r.topics.is_some() {
+                    out.push(Address::GithubSettings { repo: repo.clone() });
+                }
+                for login in r.collaborators.keys() {
+                    out.push(Address::GithubCollaborator {
+                        repo: repo.clone(),
+                        login: login.clone(),
+                    });
+                }
+                for slug in r.teams.keys() {
+                    out.push(Address::GithubTeam {
+                        repo: repo.clone(),
+                        slug: slug.clone(),
+                    });
+                }
+                for name in r.actions_variables.keys() {
+                    out.push(Address::GithubVariable {
+                        repo: repo.clone(),
+                        name: name.clone(),
+                    });
+                }
+                for name in r.rulesets.keys() {
+                    out.push(Address::GithubRepoRuleset {
+                        repo: repo.clone(),
+                        name: name.clone(),
+                    });
+                }
                 for branch in r.branches.keys() {
                     out.push(Address::GithubProtection {
                         repo: repo.clone(),

@@ -388,6 +388,15 @@ impl Budgets {
         if exhausted { Err(info) } else { Ok(info) }
     }
 
+    /// Gives back the request just counted (a 304, which GitHub does not count).
+    pub fn refund(&mut self, token: &str, now: i64) {
+        if let Some(b) = self.by_token.get_mut(token)
+            && now < b.reset
+        {
+            b.used = b.used.saturating_sub(1);
+        }
+    }
+
     /// The state without counting a request (`GET /rate_limit` is free, as on GitHub).
     pub fn peek(&self, token: &str, limit: u64, now: i64) -> RateInfo {
         match self.by_token.get(token) {
@@ -587,6 +596,13 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if scope == Scope::ReadOnly && provider.is_write(&method, &path, &bytes) {
         return finish(provider.read_only(), entry, Some(rate));
     }
+    if provider == Provider::Github && provider.is_write(&method, &path, &bytes) {
+        let mut writes = shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let limits = &shared.config.github_write_limits;
+        if let Err(refused) = writes.take(&token, limits, std::time::Instant::now()) {
+            return finish(refused, entry, Some(rate));
+        }
+    }
 
     let host = parts
         .headers
@@ -595,13 +611,27 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         .unwrap_or("localhost")
         .to_string();
     parts.extensions.insert(Origin(format!("http://{host}")));
+    let if_none_match = parts.headers.get(header::IF_NONE_MATCH).cloned();
+    let caller_token = token.clone();
     parts.extensions.insert(Caller { token, scope });
     let req = Request::from_parts(parts, Body::from(bytes));
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     if lost {
         // The change is made; its answer never reaches the client.
         entry.handled = Some(resp.status().as_u16());
         return finish(bad_gateway(), entry, None);
+    }
+    let mut rate = rate;
+    if provider == Provider::Github && method == Method::GET && resp.status() == StatusCode::OK {
+        let (not_modified, tagged) = super::etag::entity_tag(resp, if_none_match.as_ref()).await;
+        resp = tagged;
+        if not_modified {
+            // GitHub does not count a 304 against the rate limit.
+            let now = chrono::Utc::now().timestamp();
+            let mut budgets = shared.budgets.lock().unwrap_or_else(|e| e.into_inner());
+            budgets.refund(&caller_token, now);
+            rate = budgets.peek(&caller_token, shared.config.rate_limit, now);
+        }
     }
     finish(resp, entry, Some(rate))
 }

@@ -103,12 +103,14 @@
 #![allow(clippy::result_large_err)]
 
 pub mod env;
+mod etag;
 pub mod faults;
 pub mod fly;
 pub mod gate;
 pub mod github;
 pub mod log;
 pub mod saas;
+pub mod secondary;
 pub mod server;
 pub mod state;
 
@@ -140,6 +142,9 @@ pub struct SandboxConfig {
     /// Keep the request log in memory for [`SandboxHandle::requests`] (tests). `serve` turns
     /// it off so a long-running sandbox does not grow without bound.
     pub memory_log: bool,
+    /// GitHub's secondary limits on content-creating requests per token: (count, window)
+    /// pairs, GitHub's 80 a minute and 500 an hour by default.
+    pub github_write_limits: Vec<(usize, Duration)>,
 }
 
 /// GitHub's primary rate limit for a personal access token: 5,000 requests an hour.
@@ -154,6 +159,7 @@ impl Default for SandboxConfig {
             rate_limit: DEFAULT_RATE_LIMIT,
             log_file: None,
             memory_log: true,
+            github_write_limits: secondary::GITHUB_WRITE_LIMITS.to_vec(),
         }
     }
 }
@@ -164,6 +170,8 @@ pub struct Shared {
     pub log: log::RequestLog,
     pub faults: Mutex<faults::Injector>,
     pub budgets: Mutex<gate::Budgets>,
+    /// Content-creating GitHub requests per token (the secondary limits).
+    pub writes: Mutex<secondary::Writes>,
     pub config: SandboxConfig,
     /// Woken on every state change (machine waits listen to it).
     pub changed: tokio::sync::Notify,
@@ -178,6 +186,7 @@ impl Shared {
             log,
             faults: Mutex::new(faults::Injector::new(&config.faults)),
             budgets: Mutex::new(gate::Budgets::default()),
+            writes: Mutex::new(secondary::Writes::default()),
             config,
             changed: tokio::sync::Notify::new(),
         }))

@@ -744,3 +744,38 @@ fn local_lease_race_between_processes() {
         );
     }
 }
+
+/// The ETag cache of conditional GitHub reads round-trips through both backends (local:
+/// `.infra/cache/http-etags.json`, only in a repository with `.infra/`; PostgreSQL: the
+/// `sophia_http_cache` table, upserted).
+#[tokio::test]
+async fn the_http_cache_is_kept_in_the_local_and_the_postgres_backend() {
+    use sophia::providers::http::CachedAnswer;
+    use std::collections::BTreeMap;
+    let entries = |etag: &str| -> BTreeMap<String, CachedAnswer> {
+        BTreeMap::from([(
+            "GET https://api.github.com/repos/o/r 0011223344556677".to_string(),
+            CachedAnswer {
+                etag: etag.into(),
+                body: r#"{"name":"r"}"#.into(),
+            },
+        )])
+    };
+    let root = tempfile::tempdir().unwrap();
+    let local = Backend::open(root.path(), None).await.unwrap();
+    local.store_http_cache(&entries("W/\"a\"")).await.unwrap();
+    assert!(
+        !root.path().join(".infra").exists(),
+        "no .infra: nothing written"
+    );
+    std::fs::create_dir_all(root.path().join(".infra")).unwrap();
+    local.store_http_cache(&entries("W/\"a\"")).await.unwrap();
+    assert_eq!(local.load_http_cache().await.unwrap(), entries("W/\"a\""));
+
+    let db = TestDb::new().await;
+    let pg = db.backend(root.path()).await;
+    assert!(pg.load_http_cache().await.unwrap().is_empty());
+    pg.store_http_cache(&entries("W/\"a\"")).await.unwrap();
+    pg.store_http_cache(&entries("W/\"b\"")).await.unwrap();
+    assert_eq!(pg.load_http_cache().await.unwrap(), entries("W/\"b\""));
+}

@@ -413,6 +413,7 @@ fn pieces(d: &Desired) -> Vec<Desired> {
         let one = |r: desired::RepoDesired| Desired {
             github: Some(desired::GithubDesired {
                 repos: [(name.clone(), r)].into(),
+                ..Default::default()
             }),
             ..Desired::default()
         };

@@ -972,9 +972,16 @@ mod strategies {
                                 login,
                             })
                             .collect();
-                        (e, EnvironmentDesired { reviewers })
+                        (
+                            e,
+                            EnvironmentDesired {
+                                reviewers,
+                                ..Default::default()
+                            },
+                        )
                     })
                     .collect(),
+                ..Default::default()
             })
     }
 
@@ -1010,7 +1017,10 @@ mod strategies {
                 let mut d = Desired {
                     providers: BTreeMap::new(),
                     fly,
-                    github: repos.map(|repos| GithubDesired { repos }),
+                    github: repos.map(|repos| GithubDesired {
+                        repos,
+                        ..Default::default()
+                    }),
                     context_db: db.map(|(extensions, schemas)| ContextDbDesired {
                         extensions,
                         schemas,

@@ -708,7 +708,7 @@ async fn an_active_provider_without_credentials_is_not_configured_and_the_others
 // ───────────────────────── GitHub's OpenAPI request schemas ─────────────────────────
 
 /// OpenAPI 3.0 `nullable: true` → JSON Schema's `null` type.
-fn to_json_schema(v: &mut Value) {
+pub fn to_json_schema(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for child in m.values_mut() {
@@ -734,7 +734,7 @@ fn to_json_schema(v: &mut Value) {
     }
 }
 
-fn template_matches(template: &str, path: &str) -> bool {
+pub fn template_matches(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.trim_matches('/').split('/').collect();
     let p: Vec<&str> = path.trim_matches('/').split('/').collect();
     t.len() == p.len()

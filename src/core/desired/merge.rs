@@ -93,6 +93,19 @@ pub fn merge(
         }
         if let Some(gh) = d.github {
             let dst = out.github.get_or_insert_with(Default::default);
+            for (org, o) in gh.orgs {
+                let into = dst.orgs.entry(org.clone()).or_default();
+                for (name, rs) in o.rulesets {
+                    if m.define(
+                        format!("github.org.{org}.ruleset.{name}"),
+                        file,
+                        part,
+                        &["github", "orgs", &org, "rulesets", &name],
+                    ) {
+                        into.rulesets.insert(name, rs);
+                    }
+                }
+            }
             for (repo, r) in gh.repos {
                 let base = ["github", "repos", repo.as_str()];
                 let into = dst.repos.entry(repo.clone()).or_default();
@@ -127,6 +140,57 @@ pub fn merge(
                         &segs,
                     ) {
                         into.environments.insert(env, e);
+                    }
+                }
+                if let Some(settings) = r.settings {
+                    let segs = [&base[..], &["settings"]].concat();
+                    if m.define(format!("github.repo.{repo}.settings"), file, part, &segs) {
+                        into.settings = Some(settings);
+                    }
+                }
+                if let Some(topics) = r.topics {
+                    let segs = [&base[..], &["topics"]].concat();
+                    if m.define(format!("github.repo.{repo}.topics"), file, part, &segs) {
+                        into.topics = Some(topics);
+                    }
+                }
+                for (login, p) in r.collaborators {
+                    let segs = [&base[..], &["collaborators", &login]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.collaborator.{login}"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.collaborators.insert(login, p);
+                    }
+                }
+                for (slug, p) in r.teams {
+                    let segs = [&base[..], &["teams", &slug]].concat();
+                    if m.define(format!("github.repo.{repo}.team.{slug}"), file, part, &segs) {
+                        into.teams.insert(slug, p);
+                    }
+                }
+                for (name, v) in r.actions_variables {
+                    let segs = [&base[..], &["actions_variables", &name]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.variable.{name}"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.actions_variables.insert(name, v);
+                    }
+                }
+                for (name, rs) in r.rulesets {
+                    let segs = [&base[..], &["rulesets", &name]].concat();
+                    if m.define(
+                        format!("github.repo.{repo}.ruleset.{name}"),
+                        file,
+                        part,
+                        &segs,
+                    ) {
+                        into.rulesets.insert(name, rs);
                     }
                 }
             }

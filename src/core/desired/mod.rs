@@ -6,14 +6,18 @@
 
 pub mod flyconfig;
 pub mod flytoml;
+pub mod github_repo;
 pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
 mod parse;
+pub mod ruleset;
 pub mod validate;
 
+pub use github_repo::{Permission, RepoSettings};
 pub use model::*;
+pub use ruleset::{OrgDesired, Ruleset};
 
 /// One desired file: its display path (relative to the repository root) and its text.
 #[derive(Debug, Clone)]

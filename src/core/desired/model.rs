@@ -402,6 +402,9 @@ impl Strategy {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GithubDesired {
+    /// Organizations by login (their rulesets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orgs: BTreeMap<String, super::ruleset::OrgDesired>,
     /// Repositories by `owner/repo`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub repos: BTreeMap<String, RepoDesired>,
@@ -417,6 +420,24 @@ pub struct RepoDesired {
     pub actions_secrets: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, EnvironmentDesired>,
+    /// Repository rulesets by name; `null` deletes the ruleset of that name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rulesets: BTreeMap<String, Option<super::ruleset::Ruleset>>,
+    /// Fields of `PATCH /repos/{owner}/{repo}` (merge options, visibility, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<super::github_repo::RepoSettings>,
+    /// The repository's topics, the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    /// Direct collaborators: login → `pull`, `triage`, `push`, `maintain` or `admin`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collaborators: BTreeMap<String, super::github_repo::Permission>,
+    /// Team access: team slug → permission.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub teams: BTreeMap<String, super::github_repo::Permission>,
+    /// Actions variables: name → value (variables are not secrets: values live in desired/).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions_variables: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -536,6 +557,40 @@ pub struct EnvironmentDesired {
     /// Required reviewers of deployments to this environment (at most 6, GitHub's limit).
     #[serde(default)]
     pub reviewers: Vec<Reviewer>,
+    /// Whether the person who started a deployment may not approve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevent_self_review: Option<bool>,
+    /// Minutes a deployment waits before it runs (0 to 43,200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timer: Option<u32>,
+    /// Which branches may deploy: `{protected_branches, custom_branch_policies}` (one of them
+    /// true), or `null` for every branch.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    #[schemars(with = "Option<DeploymentBranchPolicy>")]
+    pub deployment_branch_policy: Option<Option<DeploymentBranchPolicy>>,
+    /// The branch name patterns that may deploy (with `custom_branch_policies: true`), the
+    /// whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_policies: Option<Vec<String>>,
+    /// Environment variables: name → value (not secrets: values live in desired/).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
+    /// Environment secret names that must exist; values come from the environment at apply,
+    /// sealed with the environment's own public key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+}
+
+/// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentBranchPolicy {
+    pub protected_branches: bool,
+    pub custom_branch_policies: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

@@ -25,6 +25,8 @@ pub enum Rule {
     RedisConfigKey,
     PgIdent,
     EnvironmentName,
+    RulesetName,
+    Topic,
     SlackChannel,
     Image,
     RelativePath,
@@ -52,6 +54,8 @@ impl Rule {
             Rule::RedisConfigKey => redis_config_key(s),
             Rule::PgIdent => pg_ident(s),
             Rule::EnvironmentName => environment_name(s),
+            Rule::RulesetName => environment_name(s),
+            Rule::Topic => topic(s),
             Rule::SlackChannel => slack_channel(s),
             Rule::Image => image(s),
             Rule::RelativePath => relative_path(s),
@@ -99,8 +103,16 @@ impl Rule {
                  digit, e.g. `pg_trgm`"
             }
             Rule::EnvironmentName => {
-                "GitHub environment names are 1 to 255 characters without `/` or control \
-                 characters, e.g. `production`"
+                "GitHub environment names are 1 to 255 characters without control characters \
+                 (`/` and spaces are fine), e.g. `production` or `test/env`"
+            }
+            Rule::RulesetName => {
+                "ruleset names are 1 to 255 characters without control characters, e.g. \
+                 `protect-main`"
+            }
+            Rule::Topic => {
+                "GitHub topics are up to 50 lowercase letters, digits and `-`, starting with a \
+                 letter or digit, e.g. `infra`"
             }
             Rule::SlackChannel => "write the channel as `#name` or its ID, e.g. `#infra`",
             Rule::Image => {
@@ -220,7 +232,16 @@ pub fn owner_repo(s: &str) -> Result<(), String> {
 /// them, but they are rare (no repository of Sophia's organization is near one), and quoting
 /// every address instead would change the address format that plans, `--target` and the
 /// journal share.
-pub const ADDRESS_KEYWORDS: [&str; 3] = ["branch", "secret", "environment"];
+pub const ADDRESS_KEYWORDS: [&str; 8] = [
+    "branch",
+    "secret",
+    "environment",
+    "ruleset",
+    "settings",
+    "collaborator",
+    "team",
+    "variable",
+];
 
 pub fn team_slug(s: &str) -> Result<(), String> {
     if s.is_empty() {
@@ -352,14 +373,31 @@ pub fn pg_ident(s: &str) -> Result<(), String> {
     }
 }
 
+/// Every name GitHub accepts for an environment (it creates `test/env`, `QA 2`, `prod.eu`):
+/// 1 to 255 characters, not only spaces, no control characters. Paths carry it as one
+/// percent-encoded segment (`test%2Fenv`), as the providers' HTTP layer builds every path.
 pub fn environment_name(s: &str) -> Result<(), String> {
-    if s.trim().is_empty() || s.len() > MAX_ENV_NAME {
+    if s.trim().is_empty() || s.chars().count() > MAX_ENV_NAME {
         return Err("expected 1 to 255 characters".into());
     }
-    if let Some(ch) = s.chars().find(|c| c.is_control() || *c == '/') {
+    if let Some(ch) = s.chars().find(|c| c.is_control()) {
         return Err(format!("{ch:?} is not allowed"));
     }
     Ok(())
+}
+
+/// A GitHub topic: 1 to 50 of `a-z`, `0-9` and `-`, not starting with `-`.
+pub fn topic(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 50
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("expected 1 to 50 of `a-z`, `0-9` and `-`, not starting with `-`".into())
+    }
 }
 
 pub fn slack_channel(s: &str) -> Result<(), String> {
@@ -491,6 +529,15 @@ mod tests {
         assert!(Rule::ActionsSecretName.check("FLY_API_TOKEN").is_ok());
         assert!(env_key("log_level").is_ok());
         assert!(env_key("LOG-LEVEL").is_err());
+        // GitHub creates all of these (PyGithub's replay data names `test/env`).
+        for ok in ["production", "test/env", "QA 2", "prod.eu", "a/b/c"] {
+            assert!(environment_name(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", "   ", "a\nb", "a\u{7}"] {
+            assert!(environment_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(environment_name(&"e".repeat(255)).is_ok());
+        assert!(environment_name(&"e".repeat(256)).is_err());
     }
 
     #[test]

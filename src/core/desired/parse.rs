@@ -10,6 +10,7 @@ use serde_yaml::Value;
 
 use super::locate::{FileIndex, Pos, display_path, path_key};
 use super::model::*;
+use super::ruleset::OrgDesired;
 use super::{LoadError, Source};
 
 /// The top-level keys of a desired file.
@@ -451,7 +452,20 @@ fn parse_github(ctx: &mut Ctx<'_>, v: Value) -> Option<GithubDesired> {
                     }
                 }
             }
-            _ => ctx.unknown_key(&segs, &["repos"]),
+            "orgs" => {
+                for (name, org) in mapping(ctx, value, &segs).unwrap_or_default() {
+                    let org_segs = vec!["github".into(), "orgs".into(), name.clone()];
+                    let org = if org.is_null() {
+                        Some(OrgDesired::default())
+                    } else {
+                        ctx.de::<OrgDesired>(org, &org_segs)
+                    };
+                    if let Some(org) = org {
+                        github.orgs.insert(name, org);
+                    }
+                }
+            }
+            _ => ctx.unknown_key(&segs, &["orgs", "repos"]),
         }
     }
     Some(github)

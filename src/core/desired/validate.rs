@@ -233,6 +233,8 @@ pub fn validate(d: &Desired, loc: &Locator<'_>) -> Vec<LoadError> {
 const MAX_QDRANT_DIM: u64 = 65_536;
 /// GitHub refuses more than six required reviewers on an environment.
 const MAX_REVIEWERS: usize = 6;
+/// An environment's wait timer is 0 to 43,200 minutes (30 days).
+const MAX_WAIT_TIMER: u32 = 43_200;
 /// GitHub allows 0 to 6 required approving reviews on a branch.
 const MAX_APPROVING_REVIEWS: u32 = 6;
 /// The LLM gateways `sophia` knows how to check (the original router's primary).
@@ -505,9 +507,47 @@ fn check_same_resource(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
 
 fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
     check_same_resource(c, gh);
+    for (org, o) in &gh.orgs {
+        let base = ["github", "orgs", org.as_str()];
+        c.key_name(&base, "organization", Rule::Login);
+        for name in o.rulesets.keys() {
+            c.key_name(
+                &join(&base, &["rulesets", name]),
+                "ruleset name",
+                Rule::RulesetName,
+            );
+        }
+    }
     for (repo, r) in &gh.repos {
         let base = ["github", "repos", repo.as_str()];
         c.key_name(&base, "repository", Rule::OwnerRepo);
+        for name in r.rulesets.keys() {
+            c.key_name(
+                &join(&base, &["rulesets", name]),
+                "ruleset name",
+                Rule::RulesetName,
+            );
+        }
+        for login in r.collaborators.keys() {
+            c.key_name(
+                &join(&base, &["collaborators", login]),
+                "collaborator",
+                Rule::Login,
+            );
+        }
+        for slug in r.teams.keys() {
+            c.key_name(&join(&base, &["teams", slug]), "team slug", Rule::TeamSlug);
+        }
+        for name in r.actions_variables.keys() {
+            c.key_name(
+                &join(&base, &["actions_variables", name]),
+                "Actions variable name",
+                Rule::ActionsSecretName,
+            );
+        }
+        if let Some(topics) = &r.topics {
+            c.list_names(&join(&base, &["topics"]), topics, "topic", Rule::Topic);
+        }
         for (branch, b) in &r.branches {
             c.key_name(
                 &join(&base, &["branches", branch]),
@@ -535,6 +575,26 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                         e.reviewers.len()
                     ),
                     "use a team as a reviewer to cover more people",
+                );
+            }
+            c.list_names(
+                &join(&env_segs, &["secrets"]),
+                &e.secrets,
+                "environment secret name",
+                Rule::ActionsSecretName,
+            );
+            for name in e.variables.keys() {
+                c.key_name(
+                    &join(&env_segs, &["variables", name]),
+                    "environment variable name",
+                    Rule::ActionsSecretName,
+                );
+            }
+            if let Some(w) = e.wait_timer.filter(|w| *w > MAX_WAIT_TIMER) {
+                c.push(
+                    c.loc.value(&[&env_segs[..], &["wait_timer"]].concat()),
+                    format!("environment `{env}` of `{repo}`: wait_timer {w} is out of range"),
+                    format!("GitHub waits 0 to {MAX_WAIT_TIMER} minutes (30 days)"),
                 );
             }
             let mut seen = BTreeSet::new();

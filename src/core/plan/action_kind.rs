@@ -61,6 +61,18 @@ action_kinds! {
     GithubSecretPut = "github.secret.put",
     /// Put an environment and its required reviewers.
     GithubEnvironmentPut = "github.environment.put",
+    /// Create a ruleset (POST) or replace it (PUT by the id its name has).
+    GithubRulesetPut = "github.ruleset.put",
+    /// Delete the ruleset of a name.
+    GithubRulesetDelete = "github.ruleset.delete",
+    /// `PATCH` a repository's settings and `PUT` its topics.
+    GithubSettingsPatch = "github.settings.patch",
+    /// Give a collaborator a permission.
+    GithubCollaboratorPut = "github.collaborator.put",
+    /// Give a team a permission on the repository.
+    GithubTeamPut = "github.team.put",
+    /// Create or update an Actions variable.
+    GithubVariablePut = "github.variable.put",
     /// Activate or pause a provider.
     ProviderActivate = "provider.activate",
     /// `CREATE EXTENSION IF NOT EXISTS`.

@@ -11,10 +11,12 @@
 //!   [`check`]: [`check_actions`], the actions re-derived from a plan's own changes and
 //!   facts (what is signed — and rendered — is what runs).
 //! - [`destructive`]: which changes need the destructive-plan policy's signers, and why.
+//! - [`apply_gate`]: the warnings about the environment that runs apply (its own gate).
 //!
 //! Everything is re-exported here: callers write `crate::core::plan::{Plan, build, …}`.
 
 pub mod action_kind;
+pub mod apply_gate;
 pub mod check;
 pub mod destructive;
 pub mod facts;

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, settings_lines,
+    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, security_note, settings_lines,
 };
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
@@ -287,9 +287,11 @@ fn render_with(
 
 /// ` — **destructive: …**` after a destructive update's address.
 fn destructive_flag(c: &Change) -> String {
-    destructive_note(c)
+    [destructive_note(c), security_note(c)]
+        .into_iter()
+        .flatten()
         .map(|n| format!(" — **{n}**"))
-        .unwrap_or_default()
+        .collect()
 }
 
 fn indent(text: &str, prefix: &str) -> String {

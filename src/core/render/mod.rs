@@ -196,6 +196,28 @@ pub fn destructive_note(change: &Change) -> Option<String> {
     (!reasons.is_empty()).then(|| format!("destructive: {}", reasons.join("; ")))
 }
 
+/// `security-relevant: …` for a change of who may bypass a ruleset (`bypass_actors`), in
+/// every rendering; the plan file's action carries the same paths as `security_relevant`.
+pub fn security_note(change: &Change) -> Option<String> {
+    let paths: Vec<&str> = change
+        .diff
+        .iter()
+        .map(|d| d.path.as_str())
+        .filter(|p| crate::core::github_ruleset::is_security_relevant(p))
+        .collect();
+    let ruleset = matches!(
+        change.address,
+        crate::core::address::Address::GithubRepoRuleset { .. }
+            | crate::core::address::Address::GithubOrgRuleset { .. }
+    );
+    (ruleset && !paths.is_empty()).then(|| {
+        format!(
+            "security-relevant: changes who may bypass this ruleset ({})",
+            paths.join(", ")
+        )
+    })
+}
+
 /// The heading of the settings section of the renderings.
 pub const SETTINGS_HEADING: &str =
     "Settings the actions also run with (from desired/, not diffed above):";

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
     Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, destructive_note,
-    settings_lines,
+    security_note, settings_lines,
 };
 
 const GREEN: &str = "32";
@@ -117,6 +117,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 )
             );
             if let Some(note) = destructive_note(change) {
+                let _ = writeln!(out, "  {}", paint(color, RED, &format!("# {note}")));
+            }
+            if let Some(note) = security_note(change) {
                 let _ = writeln!(out, "  {}", paint(color, RED, &format!("# {note}")));
             }
             let _ = writeln!(

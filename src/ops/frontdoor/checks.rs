@@ -84,6 +84,10 @@ pub fn check(spec: &OpSpec, app: Option<&str>, payload: &Payload) -> Result<(), 
                 rule("repo", repo, Rule::OwnerRepo)?;
             }
         }
+        Payload::GithubRules(p) => {
+            rule("repo", &p.repo, Rule::OwnerRepo)?;
+            rule("branch", &p.branch, Rule::Branch)?;
+        }
         _ => {}
     }
     Ok(())

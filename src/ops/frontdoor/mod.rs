@@ -258,6 +258,7 @@ fn payload_json(payload: &Payload) -> Value {
             Some(r) => json!({ "repo": r }),
             None => json!({}),
         },
+        Payload::GithubRules(p) => json!({ "repo": p.repo, "branch": p.branch }),
         Payload::DbQuery(p) => {
             let mut v = json!({ "sql": p.sql });
             if let Some(ms) = p.timeout_ms {

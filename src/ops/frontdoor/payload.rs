@@ -94,6 +94,13 @@ pub const OPS: &[OpSpec] = &[
         r#"{"repo"?: "owner/repo"}"#,
     ),
     op(
+        "github",
+        "rules",
+        false,
+        false,
+        r#"{"repo": "owner/repo", "branch": string}"#,
+    ),
+    op(
         "research",
         "search",
         false,
@@ -260,6 +267,14 @@ pub struct GithubAudit {
     pub repo: Option<String>,
 }
 
+/// `github rules`: the effective rules of a branch (`--repo R --branch B`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubRules {
+    pub repo: String,
+    pub branch: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResearchSearch {
@@ -297,6 +312,7 @@ pub enum Payload {
     RouteTest(RouteTest),
     GithubProtect(GithubProtect),
     GithubAudit(GithubAudit),
+    GithubRules(GithubRules),
     ResearchSearch(ResearchSearch),
     DbQuery(DbQuery),
     RedisInfo(RedisInfo),
@@ -380,6 +396,7 @@ impl OpSpec {
                 Payload::GithubProtect(p)
             }
             ("github", "audit") => Payload::GithubAudit(self.de(text)?),
+            ("github", "rules") => Payload::GithubRules(self.de(text)?),
             ("research", "search") => {
                 let p: ResearchSearch = self.de(text)?;
                 let n = p.query.trim().chars().count();

@@ -5,14 +5,28 @@
 //! Refresh reads (GET only, beyond the token exchange):
 //! - `…branch.<b>.protection` ← `GET …/branches/{b}/protection`, normalized to the PUT body
 //!   shape ([`github_protection::normalize`]); 404 → absent.
-//! - `…secret.<N>` ← `GET …/actions/secrets?per_page=100&page=…` (every page, once per
-//!   repository) → `{}` when listed.
-//! - `…environment.<e>` ← `GET …/environments/{e}` → `{"reviewers": [{type, login}]}`.
+//! - `…secret.<N>` ← `GET …/actions/secrets?per_page=100` (every page, by the `Link`
+//!   header, once per repository) → `{}` when listed.
+//! - `…environment.<e>` ← `GET …/environments/{e}` → `{reviewers: [{type, login}],
+//!   prevent_self_review, wait_timer, deployment_branch_policy}` ([`environment_of`]).
+//!
+//! - `…settings`, `…collaborator.<login>`, `…team.<slug>`, `…variable.<NAME>` ← the
+//!   repository, and one listing per repository and kind ([`access`]).
+//! - `…ruleset.<name>` (organization or repository) ← the scope's listing (name → id), then
+//!   `GET …/rulesets/{id}`, normalized ([`rulesets`]).
 //!
 //! Actions: `github.protection.put`, `github.protection.delete`, `github.secret.put`,
-//! `github.environment.put`. Read-only operation: `audit` (secret names only).
+//! `github.environment.put`, `github.ruleset.put`, `github.ruleset.delete`. Read-only
+//! operations: `audit` (secret names only), `rules` (the effective rules of a branch).
 
+mod access;
 mod auth;
+mod environments;
+mod pages;
+mod rulesets;
+
+pub use environments::environment_of;
+pub use pages::next_link;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,19 +47,14 @@ const PROVIDER: &str = "github";
 /// The REST API version every request pins (GitHub's current stable version).
 pub const API_VERSION: &str = "2022-11-28";
 
-/// Secrets listed per page: GitHub's maximum, so most repositories need one request.
-const PER_PAGE: usize = 100;
-
-/// Page cap of the secrets listing: 100 pages of 100 is far beyond any real repository and
-/// stops a server that never ends its pages from looping forever.
-const MAX_PAGES: usize = 100;
-
 /// The GitHub provider.
 #[derive(Debug, Clone)]
 pub struct GithubProvider {
     http: Http,
     base: Url,
     auth: Auth,
+    /// Content-creating requests wait here ([`http::pace`]).
+    pacer: std::sync::Arc<http::pace::Pacer>,
 }
 
 /// `owner/repo` → (`owner`, `repo`).
@@ -71,11 +80,34 @@ impl GithubProvider {
         )
         .map_err(|e| ProviderError::new(PROVIDER, "invalid-input", e.to_string()))?;
         let auth = Auth::from_creds(creds)?;
-        Ok(GithubProvider { http, base, auth })
+        let limits = match creds.get("SOPHIA_GITHUB_WRITE_LIMITS") {
+            None => http::pace::DEFAULT_LIMITS.to_vec(),
+            Some(text) => http::pace::parse_limits(text).ok_or_else(|| {
+                ProviderError::new(
+                    PROVIDER,
+                    "invalid-input",
+                    "`SOPHIA_GITHUB_WRITE_LIMITS` is not `count/seconds,…` (e.g. `80/60,500/3600`)",
+                )
+            })?,
+        };
+        let pacer = http::pace::Pacer::shared(base.as_str(), limits);
+        Ok(GithubProvider {
+            http,
+            base,
+            auth,
+            pacer,
+        })
     }
 
     fn base_req(&self, method: Method, segments: &[&str]) -> Req {
-        Req::new(method, http::url(&self.base, segments))
+        self.base_req_at(method, http::url(&self.base, segments))
+    }
+
+    fn base_req_at(&self, method: Method, url: Url) -> Req {
+        // Every GET is conditional: a refresh with nothing changed is answered by 304s,
+        // which GitHub does not count against the rate limit.
+        Req::new(method, url)
+            .conditional()
             .header(
                 ACCEPT,
                 HeaderValue::from_static("application/vnd.github+json"),
@@ -98,7 +130,25 @@ impl GithubProvider {
             .header(AUTHORIZATION, authorization))
     }
 
+    /// A request to a full URL of this API (a `Link` header's next page).
+    async fn req_at(&self, method: Method, url: Url) -> Result<Req, ProviderError> {
+        let authorization = self
+            .auth
+            .header(&self.http, |method, segments| {
+                self.base_req(method, segments)
+            })
+            .await?;
+        Ok(self
+            .base_req_at(method, url)
+            .header(AUTHORIZATION, authorization))
+    }
+
     async fn send(&self, req: Req) -> Result<http::Resp, ProviderError> {
+        let req = if matches!(req.method, Method::GET | Method::HEAD) {
+            req
+        } else {
+            req.paced(self.pacer.clone())
+        };
         self.http
             .send(req)
             .await
@@ -184,39 +234,18 @@ impl GithubProvider {
     /// Every Actions secret name of a repository (all pages), sorted.
     pub async fn secret_names(&self, repo: &str) -> Result<Vec<String>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
-        let mut names = BTreeSet::new();
-        for page in 1..=MAX_PAGES {
-            let mut req = self
-                .req(Method::GET, &["repos", owner, name, "actions", "secrets"])
-                .await?;
-            req.url
-                .set_query(Some(&format!("per_page={PER_PAGE}&page={page}")));
-            let body = self.send_ok(req).await?;
-            let items = body
-                .get("secrets")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            names.extend(
-                items
-                    .iter()
-                    .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string)),
-            );
-            let total = body.get("total_count").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if items.len() < PER_PAGE || names.len() >= total {
-                break;
-            }
-        }
+        let items = self
+            .list_all(
+                &["repos", owner, name, "actions", "secrets"],
+                &[],
+                Some("secrets"),
+            )
+            .await?;
+        let names: BTreeSet<String> = items
+            .iter()
+            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
         Ok(names.into_iter().collect())
-    }
-
-    /// An environment's required reviewers, `None` when the environment does not exist.
-    async fn environment(&self, repo: &str, env: &str) -> Result<Option<Value>, ProviderError> {
-        let (owner, name) = split_repo(repo)?;
-        Ok(self
-            .get_opt(&["repos", owner, name, "environments", env])
-            .await?
-            .map(|e| json!({ "reviewers": reviewers_of(&e).into_iter().map(|(t, l, _)| json!({"type": t, "login": l})).collect::<Vec<_>>() })))
     }
 
     /// Read the normalized object of each GitHub address.
@@ -238,8 +267,39 @@ impl GithubProvider {
             })
             .collect();
         let listings = &listings;
+        // Rulesets: one listing (name → id) per organization or repository.
+        let ruleset_ids: BTreeMap<rulesets::Scope, tokio::sync::OnceCell<BTreeMap<String, i64>>> =
+            addresses
+                .iter()
+                .filter_map(|a| rulesets::Scope::of(a).ok())
+                .map(|(scope, _)| (scope, tokio::sync::OnceCell::new()))
+                .collect();
+        let ruleset_ids = &ruleset_ids;
+        // Collaborators, teams and variables: one listing per repository and kind.
+        let listings_by: access::Cells = addresses
+            .iter()
+            .filter_map(access::Listing::of)
+            .map(|k| (k, tokio::sync::OnceCell::new()))
+            .collect();
+        let listings_by = &listings_by;
         refresh_each(&self.http, addresses, |a| async move {
             match a {
+                Address::GithubSettings { repo } => self.settings(repo).await,
+                Address::GithubCollaborator { login: key, .. }
+                | Address::GithubTeam { slug: key, .. }
+                | Address::GithubVariable { name: key, .. } => {
+                    self.listed(listings_by, a, key).await
+                }
+                Address::GithubOrgRuleset { .. } | Address::GithubRepoRuleset { .. } => {
+                    let (scope, name) = rulesets::Scope::of(a)?;
+                    let ids = ruleset_ids[&scope]
+                        .get_or_try_init(|| self.ruleset_ids(&scope))
+                        .await?;
+                    match ids.get(name) {
+                        Some(id) => self.ruleset(&scope, *id).await,
+                        None => Ok(None),
+                    }
+                }
                 Address::GithubProtection { repo, branch } => self.protection(repo, branch).await,
                 Address::GithubSecret { repo, name } => {
                     let names = listings[repo.as_str()]
@@ -278,7 +338,28 @@ impl GithubProvider {
                 self.put_secret(repo, name, secrets).await
             }
             (ActionKind::GithubEnvironmentPut, Address::GithubEnvironment { repo, env }) => {
-                self.put_environment(repo, env, &action.params).await
+                self.put_environment(repo, env, &action.params, secrets)
+                    .await
+            }
+            (
+                ActionKind::GithubRulesetPut,
+                a @ (Address::GithubOrgRuleset { .. } | Address::GithubRepoRuleset { .. }),
+            ) => self.put_ruleset(a, &action.params).await,
+            (
+                ActionKind::GithubRulesetDelete,
+                a @ (Address::GithubOrgRuleset { .. } | Address::GithubRepoRuleset { .. }),
+            ) => self.delete_ruleset(a).await,
+            (ActionKind::GithubSettingsPatch, Address::GithubSettings { repo }) => {
+                self.patch_settings(repo, &action.params).await
+            }
+            (ActionKind::GithubCollaboratorPut, Address::GithubCollaborator { repo, login }) => {
+                self.put_collaborator(repo, login, &action.params).await
+            }
+            (ActionKind::GithubTeamPut, Address::GithubTeam { repo, slug }) => {
+                self.put_team(repo, slug, &action.params).await
+            }
+            (ActionKind::GithubVariablePut, Address::GithubVariable { repo, name }) => {
+                self.put_variable(repo, name, &action.params).await
             }
             (kind, address) => Err(ProviderError::new(
                 PROVIDER,
@@ -365,10 +446,13 @@ impl GithubProvider {
                 .await?,
             )
             .await?;
-        let key_id = key
-            .get("key_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let key_id = key_id_of(&key).ok_or_else(|| {
+            ProviderError::new(
+                PROVIDER,
+                "http-error",
+                "GET …/actions/secrets/public-key: the answer has no `key_id`",
+            )
+        })?;
         let encrypted = seal(
             key.get("key").and_then(Value::as_str).unwrap_or_default(),
             &value,
@@ -385,75 +469,6 @@ impl GithubProvider {
         Ok(ActionOutcome::success(
             format!("set Actions secret {secret} of {repo}"),
             vec![json!({"repo": repo, "secret": secret})],
-        ))
-    }
-
-    /// Create or update an environment with its required reviewers (`params.reviewers`:
-    /// `[{type, login}]`). Ids come from the environment's current reviewers, else from
-    /// `GET /users/{login}` or `GET /orgs/{owner}/teams/{slug}`. Idempotent.
-    async fn put_environment(
-        &self,
-        repo: &str,
-        env: &str,
-        params: &Value,
-    ) -> Result<ActionOutcome, ProviderError> {
-        let (owner, name) = split_repo(repo)?;
-        let wanted: Vec<(String, String)> = params
-            .get("reviewers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                Some((
-                    r.get("type")?.as_str()?.to_string(),
-                    r.get("login")?.as_str()?.to_string(),
-                ))
-            })
-            .collect();
-        let current = self
-            .get_opt(&["repos", owner, name, "environments", env])
-            .await?;
-        let known: BTreeMap<(String, String), i64> = current
-            .as_ref()
-            .map(reviewers_of)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(t, l, id)| id.map(|id| ((t, l), id)))
-            .collect();
-        let mut reviewers = Vec::new();
-        for (kind, login) in &wanted {
-            let id = match known.get(&(kind.clone(), login.clone())) {
-                Some(id) => *id,
-                None => {
-                    let path: Vec<&str> = if kind == "Team" {
-                        vec!["orgs", owner, "teams", login]
-                    } else {
-                        vec!["users", login]
-                    };
-                    let who = self.send_ok(self.req(Method::GET, &path).await?).await?;
-                    who.get("id").and_then(Value::as_i64).ok_or_else(|| {
-                        ProviderError::new(
-                            PROVIDER,
-                            "http-error",
-                            format!("GET /{}: no `id` in the answer", path.join("/")),
-                        )
-                    })?
-                }
-            };
-            reviewers.push(json!({ "type": kind, "id": id }));
-        }
-        let req = self
-            .req(Method::PUT, &["repos", owner, name, "environments", env])
-            .await?
-            .json(json!({ "reviewers": reviewers }));
-        self.send_ok(req).await?;
-        Ok(ActionOutcome::success(
-            format!(
-                "environment `{env}` of {repo}: {} reviewer(s)",
-                wanted.len()
-            ),
-            vec![json!({"repo": repo, "environment": env,
-                        "reviewers": wanted.iter().map(|(t, l)| json!({"type": t, "login": l})).collect::<Vec<_>>()})],
         ))
     }
 
@@ -503,10 +518,24 @@ impl GithubProvider {
                     vec![json!({ "repo": repo, "secrets": names })],
                 ))
             }
+            "rules" => {
+                let field = |key: &str| {
+                    payload.get(key).and_then(Value::as_str).ok_or_else(|| {
+                        ProviderError::new(
+                            PROVIDER,
+                            "invalid-input",
+                            format!(
+                                "`github rules` needs `{key}` in its payload (`--repo OWNER/REPO --branch BRANCH`)"
+                            ),
+                        )
+                    })
+                };
+                self.branch_rules(field("repo")?, field("branch")?).await
+            }
             other => Err(ProviderError::new(
                 PROVIDER,
                 "invalid-input",
-                format!("unknown GitHub operation `{other}` (expected audit)"),
+                format!("unknown GitHub operation `{other}` (expected audit or rules)"),
             )),
         }
     }
@@ -523,35 +552,14 @@ fn desired_protection(params: &Value) -> Value {
         .unwrap_or_else(|| params.clone())
 }
 
-/// `[{type, reviewer: {login|slug, id}}]` of an environment's `required_reviewers` rule →
-/// sorted `(type, login-or-slug, id)`.
-fn reviewers_of(env: &Value) -> Vec<(String, String, Option<i64>)> {
-    let mut out: Vec<(String, String, Option<i64>)> = env
-        .get("protection_rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|r| r.get("type").and_then(Value::as_str) == Some("required_reviewers"))
-        .flat_map(|r| {
-            r.get("reviewers")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|r| {
-            let kind = r.get("type")?.as_str()?.to_string();
-            let who = r.get("reviewer")?;
-            let login = who
-                .get("login")
-                .or_else(|| who.get("slug"))?
-                .as_str()?
-                .to_string();
-            Some((kind, login, who.get("id").and_then(Value::as_i64)))
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+/// The `key_id` of a public-key answer, as the secret PUT sends it (a string): github.com
+/// answers a string, GitHub Enterprise Server a number (`"key_id": 568250167242549743`).
+pub fn key_id_of(key: &Value) -> Option<String> {
+    match key.get("key_id")? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// A libsodium sealed box of `value` for the base64 X25519 `public_key`, base64-encoded.
@@ -594,20 +602,14 @@ mod tests {
     }
 
     #[test]
-    fn reviewers_read_logins_and_slugs_sorted() {
-        let env = json!({"protection_rules": [
-            {"type": "wait_timer", "wait_timer": 5},
-            {"type": "required_reviewers", "reviewers": [
-                {"type": "User", "reviewer": {"login": "zed", "id": 2}},
-                {"type": "Team", "reviewer": {"slug": "ops", "id": 7}},
-            ]}
-        ]});
-        assert_eq!(
-            reviewers_of(&env),
-            vec![
-                ("Team".into(), "ops".into(), Some(7)),
-                ("User".into(), "zed".into(), Some(2))
-            ]
-        );
+    fn key_ids_are_strings_or_numbers() {
+        // GitHub's OpenAPI example of `GET …/actions/secrets/public-key` (a string).
+        let dotcom = json!({"key": "2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvv1234", "key_id": "012345678912345678"});
+        assert_eq!(key_id_of(&dotcom).as_deref(), Some("012345678912345678"));
+        // GitHub Enterprise Server answers a number; the PUT still sends it as a string.
+        let ghes = json!({"key": "2Sg8iYjAxxmI2LvUXpJjkYrMxURPc8r+dB7TJyvv1234", "key_id": 568250167242549743u64});
+        assert_eq!(key_id_of(&ghes).as_deref(), Some("568250167242549743"));
+        assert_eq!(key_id_of(&json!({"key": "k"})), None);
+        assert_eq!(key_id_of(&json!({"key_id": ""})), None);
     }
 }

@@ -29,8 +29,11 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use tokio::sync::Semaphore;
 
+mod etags;
+pub mod pace;
 mod retry;
 
+pub use etags::{CachedAnswer, EtagCache};
 pub use retry::{Retry, RetryPolicy, rate_limit_wait};
 
 /// Time to establish a TCP + TLS connection. Ten seconds is far above any healthy handshake
@@ -66,6 +69,10 @@ pub struct Req {
     /// This request's own attempt timeout (e.g. a call that waits on purpose); `None` for the
     /// policy's [`RetryPolicy::attempt_timeout`].
     pub timeout: Option<Duration>,
+    /// A GET that takes part in the layer's [`EtagCache`], when it has one.
+    pub conditional: bool,
+    /// Wait for this pacer before each attempt (content-creating GitHub requests).
+    pub pace: Option<Arc<pace::Pacer>>,
 }
 
 impl Req {
@@ -82,7 +89,21 @@ impl Req {
             body: None,
             retry,
             timeout: None,
+            conditional: false,
+            pace: None,
         }
+    }
+
+    /// Wait for `pacer` before each attempt (see [`pace`]).
+    pub fn paced(mut self, pacer: Arc<pace::Pacer>) -> Req {
+        self.pace = Some(pacer);
+        self
+    }
+
+    /// Take part in the ETag cache (a GET whose answer may be reused on 304).
+    pub fn conditional(mut self) -> Req {
+        self.conditional = self.method == Method::GET;
+        self
     }
 
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Req {
@@ -256,6 +277,7 @@ pub struct Http {
     global: Arc<Semaphore>,
     max_concurrency: usize,
     recorder: Option<Recorder>,
+    etags: Option<EtagCache>,
 }
 
 /// One request as sent (method, path without the query string, JSON body).
@@ -324,7 +346,14 @@ impl Http {
             global: Arc::new(Semaphore::new(max_concurrency)),
             max_concurrency,
             recorder: None,
+            etags: None,
         }
+    }
+
+    /// This layer, sending conditional GETs against `cache` (see [`EtagCache`]).
+    pub fn with_etags(mut self, cache: EtagCache) -> Http {
+        self.etags = Some(cache);
+        self
     }
 
     /// This layer, also recording every request it sends (see [`Recorder`]).
@@ -346,12 +375,43 @@ impl Http {
     /// Send with the retry policy. Returns the final response (any status that is not
     /// retried, including 4xx the caller interprets, such as 404) or the error.
     pub async fn send(&self, req: Req) -> Result<Resp, HttpError> {
+        let Some(cache) = self.etags.as_ref().filter(|_| req.conditional) else {
+            return self.send_plain(req).await;
+        };
+        let key = EtagCache::key(&req);
+        let cached = cache.get(&key);
+        let mut req = req;
+        if let Some(c) = &cached
+            && let Ok(v) = HeaderValue::from_str(&c.etag)
+        {
+            req.headers.push((reqwest::header::IF_NONE_MATCH, v));
+        }
+        let mut resp = self.send_plain(req).await?;
+        match (resp.status, cached) {
+            (StatusCode::NOT_MODIFIED, Some(c)) => {
+                resp.status = StatusCode::OK;
+                resp.body = c.body.into_bytes();
+            }
+            (StatusCode::OK, _) => {
+                if let Some(etag) = resp.headers.get(reqwest::header::ETAG) {
+                    cache.put(key, etag, &resp.body);
+                }
+            }
+            _ => {}
+        }
+        Ok(resp)
+    }
+
+    async fn send_plain(&self, req: Req) -> Result<Resp, HttpError> {
         let what = req.what();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let outcome = {
                 let _global = self.global.acquire().await.expect("never closed");
+                if let Some(p) = &req.pace {
+                    p.wait().await;
+                }
                 self.attempt(&req, &what).await
             };
             match outcome {

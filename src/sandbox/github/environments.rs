@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::extract::{ApiRoot, OptionalJsonBody, Refusal, Reply, RepoItem, RepoPath};
+use super::extract::{ApiRoot, JsonBody, OptionalJsonBody, Refusal, Reply, RepoItem, RepoPath};
 use super::pages::Page;
 use super::users::{team_json, user_json};
 use crate::sandbox::Shared;
@@ -77,7 +77,12 @@ fn environment_json(
         "node_id": format!("EN_kwDO{}", e.id),
         "name": e.name,
         "url": format!("{api}/repos/{full}/environments/{}", e.name),
-        "html_url": format!("https://github.com/{full}/deployments/activity_log?environments_filter={}", e.name),
+        // As GitHub: the API `url` holds the name as is (`…/environments/test/env`), the
+        // `html_url` query percent-encodes it (`environments_filter=test%2Fenv`).
+        "html_url": format!(
+            "https://github.com/{full}/deployments/activity_log?environments_filter={}",
+            form_urlencoded::byte_serialize(e.name.as_bytes()).collect::<String>()
+        ),
         "created_at": e.created_at,
         "updated_at": e.updated_at,
         "can_admins_bypass": true,
@@ -237,6 +242,9 @@ pub async fn put_environment(
             prevent_self_review: false,
             reviewers: Vec::new(),
             deployment_branch_policy: None,
+            branch_policies: Vec::new(),
+            variables: std::collections::BTreeMap::new(),
+            secrets: std::collections::BTreeMap::new(),
         });
     change.apply(e);
     e.updated_at = now;
@@ -255,4 +263,260 @@ pub async fn delete_environment(
         .remove(&env)
         .ok_or(Refusal::NotFound)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ───────────── deployment branch policies and environment variables ─────────────
+
+/// `GET …/environments/{env}/deployment-branch-policies`.
+pub async fn list_branch_policies(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .branch_policies
+        .iter()
+        .map(|(id, name)| json!({ "id": id, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{id}"), "name": name, "type": "branch" }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "branch_policies": items })))
+}
+
+fn env_of<'w>(
+    world: &'w World,
+    owner: &str,
+    repo: &str,
+    env: &str,
+) -> Result<&'w Environment, Refusal> {
+    world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .and_then(|r| r.environments.get(env))
+        .ok_or(Refusal::NotFound)
+}
+
+fn env_mut<'w>(
+    world: &'w mut World,
+    owner: &str,
+    repo: &str,
+    env: &str,
+) -> Result<&'w mut Environment, Refusal> {
+    world
+        .github
+        .repos
+        .get_mut(&format!("{owner}/{repo}"))
+        .and_then(|r| r.environments.get_mut(env))
+        .ok_or(Refusal::NotFound)
+}
+
+/// `POST …/deployment-branch-policies` `{name, type?}`: only when the environment allows
+/// custom branch policies (GitHub answers 404 otherwise); a name is unique (303 in GitHub,
+/// 422 here).
+pub async fn create_branch_policy(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let id = world.next_id();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let custom = e
+        .deployment_branch_policy
+        .as_ref()
+        .and_then(|p| p.get("custom_branch_policies"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !custom {
+        return Err(Refusal::NotFound);
+    }
+    let Some(name) = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    else {
+        return Err(Refusal::invalid("\"name\" wasn't supplied."));
+    };
+    if e.branch_policies.iter().any(|(_, n)| n == name) {
+        return Err(Refusal::invalid_field(
+            "DeploymentBranchPolicy",
+            "name",
+            "already_exists",
+            "Name has already been taken",
+        ));
+    }
+    e.branch_policies.push((id, name.to_string()));
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "id": id, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{id}"), "name": name, "type": "branch" }),
+    ))
+}
+
+pub async fn delete_branch_policy(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, id)): Path<(String, String, String, u64)>,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let before = e.branch_policies.len();
+    e.branch_policies.retain(|(i, _)| *i != id);
+    if e.branch_policies.len() == before {
+        return Err(Refusal::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET …/environments/{env}/variables`.
+pub async fn list_env_variables(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .variables
+        .iter()
+        .map(|(n, (v, c, u))| json!({ "name": n, "value": v, "created_at": c, "updated_at": u }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "variables": items })))
+}
+
+/// `POST …/environments/{env}/variables` `{name, value}`: 201, 409 when it exists.
+pub async fn create_env_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let (Some(name), Some(value)) = (
+        body.get("name").and_then(Value::as_str),
+        body.get("value").and_then(Value::as_str),
+    ) else {
+        return Err(Refusal::invalid(
+            "\"name\" and \"value\" are required strings.",
+        ));
+    };
+    let name = name.to_ascii_uppercase();
+    if e.variables.contains_key(&name) {
+        return Err(Refusal::Message(StatusCode::CONFLICT, "Already exists"));
+    }
+    e.variables.insert(name, (value.to_string(), now(), now()));
+    Ok(json_response(StatusCode::CREATED, json!({})))
+}
+
+/// `PATCH …/environments/{env}/variables/{name}` `{value}`: 204.
+pub async fn update_env_variable(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, name)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let v = e
+        .variables
+        .get_mut(&name.to_ascii_uppercase())
+        .ok_or(Refusal::NotFound)?;
+    if let Some(value) = body.get("value").and_then(Value::as_str) {
+        v.0 = value.to_string();
+    }
+    v.2 = now();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET …/environments/{env}/secrets`: names and times, never values.
+pub async fn list_env_secrets(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+    page: Page,
+) -> Reply {
+    let world = shared.world();
+    let e = env_of(&world, &owner, &repo, &env)?;
+    let all: Vec<Value> = e
+        .secrets
+        .iter()
+        .map(|(n, (c, u))| json!({ "name": n, "created_at": c, "updated_at": u }))
+        .collect();
+    let total = all.len();
+    let (items, link) = page.of(all);
+    Ok(link.respond(json!({ "total_count": total, "secrets": items })))
+}
+
+/// `GET …/environments/{env}/secrets/public-key`: the environment's key (the sandbox gives
+/// each environment of a repository the repository's key pair, under the environment's path).
+pub async fn env_public_key(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env)): Path<(String, String, String)>,
+) -> Reply {
+    use base64::Engine as _;
+    let world = shared.world();
+    env_of(&world, &owner, &repo, &env)?;
+    let r = world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .ok_or(Refusal::NotFound)?;
+    let key = base64::engine::general_purpose::STANDARD.encode(r.key.public_key().as_bytes());
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "key_id": r.key_id, "key": key }),
+    ))
+}
+
+/// `PUT …/environments/{env}/secrets/{name}` `{encrypted_value, key_id}`: the sealed box must
+/// open with the environment's key; 201 created, 204 updated.
+pub async fn put_env_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, name)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    use base64::Engine as _;
+    let (Some(encrypted), Some(key_id)) = (
+        body.get("encrypted_value").and_then(Value::as_str),
+        body.get("key_id").and_then(Value::as_str),
+    ) else {
+        return Err(Refusal::invalid(
+            "\"encrypted_value\" and \"key_id\" are required.",
+        ));
+    };
+    let mut world = shared.world();
+    let r = world
+        .github
+        .repos
+        .get(&format!("{owner}/{repo}"))
+        .ok_or(Refusal::NotFound)?;
+    let opens = key_id == r.key_id
+        && base64::engine::general_purpose::STANDARD
+            .decode(encrypted)
+            .ok()
+            .and_then(|sealed| r.key.unseal(&sealed).ok())
+            .is_some();
+    if !opens {
+        return Err(Refusal::invalid_field(
+            "Secret",
+            "encrypted_value",
+            "invalid",
+            "encrypted_value is not a sealed box for this environment's public key",
+        ));
+    }
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    let created = !e.secrets.contains_key(&name);
+    let at = now();
+    let first = e
+        .secrets
+        .get(&name)
+        .map(|(c, _)| c.clone())
+        .unwrap_or(at.clone());
+    e.secrets.insert(name, (first, at));
+    Ok(if created {
+        json_response(StatusCode::CREATED, json!({}))
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
 }

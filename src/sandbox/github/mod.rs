@@ -17,6 +17,8 @@
 //! # Code map
 //!
 //! One file per resource, each with its handlers and the shapes it serves: [`repos`],
+//! [`rulesets`] (organization and repository rulesets, the rules of a branch), [`access`]
+//! (settings, topics, collaborators, teams, Actions variables),
 //! [`protection`], [`secrets`], [`environments`], [`issues`], [`comments`], [`users`] (users,
 //! organizations, teams), [`app`] (the GitHub App and installation tokens), [`rate_limit`].
 //! What they share is in [`extract`] (the repository in the path, the JSON body, the API root,
@@ -31,6 +33,7 @@ use axum::routing::{get, post};
 
 use super::Shared;
 
+mod access;
 mod app;
 mod comments;
 mod environments;
@@ -40,6 +43,7 @@ mod pages;
 mod protection;
 mod rate_limit;
 mod repos;
+mod rulesets;
 mod secrets;
 mod users;
 
@@ -56,7 +60,63 @@ pub fn router() -> Router<Arc<Shared>> {
             "/app/installations/{id}/access_tokens",
             post(app::installation_token),
         )
-        .route("/repos/{owner}/{repo}", get(repos::get_repo))
+        .route(
+            "/repos/{owner}/{repo}",
+            get(repos::get_repo).patch(access::patch_repo),
+        )
+        .route(
+            "/repos/{owner}/{repo}/topics",
+            get(access::get_topics).put(access::put_topics),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators",
+            get(access::list_collaborators),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{username}",
+            get(access::get_collaborator)
+                .put(access::put_collaborator)
+                .delete(access::delete_collaborator),
+        )
+        .route("/repos/{owner}/{repo}/teams", get(access::list_teams))
+        .route(
+            "/orgs/{org}/teams/{slug}/repos/{owner}/{repo}",
+            axum::routing::put(access::put_team_repo).delete(access::delete_team_repo),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/variables",
+            get(access::list_variables).post(access::create_variable),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/variables/{name}",
+            get(access::get_variable)
+                .patch(access::update_variable)
+                .delete(access::delete_variable),
+        )
+        .route(
+            "/orgs/{org}/rulesets",
+            get(rulesets::list_org).post(rulesets::create_org),
+        )
+        .route(
+            "/orgs/{org}/rulesets/{id}",
+            get(rulesets::get_org)
+                .put(rulesets::update_org)
+                .delete(rulesets::delete_org),
+        )
+        .route(
+            "/repos/{owner}/{repo}/rulesets",
+            get(rulesets::list_repo).post(rulesets::create_repo),
+        )
+        .route(
+            "/repos/{owner}/{repo}/rulesets/{id}",
+            get(rulesets::get_repo)
+                .put(rulesets::update_repo)
+                .delete(rulesets::delete_repo),
+        )
+        .route(
+            "/repos/{owner}/{repo}/rules/branches/{branch}",
+            get(rulesets::branch_rules),
+        )
         .route(
             "/repos/{owner}/{repo}/branches/{branch}/protection",
             get(protection::get_protection)
@@ -80,6 +140,34 @@ pub fn router() -> Router<Arc<Shared>> {
         .route(
             "/repos/{owner}/{repo}/environments",
             get(environments::list_environments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/deployment-branch-policies",
+            get(environments::list_branch_policies).post(environments::create_branch_policy),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/deployment-branch-policies/{id}",
+            axum::routing::delete(environments::delete_branch_policy),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets",
+            get(environments::list_env_secrets),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets/public-key",
+            get(environments::env_public_key),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/secrets/{name}",
+            axum::routing::put(environments::put_env_secret),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/variables",
+            get(environments::list_env_variables).post(environments::create_env_variable),
+        )
+        .route(
+            "/repos/{owner}/{repo}/environments/{env}/variables/{name}",
+            axum::routing::patch(environments::update_env_variable),
         )
         .route(
             "/repos/{owner}/{repo}/environments/{env}",

@@ -8,6 +8,9 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use crate::sandbox::Shared;
 use crate::sandbox::gate::{Origin, json_response};
 
 /// Lists default to 30 items a page and allow at most 100, as GitHub's.
@@ -28,12 +31,20 @@ pub struct Page {
     pub query: PageQuery,
     origin: Origin,
     uri: Uri,
+    /// The seed's `github.max_per_page`, GitHub's 100 when unset.
+    max_per_page: usize,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Page {
+impl FromRequestParts<Arc<Shared>> for Page {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<Shared>) -> Result<Self, Response> {
+        let max_per_page = state
+            .world()
+            .github
+            .max_per_page
+            .unwrap_or(MAX_PER_PAGE)
+            .min(MAX_PER_PAGE);
         let Query(query) = Query::<PageQuery>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -46,7 +57,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             axum::extract::OriginalUri::from_request_parts(parts, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
-        Ok(Page { query, origin, uri })
+        Ok(Page {
+            query,
+            origin,
+            uri,
+            max_per_page,
+        })
     }
 }
 
@@ -71,7 +87,7 @@ impl Page {
         let per_page = q
             .per_page
             .unwrap_or(DEFAULT_PER_PAGE)
-            .clamp(1, MAX_PER_PAGE);
+            .clamp(1, self.max_per_page);
         let page = q.page.unwrap_or(1).max(1);
         let total = items.len();
         let last = total.div_ceil(per_page).max(1);

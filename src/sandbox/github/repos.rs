@@ -45,7 +45,7 @@ fn json_bytes(bytes: Bytes) -> Response {
         .into_response()
 }
 
-fn repo_json(world: &mut World, api: &str, full: &str) -> Option<Value> {
+pub(super) fn repo_json(world: &mut World, api: &str, full: &str) -> Option<Value> {
     let (owner, private, id, default_branch, created_at, open_issues) = {
         let r = world.github.repos.get(full)?;
         (
@@ -155,6 +155,16 @@ fn repo_json(world: &mut World, api: &str, full: &str) -> Option<Value> {
         if let (Value::Object(out), Value::Object(part)) = (&mut out, part) {
             out.extend(part);
         }
+    }
+    // What a PATCH set, and the topics, over the defaults above.
+    if let (Value::Object(out), Some(r)) = (&mut out, world.github.repos.get(full)) {
+        for (k, v) in &r.settings {
+            out.insert(k.clone(), v.clone());
+        }
+        if let Some(v) = r.settings.get("visibility").and_then(Value::as_str) {
+            out.insert("private".into(), json!(v != "public"));
+        }
+        out.insert("topics".into(), json!(r.topics));
     }
     Some(out)
 }

@@ -19,6 +19,10 @@ pub struct GithubSeed {
     pub teams: BTreeMap<String, Vec<String>>,
     pub app: Option<GithubAppSeed>,
     pub repos: BTreeMap<String, RepoSeed>,
+    /// The most items a list page holds whatever `per_page` asks (GitHub's is 100; a smaller
+    /// one shows whether a client follows `Link: rel="next"` rather than stopping at the
+    /// first page shorter than it asked for).
+    pub max_per_page: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +82,28 @@ pub struct GithubWorld {
     pub teams: BTreeMap<(String, String), u64>,
     pub app: Option<GithubApp>,
     pub repos: BTreeMap<String, Repo>,
+    /// See [`GithubSeed::max_per_page`].
+    pub max_per_page: Option<usize>,
+    /// Every ruleset, organization and repository ones alike, by id.
+    pub rulesets: BTreeMap<u64, StoredRuleset>,
+}
+
+/// Where a ruleset is defined: `Organization` (its login) or `Repository` (`owner/name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesetSource {
+    Organization(String),
+    Repository(String),
+}
+
+/// A ruleset as last written: its request body fields (`name`, `target`, `enforcement`,
+/// `conditions`, `rules`, `bypass_actors`) and its timestamps.
+#[derive(Debug, Clone)]
+pub struct StoredRuleset {
+    pub id: u64,
+    pub source: RulesetSource,
+    pub body: serde_json::Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 pub struct GithubApp {
@@ -104,8 +130,18 @@ pub struct Repo {
     pub key: crypto_box::SecretKey,
     pub key_id: String,
     /// The last rendered `GET /repos/{o}/{r}` body and what it depended on (the API root and
-    /// the open-issue count): the object is large and read often.
+    /// the open-issue count): the object is large and read often. Cleared by every change to
+    /// the settings or topics.
     pub rendered: Option<(String, usize, axum::body::Bytes)>,
+    /// Settings a `PATCH /repos/{o}/{r}` set, over the defaults the repository shows.
+    pub settings: serde_json::Map<String, Value>,
+    pub topics: Vec<String>,
+    /// Direct collaborators: login → permission (`pull` … `admin`).
+    pub collaborators: BTreeMap<String, String>,
+    /// Teams with access: slug → permission.
+    pub teams: BTreeMap<String, String>,
+    /// Actions variables: name → (value, created_at, updated_at).
+    pub variables: BTreeMap<String, (String, String, String)>,
 }
 
 pub struct GithubSecret {
@@ -126,6 +162,12 @@ pub struct Environment {
     /// (`User` | `Team`, id).
     pub reviewers: Vec<(String, u64)>,
     pub deployment_branch_policy: Option<Value>,
+    /// Deployment branch policies: (id, name pattern).
+    pub branch_policies: Vec<(u64, String)>,
+    /// Environment variables: name → (value, created_at, updated_at).
+    pub variables: BTreeMap<String, (String, String, String)>,
+    /// Environment secrets: name → (created_at, updated_at); values are opened and dropped.
+    pub secrets: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Clone)]
@@ -168,6 +210,8 @@ impl GithubWorld {
                 }),
             },
             repos: BTreeMap::new(),
+            max_per_page: seed.max_per_page.filter(|n| *n > 0),
+            rulesets: BTreeMap::new(),
         })
     }
 }
@@ -224,6 +268,11 @@ impl World {
                 key,
                 key_id,
                 rendered: None,
+                settings: serde_json::Map::new(),
+                topics: Vec::new(),
+                collaborators: BTreeMap::new(),
+                teams: BTreeMap::new(),
+                variables: BTreeMap::new(),
             };
             for (branch, body) in &repo.protection {
                 let Some(slot) = r.branches.get_mut(branch) else {
@@ -276,6 +325,9 @@ impl World {
                         prevent_self_review: false,
                         reviewers,
                         deployment_branch_policy: None,
+                        branch_policies: Vec::new(),
+                        variables: BTreeMap::new(),
+                        secrets: BTreeMap::new(),
                     },
                 );
             }

@@ -21,7 +21,8 @@ pub use fly::{
 };
 pub use github::{
     Comment, Environment, EnvironmentSeed, GithubApp, GithubAppSeed, GithubSecret, GithubSeed,
-    GithubWorld, Issue, IssueSeed, Repo, RepoSeed, ReviewerSeed, key_id,
+    GithubWorld, Issue, IssueSeed, Repo, RepoSeed, ReviewerSeed, RulesetSource, StoredRuleset,
+    key_id,
 };
 pub use saas::{
     Collection, CollectionSeed, GongSeed, GongUserSeed, GongWorld, LambdaInstanceSeed, LambdaSeed,
