@@ -61,6 +61,7 @@ pub fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
         live,
         &PlanOptions {
             tool_version: "test".into(),
+            tool_source: String::new(),
             created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             ttl: chrono::Duration::hours(24),
             nonce: "test-nonce".into(),
