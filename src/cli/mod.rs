@@ -16,6 +16,7 @@ pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod drift;
+pub mod graph;
 pub mod matrix;
 pub mod op;
 pub mod plan;
@@ -69,6 +70,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Render a saved plan file.
     Show(show::Args),
+    /// Draw a saved plan's action DAG (Mermaid or Graphviz DOT).
+    Graph(graph::Args),
     /// Sign a plan file with an SSH key (writes PLAN.sig, as `ssh-keygen -Y sign` does).
     Sign(sign::Args),
     /// Verify a plan file: digest, expiry and signature against `.infra/allowed_signers`.
@@ -168,6 +171,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Refresh(args) => refresh::run(ctx, args).await,
         Command::Plan(args) => plan::run(ctx, args).await,
         Command::Show(args) => show::run(ctx, args),
+        Command::Graph(args) => graph::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),
         Command::Apply(args) => apply::run(ctx, args).await,

@@ -10,6 +10,7 @@ mod loader;
 mod matrix;
 mod op;
 mod ops;
+mod picture;
 mod plan;
 mod proofs;
 mod providers;

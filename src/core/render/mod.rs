@@ -8,6 +8,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod picture;
 pub mod text;
 
 use serde_json::Value;
