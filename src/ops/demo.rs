@@ -264,6 +264,7 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
             lease_ttl: Duration::from_secs(60),
         },
         progress: say.progress(),
+        attestation_key: None,
     })
     .await
     .context("step 5: apply")?

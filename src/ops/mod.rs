@@ -28,6 +28,7 @@
 //!   serving the sandbox.
 
 pub mod apply;
+pub mod attest;
 pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;

@@ -1,6 +1,7 @@
 mod apply;
 mod approve;
 mod architecture;
+mod attestation;
 mod backend;
 mod context_db;
 mod flytoml;
