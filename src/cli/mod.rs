@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod audit;
 pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;
@@ -84,6 +85,8 @@ pub enum Command {
     Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
+    /// The audit report: one HTML page with every apply and drift check in `proofs/`.
+    Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
     Schema(schema::Args),
     /// Run the local emulator of every provider API.
@@ -178,6 +181,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Op(args) => op::run(ctx, args).await,
         Command::Proofs(args) => proofs::run(ctx, args).await,
+        Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(ctx, args).await,

@@ -29,6 +29,7 @@
 
 pub mod apply;
 pub mod attest;
+pub mod audit;
 pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;

@@ -205,6 +205,15 @@ fn every_apply_leaves_an_attestation_that_proofs_verify_checks() {
         assert!(good.status.success(), "{good:?}");
     }
 
+    // The audit report shows the attestation as verified.
+    let report = rig.run(&["report", "--html", "report.html"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let html = std::fs::read_to_string(root.join("report.html")).unwrap();
+    assert!(
+        html.contains("<dt>Attestation</dt><dd><span class=\"status ok\">verified</span>"),
+        "{html}"
+    );
+
     // Another public key: the signature no longer verifies, and verify says which file.
     std::fs::copy(
         root.join("stranger.pub"),

@@ -18,6 +18,7 @@ mod providers;
 mod redis;
 mod reliability;
 mod render;
+mod report;
 mod sandbox;
 mod sandbox_conformance;
 mod schema;
