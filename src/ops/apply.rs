@@ -46,6 +46,10 @@ pub async fn apply(req: &ApplyRequest<'_>) -> anyhow::Result<Applied> {
         backend: &backend,
         progress: req.progress,
     };
+    // A key that cannot sign is refused before the apply changes anything.
+    if let Some(key) = req.attestation_key {
+        crate::proofs::attestation::check_key(key)?;
+    }
     let report = crate::apply::apply(&env, &req.options).await?;
     let attestation = match req.attestation_key {
         Some(key) => {

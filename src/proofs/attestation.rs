@@ -95,8 +95,13 @@ pub fn statement(plan: &Plan, plan_name: &str, plan_bytes: &[u8], predicate: Val
     })
 }
 
-/// Sign `statement` with the OpenSSH ed25519 private key `key_text` (unencrypted).
-pub fn sign(statement: &Value, key_text: &str) -> anyhow::Result<Envelope> {
+/// Check that `key_text` is a key [`sign`] can use, before an apply makes its first call.
+pub fn check_key(key_text: &str) -> anyhow::Result<()> {
+    signing_key(key_text).map(|_| ())
+}
+
+/// The key pair of `key_text`: an unencrypted OpenSSH ed25519 private key.
+fn signing_key(key_text: &str) -> anyhow::Result<PrivateKey> {
     // The key's text stays out of every error: parse errors name only what is wrong.
     let key = PrivateKey::from_openssh(key_text)
         .map_err(|e| anyhow::anyhow!("the attestation key is not an OpenSSH private key: {e}"))?;
@@ -104,12 +109,18 @@ pub fn sign(statement: &Value, key_text: &str) -> anyhow::Result<Envelope> {
         !key.is_encrypted(),
         "the attestation key is encrypted; sophia needs it unencrypted (from a secret)"
     );
-    let Some(pair) = key.key_data().ed25519() else {
-        bail!(
-            "the attestation key is {}, not ed25519",
-            key.algorithm().as_str()
-        );
-    };
+    ensure!(
+        key.key_data().ed25519().is_some(),
+        "the attestation key is {}, not ed25519",
+        key.algorithm().as_str()
+    );
+    Ok(key)
+}
+
+/// Sign `statement` with the OpenSSH ed25519 private key `key_text` (unencrypted).
+pub fn sign(statement: &Value, key_text: &str) -> anyhow::Result<Envelope> {
+    let key = signing_key(key_text)?;
+    let pair = key.key_data().ed25519().expect("checked by signing_key");
     let payload = serde_json::to_vec(statement).context("serializing the statement")?;
     let signing = ed25519_dalek::SigningKey::from_bytes(&pair.private.to_bytes());
     use ed25519_dalek::Signer as _;

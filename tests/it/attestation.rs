@@ -241,3 +241,23 @@ fn every_apply_leaves_an_attestation_that_proofs_verify_checks() {
         assert!(!bad.status.success(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_bad_attestation_key_refuses_the_apply_before_any_change() {
+    let mut rig = crate::apply::Rig::new();
+    rig.env.push((
+        "SOPHIA_ATTESTATION_KEY".into(),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRETVALUE\n".into(),
+    ));
+    rig.plan(&[]);
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("attestation key"), "{}", out.stderr);
+    assert!(!out.stderr.contains("SECRETVALUE"), "{}", out.stderr);
+    assert!(
+        rig.mutating_requests().is_empty(),
+        "{:?}",
+        rig.mutating_requests()
+    );
+}
