@@ -130,3 +130,49 @@ fn sorted_entries(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(root: &Path, hex: &str, at: &str, status: &str) {
+        let dir = root.join("proofs/apply").join(hex);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = serde_json::json!({
+            "status": status, "query": format!("apply sha256:{hex}"),
+            "results": [{"approver": format!("signer-{hex}"), "actions": [], "converged": true}],
+            "summary": {"text": "", "confidence": 1.0, "model": "", "sources": []},
+            "timestamp": at, "execution_time_ms": 1, "errors": [],
+        });
+        std::fs::write(dir.join("summary.json"), text.to_string()).unwrap();
+    }
+
+    #[test]
+    fn applies_come_newest_first_with_their_signer_and_status() {
+        let tmp = tempfile::tempdir().unwrap();
+        summary(tmp.path(), "aa", "2026-01-02T00:00:00.000Z", "success");
+        summary(tmp.path(), "bb", "2026-01-03T00:00:00.000Z", "failure");
+        summary(tmp.path(), "cc", "2026-01-01T00:00:00.000Z", "success");
+        let audit = collect(tmp.path(), "now".into()).unwrap();
+        let seen: Vec<_> = audit
+            .applies
+            .iter()
+            .map(|a| {
+                (
+                    a.approver.as_str(),
+                    a.status.as_str(),
+                    a.attestation.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("signer-bb", "failed", "none"),
+                ("signer-aa", "succeeded", "none"),
+                ("signer-cc", "succeeded", "none"),
+            ]
+        );
+        assert!(audit.drifts.is_empty());
+    }
+}
