@@ -39,6 +39,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
     let creds = Credentials::from_env();
     let backend = std::env::var(crate::backend::BACKEND_ENV).ok();
+    let attestation_key = std::env::var(crate::ops::attest::KEY_ENV)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
     let applied = apply(&ApplyRequest {
         root: &ctx.root,
         backend: backend.as_deref(),
@@ -53,11 +56,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             lease_ttl: args.lease_ttl,
         },
         progress: &Lines::new(ctx),
+        attestation_key: attestation_key.as_deref(),
     })
     .await?;
     let report = &applied.report;
     if let Some(t) = &report.took_over {
         ctx.status(format!("note: {t}"));
+    }
+    if let Some(path) = &applied.attestation {
+        ctx.status(format!("attestation: {path} (DSSE, in-toto Statement v1)"));
     }
     ctx.status(format!(
         "Apply {}: {} succeeded, {} failed, {} skipped, {} not started in {:.1}s (approved by {}).",

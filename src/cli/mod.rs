@@ -12,10 +12,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod audit;
 pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod drift;
+pub mod graph;
 pub mod matrix;
 pub mod op;
 pub mod plan;
@@ -69,6 +71,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Render a saved plan file.
     Show(show::Args),
+    /// Draw a saved plan's action DAG (Mermaid or Graphviz DOT).
+    Graph(graph::Args),
     /// Sign a plan file with an SSH key (writes PLAN.sig, as `ssh-keygen -Y sign` does).
     Sign(sign::Args),
     /// Verify a plan file: digest, expiry and signature against `.infra/allowed_signers`.
@@ -81,6 +85,8 @@ pub enum Command {
     Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
+    /// The audit report: one HTML page with every apply and drift check in `proofs/`.
+    Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
     Schema(schema::Args),
     /// Run the local emulator of every provider API.
@@ -168,12 +174,14 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Refresh(args) => refresh::run(ctx, args).await,
         Command::Plan(args) => plan::run(ctx, args).await,
         Command::Show(args) => show::run(ctx, args),
+        Command::Graph(args) => graph::run(ctx, args),
         Command::Sign(args) => sign::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),
         Command::Apply(args) => apply::run(ctx, args).await,
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Op(args) => op::run(ctx, args).await,
         Command::Proofs(args) => proofs::run(ctx, args).await,
+        Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(ctx, args).await,

@@ -22,6 +22,8 @@ pub struct ApplyRequest<'a> {
     pub options: ApplyOptions,
     /// Told of every action as it ends.
     pub progress: &'a dyn Progress,
+    /// The attestation key's text (`SOPHIA_ATTESTATION_KEY`); without it, no attestation.
+    pub attestation_key: Option<&'a str>,
 }
 
 /// What an apply that got past the gate did.
@@ -29,6 +31,8 @@ pub struct ApplyRequest<'a> {
 pub struct Applied {
     pub report: ApplyReport,
     pub notified: Notified,
+    /// The attestation written (its path under the root), when a key was given.
+    pub attestation: Option<String>,
 }
 
 /// Apply an approved plan. An error means nothing was changed (the executor refuses before
@@ -42,7 +46,17 @@ pub async fn apply(req: &ApplyRequest<'_>) -> anyhow::Result<Applied> {
         backend: &backend,
         progress: req.progress,
     };
+    // A key that cannot sign is refused before the apply changes anything.
+    if let Some(key) = req.attestation_key {
+        crate::proofs::attestation::check_key(key)?;
+    }
     let report = crate::apply::apply(&env, &req.options).await?;
+    let attestation = match req.attestation_key {
+        Some(key) => {
+            Some(super::attest::attest(req.root, &req.options.plan, &report, &backend, key).await?)
+        }
+        None => None,
+    };
     let text = format!(
         "sophia apply {}: {} succeeded, {} failed, {} skipped; {} (approved by {})",
         report.plan_digest,
@@ -57,5 +71,9 @@ pub async fn apply(req: &ApplyRequest<'_>) -> anyhow::Result<Applied> {
         report.approver
     );
     let notified = notify::slack_in(req.root, req.creds, &text).await;
-    Ok(Applied { report, notified })
+    Ok(Applied {
+        report,
+        notified,
+        attestation,
+    })
 }

@@ -203,6 +203,12 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     let plan_path = root.join("plan.json");
     let plan = make_plan(root, &creds, &secrets, Some(&plan_path)).await?;
     say.plan(&plan);
+    say.line(
+        "The picture the PR comment embeds (Mermaid; `sophia graph plan.json` draws the actions):",
+    );
+    say.block(&crate::core::render::picture::mermaid(
+        &crate::core::render::picture::resources(&plan),
+    ));
     ensure!(
         plan.summary.create > 0 && plan.summary.delete == 0,
         "step 3: the first plan should create the apps and settings, and delete nothing \
@@ -264,6 +270,7 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
             lease_ttl: Duration::from_secs(60),
         },
         progress: say.progress(),
+        attestation_key: None,
     })
     .await
     .context("step 5: apply")?

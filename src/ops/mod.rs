@@ -28,6 +28,8 @@
 //!   serving the sandbox.
 
 pub mod apply;
+pub mod attest;
+pub mod audit;
 pub mod comment;
 #[cfg(feature = "sandbox")]
 pub mod demo;

@@ -1,5 +1,6 @@
 //! `sophia proofs verify`: check the hash-chained journal (the local `proofs/journal.jsonl`,
-//! or the PostgreSQL journal) and every proof file it references.
+//! or the PostgreSQL journal) and every proof file it references, and the apply
+//! attestations' signatures ([`super::attest::verify_all`]).
 //!
 //! With PostgreSQL the files are looked for in this checkout's `proofs/`: runners that
 //! share one database must also share their proof files (commit them), or verify reports
@@ -21,9 +22,12 @@ pub struct VerifyRequest<'a> {
     pub head: Option<&'a str>,
 }
 
-/// Verify the journal and its proof files. A failed check is a
+/// Verify the journal and its proof files, then (with `.infra/attestation.pub`) the
+/// signature of every apply's attestation. A failed journal check is a
 /// [`crate::proofs::VerifyError`] inside the error.
 pub async fn verify(req: &VerifyRequest<'_>) -> anyhow::Result<VerifyReport> {
     let backend = Backend::open(req.root, req.backend).await?;
-    backend.verify(req.head).await
+    let report = backend.verify(req.head).await?;
+    super::attest::verify_all(req.root)?;
+    Ok(report)
 }

@@ -34,6 +34,7 @@
 
 pub mod activation;
 pub mod atomic;
+pub mod attestation;
 pub mod coverage;
 pub mod journal;
 pub mod layout;

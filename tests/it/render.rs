@@ -61,7 +61,7 @@ fn json_is_the_plan_file() {
 }
 
 /// A desired state of `n` Fly apps, each with secrets, machines and a health check.
-fn many_apps(n: usize) -> String {
+pub fn many_apps(n: usize) -> String {
     let mut y = String::from("fly:\n  org: pay-ready\n  apps:\n");
     for i in 0..n {
         let _ = write!(

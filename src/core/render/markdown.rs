@@ -1,8 +1,9 @@
-//! The PR comment: a summary table, one collapsible `<details>` section per provider, the
-//! digest and the exact commands to sign.
+//! The PR comment: a summary table, a Mermaid picture of the changes, one collapsible
+//! `<details>` section per provider, the digest and the exact commands to sign.
 //!
 //! GitHub refuses a comment longer than [`MAX_COMMENT_CHARS`]. When the full comment would
-//! be longer, per-resource detail is cut first (each provider lists its addresses only),
+//! be longer, the picture is dropped first, then per-resource detail is cut (each provider
+//! lists its addresses only),
 //! then the per-provider lists themselves (`… and N more`); the comment says so. The
 //! summary, the digest and the signing commands always stay.
 
@@ -11,7 +12,8 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, security_note, settings_lines,
+    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, security_note,
+    settings_lines,
 };
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
@@ -43,7 +45,12 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
 /// [`render`] in at most `max` characters, for a caller that adds its own lines to the
 /// comment (`sophia comment` adds its marker and where to download the plan file).
 pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
-    if let Some(full) = render_with(plan, plan_file, Detail::Full, None, max) {
+    // The picture goes first when space is short: the tables say the same in words.
+    let picture = Some(picture_section(plan)).filter(|_| plan.has_changes());
+    if let Some(full) = render_with(plan, plan_file, Detail::Full, picture.as_deref(), None, max) {
+        return full;
+    }
+    if let Some(full) = render_with(plan, plan_file, Detail::Full, None, None, max) {
         return full;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -51,7 +58,8 @@ pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
         .to_string()
         + plan_file
         + "` for every attribute.\n\n";
-    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, Some(&note), max) {
+    if let Some(addresses) = render_with(plan, plan_file, Detail::Addresses, None, Some(&note), max)
+    {
         return addresses;
     }
     let note = "> [!NOTE]\n> This plan is too large for one GitHub comment (65,536 characters): \
@@ -60,11 +68,18 @@ pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
         + plan_file
         + "` for all of it.\n\n";
     // Everything but the lists: what the lists may use is the rest.
-    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), Some(&note), max)
+    let skeleton = render_with(plan, plan_file, Detail::Budgeted(0), None, Some(&note), max)
         .expect("a budgeted comment always renders");
     let budget = max.saturating_sub(skeleton.chars().count());
-    render_with(plan, plan_file, Detail::Budgeted(budget), Some(&note), max)
-        .expect("a budgeted comment always renders")
+    render_with(
+        plan,
+        plan_file,
+        Detail::Budgeted(budget),
+        None,
+        Some(&note),
+        max,
+    )
+    .expect("a budgeted comment always renders")
 }
 
 fn provider_summary(changes: &[&Change]) -> PlanSummary {
@@ -107,6 +122,7 @@ fn render_with(
     plan: &Plan,
     plan_file: &str,
     detail: Detail,
+    picture: Option<&str>,
     note: Option<&str>,
     max: usize,
 ) -> Option<String> {
@@ -162,6 +178,9 @@ fn render_with(
         );
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
+    }
+    if let Some(picture) = picture {
+        out.push_str(picture);
     }
 
     let (mut chars, mut counted) = (0, 0);
@@ -283,6 +302,16 @@ fn render_with(
         Detail::Budgeted(_) => Some(out),
         _ => (out.chars().count() <= max).then_some(out),
     }
+}
+
+/// The changed resources as a Mermaid flowchart, coloured by action (GitHub draws a
+/// `mermaid` code block).
+fn picture_section(plan: &Plan) -> String {
+    format!(
+        "<details open><summary>The changes as a picture (an arrow: what must finish \
+         first)</summary>\n\n```mermaid\n{}```\n\n</details>\n\n",
+        picture::mermaid(&picture::resources(plan))
+    )
 }
 
 /// ` — **destructive: …**` after a destructive update's address.

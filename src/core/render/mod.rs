@@ -6,8 +6,10 @@
 //! ([`attr_lines`]): `+ path = value`, `- path = value`, `~ path = before → after`, and for
 //! long values (images, env maps, multi-line strings) a line diff made with `similar`.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod picture;
 pub mod text;
 
 use serde_json::Value;
