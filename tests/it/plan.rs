@@ -839,6 +839,13 @@ mod strategies {
         )
             .prop_map(
                 |(image, regions, count, guest, env, secrets, health, strategy, depends_on)| {
+                    // A name is either an env variable or a secret, never both (validation).
+                    let env = env.map(|mut e: std::collections::BTreeMap<String, String>| {
+                        if let Some(s) = &secrets {
+                            e.retain(|k, _| !s.iter().any(|n| n == k));
+                        }
+                        e
+                    });
                     FlyApp {
                         image,
                         regions: regions.map(|r| r.into_iter().map(String::from).collect()),
