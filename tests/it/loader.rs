@@ -433,6 +433,12 @@ fn pieces(d: &Desired) -> Vec<Desired> {
                 ..Default::default()
             }));
         }
+        for (r, ruleset) in repo.rulesets {
+            out.push(one(desired::RepoDesired {
+                rulesets: [(r, ruleset)].into(),
+                ..Default::default()
+            }));
+        }
     }
     let mut rest = d.clone();
     rest.providers.clear();
