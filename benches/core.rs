@@ -3,7 +3,10 @@
 //! resident set size (VmHWM from /proc/self/status). A benchmark, not a test: it asserts
 //! nothing, it reports. Targets (issue 2): ≤ 250 ms in all, ≤ 150 MB peak.
 //!
-//! `cargo bench --bench core`
+//! `cargo bench --bench core [-- --resources N] [--changes K]`: N resources (default
+//! 10,000: three quarters Fly addresses, a quarter GitHub); live state either close to desired
+//! (every other app's image, every fourth repository's secret and protection differ) or, with
+//! `--changes K`, equal to desired but for K resources (the common case of a pull request).
 
 /// The allocator of the `sophia` binary (src/main.rs), so the figures are the binary's.
 #[global_allocator]
@@ -21,16 +24,65 @@ use sophia::core::plan::{self, PlanOptions};
 use sophia::core::render;
 use sophia::core::{diff, digest, graph, lower};
 
-/// 2,500 apps × 3 addresses (app, secrets, machines) = 7,500 resources.
-const APPS: usize = 2_500;
-/// 250 repositories × (1 protection + 5 secrets + 4 environments) = 2,500 resources.
-const REPOS: usize = 250;
+/// The size of the generated organisation.
+#[derive(Clone, Copy)]
+struct Size {
+    /// Apps × 3 addresses (app, secrets, machines): three quarters of the resources.
+    apps: usize,
+    /// Repositories × (1 protection + 5 secrets + 4 environments): a quarter.
+    repos: usize,
+}
 
-fn desired_yaml() -> Vec<Source> {
+impl Size {
+    fn of(resources: usize) -> Size {
+        Size {
+            apps: resources * 3 / 4 / 3,
+            repos: resources / 4 / 10,
+        }
+    }
+}
+
+/// `--resources N`, `--changes K` and `--write DIR` from the command line (cargo bench
+/// passes `--bench`).
+fn args() -> (usize, Option<usize>, Option<std::path::PathBuf>) {
+    let mut resources = 10_000;
+    let mut changes = None;
+    let mut write = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .and_then(|v| v.replace('_', "").parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{a} needs a number"))
+        };
+        match a.as_str() {
+            "--resources" => resources = value(),
+            "--changes" => changes = Some(value()),
+            "--write" => write = it.next().map(std::path::PathBuf::from),
+            _ => {}
+        }
+    }
+    (resources, changes, write)
+}
+
+/// `--write DIR`: the generated repository (`DIR/desired/*.yaml`) and live snapshot
+/// (`DIR/live.json`), so the whole process can be measured:
+/// `cd DIR && /usr/bin/time -v sophia plan --live live.json --out plan.json`.
+fn write_repo(dir: &std::path::Path, sources: &[Source], live: &LiveSnapshot) {
+    std::fs::create_dir_all(dir.join("desired")).expect("creating DIR/desired");
+    for s in sources {
+        std::fs::write(dir.join(&s.path), &s.text).expect("writing a desired file");
+    }
+    let json = serde_json::to_vec(live).expect("the snapshot serializes");
+    std::fs::write(dir.join("live.json"), json).expect("writing live.json");
+}
+
+fn desired_yaml(size: Size) -> Vec<Source> {
+    let (apps, repos) = (size.apps, size.repos);
     let mut fly = String::from(
         "providers:\n  fly: active\n  github: active\nfly:\n  org: pay-ready\n  apps:\n",
     );
-    for i in 0..APPS {
+    for i in 0..apps {
         let dep = if i % 10 == 0 || i == 0 {
             String::new()
         } else {
@@ -42,7 +94,7 @@ fn desired_yaml() -> Vec<Source> {
         );
     }
     let mut gh = String::from("github:\n  repos:\n");
-    for r in 0..REPOS {
+    for r in 0..repos {
         let _ = write!(
             gh,
             "    ai-cherry/repo-{r:04}:\n      branches:\n        main:\n          protection:\n            required_status_checks: {{ strict: true, contexts: [\"Deploy All\"] }}\n            enforce_admins: true\n            required_pull_request_reviews: {{ require_code_owner_reviews: true }}\n            restrictions: null\n      actions_secrets: [FLY_API_TOKEN, PORTKEY_API_KEY, NEON_DATABASE_URL, TAVILY_API_KEY, SERPER_API_KEY]\n      environments:\n"
@@ -67,9 +119,29 @@ fn desired_yaml() -> Vec<Source> {
 }
 
 /// Live state close to desired: every other app runs the previous image, every fourth
-/// repository lacks a secret and has a looser protection.
-fn live_for(expected: &lower::Expected) -> LiveSnapshot {
+/// repository lacks a secret and has a looser protection. With `changes`, live equals
+/// desired but for that many machine sets (spread evenly) running the previous image.
+fn live_for(expected: &lower::Expected, changes: Option<usize>) -> LiveSnapshot {
     let mut live = LiveSnapshot::new("2026-11-26T07:00:00Z");
+    if let Some(k) = changes {
+        let machines = expected
+            .iter()
+            .filter(|(a, _)| matches!(a, Address::FlyMachines { .. }))
+            .count();
+        let every = (machines / k.max(1)).max(1);
+        let mut seen = 0;
+        for (address, value) in expected.iter() {
+            let mut value = value.clone();
+            if matches!(address, Address::FlyMachines { .. }) {
+                if seen % every == 0 && seen / every < k {
+                    value["image"] = json!("registry.fly.io/app:deployment-01");
+                }
+                seen += 1;
+            }
+            live.resources.insert(address.clone(), value);
+        }
+        return live;
+    }
     for (i, (address, value)) in expected.iter().enumerate() {
         let mut value = value.clone();
         match address {
@@ -163,7 +235,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let sources = desired_yaml();
+    let (resources, changes, write) = args();
+    let size = Size::of(resources);
+    let sources = desired_yaml(size);
     let yaml_bytes: usize = sources.iter().map(|s| s.text.len()).sum();
     let opts = PlanOptions {
         tool_version: "bench".into(),
@@ -183,7 +257,10 @@ fn main() {
             desired::load(&sources).expect("the generated desired state loads")
         });
         let expected = st.time("lower", || lower::lower(&d));
-        let live = live_for(&expected);
+        let live = live_for(&expected, changes);
+        if let (Some(dir), 0) = (&write, run) {
+            write_repo(dir, &sources, &live);
+        }
         let changes = st.time("diff", || diff::diff(&expected, &live).expect("diff"));
         let actions = st.time("action graph", || {
             graph::build(&changes, &d, &live).expect("graph")
@@ -200,9 +277,11 @@ fn main() {
         let js = st.time("render json", || render::json::render(&p));
         if run == 0 {
             report = format!(
-                "core benchmark: {} resources ({APPS} apps × 3 + {REPOS} repos × 10 + providers), {} KiB of YAML\n\
+                "core benchmark: {} resources ({} apps × 3 + {} repos × 10 + providers), {} KiB of YAML\n\
                  plan: {} changes ({}), {} actions; text {} KiB, markdown {} chars, json {} KiB",
                 expected.len(),
+                size.apps,
+                size.repos,
                 yaml_bytes / 1024,
                 p.changes.len(),
                 p.summary.sentence(),
