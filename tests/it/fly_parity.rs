@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use sophia::core::address::Address;
 use sophia::core::desired::{self, Desired, ProviderName, Source};
 use sophia::core::live::LiveSnapshot;
-use sophia::core::plan::{self, Action, ActionId, Plan, PlanOptions};
-use sophia::providers::{Credentials, Http, Provider, RetryPolicy, refresh_all_with};
+use sophia::core::plan::{Action, ActionId, Plan};
+use sophia::providers::{Credentials, Http, Provider, RetryPolicy};
 use sophia::sandbox::{Sandbox, SandboxConfig, SandboxHandle, Seed};
+
+use crate::support::plan_of;
 
 const APP: &str = "sophiaai-dashboard-v2";
 
@@ -46,27 +48,7 @@ fn load(yaml: &str) -> Desired {
 }
 
 async fn refresh(desired: &Desired, sb: &SandboxHandle) -> LiveSnapshot {
-    let (live, errors) = refresh_all_with(desired, &creds(sb), &http()).await;
-    assert!(errors.is_empty(), "refresh failed: {errors:?}");
-    live
-}
-
-fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
-    plan::build(
-        desired,
-        live,
-        &PlanOptions {
-            tool_version: "test".into(),
-            tool_source: String::new(),
-            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            ttl: chrono::Duration::hours(24),
-            nonce: "test-nonce".into(),
-            git_commit: None,
-            git_dirty: false,
-            targets: Vec::new(),
-        },
-    )
-    .expect("the plan builds")
+    crate::support::refresh(desired, &creds(sb), &http()).await
 }
 
 /// Plan and run every action in order, each succeeding.

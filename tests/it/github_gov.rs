@@ -15,15 +15,15 @@ use serde_json::Value;
 use sophia::core::address::Address;
 use sophia::core::desired::{self, Desired, ProviderName, Source};
 use sophia::core::diff::diff_one;
-use sophia::core::live::LiveSnapshot;
 use sophia::core::lower::lower;
-use sophia::core::plan::{self, ChangeKind, Plan, PlanOptions};
+use sophia::core::plan::{ChangeKind, Plan};
 use sophia::providers::github::environment_of;
 use sophia::providers::github_issues::{Issues, RepoRef};
-use sophia::providers::{Credentials, Http, Provider, RetryPolicy, refresh_all_with};
+use sophia::providers::{Credentials, Http, Provider, RetryPolicy};
 use sophia::sandbox::{Sandbox, SandboxConfig, SandboxHandle, Seed};
 
 use crate::support::conformance_dir;
+pub use crate::support::{plan_of, refresh};
 
 pub fn sandbox(seed: &str) -> SandboxHandle {
     Sandbox::start(SandboxConfig {
@@ -47,30 +47,6 @@ pub fn load(yaml: &str) -> Desired {
         text: yaml.into(),
     }])
     .expect("the test desired state loads")
-}
-
-pub async fn refresh(desired: &Desired, creds: &Credentials, http: &Http) -> LiveSnapshot {
-    let (live, errors) = refresh_all_with(desired, creds, http).await;
-    assert!(errors.is_empty(), "refresh failed: {errors:?}");
-    live
-}
-
-pub fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
-    plan::build(
-        desired,
-        live,
-        &PlanOptions {
-            tool_version: "test".into(),
-            tool_source: String::new(),
-            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            ttl: chrono::Duration::hours(24),
-            nonce: "test-nonce".into(),
-            git_commit: None,
-            git_dirty: false,
-            targets: Vec::new(),
-        },
-    )
-    .expect("the plan builds")
 }
 
 pub fn github(creds: &Credentials, http: &Http) -> Provider {

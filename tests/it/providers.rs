@@ -3,7 +3,7 @@
 //! rolls back, GitHub request bodies validate against GitHub's own OpenAPI description, rate
 //! limits are waited out, repeated 5xx end in a clear error, and no secret value escapes.
 
-use crate::support::conformance_dir;
+use crate::support::{conformance_dir, plan_of, refresh};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use sophia::core::address::Address;
 use sophia::core::desired::{self, Desired, ProviderName, Source};
 use sophia::core::envelope::Status;
 use sophia::core::live::LiveSnapshot;
-use sophia::core::plan::{self, Action, ActionId, ChangeKind, Plan, PlanOptions};
+use sophia::core::plan::{Action, ActionId, ChangeKind, Plan};
 use sophia::providers::http::Recorder;
 use sophia::providers::{
     ActionOutcome, Credentials, Http, Provider, RetryPolicy, refresh_all_with,
@@ -98,30 +98,6 @@ fn secrets() -> BTreeMap<String, String> {
         ("NEON_DATABASE_URL".to_string(), CANARY_NEON.to_string()),
         ("DEPLOY_TOKEN".to_string(), CANARY_DEPLOY.to_string()),
     ])
-}
-
-async fn refresh(desired: &Desired, creds: &Credentials, http: &Http) -> LiveSnapshot {
-    let (live, errors) = refresh_all_with(desired, creds, http).await;
-    assert!(errors.is_empty(), "refresh failed: {errors:?}");
-    live
-}
-
-fn plan_of(desired: &Desired, live: &LiveSnapshot) -> Plan {
-    plan::build(
-        desired,
-        live,
-        &PlanOptions {
-            tool_version: "test".into(),
-            tool_source: String::new(),
-            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            ttl: chrono::Duration::hours(24),
-            nonce: "test-nonce".into(),
-            git_commit: None,
-            git_dirty: false,
-            targets: Vec::new(),
-        },
-    )
-    .expect("the plan builds")
 }
 
 fn provider(name: &str, creds: &Credentials, http: &Http) -> Provider {

@@ -100,3 +100,36 @@ pub fn conformance_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// Refresh every active provider of `desired`, asserting that no read failed.
+pub async fn refresh(
+    desired: &sophia::core::desired::Desired,
+    creds: &sophia::providers::Credentials,
+    http: &sophia::providers::Http,
+) -> sophia::core::live::LiveSnapshot {
+    let (live, errors) = sophia::providers::refresh_all_with(desired, creds, http).await;
+    assert!(errors.is_empty(), "refresh failed: {errors:?}");
+    live
+}
+
+/// The plan of `desired` against `live`, with fixed clock, nonce and build.
+pub fn plan_of(
+    desired: &sophia::core::desired::Desired,
+    live: &sophia::core::live::LiveSnapshot,
+) -> sophia::core::plan::Plan {
+    sophia::core::plan::build(
+        desired,
+        live,
+        &sophia::core::plan::PlanOptions {
+            tool_version: "test".into(),
+            tool_source: String::new(),
+            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            ttl: chrono::Duration::hours(24),
+            nonce: "test-nonce".into(),
+            git_commit: None,
+            git_dirty: false,
+            targets: Vec::new(),
+        },
+    )
+    .expect("the plan builds")
+}
