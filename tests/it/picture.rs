@@ -82,21 +82,7 @@ fn assert_within_limits(diagram: &str) {
 
 #[test]
 fn the_demo_plan_draws_and_parses() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sophia"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TMPDIR", tmp.path())
-        .env("NO_COLOR", "1")
-        .args(["demo", "--keep"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let kept = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.join("plan.json").is_file())
-        .expect("the demo directory with plan.json");
+    let (tmp, kept) = crate::support::kept_demo();
     let repo = Repo { dir: tmp };
     let plan_file = kept.join("plan.json");
     let plan_arg = plan_file.to_str().unwrap();

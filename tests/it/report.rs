@@ -46,21 +46,7 @@ fn headless(chromium: &str, profile: &Path, args: &[&str], page: &Path) -> std::
 
 #[test]
 fn the_report_of_the_demo_renders_in_chromium_with_the_apply_its_signer_and_changes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sophia"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TMPDIR", tmp.path())
-        .env("NO_COLOR", "1")
-        .args(["demo", "--keep"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let kept = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.join("proofs").is_dir())
-        .expect("the kept demo directory");
+    let (_tmp, kept) = crate::support::kept_demo();
     let page = kept.join("report.html");
     let made = Command::new(env!("CARGO_BIN_EXE_sophia"))
         .arg("-C")

@@ -133,3 +133,24 @@ pub fn plan_of(
     )
     .expect("the plan builds")
 }
+
+/// Run `sophia demo --keep` with its temporary directory under a fresh scratch folder; the
+/// scratch folder (drop it to clean up) and the kept demo repository.
+pub fn kept_demo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sophia"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TMPDIR", tmp.path())
+        .env("NO_COLOR", "1")
+        .args(["demo", "--keep"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let kept = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("plan.json").is_file() && p.join("proofs").is_dir())
+        .expect("the kept demo directory, with plan.json and proofs/");
+    (tmp, kept)
+}
