@@ -100,6 +100,7 @@ fn run(apps: usize, latency_ms: u64, parallelism: usize) -> Figures {
             git_commit: None,
             git_dirty: false,
             targets: Vec::new(),
+            prices: None,
         },
     )
     .unwrap();

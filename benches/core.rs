@@ -248,6 +248,7 @@ fn main() {
         git_commit: None,
         git_dirty: false,
         targets: Vec::new(),
+        prices: None,
     };
     let mut runs: Vec<Stages> = Vec::new();
     let mut report = String::new();

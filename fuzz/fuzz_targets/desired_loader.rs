@@ -68,6 +68,7 @@ fuzz_target!(|data: &[u8]| {
         git_commit: None,
         git_dirty: false,
         targets: Vec::new(),
+        prices: None,
     };
     let plan = match plan::build(&desired, &live, &opts) {
         Ok(p) => p,

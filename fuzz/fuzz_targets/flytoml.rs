@@ -48,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
         git_commit: None,
         git_dirty: false,
         targets: Vec::new(),
+        prices: None,
     };
     if let Ok(p) = plan::build(&state, &LiveSnapshot::new("2026-01-01T00:00:00Z"), &opts) {
         let _ = render::text::render(&p, false);

@@ -39,12 +39,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }),
     })
     .await?;
-    let (drift, proof, issue) = match outcome {
+    let (drift, proof, issue, notified) = match outcome {
         DriftOutcome::Checked {
             drift,
             proof,
             issue,
-        } => (drift, proof, issue),
+            notified,
+        } => (drift, proof, issue, notified),
         DriftOutcome::Unread { errors, proof } => {
             return Err(crate::hinted!(
                 hint = unread_hint(&errors, "a drift check"),
@@ -74,6 +75,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             proof.path()
         )),
     }
+    super::render::notified(ctx, &notified);
     if let (Some(repo), Some(issue)) = (&args.issue, issue) {
         ctx.status(describe_outcome(repo, &issue?));
     }

@@ -13,7 +13,7 @@
 //! | `fly.app.<a>.secrets` | `{"names": ["A", "B"]}` (sorted, names only) |
 //! | `fly.app.<a>.machines` | `{"image": "…", "count": 2, "regions": ["ord"], "guest": {"cpu_kind", "cpus", "memory_mb"}, "env": {…}, "platform_env": {"FLY_PROCESS_GROUP", "PRIMARY_REGION"}, "config": {services, checks, mounts, metrics, statics, init, stop_config, restart, dns, metadata}}`; `image` is a sorted array of the distinct images when machines disagree; regions sorted, unique; `env` the app's own variables, `platform_env` those flyctl adds; `config` the non-empty keys flyctl sets from fly.toml, `metadata` only flyctl's two keys |
 //! | `fly.app.<a>.process.<g>` | as `machines`, for the machines of process group `g` |
-//! | `fly.app.<a>.ips` | `{"public": true \| false, "v6": n, "v4": n}` (public addresses; Flycast `fdaa:` ones are private) |
+//! | `fly.app.<a>.ips` | `{"public": true \| false, "v6": n, "v4": n, "v4_dedicated": n}` (public addresses; Flycast `fdaa:` ones are private; `v4_dedicated` the v4 ones not shared, which Fly bills) |
 //! | `fly.app.<a>.volume.<n>` | `{"count": n, "regions": [...], "size_gb": n}` (volumes named `n` not destroyed) |
 //! | `github.repo.<r>.branch.<b>.protection` | the PUT body shape: flags unwrapped (`enforce_admins: true`), users by login, teams and apps by slug, all lists sorted |
 //! | `github.repo.<r>.secret.<N>` | `{}` |

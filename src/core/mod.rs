@@ -18,9 +18,11 @@
 //! - [`diff`]: expected against live, attribute by attribute → changes.
 //! - [`graph`]: changes → the ordered action DAG.
 //! - [`dag`]: cycle naming, transitive reduction and topological order of that DAG.
+//! - [`cost`]: the monthly cost of a plan from the repository's price table.
 //! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
+pub mod cost;
 pub mod dag;
 pub mod desired;
 pub mod diff;

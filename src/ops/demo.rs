@@ -159,6 +159,38 @@ github:
     ai-cherry/sophia-demo: { branches: [main] }
 "#;
 
+/// The repository's price table, so the demo's plans carry their cost.
+const PRICES: &str = include_str!("../../.infra/prices/fly.toml");
+
+/// The plan's policy verdicts, when it carries a `policy` block (`{digest, deny, warn}`,
+/// DESIGN.md "Review: policy, cost and picture"): read from the plan file's JSON, so the
+/// demo shows them whichever build of the block it gets.
+fn policy_lines(plan: &Plan) -> Vec<String> {
+    let value = serde_json::to_value(plan).unwrap_or_default();
+    let Some(policy) = value.get("policy").filter(|p| p.is_object()) else {
+        return Vec::new();
+    };
+    let list = |k: &str| -> Vec<String> {
+        policy
+            .get(k)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+            .collect()
+    };
+    let (deny, warn) = (list("deny"), list("warn"));
+    let mut out = vec![format!(
+        "Policy ({}): {} deny, {} warn.",
+        policy.get("digest").and_then(|d| d.as_str()).unwrap_or("no digest"),
+        deny.len(),
+        warn.len()
+    )];
+    out.extend(deny.iter().map(|m| format!("  deny: {m}")));
+    out.extend(warn.iter().map(|m| format!("  warn: {m}")));
+    out
+}
+
 /// The secrets the demo's apply sends. Their values are random, exist only in this process,
 /// and are never printed: sophia records names only.
 const DEMO_SECRETS: [&str; 2] = ["DEMO_API_KEY", "FLY_API_TOKEN"];
@@ -195,6 +227,9 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     say.why("requests; sophia works out what to do about it.");
     write(root, "desired/demo.yaml", DESIRED)?;
     say.file("desired/demo.yaml", DESIRED);
+    say.why("Beside it, .infra/prices/fly.toml (Fly's published prices, dated, with their source)");
+    say.why("gives every plan its monthly cost before and after.");
+    write(root, crate::core::cost::PRICES_PATH, PRICES)?;
 
     // 3. Plan.
     say.step(3, "Plan: compare the desired state with live state");
@@ -209,6 +244,17 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     say.block(&crate::core::render::picture::mermaid(
         &crate::core::render::picture::resources(&plan),
     ));
+    let cost = plan
+        .cost
+        .as_ref()
+        .context("step 3: the plan should carry its monthly cost (.infra/prices/fly.toml)")?;
+    say.line(&format!(
+        "{} — what the approver signs along with the changes.",
+        crate::core::render::cost::headline(cost)
+    ));
+    for line in policy_lines(&plan) {
+        say.line(&line);
+    }
     ensure!(
         plan.summary.create > 0 && plan.summary.delete == 0,
         "step 3: the first plan should create the apps and settings, and delete nothing \

@@ -3,7 +3,8 @@
 //!
 //! [`plan_options`] is the one place a plan's options are decided — the tool version, the
 //! time, how long the plan stays valid, a fresh nonce, the commit of the desired state and
-//! whether `desired/` has uncommitted changes (`desired.git_dirty`) — for `plan`, `drift`,
+//! whether `desired/` has uncommitted changes (`desired.git_dirty`), the price table the
+//! plan's cost comes from (`.infra/prices/fly.toml`, [`read_prices`]) — for `plan`, `drift`,
 //! the demo and the front door's targeted plans alike.
 //!
 //! `--ttl` is capped by `[policy] max_ttl` of `.infra/sophia.toml` (default 7 days,
@@ -17,6 +18,7 @@ use anyhow::Context as _;
 
 use super::notify::{self, Notified};
 use super::refresh::{load_snapshot, read_live};
+use crate::core::cost::{self, PRICES_PATH, Prices};
 use crate::core::desired::ProviderName;
 use crate::core::envelope::EnvelopeError;
 use crate::core::plan::{self, Plan, PlanOptions};
@@ -45,7 +47,20 @@ pub fn plan_options(
         git_dirty: git_commit.is_some() && desired_is_dirty(root),
         git_commit,
         targets,
+        prices: read_prices(root)?,
     })
+}
+
+/// The repository's price table (`.infra/prices/fly.toml`); `None` when it has none (the
+/// plan then carries no cost). A table that cannot be read or parsed is an error: a plan
+/// never shows a cost from a table it misread.
+pub fn read_prices(root: &Path) -> anyhow::Result<Option<Prices>> {
+    let path = root.join(PRICES_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(cost::prices::parse(PRICES_PATH, &text)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading `{}`", path.display())),
+    }
 }
 
 /// Refuse a `--ttl` beyond the repository's cap (`[policy] max_ttl`).

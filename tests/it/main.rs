@@ -4,6 +4,7 @@ mod architecture;
 mod attestation;
 mod backend;
 mod context_db;
+mod cost;
 mod fly_parity;
 mod fly_tomachine;
 mod flytoml;

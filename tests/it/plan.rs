@@ -183,6 +183,7 @@ pub fn fixed_opts() -> PlanOptions {
         git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         git_dirty: false,
         targets: Vec::new(),
+        prices: None,
     }
 }
 

@@ -129,6 +129,7 @@ pub fn plan_of(
             git_commit: None,
             git_dirty: false,
             targets: Vec::new(),
+            prices: None,
         },
     )
     .expect("the plan builds")

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::types::{DesiredRef, PLAN_FORMAT, Plan, PlanSummary, rfc3339};
 use crate::core::address::Address;
+use crate::core::cost::{self, Prices};
 use crate::core::dag;
 use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
@@ -36,6 +37,9 @@ pub struct PlanOptions {
     pub git_dirty: bool,
     /// `--target` addresses (or address prefixes such as `fly.app.x`).
     pub targets: Vec<String>,
+    /// The price table (`.infra/prices/fly.toml`), when the repository has one: the plan
+    /// then records its cost ([`crate::core::cost`]).
+    pub prices: Option<Prices>,
 }
 
 /// Why no plan could be made.
@@ -134,8 +138,13 @@ pub fn build(
         changes,
         actions,
         targets,
+        cost: None,
         digest: String::new(),
     };
+    plan.cost = opts
+        .prices
+        .as_ref()
+        .and_then(|p| cost::estimate(p, live, &plan.changes));
     plan.digest = digest::plan_digest(&plan);
     Ok(plan)
 }

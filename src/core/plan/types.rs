@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::action_kind::ActionKind;
+use crate::core::cost::block::Cost;
 use crate::core::address::Address;
 
 pub const PLAN_FORMAT: &str = "sophia-plan/v1";
@@ -39,6 +40,10 @@ pub struct Plan {
     /// what they depend on); absent for a full plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The monthly cost before and after the plan, from the repository's price table
+    /// ([`crate::core::cost`]); absent when there is no price table or no Fly app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
     pub digest: String,
 }
 

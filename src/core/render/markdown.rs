@@ -12,13 +12,16 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, security_note,
+    SETTINGS_HEADING, attr_lines, change_symbol, cost, destructive_note, picture, security_note,
     settings_lines,
 };
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
 /// ("body is too long (maximum is 65536 characters)").
 pub const MAX_COMMENT_CHARS: usize = 65_536;
+
+/// Apps named in the comment's cost table; the rest are counted (the plan file has all).
+const MAX_COST_APPS_LISTED: usize = 20;
 
 /// `--target` addresses named in the comment; the rest are counted.
 const MAX_TARGETS_LISTED: usize = 20;
@@ -179,6 +182,9 @@ fn render_with(
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
+    if let Some(c) = &plan.cost {
+        cost_section(&mut out, c);
+    }
     if let Some(picture) = picture {
         out.push_str(picture);
     }
@@ -301,6 +307,42 @@ fn render_with(
     match detail {
         Detail::Budgeted(_) => Some(out),
         _ => (out.chars().count() <= max).then_some(out),
+    }
+}
+
+/// The monthly cost: the headline, a table of the apps the plan changes (the first
+/// [`MAX_COST_APPS_LISTED`]) and what could not be priced.
+fn cost_section(out: &mut String, c: &crate::core::cost::Cost) {
+    let _ = writeln!(out, "**{}**\n", cost::headline(c));
+    if !c.apps.is_empty() {
+        let _ = writeln!(out, "| app | before | after | delta |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for (app, a) in c.apps.iter().take(MAX_COST_APPS_LISTED) {
+            let _ = writeln!(
+                out,
+                "| `{app}` | {} | {} | {} |",
+                a.before,
+                a.after,
+                a.delta.signed()
+            );
+        }
+        if c.apps.len() > MAX_COST_APPS_LISTED {
+            let _ = writeln!(
+                out,
+                "| … and {} more (the plan file's `cost.apps`) | | | |",
+                c.apps.len() - MAX_COST_APPS_LISTED
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| **total** | **{}** | **{}** | **{}** |\n",
+            c.before,
+            c.after,
+            c.delta.signed()
+        );
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "> [!WARNING]\n> {w}\n");
     }
 }
 

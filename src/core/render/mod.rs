@@ -6,6 +6,7 @@
 //! ([`attr_lines`]): `+ path = value`, `- path = value`, `~ path = before → after`, and for
 //! long values (images, env maps, multi-line strings) a line diff made with `similar`.
 
+pub mod cost;
 pub mod html;
 pub mod json;
 pub mod markdown;

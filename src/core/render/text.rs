@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
-    Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, destructive_note,
+    Line, Mark, SETTINGS_HEADING, attr_lines, cost, change_symbol, change_words, destructive_note,
     security_note, settings_lines,
 };
 
@@ -165,6 +165,16 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 )
             };
             let _ = writeln!(out, "  {:>width$}. {}{after}", i + 1, a.id);
+        }
+        out.push('\n');
+    }
+    if let Some(cost) = &plan.cost {
+        let _ = writeln!(out, "{}", paint(color, BOLD, &cost::headline(cost)));
+        for (app, c) in &cost.apps {
+            let _ = writeln!(out, "  {}", cost::app_line(app, c));
+        }
+        for w in &cost.warnings {
+            let _ = writeln!(out, "  {}", paint(color, YELLOW, &format!("warning: {w}")));
         }
         out.push('\n');
     }

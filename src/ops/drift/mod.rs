@@ -7,6 +7,8 @@
 //!   their digest, the desired state's digest; names only, never a secret value) and
 //!   journals it (`kind: "drift"`, `status: "drift" | "clean" | "failure"`).
 //! - With `--issue`, the ONE drift issue of a repository is kept (see [`issue`]).
+//! - When Slack is active, a drift whose digest differs from the previous check's is posted
+//!   to the notify channel, security-relevant changes first (see [`slack`]).
 //!
 //! **The drift digest** is `sha256:` of the canonical JSON of the changes: the same drift
 //! gives the same digest whenever it is checked (unlike the plan digest, which covers a
@@ -14,6 +16,7 @@
 
 mod check;
 pub mod issue;
+pub mod slack;
 
 pub use check::{Drift, check, drift_digest, envelope};
 pub use issue::{DRIFT_MARKER, IssueOutcome};
@@ -67,6 +70,8 @@ pub enum DriftOutcome {
         proof: ProofRef,
         /// What became of the drift issue, when one was asked for.
         issue: Option<anyhow::Result<IssueOutcome>>,
+        /// The Slack message (a new drift digest only, [`slack`]).
+        notified: super::notify::Notified,
     },
 }
 
@@ -88,7 +93,9 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
         &live,
         &plan_options(req.root, DEFAULT_TTL, Vec::new())?,
     )?;
+    let previous = slack::previous_digest(&backend).await;
     let proof = record(&backend, &drift, started).await?;
+    let notified = slack::notify_new(&desired, req.creds, &drift, previous.as_deref()).await;
     let issue = match &req.issue {
         Some(issue) => Some(keep_issue(issue, &drift, &proof).await),
         None => None,
@@ -97,6 +104,7 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
         drift: Box::new(drift),
         proof,
         issue,
+        notified,
     })
 }
 

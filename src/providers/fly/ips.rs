@@ -11,16 +11,24 @@ use crate::providers::{ActionOutcome, ProviderError};
 
 /// The normalized `fly.app.<a>.ips` object of an `ip_assignments` answer.
 pub fn normalize_ips(body: &Value) -> Value {
-    let public: Vec<&str> = body
+    let public: Vec<(&str, bool)> = body
         .get("ips")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|ip| ip.get("ip").and_then(Value::as_str))
-        .filter(|ip| !ip.starts_with("fdaa:"))
+        .filter_map(|ip| {
+            let shared = ip.get("shared").and_then(Value::as_bool).unwrap_or(false);
+            Some((ip.get("ip").and_then(Value::as_str)?, shared))
+        })
+        .filter(|(ip, _)| !ip.starts_with("fdaa:"))
         .collect();
-    let v6 = public.iter().filter(|ip| ip.contains(':')).count();
-    json!({ "public": !public.is_empty(), "v6": v6, "v4": public.len() - v6 })
+    let v6 = public.iter().filter(|(ip, _)| ip.contains(':')).count();
+    // A v4 address that is not shared is dedicated: the one Fly bills (the plan's cost).
+    let dedicated = public
+        .iter()
+        .filter(|(ip, shared)| !ip.contains(':') && !shared)
+        .count();
+    json!({ "public": !public.is_empty(), "v6": v6, "v4": public.len() - v6, "v4_dedicated": dedicated })
 }
 
 impl FlyProvider {
@@ -76,15 +84,16 @@ mod tests {
         ]});
         assert_eq!(
             normalize_ips(&body),
-            json!({"public": false, "v6": 0, "v4": 0})
+            json!({"public": false, "v6": 0, "v4": 0, "v4_dedicated": 0})
         );
         let body = json!({"ips": [
             {"ip": "2a09:8280:1::2a", "region": "global", "shared": false},
             {"ip": "66.241.124.10", "region": "global", "shared": true},
+            {"ip": "137.66.1.11", "region": "global", "shared": false},
         ]});
         assert_eq!(
             normalize_ips(&body),
-            json!({"public": true, "v6": 1, "v4": 1})
+            json!({"public": true, "v6": 1, "v4": 2, "v4_dedicated": 1})
         );
     }
 }
