@@ -73,6 +73,7 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
         crate::core::plan::PlanError,
         crate::core::graph::GraphError,
         crate::core::diff::DiffError,
+        crate::core::cost::PricesError,
         crate::apply::Refusal,
         crate::workspace::UnsafeWorkspace,
         crate::proofs::VerifyError,

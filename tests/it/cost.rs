@@ -21,7 +21,7 @@ fly:
 "#;
 
 /// The repository's price table.
-fn table() -> String {
+fn table_text() -> String {
     std::fs::read_to_string(project_root().join(PRICES_PATH)).unwrap()
 }
 
@@ -51,7 +51,7 @@ fn one_more_performance_2x_in_ord_costs_what_the_table_says() {
     let nano_dollars = 2 * 12_732 * 2_592_000 * 125 / 100;
     let cents = (nano_dollars + 5_000_000) / 10_000_000;
     assert_eq!(cents, 8250);
-    let table = prices::parse(PRICES_PATH, &table()).unwrap();
+    let table = prices::parse(PRICES_PATH, &table_text()).unwrap();
     let guest = GuestSize::parse("performance-2x/4GB").unwrap();
     assert_eq!(table.machine("ord", &guest), Some(Money(cents)));
     // One machine before, two after: the delta is one machine's month.
@@ -62,7 +62,7 @@ fn one_more_performance_2x_in_ord_costs_what_the_table_says() {
         ("82.50".into(), "165.00".into(), "82.50".into())
     );
 
-    let repo = repo(DESIRED, 1, &table());
+    let repo = repo(DESIRED, 1, &table_text());
     let out = repo.run(&["plan", "--live", "live.json", "--out", "plan.json"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -110,14 +110,14 @@ fn one_more_performance_2x_in_ord_costs_what_the_table_says() {
 
 #[test]
 fn a_guest_size_the_table_lacks_is_a_warning_not_a_figure() {
-    let desired = DESIRED.replace("cpus: 2, memory_mb: 4096", "cpus: 3, memory_mb: 6144");
-    let repo = repo(&desired, 1, &table());
+    let desired = DESIRED.replace("cpus: 2, memory_mb: 4096", "cpus: 2, memory_mb: 6144");
+    let repo = repo(&desired, 1, &table_text());
     let out = repo.run(&["plan", "--live", "live.json", "--out", "plan.json"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains(
             "warning: fly.app.api is left out of the cost: the price table has no price for \
-             performance-3x/6GB in `ord`"
+             performance-2x/6GB in `ord`"
         ),
         "{}",
         out.stdout
@@ -127,7 +127,7 @@ fn a_guest_size_the_table_lacks_is_a_warning_not_a_figure() {
 
 #[test]
 fn a_bad_price_table_is_an_error_with_its_position_and_no_plan() {
-    let bad = table().replacen("gb_month = \"0.15\"", "gb_month = \"fifteen cents\"", 1);
+    let bad = table_text().replacen("gb_month = \"0.15\"", "gb_month = \"fifteen cents\"", 1);
     let line = bad
         .lines()
         .position(|l| l.starts_with("gb_month"))

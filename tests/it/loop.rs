@@ -469,6 +469,14 @@ fn the_demo_runs_the_whole_loop_and_leaves_nothing_behind() {
         "{stdout}"
     );
     assert!(!stdout.contains('\x1b'), "no colour with NO_COLOR");
+    // The plan step shows what the approver decides on: the monthly cost from the price
+    // table (three shared-cpu-1x/256MB machines in `ord` at 2.74 each) and the picture.
+    let plan_step = &stdout[stdout.find("Step 3/9: ").unwrap()..stdout.find("Step 4/9: ").unwrap()];
+    assert!(
+        plan_step.contains("Fly prices of ") && plan_step.contains("0.00 → 8.22 (+8.22)"),
+        "{plan_step}"
+    );
+    assert!(plan_step.contains("flowchart LR"), "{plan_step}");
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left files behind: {left:?}");
 

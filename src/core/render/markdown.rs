@@ -341,8 +341,15 @@ fn cost_section(out: &mut String, c: &crate::core::cost::Cost) {
             c.delta.signed()
         );
     }
-    for w in &c.warnings {
+    for w in c.warnings.iter().take(MAX_COST_APPS_LISTED) {
         let _ = writeln!(out, "> [!WARNING]\n> {w}\n");
+    }
+    if c.warnings.len() > MAX_COST_APPS_LISTED {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> … and {} more apps left out of the cost (the plan file's `cost.warnings`)\n",
+            c.warnings.len() - MAX_COST_APPS_LISTED
+        );
     }
 }
 
