@@ -244,14 +244,11 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     say.block(&crate::core::render::picture::mermaid(
         &crate::core::render::picture::resources(&plan),
     ));
-    let cost = plan
-        .cost
-        .as_ref()
-        .context("step 3: the plan should carry its monthly cost (.infra/prices/fly.toml)")?;
-    say.line(&format!(
-        "{} — what the approver signs along with the changes.",
-        crate::core::render::cost::headline(cost)
-    ));
+    // The cost is in the plan (shown above with the changes), signed with them.
+    ensure!(
+        plan.cost.as_ref().is_some_and(|c| c.delta.0 > 0),
+        "step 3: the plan should carry its monthly cost (.infra/prices/fly.toml)"
+    );
     for line in policy_lines(&plan) {
         say.line(&line);
     }
