@@ -81,7 +81,16 @@ pub fn collect(root: &Path, generated_at: String) -> anyhow::Result<Audit> {
             changes,
             actions,
             policy: None,
-            cost_delta: None,
+            cost_delta: plan.as_ref().and_then(|p| p.cost.as_ref()).map(|c| {
+                format!(
+                    "{} {} a month ({} → {}; Fly prices of {})",
+                    c.delta.signed(),
+                    c.currency,
+                    c.before,
+                    c.after,
+                    c.prices_date
+                )
+            }),
             attestation,
         });
     }

@@ -182,7 +182,10 @@ fn policy_lines(plan: &Plan) -> Vec<String> {
     let (deny, warn) = (list("deny"), list("warn"));
     let mut out = vec![format!(
         "Policy ({}): {} deny, {} warn.",
-        policy.get("digest").and_then(|d| d.as_str()).unwrap_or("no digest"),
+        policy
+            .get("digest")
+            .and_then(|d| d.as_str())
+            .unwrap_or("no digest"),
         deny.len(),
         warn.len()
     )];

@@ -105,7 +105,11 @@ fn one_more_performance_2x_in_ord_costs_what_the_table_says() {
     repo.file("plan.json", &text.replace("\"165.00\"", "\"16.50\""));
     let out = repo.run(&["show", "plan.json"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stderr.contains("digest does not match"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("digest does not match"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -128,17 +132,14 @@ fn a_guest_size_the_table_lacks_is_a_warning_not_a_figure() {
 #[test]
 fn a_bad_price_table_is_an_error_with_its_position_and_no_plan() {
     let bad = table_text().replacen("gb_month = \"0.15\"", "gb_month = \"fifteen cents\"", 1);
-    let line = bad
-        .lines()
-        .position(|l| l.starts_with("gb_month"))
-        .unwrap()
-        + 1;
+    let line = bad.lines().position(|l| l.starts_with("gb_month")).unwrap() + 1;
     let repo = repo(DESIRED, 1, &bad);
     let out = repo.run(&["plan", "--live", "live.json", "--out", "plan.json"], &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
-        out.stderr
-            .contains(&format!(".infra/prices/fly.toml:{line}:12: `fifteen cents` is not an amount")),
+        out.stderr.contains(&format!(
+            ".infra/prices/fly.toml:{line}:12: `fifteen cents` is not an amount"
+        )),
         "{}",
         out.stderr
     );
@@ -175,7 +176,14 @@ fn drift_posts_to_slack_once_per_new_digest_security_first() {
         for m in w.fly.apps.get_mut("app-two").unwrap().machines.values_mut() {
             m.config["image"] = json!("registry.fly.io/app-two:hotfix");
         }
-        match w.github.repos.get_mut("acme/infra").unwrap().branches.get_mut("main") {
+        match w
+            .github
+            .repos
+            .get_mut("acme/infra")
+            .unwrap()
+            .branches
+            .get_mut("main")
+        {
             Some(Some(p)) => p["enforce_admins"] = json!(false),
             _ => panic!("main should be protected"),
         }
@@ -202,7 +210,12 @@ fn drift_posts_to_slack_once_per_new_digest_security_first() {
 
     // More drift — a secret deleted behind sophia's back — is a new digest: posted once.
     rig.sandbox.with_world(|w| {
-        w.github.repos.get_mut("acme/infra").unwrap().secrets.remove("ONE_SECRET");
+        w.github
+            .repos
+            .get_mut("acme/infra")
+            .unwrap()
+            .secrets
+            .remove("ONE_SECRET");
     });
     let out = rig.run(&["drift"]);
     assert_eq!(out.code, 2, "{}", out.stderr);

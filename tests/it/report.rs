@@ -82,6 +82,11 @@ fn the_report_of_the_demo_renders_in_chromium_with_the_apply_its_signer_and_chan
         "{dom}"
     );
     assert!(dom.contains("<dt>Changes (8)</dt>"), "{dom}");
+    // The demo's three shared-cpu-1x/256MB machines in `ord`, at 2.74 a month each.
+    assert!(
+        dom.contains("+8.22 USD a month (0.00 → 8.22; Fly prices of "),
+        "{dom}"
+    );
     assert!(
         dom.contains("<code>fly.app.sophia-demo-api</code>"),
         "{dom}"

@@ -36,4 +36,3 @@ pub struct AppCost {
     pub after: Money,
     pub delta: Money,
 }
-

@@ -176,7 +176,10 @@ fn app_month(prices: &Prices, resources: &BTreeMap<Address, Value>) -> Result<Mo
                 total = total + prices.volume_gb_month * count.saturating_mul(size);
             }
             Address::FlyIps { .. } => {
-                let n = value.get("v4_dedicated").and_then(Value::as_u64).unwrap_or(0);
+                let n = value
+                    .get("v4_dedicated")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
                 total = total + prices.dedicated_ipv4_month * n;
             }
             _ => {}
@@ -295,11 +298,21 @@ dedicated_month = "2.00"
             addr("fly.app.a.machines"),
             json!({"count": 1, "regions": ["ord"], "guest": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 4096}, "image": "i"}),
         );
-        live.resources
-            .insert(addr("fly.app.a.ips"), json!({"public": true, "v4": 2, "v6": 1, "v4_dedicated": 1}));
+        live.resources.insert(
+            addr("fly.app.a.ips"),
+            json!({"public": true, "v4": 2, "v6": 1, "v4_dedicated": 1}),
+        );
         let changes = [
-            change("fly.app.a.machines", ChangeKind::Update, json!({"count": 2, "image": "j"})),
-            change("fly.app.a.volume.data", ChangeKind::Create, json!({"count": 2, "regions": ["ord"], "size_gb": 10})),
+            change(
+                "fly.app.a.machines",
+                ChangeKind::Update,
+                json!({"count": 2, "image": "j"}),
+            ),
+            change(
+                "fly.app.a.volume.data",
+                ChangeKind::Create,
+                json!({"count": 2, "regions": ["ord"], "size_gb": 10}),
+            ),
         ];
         let cost = estimate(&prices(), &live, &changes).unwrap();
         // before: 1 × 82.50 + 1 × 2.00; after: 2 × 82.50 + 2 × 10 × 0.15 + 2.00.
@@ -323,7 +336,9 @@ dedicated_month = "2.00"
         assert!(cost.apps.is_empty());
         assert_eq!(
             cost.warnings,
-            ["fly.app.b is left out of the cost: the price table has no price for performance-2x/4GB in `ams` (.infra/prices/fly.toml, prices of 2026-11-27)"]
+            [
+                "fly.app.b is left out of the cost: the price table has no price for performance-2x/4GB in `ams` (.infra/prices/fly.toml, prices of 2026-11-27)"
+            ]
         );
     }
 

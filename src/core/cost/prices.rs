@@ -31,7 +31,9 @@ impl Money {
     /// Parse `"82.5"`, `"82.50"`, `"-2"`: at most two decimals.
     pub fn parse(text: &str) -> Result<Money, String> {
         let bad = || {
-            format!("`{text}` is not an amount: expected a decimal with at most two decimals, e.g. \"66.00\"")
+            format!(
+                "`{text}` is not an amount: expected a decimal with at most two decimals, e.g. \"66.00\""
+            )
         };
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -363,7 +365,16 @@ dedicated_month = "2.00"
         }
         assert_eq!(Money(8250).signed(), "+82.50");
         assert_eq!(Money(-5).signed(), "-0.05");
-        for bad in ["", "1.234", "1.", ".5", "1e3", "+1", "abc", "99999999999999999"] {
+        for bad in [
+            "",
+            "1.234",
+            "1.",
+            ".5",
+            "1e3",
+            "+1",
+            "abc",
+            "99999999999999999",
+        ] {
             assert!(Money::parse(bad).is_err(), "{bad}");
         }
     }

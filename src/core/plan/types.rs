@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::action_kind::ActionKind;
-use crate::core::cost::block::Cost;
 use crate::core::address::Address;
+use crate::core::cost::block::Cost;
 
 pub const PLAN_FORMAT: &str = "sophia-plan/v1";
 

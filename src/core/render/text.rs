@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
-    Line, Mark, SETTINGS_HEADING, attr_lines, cost, change_symbol, change_words, destructive_note,
+    Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, cost, destructive_note,
     security_note, settings_lines,
 };
 

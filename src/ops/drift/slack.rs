@@ -73,9 +73,7 @@ pub fn security_reason(change: &Change) -> Option<&'static str> {
         }
         Address::GithubSecret { .. } | Address::FlySecrets { .. } => Some("secrets"),
         Address::GithubEnvironment { .. } if touches("secrets") => Some("environment secrets"),
-        Address::GithubEnvironment { .. } if touches("reviewers") => {
-            Some("environment reviewers")
-        }
+        Address::GithubEnvironment { .. } if touches("reviewers") => Some("environment reviewers"),
         Address::GithubCollaborator { .. } | Address::GithubTeam { .. } => {
             Some("repository access")
         }
@@ -94,10 +92,7 @@ pub fn message(drift: &Drift, digest: &str) -> String {
         changes.len()
     );
     let mut listed = 0;
-    for (heading, group) in [
-        ("Security-relevant:", &security),
-        ("Other drift:", &other),
-    ] {
+    for (heading, group) in [("Security-relevant:", &security), ("Other drift:", &other)] {
         if group.is_empty() || listed >= MAX_LISTED {
             continue;
         }
