@@ -18,6 +18,7 @@ pub mod comment;
 pub mod demo;
 pub mod drift;
 pub mod graph;
+pub mod lease;
 pub mod matrix;
 pub mod op;
 pub mod plan;
@@ -85,6 +86,8 @@ pub enum Command {
     Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
+    /// The apply lease by hand: show it, or break one whose holder is gone.
+    Lease(lease::Args),
     /// The audit report: one HTML page with every apply and drift check in `proofs/`.
     Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
@@ -181,6 +184,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Op(args) => op::run(ctx, args).await,
         Command::Proofs(args) => proofs::run(ctx, args).await,
+        Command::Lease(args) => lease::run(ctx, args).await,
         Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]

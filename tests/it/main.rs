@@ -13,6 +13,7 @@ mod github_gov;
 mod github_rulesets;
 mod hints;
 mod identity;
+mod lease;
 mod loader;
 mod matrix;
 mod op;
