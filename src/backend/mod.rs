@@ -32,6 +32,7 @@
 //! ```
 
 pub mod applied;
+pub mod ledger;
 pub mod lease_break;
 pub mod local;
 pub mod postgres;

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::LoadError;
 use super::locate::{Entry, FileIndex, Pos, path_key};
 use super::model::*;
+use super::secret_name::{self, SecretName};
 pub use super::names::*;
 
 /// Finds the file and position of a path in the merged state: the first file that defines
@@ -123,6 +124,14 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Secret names (`NAME` or `{name, rotation}`): the names, and rotations 0 or more.
+    fn secret_list(&mut self, segs: &[&str], list: &[SecretName], what: &str, rule: Rule) {
+        self.list_names(segs, &secret_name::names(list), what, rule);
+        for (i, message) in secret_name::negative_rotations(list) {
+            let at = self.loc.value(&[segs, &[i.to_string().as_str(), "rotation"]].concat());
+            self.push(at, message, secret_name::ROTATION_HINT);
+        }
+    }
     /// Check a value against a rule at `segs`.
     fn value_name(&mut self, segs: &[&str], value: &str, what: &str, rule: Rule) {
         if let Err(reason) = rule.check(value) {
@@ -373,10 +382,10 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
                 );
             }
         }
-        let secrets = app.secrets.as_deref().unwrap_or_default();
-        c.list_names(
+        let secrets = secret_name::names(app.secrets.as_deref().unwrap_or_default());
+        c.secret_list(
             &join(&base, &["secrets"]),
-            secrets,
+            app.secrets.as_deref().unwrap_or_default(),
             "secret name",
             Rule::SecretName,
         );
@@ -558,7 +567,7 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                 check_protection(c, &join(&base, &["branches", branch, "protection"]), p);
             }
         }
-        c.list_names(
+        c.secret_list(
             &join(&base, &["actions_secrets"]),
             &r.actions_secrets,
             "actions secret name",
@@ -577,7 +586,7 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                     "use a team as a reviewer to cover more people",
                 );
             }
-            c.list_names(
+            c.secret_list(
                 &join(&env_segs, &["secrets"]),
                 &e.secrets,
                 "environment secret name",
