@@ -273,7 +273,9 @@ fn github_repo(live: &LiveSnapshot, repo: &str, notes: &mut Vec<String>) -> Repo
                     .is_some_and(|b| b.is_string())
                 {
                     // The credential could not see it: left unmanaged.
-                    body.as_object_mut().map(|o| o.remove("bypass_actors"));
+                    if let Some(o) = body.as_object_mut() {
+                        o.remove("bypass_actors");
+                    }
                     notes.push(format!("{here}: `bypass_actors` could not be read and is left out"));
                 }
                 if let Some(rs) = parse(body, &here, notes) {

@@ -99,7 +99,7 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
     }
     let live = read(req.creds, &http, &apps, &repos).await?;
     let imported = import(&live, org.as_deref(), &apps, &repos);
-    let residual_changes = residual(&imported.desired, &live)?;
+    let residual_changes = residual(req.root, &imported.desired, &live)?;
     let Imported { notes, .. } = &imported;
     let yaml = to_yaml(&imported).context("writing the imported state as YAML")?;
     let mut written = None;
@@ -260,8 +260,9 @@ async fn read(
 }
 
 /// The changes a plan of `desired` against `live` shows (0: the import is exact).
-fn residual(desired: &Desired, live: &LiveSnapshot) -> anyhow::Result<usize> {
-    let options = super::plan::plan_options(Path::new("."), std::time::Duration::from_secs(3600), Vec::new())?;
+fn residual(root: &Path, desired: &Desired, live: &LiveSnapshot) -> anyhow::Result<usize> {
+    let hour = std::time::Duration::from_secs(3600);
+    let options = super::plan::plan_options(root, hour, Vec::new())?;
     let plan = crate::core::plan::build(desired, live, &options)?;
-    Ok(plan.changes.len())
+    Ok(plan.changes.iter().filter(|c| c.action != crate::core::plan::ChangeKind::NoOp).count())
 }

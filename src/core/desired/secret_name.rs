@@ -52,6 +52,12 @@ impl From<String> for SecretName {
     }
 }
 
+impl PartialEq<&str> for SecretName {
+    fn eq(&self, other: &&str) -> bool {
+        self.name == *other
+    }
+}
+
 impl fmt::Display for SecretName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)

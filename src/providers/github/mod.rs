@@ -29,7 +29,7 @@ mod rulesets;
 pub use environments::environment_of;
 pub use pages::next_link;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
