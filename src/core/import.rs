@@ -116,12 +116,9 @@ fn fly_app(live: &LiveSnapshot, name: &str, notes: &mut Vec<String>) -> Option<F
     out.regions = m
         .get("regions")
         .and_then(|r| serde_json::from_value(r.clone()).ok());
-    out.guest = m
-        .get("guest")
-        .and_then(|g| parse(g.clone(), &here, notes));
-    out.env = m
-        .get("env")
-        .and_then(|e| parse(e.clone(), &here, notes));
+    let set = |key: &str| m.get(key).filter(|v| !v.is_null()).cloned();
+    out.guest = set("guest").and_then(|g| parse(g, &here, notes));
+    out.env = set("env").and_then(|e| parse(e, &here, notes));
     out.primary_region = m
         .pointer("/platform_env/PRIMARY_REGION")
         .and_then(Value::as_str)

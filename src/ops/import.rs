@@ -64,7 +64,7 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
             ));
         }
     }
-    let desired = super::load_desired_or_empty(req.root)?;
+    let desired = desired_so_far(req.root)?;
     let http = req.creds.http();
     let org = req
         .org
@@ -120,6 +120,20 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         residual_changes,
         written,
     })
+}
+
+/// The desired state already written: none at all (no folder, no file, only empty files)
+/// is what adopting starts from, not an error.
+fn desired_so_far(root: &Path) -> anyhow::Result<Desired> {
+    match super::load_desired_or_empty(root) {
+        Err(e)
+            if e.downcast_ref::<crate::core::desired::LoadErrors>()
+                .is_some_and(|l| l.0.iter().all(|e| e.message.starts_with("no desired state"))) =>
+        {
+            Ok(Desired::default())
+        }
+        other => other,
+    }
 }
 
 /// The live resources of `provider` that desired/ does not name. The lead subtracts the
