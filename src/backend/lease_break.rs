@@ -98,7 +98,10 @@ impl Backend {
                 "broken_by": by.to_string(),
                 "reason": reason,
             })],
-            format!("`{by}` broke the apply lease of `{}`: {reason}", current.holder),
+            format!(
+                "`{by}` broke the apply lease of `{}`: {reason}",
+                current.holder
+            ),
             now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             0,
         );

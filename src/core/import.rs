@@ -34,7 +34,12 @@ pub struct Imported {
 }
 
 /// The desired state of Fly `apps` (of `org`) and GitHub `repos`, from `live`.
-pub fn import(live: &LiveSnapshot, org: Option<&str>, apps: &[String], repos: &[String]) -> Imported {
+pub fn import(
+    live: &LiveSnapshot,
+    org: Option<&str>,
+    apps: &[String],
+    repos: &[String],
+) -> Imported {
     let mut out = Imported::default();
     if !apps.is_empty() {
         let mut fly = FlyDesired {
@@ -46,7 +51,9 @@ pub fn import(live: &LiveSnapshot, org: Option<&str>, apps: &[String], repos: &[
                 fly.apps.insert(app.clone(), a);
             }
         }
-        out.desired.providers.insert(ProviderName::Fly, Activation::Active);
+        out.desired
+            .providers
+            .insert(ProviderName::Fly, Activation::Active);
         out.desired.fly = Some(fly);
     }
     if !repos.is_empty() {
@@ -208,7 +215,10 @@ fn fly_toml_mount(live: &LiveSnapshot, app: &str, m: &Value) -> Value {
     let mut out = Map::new();
     let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
     out.insert("source".into(), json!(name));
-    out.insert("destination".into(), m.get("path").cloned().unwrap_or(json!("")));
+    out.insert(
+        "destination".into(),
+        m.get("path").cloned().unwrap_or(json!("")),
+    );
     if let Some(n) = m.get("extend_threshold_percent") {
         out.insert("auto_extend_size_threshold".into(), n.clone());
     }
@@ -224,7 +234,10 @@ fn fly_toml_mount(live: &LiveSnapshot, app: &str, m: &Value) -> Value {
         app: app.to_string(),
         name: name.to_string(),
     });
-    if let Some(gb) = volume.and_then(|v| v.get("size_gb")).and_then(Value::as_u64) {
+    if let Some(gb) = volume
+        .and_then(|v| v.get("size_gb"))
+        .and_then(Value::as_u64)
+    {
         out.insert("initial_size".into(), json!(format!("{gb}gb")));
     }
     Value::Object(out)
@@ -265,15 +278,14 @@ fn github_repo(live: &LiveSnapshot, repo: &str, notes: &mut Vec<String>) -> Repo
             }
             Address::GithubRepoRuleset { repo: r, name } if r == repo => {
                 let mut body = v.clone();
-                if body
-                    .get("bypass_actors")
-                    .is_some_and(|b| b.is_string())
-                {
+                if body.get("bypass_actors").is_some_and(|b| b.is_string()) {
                     // The credential could not see it: left unmanaged.
                     if let Some(o) = body.as_object_mut() {
                         o.remove("bypass_actors");
                     }
-                    notes.push(format!("{here}: `bypass_actors` could not be read and is left out"));
+                    notes.push(format!(
+                        "{here}: `bypass_actors` could not be read and is left out"
+                    ));
                 }
                 if let Some(rs) = parse(body, &here, notes) {
                     out.rulesets.insert(name.clone(), Some(rs));

@@ -37,5 +37,5 @@ pub mod lower;
 pub mod matrix;
 pub mod number;
 pub mod plan;
-pub mod rotation;
 pub mod render;
+pub mod rotation;

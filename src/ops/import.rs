@@ -92,10 +92,20 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
             other.as_str()
         ),
     }
-    let apps: Vec<String> = apps.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-    let repos: Vec<String> = repos.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let apps: Vec<String> = apps
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let repos: Vec<String> = repos
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if apps.is_empty() && repos.is_empty() {
-        anyhow::bail!("nothing to import: name addresses (`fly.app.NAME`, `github.repo.OWNER/REPO`) or `--provider fly|github`");
+        anyhow::bail!(
+            "nothing to import: name addresses (`fly.app.NAME`, `github.repo.OWNER/REPO`) or `--provider fly|github`"
+        );
     }
     let live = read(req.creds, &http, &apps, &repos).await?;
     let imported = import(&live, org.as_deref(), &apps, &repos);
@@ -128,7 +138,10 @@ fn desired_so_far(root: &Path) -> anyhow::Result<Desired> {
     match super::load_desired_or_empty(root) {
         Err(e)
             if e.downcast_ref::<crate::core::desired::LoadErrors>()
-                .is_some_and(|l| l.0.iter().all(|e| e.message.starts_with("no desired state"))) =>
+                .is_some_and(|l| {
+                    l.0.iter()
+                        .all(|e| e.message.starts_with("no desired state"))
+                }) =>
         {
             Ok(Desired::default())
         }
@@ -251,7 +264,8 @@ async fn read(
                     .collect::<Vec<_>>()
             })
             .collect();
-        live.resources.extend(p.refresh(&volumes).await.map_err(err)?);
+        live.resources
+            .extend(p.refresh(&volumes).await.map_err(err)?);
     }
     if !repos.is_empty() {
         let g = github(creds, http)?;
@@ -278,5 +292,9 @@ fn residual(root: &Path, desired: &Desired, live: &LiveSnapshot) -> anyhow::Resu
     let hour = std::time::Duration::from_secs(3600);
     let options = super::plan::plan_options(root, hour, Vec::new())?;
     let plan = crate::core::plan::build(desired, live, &options)?;
-    Ok(plan.changes.iter().filter(|c| c.action != crate::core::plan::ChangeKind::NoOp).count())
+    Ok(plan
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::core::plan::ChangeKind::NoOp)
+        .count())
 }

@@ -37,7 +37,8 @@ pub async fn show(root: &Path, spec: Option<&str>) -> anyhow::Result<Shown> {
 }
 
 fn shown(l: &LeaseInfo) -> ShownLease {
-    let at = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     ShownLease {
         holder: l.holder.clone(),
         since: at(&l.since),

@@ -32,7 +32,8 @@ fn fly_desired() -> String {
 }
 
 fn seed() -> String {
-    let mut text = String::from("fly:\n  orgs: [pay-ready]\ngithub:\n  users: [the-ceo]\n  repos:\n");
+    let mut text =
+        String::from("fly:\n  orgs: [pay-ready]\ngithub:\n  users: [the-ceo]\n  repos:\n");
     for i in 0..REPOS {
         text.push_str(&format!(
             "    acme/repo-{i:02}:\n      branches: [main]\n      secrets: [DEPLOY_TOKEN, NPM_TOKEN]\n      protection:\n        main: {{ required_status_checks: {{ strict: true, contexts: [ci] }}, enforce_admins: {}, required_pull_request_reviews: {{ required_approving_review_count: {} }}, restrictions: null }}\n      environments:\n        production: {{ reviewers: [{{ type: User, login: the-ceo }}], wait_timer: {i} }}\n",
@@ -72,7 +73,16 @@ fn import_then_plan_shows_no_changes_for_20_apps_and_10_repositories() {
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let signed = std::process::Command::new("ssh-keygen")
         .current_dir(source.root())
-        .args(["-q", "-Y", "sign", "-n", "sophia-plan@v1", "-f", "ceo", "plan.json"])
+        .args([
+            "-q",
+            "-Y",
+            "sign",
+            "-n",
+            "sophia-plan@v1",
+            "-f",
+            "ceo",
+            "plan.json",
+        ])
         .status()
         .unwrap();
     assert!(signed.success());
@@ -89,27 +99,66 @@ fn import_then_plan_shows_no_changes_for_20_apps_and_10_repositories() {
     let fly = run(
         &adopt,
         &env,
-        &["import", "--provider", "fly", "--org", "pay-ready", "--out", "desired/fly.yaml"],
+        &[
+            "import",
+            "--provider",
+            "fly",
+            "--org",
+            "pay-ready",
+            "--out",
+            "desired/fly.yaml",
+        ],
     );
     assert_eq!(fly.code, 0, "{}", fly.stderr);
-    assert!(fly.stderr.contains(&format!("imported {APPS} Fly app(s)")), "{}", fly.stderr);
-    let gh = run(&adopt, &env, &["import", "--provider", "github", "--out", "desired/github.yaml"]);
+    assert!(
+        fly.stderr.contains(&format!("imported {APPS} Fly app(s)")),
+        "{}",
+        fly.stderr
+    );
+    let gh = run(
+        &adopt,
+        &env,
+        &[
+            "import",
+            "--provider",
+            "github",
+            "--out",
+            "desired/github.yaml",
+        ],
+    );
     assert_eq!(gh.code, 0, "{}", gh.stderr);
-    assert!(gh.stderr.contains(&format!("and {REPOS} repositories")), "{}", gh.stderr);
+    assert!(
+        gh.stderr.contains(&format!("and {REPOS} repositories")),
+        "{}",
+        gh.stderr
+    );
     for out in [&fly, &gh] {
         assert!(!out.stderr.contains("warning"), "{}", out.stderr);
         assert!(!out.stderr.contains("note:"), "{}", out.stderr);
     }
     let yaml = std::fs::read_to_string(adopt.root().join("desired/fly.yaml")).unwrap();
-    assert!(!yaml.contains("app-key-value-91"), "secrets come in as names");
-    assert!(yaml.contains("mounts:") && yaml.contains("services:"), "{yaml}");
+    assert!(
+        !yaml.contains("app-key-value-91"),
+        "secrets come in as names"
+    );
+    assert!(
+        yaml.contains("mounts:") && yaml.contains("services:"),
+        "{yaml}"
+    );
     assert!(yaml.contains("- APP_KEY"), "{yaml}");
     let yaml = std::fs::read_to_string(adopt.root().join("desired/github.yaml")).unwrap();
-    assert!(yaml.contains("protection:") && yaml.contains("- DEPLOY_TOKEN"), "{yaml}");
+    assert!(
+        yaml.contains("protection:") && yaml.contains("- DEPLOY_TOKEN"),
+        "{yaml}"
+    );
 
     let before = sandbox.requests().len();
     let plan = run(&adopt, &env, &["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "import then plan shows no change:\n{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(
+        plan.code, 0,
+        "import then plan shows no change:\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
     let mutating = sandbox.requests()[before..]
         .iter()
         .filter(|r| r.method != "GET" && r.method != "HEAD" && !r.path.contains("/access_tokens"))
@@ -131,16 +180,38 @@ fn import_writes_stdout_and_never_overwrites_a_file_without_force() {
     assert!(out.stdout.contains("acme/repo-03:"), "{}", out.stdout);
     assert!(out.stdout.contains("wait_timer: 3"), "{}", out.stdout);
     repo.file("desired/mine.yaml", "# mine\n");
-    let refused = run(&repo, &env, &["import", "github.repo.acme/repo-03", "--out", "desired/mine.yaml"]);
+    let refused = run(
+        &repo,
+        &env,
+        &[
+            "import",
+            "github.repo.acme/repo-03",
+            "--out",
+            "desired/mine.yaml",
+        ],
+    );
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("exists"), "{}", refused.stderr);
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
-    assert_eq!(std::fs::read_to_string(repo.root().join("desired/mine.yaml")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(repo.root().join("desired/mine.yaml")).unwrap(),
+        "# mine\n"
+    );
     let forced = run(
         &repo,
         &env,
-        &["import", "github.repo.acme/repo-03", "--out", "desired/mine.yaml", "--force"],
+        &[
+            "import",
+            "github.repo.acme/repo-03",
+            "--out",
+            "desired/mine.yaml",
+            "--force",
+        ],
     );
     assert_eq!(forced.code, 0, "{}", forced.stderr);
-    assert!(std::fs::read_to_string(repo.root().join("desired/mine.yaml")).unwrap().contains("acme/repo-03"));
+    assert!(
+        std::fs::read_to_string(repo.root().join("desired/mine.yaml"))
+            .unwrap()
+            .contains("acme/repo-03")
+    );
 }

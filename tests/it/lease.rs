@@ -66,19 +66,40 @@ fn a_gone_holders_lease_is_broken_then_an_apply_proceeds_local() {
     write_local(&rig, &gone);
     let held = rig.run(&["apply", "plan.json"]);
     assert_eq!(held.code, 1, "{}", held.stderr);
-    assert!(held.stderr.contains("held by `mo@ci-runner-9 pid 4242`"), "{}", held.stderr);
+    assert!(
+        held.stderr.contains("held by `mo@ci-runner-9 pid 4242`"),
+        "{}",
+        held.stderr
+    );
     assert!(rig.mutating_requests().is_empty());
 
     let show = rig.run(&["lease", "show"]);
     assert_eq!(show.code, 0, "{}", show.stderr);
-    assert!(show.stdout.starts_with("holder: mo@ci-runner-9 pid 4242\nsince:  "), "{}", show.stdout);
+    assert!(
+        show.stdout
+            .starts_with("holder: mo@ci-runner-9 pid 4242\nsince:  "),
+        "{}",
+        show.stdout
+    );
     assert!(show.stdout.contains("\nuntil:  "), "{}", show.stdout);
 
-    let broke = rig.run(&["lease", "break", "--reason", "runner 9 was lost with its VM"]);
+    let broke = rig.run(&[
+        "lease",
+        "break",
+        "--reason",
+        "runner 9 was lost with its VM",
+    ]);
     assert_eq!(broke.code, 0, "{}", broke.stderr);
-    assert!(broke.stdout.contains("broke the apply lease of `mo@ci-runner-9 pid 4242`"));
+    assert!(
+        broke
+            .stdout
+            .contains("broke the apply lease of `mo@ci-runner-9 pid 4242`")
+    );
     assert!(!rig.repo.root().join(".infra/.lock").exists());
-    assert_eq!(rig.run(&["lease", "show"]).stdout.lines().next().unwrap(), "no apply lease is held (local)");
+    assert_eq!(
+        rig.run(&["lease", "show"]).stdout.lines().next().unwrap(),
+        "no apply lease is held (local)"
+    );
 
     let applied = rig.run(&["apply", "plan.json"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
@@ -89,7 +110,10 @@ fn a_gone_holders_lease_is_broken_then_an_apply_proceeds_local() {
     let by = proofs[0]["broken_by"].as_str().unwrap();
     assert!(by.contains(&format!("@{} pid ", this_host())), "{by}");
     let text = serde_json::to_string(&proofs[0]).unwrap();
-    assert!(!text.contains(&gone.token), "the token is not journaled: {text}");
+    assert!(
+        !text.contains(&gone.token),
+        "the token is not journaled: {text}"
+    );
 }
 
 #[test]
@@ -101,20 +125,33 @@ fn a_live_holder_on_this_host_is_not_broken_local() {
     let before = std::fs::read(rig.repo.root().join(".infra/.lock")).unwrap();
     let out = rig.run(&["lease", "break", "--reason", "impatient"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stderr.contains("is alive on this host"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is alive on this host"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
-    assert_eq!(std::fs::read(rig.repo.root().join(".infra/.lock")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(rig.repo.root().join(".infra/.lock")).unwrap(),
+        before
+    );
     assert!(!rig.repo.root().join("proofs/journal.jsonl").exists());
     // No lease at all: nothing to break.
     std::fs::remove_file(rig.repo.root().join(".infra/.lock")).unwrap();
     let none = rig.run(&["lease", "break", "--reason", "x"]);
     assert_eq!(none.code, 1);
-    assert!(none.stderr.contains("no apply lease is held"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("no apply lease is held"),
+        "{}",
+        none.stderr
+    );
 }
 
 async fn pg_write(url: &str, root: &std::path::Path, info: &LeaseInfo) {
     // Opening the backend creates the tables.
-    sophia::backend::Backend::open(root, Some(url)).await.unwrap();
+    sophia::backend::Backend::open(root, Some(url))
+        .await
+        .unwrap();
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -142,10 +179,19 @@ fn with_postgres_a_lease_is_shown_broken_and_journaled_and_a_live_one_is_kept() 
     let alive = lease(&this_host(), std::process::id());
     runtime.block_on(pg_write(&db.url(), rig.repo.root(), &alive));
     let show = rig.run(&["lease", "show"]);
-    assert!(show.stdout.starts_with(&format!("holder: {}\n", alive.holder)), "{}", show.stdout);
+    assert!(
+        show.stdout
+            .starts_with(&format!("holder: {}\n", alive.holder)),
+        "{}",
+        show.stdout
+    );
     let refused = rig.run(&["lease", "break", "--reason", "impatient"]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
-    assert!(refused.stderr.contains("is alive on this host"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is alive on this host"),
+        "{}",
+        refused.stderr
+    );
     let still = rig.run(&["--json", "lease", "show"]);
     let env: serde_json::Value = serde_json::from_str(&still.stdout).unwrap();
     assert_eq!(env["results"][0]["lease"]["holder"], alive.holder.as_str());
@@ -157,13 +203,20 @@ fn with_postgres_a_lease_is_shown_broken_and_journaled_and_a_live_one_is_kept() 
             .await
             .unwrap();
         tokio::spawn(conn);
-        client.execute("DELETE FROM sophia_lease", &[]).await.unwrap();
+        client
+            .execute("DELETE FROM sophia_lease", &[])
+            .await
+            .unwrap();
     });
     let gone = lease("ci-runner-3", 99);
     runtime.block_on(pg_write(&db.url(), rig.repo.root(), &gone));
     let broke = rig.run(&["lease", "break", "--reason", "runner 3 is gone"]);
     assert_eq!(broke.code, 0, "{}", broke.stderr);
-    assert!(rig.run(&["lease", "show"]).stdout.starts_with("no apply lease is held (postgres://"));
+    assert!(
+        rig.run(&["lease", "show"])
+            .stdout
+            .starts_with("no apply lease is held (postgres://")
+    );
     let applied = rig.run(&["apply", "plan.json"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     assert!(!applied.stderr.contains("took over"), "{}", applied.stderr);

@@ -77,7 +77,11 @@ fn raising_a_rotation_sets_that_secret_once_and_an_outside_set_is_drift() {
     );
     rig.sandbox.with_world(|w| {
         let s = &w.github.repos["acme/infra"].secrets["ONE_SECRET"];
-        assert_eq!(s.value.as_deref(), Some(new_value.as_bytes()), "the sandbox opened the sealed box");
+        assert_eq!(
+            s.value.as_deref(),
+            Some(new_value.as_bytes()),
+            "the sandbox opened the sealed box"
+        );
     });
     assert!(action_ids(&plan_json(&rig)).is_empty(), "converged");
 
@@ -98,11 +102,17 @@ fn raising_a_rotation_sets_that_secret_once_and_an_outside_set_is_drift() {
     assert_eq!(drift.code, 2, "{}\n{}", drift.stdout, drift.stderr);
     let shown = format!("{}{}", drift.stdout, drift.stderr);
     assert!(shown.contains("fly.app.app-one.secrets"), "{shown}");
-    assert!(shown.contains("set outside sophia at 2099-01-01T00:00:00Z"), "{shown}");
+    assert!(
+        shown.contains("set outside sophia at 2099-01-01T00:00:00Z"),
+        "{shown}"
+    );
     // The plan repairs it by setting that secret again.
     let plan = plan_json(&rig);
     let ids = action_ids(&plan);
-    assert!(ids.contains(&"fly.secrets.set:fly.app.app-one.secrets".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"fly.secrets.set:fly.app.app-one.secrets".to_string()),
+        "{ids:?}"
+    );
     let set = plan["actions"]
         .as_array()
         .unwrap()

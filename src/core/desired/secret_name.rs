@@ -190,7 +190,10 @@ mod tests {
             serde_json::to_string(&list).unwrap(),
             r#"["A",{"name":"B","rotation":3},"C"]"#
         );
-        assert_eq!(rotations(&list), [("B".to_string(), 3)].into_iter().collect());
+        assert_eq!(
+            rotations(&list),
+            [("B".to_string(), 3)].into_iter().collect()
+        );
         let err = serde_yaml::from_str::<Vec<SecretName>>("[{name: B, rotaton: 3}]")
             .unwrap_err()
             .to_string();

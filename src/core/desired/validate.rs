@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use super::LoadError;
 use super::locate::{Entry, FileIndex, Pos, path_key};
 use super::model::*;
-use super::secret_name::{self, SecretName};
 pub use super::names::*;
+use super::secret_name::{self, SecretName};
 
 /// Finds the file and position of a path in the merged state: the first file that defines
 /// it, else the nearest ancestor.
@@ -128,7 +128,9 @@ impl Checker<'_, '_> {
     fn secret_list(&mut self, segs: &[&str], list: &[SecretName], what: &str, rule: Rule) {
         self.list_names(segs, &secret_name::names(list), what, rule);
         for (i, message) in secret_name::negative_rotations(list) {
-            let at = self.loc.value(&[segs, &[i.to_string().as_str(), "rotation"]].concat());
+            let at = self
+                .loc
+                .value(&[segs, &[i.to_string().as_str(), "rotation"]].concat());
             self.push(at, message, secret_name::ROTATION_HINT);
         }
     }

@@ -57,7 +57,12 @@ impl GithubProvider {
         // When each was last set: a watched secret set outside sophia is drift.
         let updated: BTreeMap<String, Value> = listed
             .iter()
-            .filter_map(|v| Some((v.get("name")?.as_str()?.to_string(), v.get("updated_at")?.clone())))
+            .filter_map(|v| {
+                Some((
+                    v.get("name")?.as_str()?.to_string(),
+                    v.get("updated_at")?.clone(),
+                ))
+            })
             .collect();
         if !updated.is_empty() {
             out["secrets_updated_at"] = json!(updated);

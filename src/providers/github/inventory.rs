@@ -15,7 +15,11 @@ impl GithubProvider {
         let items = self.list_all(&["user", "repos"], &[], None).await?;
         let mut names: Vec<String> = items
             .iter()
-            .filter_map(|r| r.get("full_name").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|r| {
+                r.get("full_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         names.dedup();
@@ -45,9 +49,16 @@ impl GithubProvider {
             });
         }
         let envs = self
-            .list_all(&["repos", owner, name, "environments"], &[], Some("environments"))
+            .list_all(
+                &["repos", owner, name, "environments"],
+                &[],
+                Some("environments"),
+            )
             .await?;
-        for env in envs.iter().filter_map(|e| e.get("name").and_then(Value::as_str)) {
+        for env in envs
+            .iter()
+            .filter_map(|e| e.get("name").and_then(Value::as_str))
+        {
             out.push(Address::GithubEnvironment {
                 repo: repo_s.clone(),
                 env: env.to_string(),

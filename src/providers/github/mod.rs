@@ -255,7 +255,10 @@ impl GithubProvider {
             .iter()
             .filter_map(|s| {
                 let name = s.get("name").and_then(Value::as_str)?;
-                Some((name.to_string(), s.get("updated_at").cloned().unwrap_or(Value::Null)))
+                Some((
+                    name.to_string(),
+                    s.get("updated_at").cloned().unwrap_or(Value::Null),
+                ))
             })
             .collect())
     }
