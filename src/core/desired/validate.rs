@@ -128,12 +128,12 @@ impl Checker<'_, '_> {
     fn secret_list(&mut self, segs: &[&str], list: &[SecretName], what: &str, rule: Rule) {
         self.list_names(segs, &secret_name::names(list), what, rule);
         for (i, message) in secret_name::negative_rotations(list) {
-            let at = self
-                .loc
-                .value(&[segs, &[i.to_string().as_str(), "rotation"]].concat());
+            let i = i.to_string();
+            let at = self.loc.value(&[segs, &[i.as_str(), "rotation"]].concat());
             self.push(at, message, secret_name::ROTATION_HINT);
         }
     }
+
     /// Check a value against a rule at `segs`.
     fn value_name(&mut self, segs: &[&str], value: &str, what: &str, rule: Rule) {
         if let Err(reason) = rule.check(value) {
@@ -384,13 +384,10 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
                 );
             }
         }
-        let secrets = secret_name::names(app.secrets.as_deref().unwrap_or_default());
-        c.secret_list(
-            &join(&base, &["secrets"]),
-            app.secrets.as_deref().unwrap_or_default(),
-            "secret name",
-            Rule::SecretName,
-        );
+        let listed = app.secrets.as_deref().unwrap_or_default();
+        let at = join(&base, &["secrets"]);
+        c.secret_list(&at, listed, "secret name", Rule::SecretName);
+        let secrets = secret_name::names(listed);
         if let Some(env) = &app.env {
             for key in env.keys() {
                 c.key_name(
