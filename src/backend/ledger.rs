@@ -52,7 +52,7 @@ impl Backend {
                 .iter()
                 .find(|a| a.kind == kind && a.address == address)
             {
-                ledger.record(kind, &address, &a.params, &r.at);
+                ledger.record(kind.as_str(), &address, &a.params, &r.at);
             }
         }
         Ok(ledger)

@@ -22,7 +22,6 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
-use crate::core::plan::ActionKind;
 
 /// The names of `after[key]` (a `name → rotation` map) whose rotation `before[key]` does not
 /// have.
@@ -52,6 +51,10 @@ pub fn carry(params: &mut Value, after: &Value, key: &str, names: &[String]) {
     }
 }
 
+const FLY_SECRETS_SET: &str = "fly.secrets.set";
+const GITHUB_SECRET_PUT: &str = "github.secret.put";
+const GITHUB_ENVIRONMENT_PUT: &str = "github.environment.put";
+
 /// One secret's last set by sophia.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastSet {
@@ -69,14 +72,17 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Record one successful action (in journal order: a later set replaces an earlier one).
-    pub fn record(&mut self, kind: ActionKind, address: &Address, params: &Value, at: &str) {
+    /// Record one successful action of `kind` (as a plan spells it: `fly.secrets.set`,
+    /// `github.secret.put`, `github.environment.put`; others set no secret), in journal order:
+    /// a later set replaces an earlier one. (A string, not `ActionKind`: the planner imports
+    /// this module.)
+    pub fn record(&mut self, kind: &str, address: &Address, params: &Value, at: &str) {
         let rotations = params.get("rotations");
         let rotation_of = |n: &str| rotations.and_then(|r| r.get(n)).and_then(Value::as_u64);
         let names: Vec<String> = match kind {
-            ActionKind::FlySecretsSet => strings(params.get("names")),
-            ActionKind::GithubEnvironmentPut => strings(params.get("set_secrets")),
-            ActionKind::GithubSecretPut => match address {
+            FLY_SECRETS_SET => strings(params.get("names")),
+            GITHUB_ENVIRONMENT_PUT => strings(params.get("set_secrets")),
+            GITHUB_SECRET_PUT => match address {
                 Address::GithubSecret { name, .. } => vec![name.clone()],
                 _ => Vec::new(),
             },
@@ -84,8 +90,8 @@ impl Ledger {
         };
         for name in names {
             let rotation = match kind {
-                ActionKind::GithubSecretPut => params.get("rotation").and_then(Value::as_u64),
-                ActionKind::GithubEnvironmentPut => params
+                GITHUB_SECRET_PUT => params.get("rotation").and_then(Value::as_u64),
+                GITHUB_ENVIRONMENT_PUT => params
                     .get("secret_rotations")
                     .and_then(|r| r.get(&name))
                     .and_then(Value::as_u64),
@@ -185,13 +191,13 @@ mod tests {
         let mut ledger = Ledger::default();
         let a = addr("fly.app.a.secrets");
         ledger.record(
-            ActionKind::FlySecretsSet,
+            "fly.secrets.set",
             &a,
             &json!({"names": ["A", "B"], "rotations": {"B": 2}}),
             "2026-01-01T00:00:00.000Z",
         );
         ledger.record(
-            ActionKind::FlySecretsSet,
+            "fly.secrets.set",
             &a,
             &json!({"names": ["B"], "rotations": {"B": 3}}),
             "2026-01-02T00:00:00.000Z",

@@ -581,8 +581,8 @@ pub struct EnvironmentDesired {
     /// Environment variables: name → value (not secrets: values live in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
-    /// Environment secret names that must exist; values come from the environment at apply,
-    /// sealed with the environment's own public key.
+    /// Environment secret names that must exist (`NAME` or `{name, rotation}`); values come
+    /// from the environment at apply, sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretName>,
 }
