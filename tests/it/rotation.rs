@@ -140,3 +140,49 @@ fn a_negative_rotation_is_refused_with_its_position() {
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
     assert_eq!(repo.files(), before, "nothing written");
 }
+
+#[test]
+fn an_environment_secret_rotates_through_its_environment() {
+    let mut rig = Rig::new();
+    let with_env = |r: i64| {
+        DESIRED.replace(
+            "      actions_secrets: [ONE_SECRET]",
+            &format!(
+                "      actions_secrets: [ONE_SECRET]\n      environments:\n        production:\n          reviewers: []\n          secrets: [{{ name: ONE_SECRET, rotation: {r} }}]"
+            ),
+        )
+    };
+    rig.repo.file("desired/main.yaml", &with_env(4));
+    apply(&rig);
+    assert!(action_ids(&plan_json(&rig)).is_empty(), "converged");
+    for (k, v) in rig.env.iter_mut() {
+        if k == "ONE_SECRET" {
+            *v = "env-rotated-5-a3f0".into();
+        }
+    }
+    rig.repo.file("desired/main.yaml", &with_env(5));
+    let plan = plan_json(&rig);
+    assert_eq!(
+        action_ids(&plan),
+        vec!["github.environment.put:github.repo.acme/infra.environment.production"]
+    );
+    assert_eq!(
+        plan["actions"][0]["params"]["set_secrets"],
+        serde_json::json!(["ONE_SECRET"])
+    );
+    rig.ssh_sign("ceo", "sophia-plan@v1");
+    let before = rig.mutating_requests().len();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sent = rig.mutating_requests().split_off(before);
+    let puts: Vec<&String> = sent
+        .iter()
+        .filter(|r| r.contains("/secrets/ONE_SECRET"))
+        .collect();
+    assert_eq!(
+        puts,
+        vec!["PUT /github/repos/acme/infra/environments/production/secrets/ONE_SECRET"],
+        "the rotated secret is set once: {sent:?}"
+    );
+    assert!(action_ids(&plan_json(&rig)).is_empty(), "converged");
+}
