@@ -7,9 +7,9 @@
 //!   carries — `services` (each port, handler, `force_https`, `auto_stop_machines`,
 //!   `auto_start_machines`, `min_machines_running`, `concurrency`, its `tcp_checks` and
 //!   `http_checks`) and `mounts` (`source`, `destination`, `initial_size` from the
-//!   volumes). An app of several process groups, or with config flyctl sets from other
-//!   sections (metrics, statics, init, restart, stop config, top-level checks), gets a note:
-//!   those are not written back, and the plan after import says so.
+//!   volumes), top-level `checks`, `metrics` and `statics`. An app of several process
+//!   groups, or with config flyctl sets from other sections (`init`, `restart`, the stop
+//!   config), gets a note: those are not written back, and the plan after import says so.
 //! - A repository: `settings` and `topics`, the default branch's `protection` (the PUT body
 //!   refresh normalizes to), `actions_secrets` by name, `environments` (reviewers, flags,
 //!   branch policies, variables, secrets by name) and `rulesets`.
@@ -152,6 +152,9 @@ fn fly_app(live: &LiveSnapshot, name: &str, notes: &mut Vec<String>) -> Option<F
                     .collect();
                 out.mounts = parse(Value::Array(mounts), &here, notes);
             }
+            "checks" => out.checks = parse(fly_toml_section(key, v), &here, notes),
+            "metrics" => out.metrics = parse(fly_toml_section(key, v), &here, notes),
+            "statics" => out.statics = parse(fly_toml_section(key, v), &here, notes),
             other => notes.push(format!(
                 "{here}: `config.{other}` is not imported (write its fly.toml section by hand)"
             )),
@@ -180,21 +183,7 @@ fn fly_toml_service(s: &Value) -> Value {
                         Some("http") => "http_checks",
                         _ => "tcp_checks",
                     };
-                    if let Some(h) = c.remove("headers") {
-                        // `[{name, values: [v]}]` back to fly.toml's `{name: v}`.
-                        let map: Map<String, Value> = h
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|x| {
-                                Some((
-                                    x.get("name")?.as_str()?.to_string(),
-                                    x.pointer("/values/0")?.clone(),
-                                ))
-                            })
-                            .collect();
-                        c.insert("headers".into(), Value::Object(map));
-                    }
+                    fly_toml_headers(&mut c);
                     let entry = out.entry(list).or_insert_with(|| json!([]));
                     if let Some(a) = entry.as_array_mut() {
                         a.push(Value::Object(c));
@@ -207,6 +196,50 @@ fn fly_toml_service(s: &Value) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// A check's `headers`: the machine config's `[{name, values: [v]}]` back to fly.toml's
+/// `{name: v}`.
+fn fly_toml_headers(c: &mut Map<String, Value>) {
+    if let Some(h) = c.remove("headers") {
+        let map: Map<String, Value> = h
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| {
+                Some((
+                    x.get("name")?.as_str()?.to_string(),
+                    x.pointer("/values/0")?.clone(),
+                ))
+            })
+            .collect();
+        c.insert("headers".into(), Value::Object(map));
+    }
+}
+
+/// The machine config's top-level `checks`, `metrics` and `statics` as fly.toml writes
+/// them (`[checks.NAME]`, `[[metrics]]`, `[[statics]]`).
+fn fly_toml_section(key: &str, v: &Value) -> Value {
+    match key {
+        "checks" => {
+            let mut checks = v.as_object().cloned().unwrap_or_default();
+            for c in checks.values_mut() {
+                if let Some(c) = c.as_object_mut() {
+                    fly_toml_headers(c);
+                }
+            }
+            Value::Object(checks)
+        }
+        "metrics" => json!([v]),
+        _ => {
+            let mut statics = v.as_array().cloned().unwrap_or_default();
+            for s in statics.iter_mut().filter_map(Value::as_object_mut) {
+                // flyctl sends `""` for the two optional fields.
+                s.retain(|_, v| v.as_str() != Some(""));
+            }
+            Value::Array(statics)
+        }
+    }
 }
 
 /// A machine config mount as fly.toml's `[[mounts]]` writes it; `initial_size` from the

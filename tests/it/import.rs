@@ -12,7 +12,7 @@ const APPS: usize = 20;
 const REPOS: usize = 10;
 
 /// 20 apps: even ones with `[http_service]`, odd ones with a TCP `[[services]]`; every one
-/// mounts a volume.
+/// mounts a volume; every fourth has `[metrics]`, `[[statics]]` and a `[checks.alive]`.
 fn fly_desired() -> String {
     let mut text = String::from("providers:\n  fly: active\nfly:\n  org: pay-ready\n  apps:\n");
     for i in 0..APPS {
@@ -22,6 +22,9 @@ fn fly_desired() -> String {
             1 + i % 2,
             1 + i % 3,
         ));
+        if i % 4 == 0 {
+            text.push_str("      metrics: { port: 9091, path: /metrics }\n      statics: { guest_path: /app/public, url_prefix: /static }\n      checks: { alive: { type: tcp, port: 8080, interval: 15s, timeout: 2s } }\n");
+        }
         if i % 2 == 0 {
             text.push_str("      http_service: { internal_port: 8080, force_https: true, auto_stop_machines: stop, auto_start_machines: true, min_machines_running: 0 }\n");
         } else {
@@ -146,6 +149,9 @@ fn import_then_plan_shows_no_changes_for_20_apps_and_10_repositories() {
         "{yaml}"
     );
     assert!(yaml.contains("- APP_KEY"), "{yaml}");
+    for section in ["metrics:", "statics:", "checks:", "alive:"] {
+        assert!(yaml.contains(section), "{section} {yaml}");
+    }
     let yaml = std::fs::read_to_string(adopt.root().join("desired/github.yaml")).unwrap();
     assert!(
         yaml.contains("protection:") && yaml.contains("- DEPLOY_TOKEN"),
