@@ -103,10 +103,13 @@ fn fly_app(live: &LiveSnapshot, name: &str, notes: &mut Vec<String>) -> Option<F
         .filter(|a| matches!(a, Address::FlyProcess { app: x, .. } if x == name))
         .collect();
     if !processes.is_empty() {
+        // One mixed `machines` would be wrong for every group: only the app and its
+        // secrets are written, and the groups are left to write by hand.
         notes.push(format!(
-            "fly.app.{name}: its {} process groups are not imported (write `processes` by hand)",
+            "fly.app.{name}: its {} process groups are not imported (write `processes` and its sections by hand)",
             processes.len()
         ));
+        return Some(out);
     }
     let Some(m) = live.get(&Address::FlyMachines { app: app.clone() }) else {
         return Some(out);
@@ -362,4 +365,62 @@ pub fn to_yaml(imported: &Imported) -> Result<String, serde_yaml::Error> {
     }
     text.push_str(&serde_yaml::to_string(&imported.desired)?);
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(pairs: &[(&str, Value)]) -> LiveSnapshot {
+        let mut l = LiveSnapshot::new("2026-01-01T00:00:00Z");
+        for (a, v) in pairs {
+            l.resources.insert(Address::parse(a).unwrap(), v.clone());
+        }
+        l
+    }
+
+    #[test]
+    fn an_app_of_several_process_groups_is_noted_not_guessed() {
+        let machines = json!({"image": "i:1", "count": 1, "regions": ["ord"], "config": {}});
+        let l = live(&[
+            ("fly.app.a", json!({"org": "o"})),
+            ("fly.app.a.secrets", json!({"names": ["K"]})),
+            ("fly.app.a.machines", machines.clone()),
+            ("fly.app.a.process.web", machines.clone()),
+            ("fly.app.a.process.worker", machines),
+        ]);
+        let imported = import(&l, Some("o"), &["a".into()], &[]);
+        let app = &imported.desired.fly.as_ref().unwrap().apps["a"];
+        assert_eq!(app.image, None, "no mixed machines");
+        assert_eq!(app.secrets.as_deref(), Some(&["K".into()][..]));
+        assert_eq!(imported.notes.len(), 1);
+        assert!(
+            imported.notes[0].contains("2 process groups"),
+            "{:?}",
+            imported.notes
+        );
+    }
+
+    #[test]
+    fn config_without_a_fly_toml_section_is_noted() {
+        let l = live(&[
+            ("fly.app.a", json!({"org": "o"})),
+            (
+                "fly.app.a.machines",
+                json!({"image": "i:1", "count": 1, "regions": ["ord"], "config": {"init": {"cmd": ["x"]}}}),
+            ),
+        ]);
+        let imported = import(&l, Some("o"), &["a".into()], &[]);
+        assert_eq!(
+            imported.notes,
+            vec![
+                "fly.app.a.machines: `config.init` is not imported (write its fly.toml section by hand)"
+            ]
+        );
+        let yaml = to_yaml(&imported).unwrap();
+        assert!(
+            yaml.starts_with("# written by `sophia import`\n# note: fly.app.a.machines"),
+            "{yaml}"
+        );
+    }
 }

@@ -230,7 +230,20 @@ async fn read(
 ) -> anyhow::Result<LiveSnapshot> {
     let mut live = LiveSnapshot::new(crate::providers::now_rfc3339());
     if !apps.is_empty() {
-        let p = Provider::Fly(fly(creds, http)?);
+        let f = fly(creds, http)?;
+        // An app of several process groups: each group's machines are read on their own
+        // (import notes them rather than writing one mixed `machines`).
+        let mut groups = Vec::new();
+        for app in apps {
+            let found = f.process_groups(app).await.map_err(err)?;
+            if found.len() > 1 {
+                groups.extend(found.into_iter().map(|group| Address::FlyProcess {
+                    app: app.clone(),
+                    group,
+                }));
+            }
+        }
+        let p = Provider::Fly(f);
         let first: Vec<Address> = apps
             .iter()
             .flat_map(|app| {
@@ -242,6 +255,7 @@ async fn read(
                     Address::FlyIps { app },
                 ]
             })
+            .chain(groups)
             .collect();
         live.resources.extend(p.refresh(&first).await.map_err(err)?);
         let volumes: Vec<Address> = live

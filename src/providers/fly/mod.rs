@@ -237,6 +237,18 @@ impl FlyProvider {
         Ok(names)
     }
 
+    /// The process groups of an app's machines, sorted (empty when it has none).
+    pub async fn process_groups(&self, app: &str) -> Result<Vec<String>, ProviderError> {
+        let groups: std::collections::BTreeSet<String> = self
+            .machines(app)
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .map(|m| live::group_of(m).to_string())
+            .collect();
+        Ok(groups.into_iter().collect())
+    }
+
     // ───────────────────────── refresh ─────────────────────────
 
     /// Read the normalized object of each Fly address (see the module docs).
