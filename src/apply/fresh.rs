@@ -14,6 +14,7 @@ use crate::core::desired::ProviderName;
 use crate::core::digest;
 use crate::core::envelope::EnvelopeError;
 use crate::core::plan::{ChangeKind, Plan};
+use crate::core::rotation::Ledger;
 use crate::proofs::activation::read_repo;
 use crate::providers::activation::live_object;
 use crate::providers::{Credentials, Http, Provider, ProviderError, SecretSource};
@@ -65,6 +66,7 @@ async fn read_live(
     root: &Path,
     addresses: &[Address],
     providers: &BTreeMap<String, Provider>,
+    ledger: &Ledger,
 ) -> Result<BTreeMap<Address, Value>, Vec<EnvelopeError>> {
     let mut by_provider: BTreeMap<&str, Vec<Address>> = BTreeMap::new();
     for a in addresses {
@@ -99,6 +101,8 @@ async fn read_live(
         }
     }
     if errors.is_empty() {
+        // As plan reads them: the secrets ledger laid over (see `core::rotation`).
+        crate::core::rotation::overlay(&mut live, ledger);
         Ok(live)
     } else {
         Err(errors)
@@ -111,9 +115,10 @@ pub(super) async fn check_fresh(
     root: &Path,
     plan: &Plan,
     providers: &BTreeMap<String, Provider>,
+    ledger: &Ledger,
 ) -> anyhow::Result<()> {
     let addresses: Vec<Address> = plan.live.keys().cloned().collect();
-    let live = read_live(root, &addresses, providers)
+    let live = read_live(root, &addresses, providers, ledger)
         .await
         .map_err(|errors| Refusal::Unreadable { errors })?;
     let before: BTreeMap<&Address, &Value> = plan
@@ -235,9 +240,10 @@ pub(super) async fn converged(
     root: &Path,
     plan: &Plan,
     providers: &BTreeMap<String, Provider>,
+    ledger: &Ledger,
 ) -> anyhow::Result<Vec<String>> {
     let addresses: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
-    let live = read_live(root, &addresses, providers)
+    let live = read_live(root, &addresses, providers, ledger)
         .await
         .map_err(|errors| {
             anyhow::anyhow!(

@@ -231,7 +231,8 @@ async fn gated_apply(
     )
     .await?;
     let phase = Instant::now();
-    let fresh = fresh::check_fresh(env.root, &plan, &providers).await;
+    let ledger = env.backend.secret_ledger().await.unwrap_or_default();
+    let fresh = fresh::check_fresh(env.root, &plan, &providers, &ledger).await;
     refused(env.backend, digest, fresh).await?;
     let stale_check = millis(phase);
 
@@ -252,7 +253,8 @@ async fn gated_apply(
 
     // 7. Re-read: has live state converged to what the plan promised?
     let phase = Instant::now();
-    let not_converged = fresh::converged(env.root, &plan, &providers)
+    let ledger = env.backend.secret_ledger().await.unwrap_or_default();
+    let not_converged = fresh::converged(env.root, &plan, &providers, &ledger)
         .await
         .unwrap_or_else(|e| vec![format!("could not re-read live state: {e}")]);
     let timings = PhaseTimings {

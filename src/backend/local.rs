@@ -169,6 +169,26 @@ impl LocalLease {
     }
 }
 
+impl LocalLease {
+    /// Remove the lease file if it still holds the lease with `token` (`sophia lease
+    /// break`). Returns whether it was removed.
+    pub fn remove_if(&self, token: &str) -> anyhow::Result<bool> {
+        let removed = self.locked(|| match self.read()? {
+            Some(c) if c.token == token => {
+                std::fs::remove_file(self.path())
+                    .with_context(|| format!("removing `{}`", self.path().display()))?;
+                sync_dir(&self.infra)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        });
+        removed.map_err(|e| match e {
+            LeaseError::Other(e) => e,
+            other => anyhow::anyhow!("{other}"),
+        })
+    }
+}
+
 fn lease_bytes(info: &LeaseInfo) -> anyhow::Result<Vec<u8>> {
     let mut text = serde_json::to_string_pretty(info).context("serializing the lease")?;
     text.push('\n');

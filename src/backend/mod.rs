@@ -32,6 +32,8 @@
 //! ```
 
 pub mod applied;
+pub mod lease_break;
+pub mod ledger;
 pub mod local;
 pub mod postgres;
 

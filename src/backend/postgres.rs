@@ -346,6 +346,20 @@ impl PgBackend {
         Ok(n == 1)
     }
 
+    /// Delete the lease row if it still holds the lease with `token` (`sophia lease break`).
+    /// The holder's liveness lock, if its session still lives, is its own to drop.
+    pub async fn remove_if(&self, token: &str) -> anyhow::Result<bool> {
+        let client = self.client.lock().await;
+        let n = client
+            .execute(
+                "DELETE FROM sophia_lease WHERE name = $1 AND token = $2",
+                &[&LEASE_NAME, &token],
+            )
+            .await
+            .with_context(|| self.ctx("breaking the lease"))?;
+        Ok(n == 1)
+    }
+
     /// Append a record, chained onto the last row under a table lock.
     pub async fn append(&self, new: NewRecord) -> anyhow::Result<Record> {
         let mut client = self.client.lock().await;

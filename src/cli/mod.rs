@@ -18,6 +18,8 @@ pub mod comment;
 pub mod demo;
 pub mod drift;
 pub mod graph;
+pub mod import;
+pub mod lease;
 pub mod matrix;
 pub mod op;
 pub mod plan;
@@ -85,6 +87,10 @@ pub enum Command {
     Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
+    /// Write desired YAML for live resources (Fly apps, repositories), to adopt them.
+    Import(import::Args),
+    /// The apply lease by hand: show it, or break one whose holder is gone.
+    Lease(lease::Args),
     /// The audit report: one HTML page with every apply and drift check in `proofs/`.
     Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
@@ -181,6 +187,8 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Op(args) => op::run(ctx, args).await,
         Command::Proofs(args) => proofs::run(ctx, args).await,
+        Command::Import(args) => import::run(ctx, args).await,
+        Command::Lease(args) => lease::run(ctx, args).await,
         Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]

@@ -17,6 +17,7 @@ use crate::core::live::LiveSnapshot;
 use crate::core::plan::action_kind::ActionKind;
 use crate::core::plan::facts::{AppFacts, Facts, fly_app};
 use crate::core::plan::types::{Action, ActionId, Change, ChangeKind};
+use crate::core::rotation;
 
 /// Why the actions cannot be ordered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,6 +137,24 @@ fn rule_applies(rule: &(ActionKind, Option<ActionKind>, Scope), a: &Action, b: &
     }
 }
 
+/// The secret names of `after[list]` to set: those `before` lacks, and those whose rotation
+/// (`after[rotations]`) differs from `before`'s (see [`rotation`]).
+fn to_set(before: &Value, after: &Value, list: &str, rotations: &str) -> Vec<String> {
+    let have: BTreeSet<&str> = before[list]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let rotated = rotation::rotated(before, after, rotations);
+    after[list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|n| !have.contains(n) || rotated.contains(*n))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The id of an action: `<kind>:<address>`.
 pub fn action_id(kind: ActionKind, address: &Address) -> ActionId {
     ActionId(format!("{kind}:{address}"))
@@ -170,23 +189,11 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             json!({ "app": app, "org": after.get("org") }),
         )],
         (Address::FlySecrets { .. }, ChangeKind::Create | ChangeKind::Update) => {
-            // Only the names that are missing: existing secrets keep their values.
-            let have: BTreeSet<&str> = change.before["names"]
-                .as_array()
-                .map(|v| v.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let names: Vec<&str> = after["names"]
-                .as_array()
-                .map(|v| v.iter().filter_map(Value::as_str).collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|n| !have.contains(n))
-                .collect();
-            vec![action(
-                ActionKind::FlySecretsSet,
-                a,
-                json!({ "names": names }),
-            )]
+            // Only the names that are missing or rotated: the others keep their values.
+            let names = to_set(&change.before, after, "names", "rotations");
+            let mut params = json!({ "names": names });
+            rotation::carry(&mut params, after, "rotations", &names);
+            vec![action(ActionKind::FlySecretsSet, a, params)]
         }
         (Address::FlyVolume { app, name }, ChangeKind::Create | ChangeKind::Update) => {
             let mut params = json!({ "app": app, "name": name });
@@ -213,27 +220,17 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             vec![action(ActionKind::GithubProtectionDelete, a, json!({}))]
         }
         (Address::GithubSecret { name, .. }, ChangeKind::Create | ChangeKind::Update) => {
-            vec![action(
-                ActionKind::GithubSecretPut,
-                a,
-                json!({ "name": name }),
-            )]
+            let mut params = json!({ "name": name });
+            if let Some(r) = after.get("rotation").filter(|r| r.is_u64()) {
+                params["rotation"] = r.clone();
+            }
+            vec![action(ActionKind::GithubSecretPut, a, params)]
         }
         (Address::GithubEnvironment { .. }, ChangeKind::Create | ChangeKind::Update) => {
             // The whole environment object: reviewers, and the gate settings desired sets;
             // `set_secrets`: the environment secrets live lacks (values at apply).
             let mut params = after.clone();
-            let have: BTreeSet<&str> = change.before["secrets"]
-                .as_array()
-                .map(|v| v.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let missing: Vec<&str> = after["secrets"]
-                .as_array()
-                .map(|v| v.iter().filter_map(Value::as_str).collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|n| !have.contains(n))
-                .collect();
+            let missing = to_set(&change.before, after, "secrets", "secret_rotations");
             if !missing.is_empty() {
                 params["set_secrets"] = json!(missing);
             }

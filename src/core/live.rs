@@ -10,14 +10,14 @@
 //! | address | normalized object |
 //! |---|---|
 //! | `fly.app.<a>` | `{"org": "pay-ready"}` |
-//! | `fly.app.<a>.secrets` | `{"names": ["A", "B"]}` (sorted, names only) |
+//! | `fly.app.<a>.secrets` | `{"names": ["A", "B"], "updated_at": {"A": "…"}}` (sorted, names only; `rotations` laid over from the journal, see [`crate::core::rotation`]) |
 //! | `fly.app.<a>.machines` | `{"image": "…", "count": 2, "regions": ["ord"], "guest": {"cpu_kind", "cpus", "memory_mb"}, "env": {…}, "platform_env": {"FLY_PROCESS_GROUP", "PRIMARY_REGION"}, "config": {services, checks, mounts, metrics, statics, init, stop_config, restart, dns, metadata}}`; `image` is a sorted array of the distinct images when machines disagree; regions sorted, unique; `env` the app's own variables, `platform_env` those flyctl adds; `config` the non-empty keys flyctl sets from fly.toml, `metadata` only flyctl's two keys |
 //! | `fly.app.<a>.process.<g>` | as `machines`, for the machines of process group `g` |
 //! | `fly.app.<a>.ips` | `{"public": true \| false, "v6": n, "v4": n, "v4_dedicated": n}` (public addresses; Flycast `fdaa:` ones are private; `v4_dedicated` the v4 ones not shared, which Fly bills) |
 //! | `fly.app.<a>.volume.<n>` | `{"count": n, "regions": [...], "size_gb": n}` (volumes named `n` not destroyed) |
 //! | `github.repo.<r>.branch.<b>.protection` | the PUT body shape: flags unwrapped (`enforce_admins: true`), users by login, teams and apps by slug, all lists sorted |
-//! | `github.repo.<r>.secret.<N>` | `{}` |
-//! | `github.repo.<r>.environment.<e>` | `{"reviewers": [{"type": "User", "login": "…"}], "prevent_self_review": false, "wait_timer": 0, "deployment_branch_policy": null}` (reviewers compared as a set of (type, login)) |
+//! | `github.repo.<r>.secret.<N>` | `{"updated_at": "…"}` (`rotation` laid over from the journal) |
+//! | `github.repo.<r>.environment.<e>` | `{"reviewers": [{"type": "User", "login": "…"}], "prevent_self_review": false, "wait_timer": 0, "deployment_branch_policy": null}` (reviewers compared as a set of (type, login)); `secrets` names, `secrets_updated_at`, and `secret_rotations` laid over from the journal |
 //! | `github.repo.<r>.ruleset.<n>`, `github.org.<o>.ruleset.<n>` | the POST body without `name`: `{target, enforcement, conditions, rules (sorted by type), bypass_actors (sorted; `"(unknown: …)"` when the credential cannot see it)}` |
 //! | `provider.<p>` | `{"activation": "active" \| "paused"}` |
 //! | `context_db.extension.<n>`, `context_db.schema.<n>` | `{}` |

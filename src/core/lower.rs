@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
-use crate::core::desired::{Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired};
+use crate::core::desired::{
+    Activation, BranchDesired, Desired, FlyApp, ProviderName, RepoDesired, secret_name,
+};
 use crate::core::flymachine;
 use crate::core::github_protection;
 use crate::core::github_ruleset;
@@ -136,11 +138,17 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
     );
 
     if let Some(secrets) = &app.secrets {
+        // `rotations` only when some name has one (see `core::rotation`).
+        let mut object = json!({ "names": sorted_unique(&secret_name::names(secrets)) });
+        let rotations = secret_name::rotations(secrets);
+        if !rotations.is_empty() {
+            object["rotations"] = json!(rotations);
+        }
         out.insert(
             Address::FlySecrets {
                 app: name.to_string(),
             },
-            json!({ "names": sorted_unique(secrets) }),
+            object,
         );
     }
 
@@ -332,13 +340,17 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
             }
         }
     }
-    for name in &r.actions_secrets {
+    for s in &r.actions_secrets {
+        let object = match s.rotation.and_then(|r| u64::try_from(r).ok()) {
+            Some(r) => json!({ "rotation": r }),
+            None => json!({}),
+        };
         out.insert(
             Address::GithubSecret {
                 repo: repo.to_string(),
-                name: name.clone(),
+                name: s.name.clone(),
             },
-            json!({}),
+            object,
         );
     }
     for (env, e) in &r.environments {
@@ -363,7 +375,11 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
             object["variables"] = json!(e.variables);
         }
         if !e.secrets.is_empty() {
-            object["secrets"] = json!(sorted_unique(&e.secrets));
+            object["secrets"] = json!(sorted_unique(&secret_name::names(&e.secrets)));
+            let rotations = secret_name::rotations(&e.secrets);
+            if !rotations.is_empty() {
+                object["secret_rotations"] = json!(rotations);
+            }
         }
         out.insert(
             Address::GithubEnvironment {

@@ -22,6 +22,8 @@
 //! - [`comment`]: the sticky pull-request comment with the plan.
 //! - [`reporting`]: the credentials and workflow-run link the comment and the drift issue use.
 //! - [`proofs`]: verify the journal and the proof files.
+//! - [`import`]: desired YAML for live resources (`sophia import`).
+//! - [`lease`]: `lease show` and `lease break`, the apply lease by hand.
 //! - [`matrix`]: each provider's activation and secret status (names only).
 //! - [`frontdoor`]: `sophia op PROVIDER ACTION`, the original control plane's entry point.
 //! - `demo` and `sandbox` (feature `sandbox`): the whole loop against an embedded sandbox, and
@@ -35,6 +37,8 @@ pub mod comment;
 pub mod demo;
 pub mod drift;
 pub mod frontdoor;
+pub mod import;
+pub mod lease;
 pub mod matrix;
 pub mod notify;
 pub mod plan;

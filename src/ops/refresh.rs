@@ -37,11 +37,17 @@ pub async fn read_live(
     };
     let cache = crate::providers::http::EtagCache::from_entries(entries);
     let http = creds.http().with_etags(cache.clone());
-    let read = crate::providers::refresh_all_with(desired, creds, &http).await;
-    if let Some(b) = &backend
-        && let Err(e) = b.store_http_cache(&cache.entries()).await
-    {
-        tracing::warn!("the HTTP cache was not stored: {e:#}");
+    let mut read = crate::providers::refresh_all_with(desired, creds, &http).await;
+    if let Some(b) = &backend {
+        if let Err(e) = b.store_http_cache(&cache.entries()).await {
+            tracing::warn!("the HTTP cache was not stored: {e:#}");
+        }
+        // Secrets: the rotation of sophia's last set, or that they were set outside it
+        // (see `core::rotation`). An unreadable journal reads as no set at all.
+        match b.secret_ledger().await {
+            Ok(ledger) => crate::core::rotation::overlay(&mut read.0.resources, &ledger),
+            Err(e) => tracing::warn!("the secrets ledger was not read: {e:#}"),
+        }
     }
     activation::with_record(root, read)
 }

@@ -10,7 +10,7 @@
 //! context_db/<op>.json  qdrant/<op>.json  redis/<op>.json  slack/<op>.json
 //! secrets/matrix.json   secrets/<name>.json
 //! plans/<hex>.json  plans/<hex>.json.sig  plans/<hex>.json.<n>.sig  plans/<hex>.record.json
-//! drift/<stamp>.json    apply/<hex>/<action id>.json    apply/lease-takeover_<stamp>.json
+//! drift/<stamp>.json    apply/<hex>/<action id>.json    apply/lease-takeover_<stamp>.json  apply/lease-break_<stamp>.json
 //! ```
 //!
 //! Every name from input goes through [`safe::component`](super::safe::component), so `<app>`
@@ -104,6 +104,10 @@ pub enum ProofKind {
     LeaseTakeover {
         stamp: String,
     },
+    /// A lease broken by hand (`sophia lease break`); `stamp` as for drift.
+    LeaseBreak {
+        stamp: String,
+    },
 }
 
 impl ProofKind {
@@ -150,6 +154,9 @@ impl ProofKind {
             ProofKind::Drift { stamp } => p("drift", format!("{}.json", c(stamp)?)),
             ProofKind::LeaseTakeover { stamp } => {
                 p("apply", format!("lease-takeover_{}.json", c(stamp)?))
+            }
+            ProofKind::LeaseBreak { stamp } => {
+                p("apply", format!("lease-break_{}.json", c(stamp)?))
             }
             ProofKind::ApplyAction {
                 plan_digest,

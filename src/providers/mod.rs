@@ -446,10 +446,10 @@ pub fn desired_addresses(desired: &Desired, p: ProviderName) -> Vec<Address> {
                         branch: branch.clone(),
                     });
                 }
-                for name in &r.actions_secrets {
+                for s in &r.actions_secrets {
                     out.push(Address::GithubSecret {
                         repo: repo.clone(),
-                        name: name.clone(),
+                        name: s.name.clone(),
                     });
                 }
                 for env in r.environments.keys() {

@@ -555,6 +555,15 @@ fn resolve(node: &serde_json::Value, defs: &serde_json::Value) -> serde_json::Va
 
 /// `string`, `list of string`, `` `a` \| `b` ``, `map`, …
 fn type_name(node: &serde_json::Value, defs: &serde_json::Value) -> String {
+    // Alternatives (e.g. a secret: a name, or `{name, rotation}`): `string or object`.
+    if let Some(any) = node.get("anyOf").and_then(|a| a.as_array()) {
+        return any
+            .iter()
+            .filter(|v| v.get("type") != Some(&serde_json::json!("null")))
+            .map(|v| type_name(&resolve(v, defs), defs))
+            .collect::<Vec<_>>()
+            .join(" or ");
+    }
     if let Some(values) = node.get("enum").and_then(|e| e.as_array()) {
         return values
             .iter()

@@ -857,7 +857,7 @@ mod strategies {
                             memory_mb,
                         }),
                         env,
-                        secrets,
+                        secrets: secrets.map(|s| s.into_iter().map(Into::into).collect()),
                         health: health.map(|(path, port)| Health {
                             path,
                             port,
@@ -965,7 +965,7 @@ mod strategies {
                     .into_iter()
                     .map(|(b, protection)| (b, BranchDesired { protection }))
                     .collect(),
-                actions_secrets: secrets.into_iter().collect(),
+                actions_secrets: secrets.into_iter().map(Into::into).collect(),
                 environments: envs
                     .into_iter()
                     .map(|(e, rs)| {

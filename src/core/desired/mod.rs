@@ -13,11 +13,13 @@ pub mod model;
 pub mod names;
 mod parse;
 pub mod ruleset;
+pub mod secret_name;
 pub mod validate;
 
 pub use github_repo::{Permission, RepoSettings};
 pub use model::*;
 pub use ruleset::{OrgDesired, Ruleset};
+pub use secret_name::SecretName;
 
 /// One desired file: its display path (relative to the repository root) and its text.
 #[derive(Debug, Clone)]

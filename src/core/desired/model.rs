@@ -13,6 +13,7 @@ pub use super::flyconfig::{
     Vm,
 };
 use super::flyconfig::{one_or_many, seconds_or_duration};
+use super::secret_name::SecretName;
 
 /// Every provider `sophia` knows, in the order of DESIGN.md's provider table.
 pub const PROVIDERS: [&str; 11] = [
@@ -217,9 +218,10 @@ pub struct FlyApp {
     pub guest: Option<Guest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
-    /// Names of app secrets that must exist; values come from the environment at apply.
+    /// Names of app secrets that must exist (`NAME` or `{name, rotation}`); values come
+    /// from the environment at apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<Vec<String>>,
+    pub secrets: Option<Vec<SecretName>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,9 +417,9 @@ pub struct GithubDesired {
 pub struct RepoDesired {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub branches: BTreeMap<String, BranchDesired>,
-    /// Actions secret names that must exist.
+    /// Actions secret names that must exist (`NAME` or `{name, rotation}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub actions_secrets: Vec<String>,
+    pub actions_secrets: Vec<SecretName>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environments: BTreeMap<String, EnvironmentDesired>,
     /// Repository rulesets by name; `null` deletes the ruleset of that name.
@@ -579,10 +581,10 @@ pub struct EnvironmentDesired {
     /// Environment variables: name → value (not secrets: values live in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
-    /// Environment secret names that must exist; values come from the environment at apply,
-    /// sealed with the environment's own public key.
+    /// Environment secret names that must exist (`NAME` or `{name, rotation}`); values come
+    /// from the environment at apply, sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<String>,
+    pub secrets: Vec<SecretName>,
 }
 
 /// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.

@@ -11,6 +11,7 @@ use super::LoadError;
 use super::locate::{Entry, FileIndex, Pos, path_key};
 use super::model::*;
 pub use super::names::*;
+use super::secret_name::{self, SecretName};
 
 /// Finds the file and position of a path in the merged state: the first file that defines
 /// it, else the nearest ancestor.
@@ -120,6 +121,16 @@ impl Checker<'_, '_> {
                     "remove the repeated entry",
                 );
             }
+        }
+    }
+
+    /// Secret names (`NAME` or `{name, rotation}`): the names, and rotations 0 or more.
+    fn secret_list(&mut self, segs: &[&str], list: &[SecretName], what: &str, rule: Rule) {
+        self.list_names(segs, &secret_name::names(list), what, rule);
+        for (i, message) in secret_name::negative_rotations(list) {
+            let i = i.to_string();
+            let at = self.loc.value(&[segs, &[i.as_str(), "rotation"]].concat());
+            self.push(at, message, secret_name::ROTATION_HINT);
         }
     }
 
@@ -373,13 +384,10 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
                 );
             }
         }
-        let secrets = app.secrets.as_deref().unwrap_or_default();
-        c.list_names(
-            &join(&base, &["secrets"]),
-            secrets,
-            "secret name",
-            Rule::SecretName,
-        );
+        let listed = app.secrets.as_deref().unwrap_or_default();
+        let at = join(&base, &["secrets"]);
+        c.secret_list(&at, listed, "secret name", Rule::SecretName);
+        let secrets = secret_name::names(listed);
         if let Some(env) = &app.env {
             for key in env.keys() {
                 c.key_name(
@@ -558,7 +566,7 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                 check_protection(c, &join(&base, &["branches", branch, "protection"]), p);
             }
         }
-        c.list_names(
+        c.secret_list(
             &join(&base, &["actions_secrets"]),
             &r.actions_secrets,
             "actions secret name",
@@ -577,7 +585,7 @@ fn check_github(c: &mut Checker<'_, '_>, gh: &GithubDesired) {
                     "use a team as a reviewer to cover more people",
                 );
             }
-            c.list_names(
+            c.secret_list(
                 &join(&env_segs, &["secrets"]),
                 &e.secrets,
                 "environment secret name",

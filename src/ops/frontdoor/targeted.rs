@@ -92,14 +92,14 @@ pub fn apply_payload(
             fly_app(&mut d)?;
             let app = app.unwrap_or_default().to_string();
             if let Some(a) = d.fly.as_mut().and_then(|f| f.apps.get_mut(&app)) {
-                let names: BTreeSet<String> = a
-                    .secrets
-                    .iter()
-                    .flatten()
-                    .chain(&p.secret_names)
-                    .cloned()
-                    .collect();
-                a.secrets = Some(names.into_iter().collect());
+                // The names asked for join the app's own (rotations kept).
+                let mut list = a.secrets.clone().unwrap_or_default();
+                let have: BTreeSet<String> = list.iter().map(|s| s.name.clone()).collect();
+                for name in p.secret_names.iter().filter(|n| !have.contains(*n)) {
+                    list.push(name.as_str().into());
+                }
+                list.sort();
+                a.secrets = Some(list);
             }
             Address::FlySecrets { app }
         }

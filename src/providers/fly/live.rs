@@ -140,12 +140,17 @@ const PRESETS: [(&str, &str, u32, u32); 9] = [
 /// Whether a machine belongs to process `group` (flyctl's metadata; a machine without it is
 /// in the default group, `app`).
 pub(super) fn in_group(m: &Value, group: &str) -> bool {
-    let meta = config_of(m)
+    group_of(m) == group
+}
+
+/// The process group of a listed machine (flyctl's metadata; `app` when it has none).
+pub(super) fn group_of(m: &Value) -> &str {
+    config_of(m)
         .get("metadata")
         .and_then(|x| x.get(flymachine::META_PROCESS_GROUP))
         .and_then(Value::as_str)
-        .filter(|g| !g.is_empty());
-    meta.unwrap_or(flymachine::DEFAULT_GROUP) == group
+        .filter(|g| !g.is_empty())
+        .unwrap_or(flymachine::DEFAULT_GROUP)
 }
 
 /// Whether a listed machine is one of the app's own: not destroyed, not a console or

@@ -4,7 +4,7 @@
 //!
 //! Refresh reads (GET only):
 //! - `fly.app.<a>` ← `GET /v1/apps/{a}` → `{"org": slug}`; 404 → absent.
-//! - `fly.app.<a>.secrets` ← `GET /v1/apps/{a}/secrets` → `{"names": [...]}` sorted.
+//! - `fly.app.<a>.secrets` ← `GET /v1/apps/{a}/secrets` → `{"names": [...], "updated_at": {…}}`.
 //! - `fly.app.<a>.machines` ← `GET /v1/apps/{a}/machines` → `{image, count, regions, guest,
 //!   env}`; absent when the app has no machine.
 //!
@@ -195,20 +195,58 @@ impl FlyProvider {
         Ok(Some(machines))
     }
 
-    async fn secret_names(&self, app: &str) -> Result<Option<Vec<String>>, ProviderError> {
+    /// `{"names": [...], "updated_at": {name: time}}` of the app's secrets.
+    async fn secrets_object(&self, app: &str) -> Result<Option<Value>, ProviderError> {
         let Some(body) = self.get_opt(&["apps", app, "secrets"]).await? else {
             return Ok(None);
         };
-        let mut names: Vec<String> = body
-            .get("secrets")
-            .and_then(Value::as_array)
+        let listed = body.get("secrets").and_then(Value::as_array);
+        let mut names: Vec<String> = listed
             .into_iter()
             .flatten()
             .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
         names.sort();
         names.dedup();
-        Ok(Some(names))
+        let updated: BTreeMap<&str, &Value> = listed
+            .into_iter()
+            .flatten()
+            .filter_map(|s| Some((s.get("name")?.as_str()?, s.get("updated_at")?)))
+            .collect();
+        let mut out = json!({ "names": names });
+        if !updated.is_empty() {
+            out["updated_at"] = json!(updated);
+        }
+        Ok(Some(out))
+    }
+
+    /// The names of every app of organization `org` (`GET /v1/apps?org_slug=…`), sorted:
+    /// what `sophia import --provider fly` adopts.
+    pub async fn app_names(&self, org: &str) -> Result<Vec<String>, ProviderError> {
+        let mut req = self.machines_api(Method::GET, &["apps"]);
+        req.url.query_pairs_mut().append_pair("org_slug", org);
+        let body = self.send_ok(req).await?;
+        let mut names: Vec<String> = body
+            .get("apps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The process groups of an app's machines, sorted (empty when it has none).
+    pub async fn process_groups(&self, app: &str) -> Result<Vec<String>, ProviderError> {
+        let groups: std::collections::BTreeSet<String> = self
+            .machines(app)
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .map(|m| live::group_of(m).to_string())
+            .collect();
+        Ok(groups.into_iter().collect())
     }
 
     // ───────────────────────── refresh ─────────────────────────
@@ -226,10 +264,7 @@ impl FlyProvider {
             Address::FlyApp { app } => Ok(self.app(app).await?.map(|a| {
                 json!({ "org": a.pointer("/organization/slug").cloned().unwrap_or(Value::Null) })
             })),
-            Address::FlySecrets { app } => Ok(self
-                .secret_names(app)
-                .await?
-                .map(|names| json!({ "names": names }))),
+            Address::FlySecrets { app } => self.secrets_object(app).await,
             Address::FlyMachines { app } => Ok(self
                 .machines(app)
                 .await?

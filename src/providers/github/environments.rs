@@ -47,14 +47,26 @@ impl GithubProvider {
             })
             .collect();
         out["variables"] = json!(variables);
-        let mut secrets: Vec<String> = self
-            .env_listing(repo, env, "secrets", "secrets")
-            .await?
+        let listed = self.env_listing(repo, env, "secrets", "secrets").await?;
+        let mut secrets: Vec<String> = listed
             .iter()
             .filter_map(|v| v.get("name")?.as_str().map(str::to_string))
             .collect();
         secrets.sort();
         out["secrets"] = json!(secrets);
+        // When each was last set: a watched secret set outside sophia is drift.
+        let updated: BTreeMap<String, Value> = listed
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.get("name")?.as_str()?.to_string(),
+                    v.get("updated_at")?.clone(),
+                ))
+            })
+            .collect();
+        if !updated.is_empty() {
+            out["secrets_updated_at"] = json!(updated);
+        }
         Ok(Some(out))
     }
 

@@ -22,13 +22,14 @@
 mod access;
 mod auth;
 mod environments;
+mod inventory;
 mod pages;
 mod rulesets;
 
 pub use environments::environment_of;
 pub use pages::next_link;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
@@ -233,6 +234,15 @@ impl GithubProvider {
 
     /// Every Actions secret name of a repository (all pages), sorted.
     pub async fn secret_names(&self, repo: &str) -> Result<Vec<String>, ProviderError> {
+        Ok(self.secret_listing(repo).await?.into_keys().collect())
+    }
+
+    /// Every Actions secret of a repository (all pages): name → when it was last set
+    /// (`updated_at`, `null` when not given).
+    pub async fn secret_listing(
+        &self,
+        repo: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
         let items = self
             .list_all(
@@ -241,11 +251,16 @@ impl GithubProvider {
                 Some("secrets"),
             )
             .await?;
-        let names: BTreeSet<String> = items
+        Ok(items
             .iter()
-            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        Ok(names.into_iter().collect())
+            .filter_map(|s| {
+                let name = s.get("name").and_then(Value::as_str)?;
+                Some((
+                    name.to_string(),
+                    s.get("updated_at").cloned().unwrap_or(Value::Null),
+                ))
+            })
+            .collect())
     }
 
     /// Read the normalized object of each GitHub address.
@@ -257,7 +272,7 @@ impl GithubProvider {
         // fetched by whichever read needs it first, alongside the other reads (a listing of
         // every repository up front, one after another, cost a round trip per repository
         // before any other read could start).
-        let listings: BTreeMap<&str, tokio::sync::OnceCell<BTreeSet<String>>> = addresses
+        let listings: BTreeMap<&str, tokio::sync::OnceCell<BTreeMap<String, Value>>> = addresses
             .iter()
             .filter_map(|a| match a {
                 Address::GithubSecret { repo, .. } => {
@@ -302,14 +317,14 @@ impl GithubProvider {
                 }
                 Address::GithubProtection { repo, branch } => self.protection(repo, branch).await,
                 Address::GithubSecret { repo, name } => {
-                    let names = listings[repo.as_str()]
-                        .get_or_try_init(|| async {
-                            Ok::<_, ProviderError>(
-                                self.secret_names(repo).await?.into_iter().collect(),
-                            )
-                        })
+                    let listed = listings[repo.as_str()]
+                        .get_or_try_init(|| self.secret_listing(repo))
                         .await?;
-                    Ok(names.contains(name).then(|| json!({})))
+                    // `updated_at`: a watched secret set outside sophia is drift.
+                    Ok(listed.get(name).map(|at| match at {
+                        Value::Null => json!({}),
+                        at => json!({ "updated_at": at }),
+                    }))
                 }
                 Address::GithubEnvironment { repo, env } => self.environment(repo, env).await,
                 other => Err(ProviderError::new(

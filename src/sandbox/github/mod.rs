@@ -55,6 +55,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/rate_limit", get(rate_limit::rate_limit))
         .route("/app", get(app::get_app))
         .route("/users/{login}", get(users::get_user))
+        .route("/user/repos", get(repos::list_user_repos))
         .route("/orgs/{org}/teams/{slug}", get(users::get_team))
         .route(
             "/app/installations/{id}/access_tokens",

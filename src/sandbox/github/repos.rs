@@ -168,3 +168,20 @@ pub(super) fn repo_json(world: &mut World, api: &str, full: &str) -> Option<Valu
     }
     Some(out)
 }
+
+/// `GET /user/repos`: every repository the token's user can see (here: every repository of
+/// the world), paginated.
+pub async fn list_user_repos(
+    State(shared): State<Arc<Shared>>,
+    ApiRoot(api): ApiRoot,
+    page: super::pages::Page,
+) -> Reply {
+    let mut world = shared.world();
+    let names: Vec<String> = world.github.repos.keys().cloned().collect();
+    let (items, link) = page.of(names);
+    let repos: Vec<Value> = items
+        .iter()
+        .filter_map(|full| repo_json(&mut world, &api, full))
+        .collect();
+    Ok(link.respond(Value::Array(repos)))
+}

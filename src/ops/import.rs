@@ -1,0 +1,314 @@
+//! `sophia import [ADDR…] [--provider fly|github] [--out FILE] [--force]`: desired YAML for
+//! live resources (DESIGN.md, "Lifecycle: adopt"). Reads only, as `plan` does.
+//!
+//! 1. Which resources: the addresses given (`fly.app.<a>`, `github.repo.<owner>/<repo>`), or
+//!    with `--provider` every live one of that provider not already in `desired/`
+//!    ([`not_desired`], the one place that selection is made): the apps of the Fly org
+//!    (`fly.org` of desired/, or `--org`), the repositories the GitHub credential can see.
+//! 2. Their live objects, read by the providers' own refresh (the same normalizer plan
+//!    uses), with each Fly app's volumes named by its mounts.
+//! 3. [`crate::core::import`] turns them into desired state; a plan of that state against
+//!    the same live state is made at once, and its change count comes back (0 is the
+//!    promise: import then plan shows nothing to do).
+//! 4. The YAML goes to stdout, or to `--out` atomically; an existing file is refused without
+//!    `--force`. Secret values are never read: secrets come in as names.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::core::address::Address;
+use crate::core::desired::{Desired, ProviderName};
+use crate::core::import::{Imported, import, to_yaml};
+use crate::core::live::LiveSnapshot;
+use crate::providers::{Credentials, Provider, ProviderError};
+
+/// What `sophia import` is asked.
+#[derive(Debug, Clone)]
+pub struct ImportRequest<'a> {
+    pub root: &'a Path,
+    pub creds: &'a Credentials,
+    /// `fly.app.<a>` or `github.repo.<owner>/<repo>` (any address under them names them).
+    pub addresses: Vec<String>,
+    pub provider: Option<ProviderName>,
+    /// The Fly organization for `--provider fly` when desired/ names none.
+    pub org: Option<String>,
+    /// Write here (relative to the root) instead of returning the text for stdout.
+    pub out: Option<PathBuf>,
+    pub force: bool,
+}
+
+/// What `sophia import` made.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub yaml: String,
+    pub apps: Vec<String>,
+    pub repos: Vec<String>,
+    /// What could not be written back (also comments at the top of the YAML).
+    pub notes: Vec<String>,
+    /// The changes a plan of the imported state against the same live state shows.
+    pub residual_changes: usize,
+    pub written: Option<PathBuf>,
+}
+
+/// Import (see the module docs).
+pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
+    if let Some(out) = &req.out {
+        let path = req.root.join(out);
+        if path.exists() && !req.force {
+            return Err(crate::hinted!(
+                hint = "pass `--force` to replace it, or choose another `--out`",
+                "`{}` exists: import does not overwrite a file",
+                out.display()
+            ));
+        }
+    }
+    let desired = desired_so_far(req.root)?;
+    let http = req.creds.http();
+    let org = req
+        .org
+        .clone()
+        .or_else(|| desired.fly.as_ref().and_then(|f| f.org.clone()));
+    let (mut apps, mut repos) = named(&req.addresses)?;
+    match req.provider {
+        None => {}
+        Some(ProviderName::Fly) => {
+            let org = org.clone().ok_or_else(|| {
+                crate::hinted!(
+                    hint = "set `fly.org` in desired/, or pass `--org SLUG`",
+                    "`--provider fly` needs the Fly organization whose apps to import"
+                )
+            })?;
+            let all = fly(req.creds, &http)?.app_names(&org).await.map_err(err)?;
+            apps.extend(not_desired(&desired, ProviderName::Fly, all));
+        }
+        Some(ProviderName::Github) => {
+            let all = github(req.creds, &http)?.repo_names().await.map_err(err)?;
+            repos.extend(not_desired(&desired, ProviderName::Github, all));
+        }
+        Some(other) => anyhow::bail!(
+            "`--provider {}` cannot be imported: only `fly` and `github` can",
+            other.as_str()
+        ),
+    }
+    let apps: Vec<String> = apps
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let repos: Vec<String> = repos
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if apps.is_empty() && repos.is_empty() {
+        anyhow::bail!(
+            "nothing to import: name addresses (`fly.app.NAME`, `github.repo.OWNER/REPO`) or `--provider fly|github`"
+        );
+    }
+    let live = read(req.creds, &http, &apps, &repos).await?;
+    let imported = import(&live, org.as_deref(), &apps, &repos);
+    let residual_changes = residual(req.root, &imported.desired, &live)?;
+    let Imported { notes, .. } = &imported;
+    let yaml = to_yaml(&imported).context("writing the imported state as YAML")?;
+    let mut written = None;
+    if let Some(out) = &req.out {
+        let path = req.root.join(out);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating `{}`", dir.display()))?;
+        }
+        crate::proofs::atomic::write_atomic(&path, yaml.as_bytes())?;
+        written = Some(path);
+    }
+    Ok(ImportOutcome {
+        yaml,
+        apps,
+        repos,
+        notes: notes.clone(),
+        residual_changes,
+        written,
+    })
+}
+
+/// The desired state already written: none at all (no folder, no file, only empty files)
+/// is what adopting starts from, not an error.
+fn desired_so_far(root: &Path) -> anyhow::Result<Desired> {
+    match super::load_desired_or_empty(root) {
+        Err(e)
+            if e.downcast_ref::<crate::core::desired::LoadErrors>()
+                .is_some_and(|l| {
+                    l.0.iter()
+                        .all(|e| e.message.starts_with("no desired state"))
+                }) =>
+        {
+            Ok(Desired::default())
+        }
+        other => other,
+    }
+}
+
+/// The live resources of `provider` that desired/ does not name. The lead subtracts the
+/// managed and ignored ones here too (issue 14's managed set and `.infra/ignore`).
+pub fn not_desired(desired: &Desired, provider: ProviderName, live: Vec<String>) -> Vec<String> {
+    live.into_iter()
+        .filter(|name| match provider {
+            ProviderName::Fly => !desired
+                .fly
+                .as_ref()
+                .is_some_and(|f| f.apps.contains_key(name)),
+            ProviderName::Github => !desired
+                .github
+                .as_ref()
+                .is_some_and(|g| g.repos.contains_key(name)),
+            _ => true,
+        })
+        .collect()
+}
+
+/// The apps and repositories the addresses name: `fly.app.<a>[.…]`,
+/// `github.repo.<owner>/<repo>[.…]`.
+fn named(addresses: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (mut apps, mut repos) = (Vec::new(), Vec::new());
+    for a in addresses {
+        let parsed = Address::parse(a).ok();
+        let repo_of = |p: &Address| match p {
+            Address::GithubProtection { repo, .. }
+            | Address::GithubSecret { repo, .. }
+            | Address::GithubEnvironment { repo, .. }
+            | Address::GithubRepoRuleset { repo, .. }
+            | Address::GithubSettings { repo }
+            | Address::GithubCollaborator { repo, .. }
+            | Address::GithubTeam { repo, .. }
+            | Address::GithubVariable { repo, .. } => Some(repo.clone()),
+            _ => None,
+        };
+        if let Some(app) = a.strip_prefix("fly.app.") {
+            apps.push(app.split('.').next().unwrap_or(app).to_string());
+        } else if let Some(repo) = parsed.as_ref().and_then(repo_of) {
+            repos.push(repo);
+        } else if let Some(repo) = a
+            .strip_prefix("github.repo.")
+            .filter(|r| r.matches('/').count() == 1 && !r.starts_with('/') && !r.ends_with('/'))
+        {
+            repos.push(repo.to_string());
+        } else {
+            return Err(crate::hinted!(
+                hint = "import takes `fly.app.NAME` or `github.repo.OWNER/REPO`",
+                "`{a}` cannot be imported"
+            ));
+        }
+    }
+    Ok((apps, repos))
+}
+
+fn err(e: ProviderError) -> anyhow::Error {
+    anyhow::anyhow!("{} [{}]: {}", e.provider, e.code, e.message)
+}
+
+fn fly(
+    creds: &Credentials,
+    http: &crate::providers::Http,
+) -> anyhow::Result<crate::providers::fly::FlyProvider> {
+    crate::providers::fly::FlyProvider::new(creds, http.clone()).map_err(err)
+}
+
+fn github(
+    creds: &Credentials,
+    http: &crate::providers::Http,
+) -> anyhow::Result<crate::providers::github::GithubProvider> {
+    crate::providers::github::GithubProvider::new(creds, http.clone()).map_err(err)
+}
+
+/// The live objects import reads, through the providers' refresh.
+async fn read(
+    creds: &Credentials,
+    http: &crate::providers::Http,
+    apps: &[String],
+    repos: &[String],
+) -> anyhow::Result<LiveSnapshot> {
+    let mut live = LiveSnapshot::new(crate::providers::now_rfc3339());
+    if !apps.is_empty() {
+        let f = fly(creds, http)?;
+        // An app of several process groups: each group's machines are read on their own
+        // (import notes them rather than writing one mixed `machines`).
+        let mut groups = Vec::new();
+        for app in apps {
+            let found = f.process_groups(app).await.map_err(err)?;
+            if found.len() > 1 {
+                groups.extend(found.into_iter().map(|group| Address::FlyProcess {
+                    app: app.clone(),
+                    group,
+                }));
+            }
+        }
+        let p = Provider::Fly(f);
+        let first: Vec<Address> = apps
+            .iter()
+            .flat_map(|app| {
+                let app = app.clone();
+                [
+                    Address::FlyApp { app: app.clone() },
+                    Address::FlySecrets { app: app.clone() },
+                    Address::FlyMachines { app: app.clone() },
+                    Address::FlyIps { app },
+                ]
+            })
+            .chain(groups)
+            .collect();
+        live.resources.extend(p.refresh(&first).await.map_err(err)?);
+        let volumes: Vec<Address> = live
+            .resources
+            .iter()
+            .filter_map(|(a, v)| match a {
+                Address::FlyMachines { app } => Some((app, v)),
+                _ => None,
+            })
+            .flat_map(|(app, v)| {
+                v.pointer("/config/mounts")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.get("name")?.as_str())
+                    .map(|name| Address::FlyVolume {
+                        app: app.clone(),
+                        name: name.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        live.resources
+            .extend(p.refresh(&volumes).await.map_err(err)?);
+    }
+    if !repos.is_empty() {
+        let g = github(creds, http)?;
+        let mut addresses = Vec::new();
+        for repo in repos {
+            addresses.extend(g.repo_inventory(repo).await.map_err(err)?);
+        }
+        live.resources
+            .extend(Provider::Github(g).refresh(&addresses).await.map_err(err)?);
+    }
+    for p in [ProviderName::Fly, ProviderName::Github] {
+        live.resources.insert(
+            Address::Provider {
+                name: p.as_str().to_string(),
+            },
+            serde_json::json!({ "activation": "active" }),
+        );
+    }
+    Ok(live)
+}
+
+/// The changes a plan of `desired` against `live` shows (0: the import is exact).
+fn residual(root: &Path, desired: &Desired, live: &LiveSnapshot) -> anyhow::Result<usize> {
+    let hour = std::time::Duration::from_secs(3600);
+    let options = super::plan::plan_options(root, hour, Vec::new())?;
+    let plan = crate::core::plan::build(desired, live, &options)?;
+    Ok(plan
+        .changes
+        .iter()
+        .filter(|c| c.action != crate::core::plan::ChangeKind::NoOp)
+        .count())
+}
