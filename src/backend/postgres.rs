@@ -6,6 +6,7 @@
 //! sophia_journal (seq PK, at, kind, plan_digest, address, status, proof, proof_sha256, prev, line)
 //! sophia_plans   (digest PK, plan, signatures[], approver, status, stored_at, updated_at)
 //! sophia_applied (digest PK, nonce UNIQUE, at): each plan an apply started, claimed once
+//! sophia_managed (address PK, first_digest, last_digest, protect): the managed set
 //! ```
 //!
 //! - Tables are created on first use, under a transaction-scoped advisory lock
@@ -95,6 +96,12 @@ CREATE TABLE IF NOT EXISTS sophia_applied (
     digest      TEXT PRIMARY KEY,
     nonce       TEXT NOT NULL UNIQUE,
     at          TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sophia_managed (
+    address      TEXT PRIMARY KEY,
+    first_digest TEXT NOT NULL,
+    last_digest  TEXT NOT NULL,
+    protect      BOOLEAN NOT NULL DEFAULT false
 );
 ";
 
@@ -450,6 +457,34 @@ impl PgBackend {
             self.proofs.root(),
             expect_head,
         )?)
+    }
+
+    /// The managed set (`sophia_managed`).
+    pub async fn managed(&self) -> anyhow::Result<crate::core::lifecycle::ManagedSet> {
+        let client = self.client.lock().await;
+        let rows = client
+            .query("SELECT address, first_digest, last_digest, protect FROM sophia_managed", &[])
+            .await
+            .with_context(|| self.ctx("reading the managed set"))?;
+        super::managed::rows_to_set(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+    }
+
+    /// Replace the managed set in one transaction.
+    pub async fn store_managed(&self, set: &crate::core::lifecycle::ManagedSet) -> anyhow::Result<()> {
+        let mut client = self.client.lock().await;
+        let ctx = || self.ctx("storing the managed set");
+        let tx = client.transaction().await.with_context(ctx)?;
+        tx.execute("DELETE FROM sophia_managed", &[]).await.with_context(ctx)?;
+        for (address, e) in set {
+            tx.execute(
+                "INSERT INTO sophia_managed (address, first_digest, last_digest, protect) VALUES ($1, $2, $3, $4)",
+                &[&address.to_string(), &e.first, &e.last, &e.protect],
+            )
+            .await
+            .with_context(ctx)?;
+        }
+        tx.commit().await.with_context(ctx)?;
+        Ok(())
     }
 
     pub async fn store_plan(&self, plan: &PlanRecord) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@
 //! - [`diff`]: expected against live, attribute by attribute → changes.
 //! - [`graph`]: changes → the ordered action DAG.
 //! - [`dag`]: cycle naming, transitive reduction and topological order of that DAG.
+//! - [`lifecycle`]: the managed set, protection, retired and unmanaged addresses.
 //! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
@@ -31,6 +32,7 @@ pub mod github_protection;
 pub mod github_ruleset;
 pub mod graph;
 pub mod hint;
+pub mod lifecycle;
 pub mod live;
 pub mod lower;
 pub mod matrix;

@@ -13,6 +13,7 @@ mod github_gov;
 mod github_rulesets;
 mod hints;
 mod identity;
+mod lifecycle;
 mod loader;
 mod matrix;
 mod op;

@@ -962,7 +962,15 @@ mod strategies {
             .prop_map(|(branches, secrets, envs)| RepoDesired {
                 branches: branches
                     .into_iter()
-                    .map(|(b, protection)| (b, BranchDesired { protection }))
+                    .map(|(b, protection)| {
+                        (
+                            b,
+                            BranchDesired {
+                                protection,
+                                protect: None,
+                            },
+                        )
+                    })
                     .collect(),
                 actions_secrets: secrets.into_iter().collect(),
                 environments: envs

@@ -290,6 +290,10 @@ pub struct FlyApp {
     pub vm: Option<Vec<Vm>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_dedication_id: Option<String>,
+    /// Deletion protection: a plan that would delete or replace this resource fails, also
+    /// after its removal from desired/ (the managed set keeps the flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 impl FlyApp {
@@ -452,6 +456,10 @@ pub struct BranchDesired {
     )]
     #[schemars(with = "Option<Protection>")]
     pub protection: Option<Option<Protection>>,
+    /// Deletion protection: a plan that would delete or replace this resource fails, also
+    /// after its removal from desired/ (the managed set keeps the flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 /// GitHub's branch protection PUT body, with GitHub's own field names. A field left out is
@@ -583,6 +591,10 @@ pub struct EnvironmentDesired {
     /// sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// Deletion protection: a plan that would delete or replace this resource fails, also
+    /// after its removal from desired/ (the managed set keeps the flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 /// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.

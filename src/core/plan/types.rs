@@ -39,6 +39,15 @@ pub struct Plan {
     /// what they depend on); absent for a full plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The `protect` flags apply records in the managed set (issue 14): `true` for every
+    /// desired address under `protect: true`, `false` for a desired address that was
+    /// protected and no longer is. Absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protect: BTreeMap<Address, bool>,
+    /// Live resources inside managed scopes that are neither desired, managed nor ignored
+    /// (`.infra/ignore`): reported, never changed. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Address>,
     pub digest: String,
 }
 

@@ -12,9 +12,13 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, security_note,
-    settings_lines,
+    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, retire_note,
+    security_note, settings_lines, unmanaged_heading, unmanaged_lines,
 };
+
+/// Unmanaged resources listed in the comment: enough for a real organization's strays
+/// (about 60 characters a line, so at most ~12 KB of the 65,536), the rest in the plan file.
+const MAX_UNMANAGED_LISTED: usize = 200;
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
 /// ("body is too long (maximum is 65536 characters)").
@@ -179,6 +183,26 @@ fn render_with(
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
+    if !plan.unmanaged.is_empty() {
+        // Addresses only: a few hundred strays must not crowd out the changes.
+        let _ = writeln!(
+            out,
+            "<details><summary><b>unmanaged</b>: {}</summary>\n\n{}\n",
+            plan.unmanaged.len(),
+            unmanaged_heading(plan)
+        );
+        for (address, import) in unmanaged_lines(plan).iter().take(MAX_UNMANAGED_LISTED) {
+            let _ = writeln!(out, "- `{address}` — `{import}`");
+        }
+        if plan.unmanaged.len() > MAX_UNMANAGED_LISTED {
+            let _ = writeln!(
+                out,
+                "- … and {} more (all in the plan file's `unmanaged`)",
+                plan.unmanaged.len() - MAX_UNMANAGED_LISTED
+            );
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
     if let Some(picture) = picture {
         out.push_str(picture);
     }
@@ -214,7 +238,7 @@ fn render_with(
                         "- `{}` `{}`{}\n",
                         change_symbol(c.action),
                         c.address,
-                        destructive_flag(c)
+                        destructive_flag(plan, c)
                     );
                     if body.is_empty() {
                         head
@@ -228,7 +252,7 @@ fn render_with(
                         "- `{}` `{}`{}\n",
                         change_symbol(c.action),
                         c.address,
-                        destructive_flag(c)
+                        destructive_flag(plan, c)
                     )
                 }
             };
@@ -315,8 +339,8 @@ fn picture_section(plan: &Plan) -> String {
 }
 
 /// ` — **destructive: …**` after a destructive update's address.
-fn destructive_flag(c: &Change) -> String {
-    [destructive_note(c), security_note(c)]
+fn destructive_flag(plan: &Plan, c: &Change) -> String {
+    [retire_note(plan, c), destructive_note(c), security_note(c)]
         .into_iter()
         .flatten()
         .map(|n| format!(" — **{n}**"))
