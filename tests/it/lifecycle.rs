@@ -248,6 +248,7 @@ fn a_protected_app_cannot_be_deleted_even_after_its_removal_and_nothing_is_calle
     );
     first_apply(&rig);
     rig.repo.file("desired/main.yaml", WITHOUT_RETIRE);
+    std::fs::remove_file(rig.repo.root().join("plan.json")).unwrap();
     rig.sandbox.clear_requests();
     let out = rig.run(&["plan", "--out", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
