@@ -358,7 +358,9 @@ pub(super) async fn managed(
                 return ok(a);
             }
             match crate::core::plan::facts::fly_app(a) {
-                Some(app) => ok(&Address::FlyApp { app: app.to_string() }),
+                Some(app) => ok(&Address::FlyApp {
+                    app: app.to_string(),
+                }),
                 None => true,
             }
         })

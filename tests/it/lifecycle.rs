@@ -88,10 +88,7 @@ fn retire_flow(rig: &Rig) {
     let out = rig.plan(&[]);
     let shown = format!("{}{}", out.stdout, out.stderr);
     assert!(shown.contains("fly.app.stray-app"), "{shown}");
-    assert!(
-        shown.contains("sophia import fly.app.stray-app"),
-        "{shown}"
-    );
+    assert!(shown.contains("sophia import fly.app.stray-app"), "{shown}");
     assert!(shown.contains("1 unmanaged resource(s)."), "{shown}");
     sign(rig, "ceo", "plan.json.sig");
     let out = rig.run(&["apply", "plan.json"]);
@@ -119,7 +116,12 @@ fn retire_flow(rig: &Rig) {
         .filter(|id| id.contains("delete"))
         .collect();
     assert_eq!(deletes, ["fly.app.delete:fly.app.retire"]);
-    assert_eq!(plan.summary.delete, plan.changes.len(), "{:#?}", plan.changes);
+    assert_eq!(
+        plan.summary.delete,
+        plan.changes.len(),
+        "{:#?}",
+        plan.changes
+    );
     assert!(
         plan.actions
             .iter()
@@ -145,7 +147,11 @@ fn retire_flow(rig: &Rig) {
         "{}",
         out.stderr
     );
-    assert!(rig.mutating_requests().is_empty(), "{:?}", rig.mutating_requests());
+    assert!(
+        rig.mutating_requests().is_empty(),
+        "{:?}",
+        rig.mutating_requests()
+    );
     sign(rig, "cfo", "plan.json.sig.cfo");
     sign(rig, "ceo", "plan.json.sig");
     let out = rig.run(&[
@@ -258,9 +264,17 @@ fn a_protected_app_cannot_be_deleted_even_after_its_removal_and_nothing_is_calle
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("set `protect: false`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("set `protect: false`"),
+        "{}",
+        out.stderr
+    );
     assert!(!rig.repo.root().join("plan.json").exists());
-    assert!(rig.mutating_requests().is_empty(), "{:?}", rig.mutating_requests());
+    assert!(
+        rig.mutating_requests().is_empty(),
+        "{:?}",
+        rig.mutating_requests()
+    );
 
     // Unprotect, apply; then the removal plans the delete.
     rig.repo.file("desired/main.yaml", WITH_RETIRE);
@@ -292,8 +306,10 @@ fn bad_protect_and_bad_ignore_globs_name_file_line_and_column() {
     assert!(!rig.repo.root().join("plan.json").exists());
 
     rig.repo.file("desired/main.yaml", WITHOUT_RETIRE);
-    rig.repo
-        .file(".infra/ignore", "# strays\nfly.app.legacy-*\n  fly.app.[oops\n");
+    rig.repo.file(
+        ".infra/ignore",
+        "# strays\nfly.app.legacy-*\n  fly.app.[oops\n",
+    );
     let out = rig.run(&["plan", "--out", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
@@ -316,8 +332,14 @@ fn bad_protect_and_bad_ignore_globs_name_file_line_and_column() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert!(unmanaged.contains(&"fly.app.stray".to_string()), "{unmanaged:?}");
-    assert!(!unmanaged.iter().any(|a| a.contains("legacy")), "{unmanaged:?}");
+    assert!(
+        unmanaged.contains(&"fly.app.stray".to_string()),
+        "{unmanaged:?}"
+    );
+    assert!(
+        !unmanaged.iter().any(|a| a.contains("legacy")),
+        "{unmanaged:?}"
+    );
 }
 
 #[test]

@@ -290,8 +290,7 @@ pub struct FlyApp {
     pub vm: Option<Vec<Vm>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_dedication_id: Option<String>,
-    /// Deletion protection: a plan that would delete or replace this resource fails, also
-    /// after its removal from desired/ (the managed set keeps the flag).
+    /// Deletion protection: no plan may delete or replace it, even once removed from desired/.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<bool>,
 }
@@ -456,8 +455,6 @@ pub struct BranchDesired {
     )]
     #[schemars(with = "Option<Protection>")]
     pub protection: Option<Option<Protection>>,
-    /// Deletion protection: a plan that would delete or replace this resource fails, also
-    /// after its removal from desired/ (the managed set keeps the flag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<bool>,
 }
@@ -591,8 +588,6 @@ pub struct EnvironmentDesired {
     /// sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
-    /// Deletion protection: a plan that would delete or replace this resource fails, also
-    /// after its removal from desired/ (the managed set keeps the flag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<bool>,
 }

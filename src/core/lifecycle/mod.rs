@@ -103,7 +103,9 @@ pub fn retired(desired: &Desired, expected: &Expected, managed: &ManagedSet) -> 
     let mut out = BTreeSet::new();
     for address in managed.keys() {
         let under_retired_app = crate::core::plan::facts::fly_app(address).is_some_and(|app| {
-            let root = Address::FlyApp { app: app.to_string() };
+            let root = Address::FlyApp {
+                app: app.to_string(),
+            };
             managed.contains_key(&root) && !expected.contains_key(&root)
         });
         if expected.contains_key(address)

@@ -34,10 +34,11 @@ fn a_retired_app_takes_its_machines_ips_and_secrets_and_never_the_unmanaged() {
     assert_eq!(
         shown,
         [
+            // In the order of the address kinds.
             "fly.app.gone",
-            "fly.app.gone.ips",
-            "fly.app.gone.machines",
             "fly.app.gone.secrets",
+            "fly.app.gone.machines",
+            "fly.app.gone.ips",
             "fly.app.gone.volume.data",
             // `fly.app.keep.ips` is not retired: IPs have no delete while the app stays.
         ]
@@ -150,5 +151,8 @@ fn unmanaged_is_live_minus_desired_managed_and_ignored() {
         ignore: Ignore::parse("i", "fly.app.legacy-*").unwrap(),
     };
     assert_eq!(unmanaged(&lifecycle, &expected), vec![a("fly.app.stray")]);
-    assert_eq!(import_command(&a("fly.app.stray")), "sophia import fly.app.stray");
+    assert_eq!(
+        import_command(&a("fly.app.stray")),
+        "sophia import fly.app.stray"
+    );
 }

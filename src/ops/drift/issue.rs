@@ -280,8 +280,15 @@ fn issue_body_with(
             plan.unmanaged.len(),
             crate::core::render::unmanaged_heading(plan)
         );
-        let shown = if detail == Detail::Full { usize::MAX } else { left };
-        for (address, import) in crate::core::render::unmanaged_lines(plan).iter().take(shown) {
+        let shown = if detail == Detail::Full {
+            usize::MAX
+        } else {
+            left
+        };
+        for (address, import) in crate::core::render::unmanaged_lines(plan)
+            .iter()
+            .take(shown)
+        {
             let _ = writeln!(out, "- `{address}` — `{import}`");
         }
         let _ = writeln!(out, "\n</details>\n");

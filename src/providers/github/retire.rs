@@ -24,9 +24,7 @@ impl GithubProvider {
             Address::GithubVariable { repo, name } => {
                 (repo, path(repo, &["actions", "variables", name])?)
             }
-            Address::GithubEnvironment { repo, env } => {
-                (repo, path(repo, &["environments", env])?)
-            }
+            Address::GithubEnvironment { repo, env } => (repo, path(repo, &["environments", env])?),
             Address::GithubCollaborator { repo, login } => {
                 (repo, path(repo, &["collaborators", login])?)
             }
@@ -70,7 +68,11 @@ impl GithubProvider {
             })
             .collect();
         let envs = self
-            .list_all(&["repos", owner, name, "environments"], &[], Some("environments"))
+            .list_all(
+                &["repos", owner, name, "environments"],
+                &[],
+                Some("environments"),
+            )
             .await?;
         out.extend(envs.iter().filter_map(|e| {
             Some(Address::GithubEnvironment {
@@ -79,15 +81,12 @@ impl GithubProvider {
             })
         }));
         let scope = Scope::Repo(owner.into(), name.into());
-        out.extend(
-            self.ruleset_ids(&scope)
-                .await?
-                .into_keys()
-                .map(|name| Address::GithubRepoRuleset {
-                    repo: repo.to_string(),
-                    name,
-                }),
-        );
+        out.extend(self.ruleset_ids(&scope).await?.into_keys().map(|name| {
+            Address::GithubRepoRuleset {
+                repo: repo.to_string(),
+                name,
+            }
+        }));
         Ok(out)
     }
 }
