@@ -185,9 +185,9 @@ fn last_managed_file(rig: &Rig) -> std::path::PathBuf {
     let journal = std::fs::read_to_string(rig.repo.root().join("proofs/journal.jsonl")).unwrap();
     let last = journal
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["kind"] == "managed.update")
-        .last()
+        .find(|r| r["kind"] == "managed.update")
         .expect("a managed.update record");
     rig.repo
         .root()
@@ -361,4 +361,89 @@ fn drift_lists_unmanaged_resources_without_calling_them_drift() {
         text.contains("\"import\": \"sophia import fly.app.stray-app\""),
         "{text}"
     );
+}
+
+const GITHUB_MANAGED: &str = r#"
+providers: { github: active }
+github:
+  repos:
+    acme/infra:
+      actions_secrets: [ONE_SECRET]
+      actions_variables: { REGION: ord }
+      environments:
+        staging: { reviewers: [] }
+"#;
+
+const GITHUB_RETIRED: &str = r#"
+providers: { github: active }
+github:
+  repos:
+    acme/infra:
+      branches:
+        main: {}
+"#;
+
+#[test]
+fn retired_github_objects_are_deleted_and_a_stray_secret_is_only_listed() {
+    let rig = Rig::new();
+    rig.repo.file("desired/main.yaml", GITHUB_MANAGED);
+    first_apply(&rig);
+    rig.sandbox.with_world(|w| {
+        let repo = w.github.repos.get_mut("acme/infra").unwrap();
+        assert!(repo.secrets.contains_key("ONE_SECRET"));
+        assert!(repo.variables.contains_key("REGION"));
+        assert!(repo.environments.contains_key("staging"));
+        repo.secrets.insert(
+            "STRAY_TOKEN".into(),
+            sophia::sandbox::state::GithubSecret {
+                value: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:00Z".into(),
+            },
+        );
+    });
+
+    rig.repo.file("desired/main.yaml", GITHUB_RETIRED);
+    rig.plan(&[]);
+    let plan = plan_file(&rig);
+    let mut deletes: Vec<String> = plan.actions.iter().map(|a| a.id.0.clone()).collect();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        [
+            "github.environment.delete:github.repo.acme/infra.environment.staging",
+            "github.secret.delete:github.repo.acme/infra.secret.ONE_SECRET",
+            "github.variable.delete:github.repo.acme/infra.variable.REGION",
+        ]
+    );
+    assert_eq!(
+        plan.unmanaged
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["github.repo.acme/infra.secret.STRAY_TOKEN"]
+    );
+    sign(&rig, "ceo", "plan.json.sig");
+    rig.sandbox.clear_requests();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut calls = rig.mutating_requests();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "DELETE /github/repos/acme/infra/actions/secrets/ONE_SECRET",
+            "DELETE /github/repos/acme/infra/actions/variables/REGION",
+            "DELETE /github/repos/acme/infra/environments/staging",
+        ]
+    );
+    rig.sandbox.with_world(|w| {
+        let repo = &w.github.repos["acme/infra"];
+        assert!(!repo.secrets.contains_key("ONE_SECRET"));
+        assert!(repo.secrets.contains_key("STRAY_TOKEN"));
+        assert!(!repo.variables.contains_key("REGION"));
+        assert!(!repo.environments.contains_key("staging"));
+    });
+    let again = rig.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
 }
