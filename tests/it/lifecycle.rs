@@ -253,6 +253,12 @@ fn a_protected_app_cannot_be_deleted_even_after_its_removal_and_nothing_is_calle
         &WITH_RETIRE.replace("count: 2\n", "count: 2\n      protect: true\n"),
     );
     first_apply(&rig);
+    let again = rig.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.code, 0,
+        "the protection was not recorded:\n{}",
+        again.stdout
+    );
     rig.repo.file("desired/main.yaml", WITHOUT_RETIRE);
     std::fs::remove_file(rig.repo.root().join("plan.json")).unwrap();
     rig.sandbox.clear_requests();
@@ -276,8 +282,16 @@ fn a_protected_app_cannot_be_deleted_even_after_its_removal_and_nothing_is_calle
         rig.mutating_requests()
     );
 
-    // Unprotect, apply; then the removal plans the delete.
+    // Unprotect (a plan with nothing else to do still has that to apply), apply; then the
+    // removal plans the delete.
     rig.repo.file("desired/main.yaml", WITH_RETIRE);
+    let unprotect = rig.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(unprotect.code, 2, "{}", unprotect.stdout);
+    assert!(
+        unprotect.stdout.contains("`fly.app.retire`: unprotected"),
+        "{}",
+        unprotect.stdout
+    );
     first_apply(&rig);
     rig.repo.file("desired/main.yaml", WITHOUT_RETIRE);
     rig.plan(&[]);

@@ -140,9 +140,11 @@ pub fn with_retired(desired: &Desired, expected: &Expected, managed: &ManagedSet
     out
 }
 
-/// The `protect` flags a plan records in the managed set when applied: every desired address
-/// under a protected root (`true`), and every desired address the managed set protects but
-/// desired/ no longer does (`false`: unprotected). Addresses gone from desired/ keep theirs.
+/// The `protect` flags a plan changes in the managed set when applied: a desired address
+/// newly under a protected root (`true`), and one the managed set protects but desired/ no
+/// longer does (`false`: unprotected). Flags already recorded are left out, so a plan whose
+/// only news is a flag still has something to apply ([`Plan::has_changes`]); addresses gone
+/// from desired/ keep theirs.
 pub fn protect_flags(
     expected: &Expected,
     roots: &BTreeSet<Address>,
@@ -152,8 +154,8 @@ pub fn protect_flags(
         .keys()
         .filter_map(|a| {
             let want = covered(a, roots);
-            let had = managed.get(a).is_some_and(|e| e.protect);
-            (want || had).then(|| (a.clone(), want))
+            let had = managed.get(a).map(|e| e.protect);
+            (had.unwrap_or(false) != want).then(|| (a.clone(), want))
         })
         .collect()
 }

@@ -39,9 +39,9 @@ pub struct Plan {
     /// what they depend on); absent for a full plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
-    /// The `protect` flags apply records in the managed set (issue 14): `true` for every
-    /// desired address under `protect: true`, `false` for a desired address that was
-    /// protected and no longer is. Absent when there are none.
+    /// The `protect` flags apply changes in the managed set (issue 14): `true` for a desired
+    /// address newly under `protect: true`, `false` for one that was protected and no longer
+    /// is. Absent when there are none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub protect: BTreeMap<Address, bool>,
     /// Live resources inside managed scopes that are neither desired, managed nor ignored
@@ -125,9 +125,9 @@ pub struct PlanSummary {
 }
 
 impl Plan {
-    /// Whether the plan changes anything.
+    /// Whether the plan changes anything: a resource, or a `protect` flag of the managed set.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || !self.protect.is_empty()
     }
 }
 

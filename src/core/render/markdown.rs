@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, retire_note,
-    security_note, settings_lines, unmanaged_heading, unmanaged_lines,
+    PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture,
+    protect_lines, retire_note, security_note, settings_lines, unmanaged_heading, unmanaged_lines,
 };
 
 /// Unmanaged resources listed in the comment: enough for a real organization's strays
@@ -50,7 +50,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
 /// comment (`sophia comment` adds its marker and where to download the plan file).
 pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
     // The picture goes first when space is short: the tables say the same in words.
-    let picture = Some(picture_section(plan)).filter(|_| plan.has_changes());
+    let picture = Some(picture_section(plan)).filter(|_| !plan.changes.is_empty());
     if let Some(full) = render_with(plan, plan_file, Detail::Full, picture.as_deref(), None, max) {
         return full;
     }
@@ -182,6 +182,14 @@ fn render_with(
         );
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
+    }
+    let protection = protect_lines(plan);
+    if !protection.is_empty() {
+        let _ = writeln!(out, "{PROTECT_HEADING}\n");
+        for l in &protection {
+            let _ = writeln!(out, "- {l}");
+        }
+        out.push('\n');
     }
     if !plan.unmanaged.is_empty() {
         // Addresses only: a few hundred strays must not crowd out the changes.

@@ -245,6 +245,18 @@ pub fn retire_note(plan: &Plan, change: &Change) -> Option<String> {
         .then(|| format!("goes with app `{app}`"))
 }
 
+/// The heading of the protection section of the renderings.
+pub const PROTECT_HEADING: &str =
+    "Deletion protection the apply records (kept after removal from desired/):";
+
+/// One line per `protect` flag the plan changes: `` `fly.app.x`: protected ``.
+pub fn protect_lines(plan: &Plan) -> Vec<String> {
+    plan.protect
+        .iter()
+        .map(|(a, p)| format!("`{a}`: {}", if *p { "protected" } else { "unprotected" }))
+        .collect()
+}
+
 /// The heading of the unmanaged section of the renderings.
 pub fn unmanaged_heading(plan: &Plan) -> String {
     format!(

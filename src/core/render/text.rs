@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
-    Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, destructive_note,
-    retire_note, security_note, settings_lines, unmanaged_heading, unmanaged_lines,
+    Line, Mark, PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, change_words,
+    destructive_note, protect_lines, retire_note, security_note, settings_lines, unmanaged_heading,
+    unmanaged_lines,
 };
 
 const GREEN: &str = "32";
@@ -168,6 +169,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 )
             };
             let _ = writeln!(out, "  {:>width$}. {}{after}", i + 1, a.id);
+        }
+        out.push('\n');
+    }
+    let protection = protect_lines(plan);
+    if !protection.is_empty() {
+        let _ = writeln!(out, "{PROTECT_HEADING}");
+        for l in protection {
+            let _ = writeln!(out, "  {l}");
         }
         out.push('\n');
     }
