@@ -213,7 +213,7 @@ impl PgBackend {
         &self.proofs
     }
 
-    fn ctx(&self, what: &str) -> String {
+    pub(super) fn ctx(&self, what: &str) -> String {
         format!("{what} on `{}`", self.describe)
     }
 
@@ -459,43 +459,9 @@ impl PgBackend {
         )?)
     }
 
-    /// The managed set (`sophia_managed`).
-    pub async fn managed(&self) -> anyhow::Result<crate::core::lifecycle::ManagedSet> {
-        let client = self.client.lock().await;
-        let rows = client
-            .query(
-                "SELECT address, first_digest, last_digest, protect FROM sophia_managed",
-                &[],
-            )
-            .await
-            .with_context(|| self.ctx("reading the managed set"))?;
-        super::managed::rows_to_set(
-            rows.iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
-        )
-    }
-
-    /// Replace the managed set in one transaction.
-    pub async fn store_managed(
-        &self,
-        set: &crate::core::lifecycle::ManagedSet,
-    ) -> anyhow::Result<()> {
-        let mut client = self.client.lock().await;
-        let ctx = || self.ctx("storing the managed set");
-        let tx = client.transaction().await.with_context(ctx)?;
-        tx.execute("DELETE FROM sophia_managed", &[])
-            .await
-            .with_context(ctx)?;
-        for (address, e) in set {
-            tx.execute(
-                "INSERT INTO sophia_managed (address, first_digest, last_digest, protect) VALUES ($1, $2, $3, $4)",
-                &[&address.to_string(), &e.first, &e.last, &e.protect],
-            )
-            .await
-            .with_context(ctx)?;
-        }
-        tx.commit().await.with_context(ctx)?;
-        Ok(())
+    /// The connection, for the tables of other modules (`sophia_managed`: `managed.rs`).
+    pub(super) async fn client(&self) -> tokio::sync::MutexGuard<'_, Client> {
+        self.client.lock().await
     }
 
     pub async fn store_plan(&self, plan: &PlanRecord) -> anyhow::Result<()> {
