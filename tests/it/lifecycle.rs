@@ -461,3 +461,64 @@ fn retired_github_objects_are_deleted_and_a_stray_secret_is_only_listed() {
     let again = rig.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.stdout);
 }
+
+const GROUPS: &str = r#"
+providers: { fly: active }
+fly:
+  org: pay-ready
+  apps:
+    dash:
+      image: registry.fly.io/dash:1
+      regions: [ord]
+      count: 1
+      processes: { app: "", worker: "bin/worker --queue default", cron: "bin/cron" }
+"#;
+
+#[test]
+fn the_machines_of_a_retired_process_group_are_leased_and_destroyed() {
+    let rig = Rig::new();
+    rig.repo.file("desired/main.yaml", GROUPS);
+    first_apply(&rig);
+    let groups = |rig: &Rig| -> Vec<String> {
+        rig.sandbox.with_world(|w| {
+            let mut g: Vec<String> = w.fly.apps["dash"]
+                .machines
+                .values()
+                .map(|m| {
+                    m.config["metadata"]["fly_process_group"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect();
+            g.sort();
+            g
+        })
+    };
+    assert_eq!(groups(&rig), ["app", "cron", "worker"]);
+    rig.repo.file(
+        "desired/main.yaml",
+        &GROUPS.replace(r#", cron: "bin/cron""#, ""),
+    );
+    rig.plan(&[]);
+    let ids: Vec<String> = plan_file(&rig)
+        .actions
+        .iter()
+        .map(|a| a.id.0.clone())
+        .filter(|id| id.contains("delete"))
+        .collect();
+    assert_eq!(ids, ["fly.process.delete:fly.app.dash.process.cron"]);
+    sign(&rig, "ceo", "plan.json.sig");
+    rig.sandbox.clear_requests();
+    let out = rig.run(&["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(groups(&rig), ["app", "worker"]);
+    let calls = rig.mutating_requests();
+    let lease = calls
+        .iter()
+        .position(|c| c.starts_with("POST") && c.ends_with("/lease"));
+    let destroy = calls.iter().position(|c| {
+        c.starts_with("DELETE") && c.contains("/machines/") && !c.ends_with("/lease")
+    });
+    assert!(lease.is_some() && lease < destroy, "{calls:?}");
+}

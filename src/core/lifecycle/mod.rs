@@ -114,6 +114,16 @@ pub fn retired(desired: &Desired, expected: &Expected, managed: &ManagedSet) -> 
         {
             continue;
         }
+        // A process group is retired only beside groups that stay: an app whose last
+        // groups became one (`fly.app.<a>.machines`) has its machines reconciled as a whole.
+        if let (Address::FlyProcess { app, .. }, false) = (address, under_retired_app) {
+            let groups_stay = expected
+                .keys()
+                .any(|a| matches!(a, Address::FlyProcess { app: other, .. } if other == app));
+            if !groups_stay {
+                continue;
+            }
+        }
         if let Address::FlyApp { app } = address {
             for a in [
                 Address::FlyMachines { app: app.clone() },
