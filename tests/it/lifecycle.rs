@@ -108,6 +108,15 @@ fn retire_flow(rig: &Rig) {
         "{}",
         out.stdout
     );
+    let md = rig.run(&["show", "plan.json", "--format", "markdown"]);
+    for want in [
+        "`fly.app.retire` — **deletes app `retire` with 2 machine(s), 2 volume(s) and 2 IP address(es)**",
+        "`fly.app.retire.machines` — **goes with app `retire`**",
+        "<details><summary><b>unmanaged</b>: 1</summary>",
+        "- `fly.app.stray-app` — `sophia import fly.app.stray-app`",
+    ] {
+        assert!(md.stdout.contains(want), "`{want}` not in:\n{}", md.stdout);
+    }
     let plan = plan_file(rig);
     let deletes: Vec<String> = plan
         .actions
