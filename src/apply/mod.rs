@@ -240,6 +240,9 @@ async fn gated_apply(
     let secrets = fresh::secrets_present(&plan, env.secrets.as_ref());
     refused(env.backend, digest, secrets).await?;
 
+    // 4b. The managed set this apply will update (a tampered one is refused here).
+    let managed = refused(env.backend, digest, env.backend.managed().await).await?;
+
     // 5. The plan is claimed (a concurrent claim of it is refused), then it and its
     //    approval are recorded, all before the first mutating call.
     let claimed = env.backend.claim(&plan.digest, &plan.nonce).await;
@@ -250,6 +253,8 @@ async fn gated_apply(
     let phase = Instant::now();
     let actions = run::run(env, opts, guard, &plan, &providers).await?;
     let actions_ms = millis(phase);
+    // 6b. The managed set: what this apply created, changed or deleted (issue 14).
+    record::managed(env, &plan, &actions, &managed).await?;
 
     // 7. Re-read: has live state converged to what the plan promised?
     let phase = Instant::now();

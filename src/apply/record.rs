@@ -330,3 +330,48 @@ fn pretty(envelope: &Envelope) -> Vec<u8> {
     text.push('\n');
     text.into_bytes()
 }
+
+/// Record the managed set after the actions: the changes whose actions all succeeded are
+/// added, refreshed or (deleted) removed, with the plan's `protect` flags
+/// ([`crate::core::lifecycle::record`]). A change without actions of its own (what a deleted
+/// Fly app takes with it) follows its app's delete. Journaled only when the set changes.
+pub(super) async fn managed(
+    env: &ApplyEnv<'_>,
+    plan: &Plan,
+    actions: &[ActionReport],
+    before: &crate::core::lifecycle::ManagedSet,
+) -> anyhow::Result<()> {
+    use super::ActionStatus;
+    let ok = |a: &Address| {
+        actions
+            .iter()
+            .filter(|r| &r.action.address == a)
+            .all(|r| r.status == ActionStatus::Succeeded)
+    };
+    let has_own = |a: &Address| actions.iter().any(|r| &r.action.address == a);
+    let done = plan
+        .changes
+        .iter()
+        .map(|c| &c.address)
+        .filter(|a| {
+            if has_own(a) {
+                return ok(a);
+            }
+            match crate::core::plan::facts::fly_app(a) {
+                Some(app) => ok(&Address::FlyApp {
+                    app: app.to_string(),
+                }),
+                None => true,
+            }
+        })
+        .cloned()
+        .collect();
+    let after = crate::core::lifecycle::record(before, plan, &done);
+    if &after != before {
+        env.backend
+            .store_managed(&plan.digest, &after)
+            .await
+            .context("recording the managed set")?;
+    }
+    Ok(())
+}

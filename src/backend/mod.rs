@@ -35,6 +35,7 @@ pub mod applied;
 pub mod lease_break;
 pub mod ledger;
 pub mod local;
+pub mod managed;
 pub mod postgres;
 
 use std::fmt;
@@ -473,10 +474,12 @@ impl Backend {
     /// Verify the journal and every file it references. A broken journal is an error whose
     /// root is a [`VerifyError`](crate::proofs::VerifyError) naming the first problem.
     pub async fn verify(&self, expect_head: Option<&str>) -> anyhow::Result<VerifyReport> {
-        match self {
-            Backend::Local { proofs, .. } => proofs.journal().verify(expect_head),
-            Backend::Postgres(pg) => pg.verify(expect_head).await,
-        }
+        let report = match self {
+            Backend::Local { proofs, .. } => proofs.journal().verify(expect_head)?,
+            Backend::Postgres(pg) => pg.verify(expect_head).await?,
+        };
+        self.verify_managed().await?;
+        Ok(report)
     }
 
     /// Store a plan record: the plan and its signatures under `proofs/plans/` (both

@@ -6,6 +6,7 @@
 //! sophia_journal (seq PK, at, kind, plan_digest, address, status, proof, proof_sha256, prev, line)
 //! sophia_plans   (digest PK, plan, signatures[], approver, status, stored_at, updated_at)
 //! sophia_applied (digest PK, nonce UNIQUE, at): each plan an apply started, claimed once
+//! sophia_managed (address PK, first_digest, last_digest, protect): the managed set
 //! ```
 //!
 //! - Tables are created on first use, under a transaction-scoped advisory lock
@@ -95,6 +96,12 @@ CREATE TABLE IF NOT EXISTS sophia_applied (
     digest      TEXT PRIMARY KEY,
     nonce       TEXT NOT NULL UNIQUE,
     at          TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sophia_managed (
+    address      TEXT PRIMARY KEY,
+    first_digest TEXT NOT NULL,
+    last_digest  TEXT NOT NULL,
+    protect      BOOLEAN NOT NULL DEFAULT false
 );
 ";
 
@@ -206,7 +213,7 @@ impl PgBackend {
         &self.proofs
     }
 
-    fn ctx(&self, what: &str) -> String {
+    pub(super) fn ctx(&self, what: &str) -> String {
         format!("{what} on `{}`", self.describe)
     }
 
@@ -464,6 +471,11 @@ impl PgBackend {
             self.proofs.root(),
             expect_head,
         )?)
+    }
+
+    /// The connection, for the tables of other modules (`sophia_managed`: `managed.rs`).
+    pub(super) async fn client(&self) -> tokio::sync::MutexGuard<'_, Client> {
+        self.client.lock().await
     }
 
     pub async fn store_plan(&self, plan: &PlanRecord) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use crate::core::address::Address;
 use crate::core::dag;
 use crate::core::desired::{Activation, Desired, ProviderName};
 use crate::core::github_ruleset;
+use crate::core::lifecycle::delete as retire;
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::action_kind::ActionKind;
 use crate::core::plan::facts::{AppFacts, Facts, fly_app};
@@ -517,8 +518,11 @@ pub fn build(
 pub fn derive(changes: &[Change], facts: &Facts) -> Result<Vec<Action>, GraphError> {
     let mut actions = Vec::new();
     for change in changes {
-        actions.extend(actions_for(change, facts)?);
+        if !retire::handles(change, changes) {
+            actions.extend(actions_for(change, facts)?);
+        }
     }
+    actions.extend(retire::actions(changes));
     restart_for_secrets(&mut actions, facts);
     let mut edges: BTreeSet<(ActionId, ActionId)> = BTreeSet::new();
     // Quadratic in the actions of one scope only: group by provider first.

@@ -325,7 +325,7 @@ fn lower_machine_config(machines: &mut Map<String, Value>, app: &FlyApp, group: 
 }
 
 fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
-    for (branch, BranchDesired { protection }) in &r.branches {
+    for (branch, BranchDesired { protection, .. }) in &r.branches {
         let address = Address::GithubProtection {
             repo: repo.to_string(),
             branch: branch.clone(),

@@ -19,6 +19,7 @@
 //! - [`graph`]: changes → the ordered action DAG.
 //! - [`dag`]: cycle naming, transitive reduction and topological order of that DAG.
 //! - [`cost`]: the monthly cost of a plan from the repository's price table.
+//! - [`lifecycle`]: the managed set, protection, retired and unmanaged addresses.
 //! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
@@ -34,6 +35,7 @@ pub mod github_ruleset;
 pub mod graph;
 pub mod hint;
 pub mod import;
+pub mod lifecycle;
 pub mod live;
 pub mod lower;
 pub mod matrix;

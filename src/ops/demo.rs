@@ -554,6 +554,8 @@ fn proof_summary(files: &[String]) -> String {
             "the health check after each deploy"
         } else if dir.starts_with("proofs/github/") {
             "branch protection as set"
+        } else if dir.starts_with("proofs/managed/") {
+            "what sophia manages now, and what is protected"
         } else if dir == "proofs/journal.jsonl" {
             "the hash-chained journal"
         } else {

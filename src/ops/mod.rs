@@ -18,6 +18,8 @@
 //! - [`drift`]: plan against live without saving a plan; a proof of every check, and the ONE
 //!   GitHub issue that reports drift while it lasts.
 //! - [`apply`]: run an approved plan through [`crate::apply::apply`], then notify.
+//! - [`lifecycle`]: the managed set, `.infra/ignore` and the live inventory plan and drift
+//!   read (issue 14).
 //! - [`notify`]: the Slack notification of a plan or an apply.
 //! - [`comment`]: the sticky pull-request comment with the plan.
 //! - [`reporting`]: the credentials and workflow-run link the comment and the drift issue use.
@@ -39,6 +41,7 @@ pub mod drift;
 pub mod frontdoor;
 pub mod import;
 pub mod lease;
+pub mod lifecycle;
 pub mod matrix;
 pub mod notify;
 pub mod plan;

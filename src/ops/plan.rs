@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::notify::{self, Notified};
-use super::refresh::{load_snapshot, read_live};
+use super::refresh::{load_snapshot, read_live_plus};
 use crate::core::cost::{self, PRICES_PATH, Prices};
 use crate::core::desired::ProviderName;
 use crate::core::envelope::EnvelopeError;
@@ -163,12 +163,19 @@ pub struct Planned {
 pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     check_ttl(req.root, req.ttl)?;
     let mut desired = crate::workspace::load_desired(req.root)?;
+    let lifecycle =
+        super::lifecycle::load(req.root, &desired, req.creds, req.live.is_none()).await?;
+    let retired = crate::core::lifecycle::retired(
+        &desired,
+        &crate::core::lower::lower(&desired),
+        &lifecycle.managed,
+    );
     let (live, unread) = match &req.live {
         Some(path) => (
             load_snapshot(&req.root.join(path), &path.display().to_string())?,
             Vec::new(),
         ),
-        None => read_live(req.root, &desired, req.creds).await?,
+        None => read_live_plus(req.root, &desired, req.creds, &retired).await?,
     };
     for e in &unread {
         if let Some(p) = ProviderName::parse(&e.provider) {
@@ -176,7 +183,7 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         }
     }
     let opts = plan_options(req.root, req.ttl, req.targets.clone())?;
-    let plan = plan::build(&desired, &live, &opts)?;
+    let plan = plan::build_with(&desired, &live, &opts, &lifecycle)?;
     // DESIGN.md: plan warns about the secrets apply will send that are not set here (apply
     // refuses to start without them).
     let missing_secrets = crate::apply::missing_secrets(&plan, req.secrets);

@@ -30,6 +30,16 @@ pub async fn read_live(
     desired: &Desired,
     creds: &Credentials,
 ) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
+    read_live_plus(root, desired, creds, &[]).await
+}
+
+/// [`read_live`], reading the `extra` addresses too (the retired managed ones).
+pub async fn read_live_plus(
+    root: &Path,
+    desired: &Desired,
+    creds: &Credentials,
+    extra: &[crate::core::address::Address],
+) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
     let backend = crate::backend::Backend::from_env(root).await.ok();
     let entries = match &backend {
         Some(b) => b.load_http_cache().await.unwrap_or_default(),
@@ -37,7 +47,7 @@ pub async fn read_live(
     };
     let cache = crate::providers::http::EtagCache::from_entries(entries);
     let http = creds.http().with_etags(cache.clone());
-    let mut read = crate::providers::refresh_all_with(desired, creds, &http).await;
+    let mut read = crate::providers::refresh_all_plus(desired, creds, &http, extra).await;
     if let Some(b) = &backend {
         if let Err(e) = b.store_http_cache(&cache.entries()).await {
             tracing::warn!("the HTTP cache was not stored: {e:#}");

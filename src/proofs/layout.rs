@@ -29,7 +29,7 @@ use super::safe::{self, RelPath, UnsafeName};
 /// too, unjournaled, beside the journaled proof under `apply/` (so `op fly health` after an
 /// apply rewrites `healthz/<app>.json` without breaking the chain). A path the journal does
 /// name (an older journal's) is checked against its newest record like any other.
-pub const JOURNALED_DIRS: [&str; 3] = ["apply", "plans", "drift"];
+pub const JOURNALED_DIRS: [&str; 4] = ["apply", "plans", "drift", "managed"];
 
 /// What a proof is of. [`ProofKind::path`] is the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +108,10 @@ pub enum ProofKind {
     LeaseBreak {
         stamp: String,
     },
+    /// The managed set after the apply of a plan (issue 14).
+    Managed {
+        plan_digest: String,
+    },
 }
 
 impl ProofKind {
@@ -152,6 +156,9 @@ impl ProofKind {
                 p("plans", format!("{}.record.json", digest_name(digest)?))
             }
             ProofKind::Drift { stamp } => p("drift", format!("{}.json", c(stamp)?)),
+            ProofKind::Managed { plan_digest } => {
+                p("managed", format!("{}.json", digest_name(plan_digest)?))
+            }
             ProofKind::LeaseTakeover { stamp } => {
                 p("apply", format!("lease-takeover_{}.json", c(stamp)?))
             }

@@ -483,6 +483,17 @@ pub async fn refresh_all_with(
     creds: &Credentials,
     http: &Http,
 ) -> (LiveSnapshot, Vec<EnvelopeError>) {
+    refresh_all_plus(desired, creds, http, &[]).await
+}
+
+/// [`refresh_all_with`], reading `extra` addresses too (of the same active providers): the
+/// managed addresses gone from desired/, whose deletes the plan shows.
+pub async fn refresh_all_plus(
+    desired: &Desired,
+    creds: &Credentials,
+    http: &Http,
+    extra: &[Address],
+) -> (LiveSnapshot, Vec<EnvelopeError>) {
     let mut snapshot = LiveSnapshot::new(now_rfc3339());
     let mut errors = Vec::new();
     let jobs: Vec<_> = desired
@@ -490,7 +501,10 @@ pub async fn refresh_all_with(
         .into_iter()
         .filter(|(_, a)| *a == Activation::Active)
         .filter_map(|(p, _)| {
-            let addresses = desired_addresses(desired, p);
+            let mut addresses = desired_addresses(desired, p);
+            addresses.extend(extra.iter().filter(|a| a.provider() == p.as_str()).cloned());
+            addresses.sort();
+            addresses.dedup();
             Provider::configure(p, creds, http).map(|prov| (p, prov, addresses))
         })
         .collect();

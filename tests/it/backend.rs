@@ -258,7 +258,7 @@ impl TestDb {
     async fn backend(&self, root: &Path) -> Backend {
         Backend::open(root, Some(&self.url())).await.unwrap()
     }
-    async fn sql(&self, sql: &str) {
+    pub(crate) async fn sql(&self, sql: &str) {
         let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
             .await
             .unwrap();

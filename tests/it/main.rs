@@ -16,6 +16,7 @@ mod hints;
 mod identity;
 mod import;
 mod lease;
+mod lifecycle;
 mod loader;
 mod matrix;
 mod op;

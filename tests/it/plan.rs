@@ -632,7 +632,7 @@ fn a_plan_file_with_an_unknown_action_kind_is_refused() {
         matches!(err, plan::PlanFileError::Malformed { .. }),
         "{err:?}"
     );
-    insta::assert_snapshot!(err.to_string(), @"plan.json:360:34: malformed plan: unknown action kind `fly.secrets.rotate`, expected one of `fly.app.create`, `fly.secrets.set`, `fly.machines.update`, `fly.machines.create`, `fly.machines.scale`, `fly.health.check`, `fly.ips.allocate`, `fly.volumes.create`, `github.protection.put`, `github.protection.delete`, `github.secret.put`, `github.environment.put`, `github.ruleset.put`, `github.ruleset.delete`, `github.settings.patch`, `github.collaborator.put`, `github.team.put`, `github.variable.put`, `provider.activate`, `context_db.extension.create`, `context_db.schema.create`, `qdrant.collection.create`, `qdrant.collection.delete`, `redis.config.set`");
+    insta::assert_snapshot!(err.to_string(), @"plan.json:360:34: malformed plan: unknown action kind `fly.secrets.rotate`, expected one of `fly.app.create`, `fly.secrets.set`, `fly.machines.update`, `fly.machines.create`, `fly.machines.scale`, `fly.health.check`, `fly.ips.allocate`, `fly.volumes.create`, `fly.app.delete`, `fly.process.delete`, `fly.secrets.unset`, `github.protection.put`, `github.protection.delete`, `github.secret.put`, `github.secret.delete`, `github.environment.put`, `github.environment.delete`, `github.ruleset.put`, `github.ruleset.delete`, `github.settings.patch`, `github.collaborator.put`, `github.collaborator.delete`, `github.team.put`, `github.team.delete`, `github.variable.put`, `github.variable.delete`, `provider.activate`, `context_db.extension.create`, `context_db.schema.create`, `qdrant.collection.create`, `qdrant.collection.delete`, `redis.config.set`");
 }
 
 #[test]
@@ -963,7 +963,15 @@ mod strategies {
             .prop_map(|(branches, secrets, envs)| RepoDesired {
                 branches: branches
                     .into_iter()
-                    .map(|(b, protection)| (b, BranchDesired { protection }))
+                    .map(|(b, protection)| {
+                        (
+                            b,
+                            BranchDesired {
+                                protection,
+                                protect: None,
+                            },
+                        )
+                    })
                     .collect(),
                 actions_secrets: secrets.into_iter().map(Into::into).collect(),
                 environments: envs

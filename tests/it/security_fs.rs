@@ -219,7 +219,7 @@ fn verify_names_proof_files_that_no_record_names() {
     let out = verify(&repo);
     assert_eq!(out.code, 1);
     hashes().bind(|| insta::assert_snapshot!(out.stderr, @r"
-    error: 3 proof files under proofs/apply/, proofs/plans/ or proofs/drift/ are named by no journal record: `proofs/apply/[HEX]/x.json`, `proofs/apply/passwd`, `proofs/plans/evil.json`
+    error: 3 proof files under proofs/apply/, proofs/plans/, proofs/drift/ or proofs/managed/ are named by no journal record: `proofs/apply/[HEX]/x.json`, `proofs/apply/passwd`, `proofs/plans/evil.json`
       hint: each of these files is written just before its journal record: one without a record was added by hand, or its action ran but was never journaled (a crash, an unwritable journal); `git log -- FILE` shows where it came from — keep it in history, then remove it
     "));
 }

@@ -292,6 +292,9 @@ pub struct FlyApp {
     pub vm: Option<Vec<Vm>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_dedication_id: Option<String>,
+    /// Deletion protection: no plan may delete or replace it, even once removed from desired/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 impl FlyApp {
@@ -454,6 +457,8 @@ pub struct BranchDesired {
     )]
     #[schemars(with = "Option<Protection>")]
     pub protection: Option<Option<Protection>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 /// GitHub's branch protection PUT body, with GitHub's own field names. A field left out is
@@ -585,6 +590,8 @@ pub struct EnvironmentDesired {
     /// from the environment at apply, sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 /// An environment's `deployment_branch_policy`, as GitHub's PUT body writes it.

@@ -53,14 +53,24 @@ action_kinds! {
     /// Create the volumes a mount still lacks (one per machine, in its region); never
     /// deletes one.
     FlyVolumesCreate = "fly.volumes.create",
+    /// Delete the app with its machines, volumes and IP addresses (a retired app).
+    FlyAppDelete = "fly.app.delete",
+    /// Destroy the machines of a process group that is gone from desired/ (leased first).
+    FlyProcessDelete = "fly.process.delete",
+    /// Unset an app's secrets (a retired `secrets` list): the names of `unset`.
+    FlySecretsUnset = "fly.secrets.unset",
     /// Put a branch's protection.
     GithubProtectionPut = "github.protection.put",
     /// Remove a branch's protection.
     GithubProtectionDelete = "github.protection.delete",
     /// Put an Actions secret (value from the environment at apply).
     GithubSecretPut = "github.secret.put",
+    /// Delete an Actions secret.
+    GithubSecretDelete = "github.secret.delete",
     /// Put an environment and its required reviewers.
     GithubEnvironmentPut = "github.environment.put",
+    /// Delete an environment (with its secrets, variables and protection rules).
+    GithubEnvironmentDelete = "github.environment.delete",
     /// Create a ruleset (POST) or replace it (PUT by the id its name has).
     GithubRulesetPut = "github.ruleset.put",
     /// Delete the ruleset of a name.
@@ -69,10 +79,16 @@ action_kinds! {
     GithubSettingsPatch = "github.settings.patch",
     /// Give a collaborator a permission.
     GithubCollaboratorPut = "github.collaborator.put",
+    /// Remove a direct collaborator.
+    GithubCollaboratorDelete = "github.collaborator.delete",
     /// Give a team a permission on the repository.
     GithubTeamPut = "github.team.put",
+    /// Remove a team's access to the repository.
+    GithubTeamDelete = "github.team.delete",
     /// Create or update an Actions variable.
     GithubVariablePut = "github.variable.put",
+    /// Delete an Actions variable.
+    GithubVariableDelete = "github.variable.delete",
     /// Activate or pause a provider.
     ProviderActivate = "provider.activate",
     /// `CREATE EXTENSION IF NOT EXISTS`.

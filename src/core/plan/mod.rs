@@ -29,7 +29,7 @@ pub use check::{ActionMismatch, check_actions};
 pub use destructive::{Destructive, destructive};
 pub use facts::{AppFacts, Facts};
 pub use file::{PlanFileError, is_expired, read_plan, verify_digest};
-pub use planner::{DEFAULT_TTL_HOURS, PlanError, PlanOptions, build, desired_digest};
+pub use planner::{DEFAULT_TTL_HOURS, PlanError, PlanOptions, build, build_with, desired_digest};
 pub use types::{
     Action, ActionId, AttrDiff, Change, ChangeKind, DesiredRef, PLAN_FORMAT, Plan, PlanSummary,
     rfc3339,

@@ -13,6 +13,7 @@ use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
 use crate::core::digest;
 use crate::core::graph::{self, GraphError};
+use crate::core::lifecycle::{self, Lifecycle, ProtectedError};
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::lower;
 
@@ -56,6 +57,8 @@ pub enum PlanError {
     Diff(#[from] DiffError),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    Protected(#[from] ProtectedError),
 }
 
 /// The digest of a desired state: SHA-256 of the canonical JSON of its lowered form, so it
@@ -64,11 +67,25 @@ pub fn desired_digest(desired: &Desired) -> String {
     digest::sha256_canonical_map(&lower::lower(desired))
 }
 
-/// Plan `desired` against `live`. Pure: the clock, nonce and version come in `opts`.
+/// Plan `desired` against `live`, with nothing managed yet (no deletes, no unmanaged list).
+/// Pure: the clock, nonce and version come in `opts`.
 pub fn build(
     desired: &Desired,
     live: &LiveSnapshot,
     opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    build_with(desired, live, opts, &Lifecycle::default())
+}
+
+/// Plan `desired` against `live` knowing the managed set, the live inventory and the
+/// ignore globs: retired managed addresses plan a `delete`, a delete or replace of a
+/// protected address fails the plan ([`PlanError::Protected`]), and the unmanaged
+/// resources are listed. Pure.
+pub fn build_with(
+    desired: &Desired,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+    lifecycle: &Lifecycle,
 ) -> Result<Plan, PlanError> {
     if live.format != LIVE_FORMAT {
         return Err(PlanError::LiveFormat {
@@ -95,7 +112,11 @@ pub fn build(
             });
         }
     }
-    let mut changes = diff::diff(&expected, live)?;
+    let roots = lifecycle::protected_roots(desired);
+    let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
+    let unmanaged = lifecycle::unmanaged(lifecycle, &expected);
+    let with_retired = lifecycle::with_retired(desired, &expected, &lifecycle.managed);
+    let mut changes = diff::diff(&with_retired, live)?;
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
@@ -107,6 +128,7 @@ pub fn build(
             acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
         });
     }
+    lifecycle::check_protection(&changes, &roots, &lifecycle.managed)?;
     let touched: BTreeSet<&Address> = changes
         .iter()
         .map(|c| &c.address)
@@ -139,6 +161,8 @@ pub fn build(
         actions,
         targets,
         cost: None,
+        protect,
+        unmanaged,
         digest: String::new(),
     };
     plan.cost = opts
@@ -160,6 +184,7 @@ impl crate::core::hint::Hint for PlanError {
             }
             PlanError::Diff(e) => crate::core::hint::Hint::hint(e),
             PlanError::Graph(e) => crate::core::hint::Hint::hint(e),
+            PlanError::Protected(e) => crate::core::hint::Hint::hint(e),
         }
     }
 }

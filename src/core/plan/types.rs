@@ -44,6 +44,15 @@ pub struct Plan {
     /// ([`crate::core::cost`]); absent when there is no price table or no Fly app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost>,
+    /// The `protect` flags apply changes in the managed set (issue 14): `true` for a desired
+    /// address newly under `protect: true`, `false` for one that was protected and no longer
+    /// is. Absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protect: BTreeMap<Address, bool>,
+    /// Live resources inside managed scopes that are neither desired, managed nor ignored
+    /// (`.infra/ignore`): reported, never changed. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Address>,
     pub digest: String,
 }
 
@@ -121,9 +130,9 @@ pub struct PlanSummary {
 }
 
 impl Plan {
-    /// Whether the plan changes anything.
+    /// Whether the plan changes anything: a resource, or a `protect` flag of the managed set.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || !self.protect.is_empty()
     }
 }
 

@@ -12,9 +12,13 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
-    SETTINGS_HEADING, attr_lines, change_symbol, cost, destructive_note, picture, security_note,
-    settings_lines,
+    PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, cost, destructive_note, picture,
+    protect_lines, retire_note, security_note, settings_lines, unmanaged_heading, unmanaged_lines,
 };
+
+/// Unmanaged resources listed in the comment: enough for a real organization's strays
+/// (about 60 characters a line, so at most ~12 KB of the 65,536), the rest in the plan file.
+const MAX_UNMANAGED_LISTED: usize = 200;
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
 /// ("body is too long (maximum is 65536 characters)").
@@ -49,7 +53,7 @@ pub fn render(plan: &Plan, plan_file: &str) -> String {
 /// comment (`sophia comment` adds its marker and where to download the plan file).
 pub fn render_within(plan: &Plan, plan_file: &str, max: usize) -> String {
     // The picture goes first when space is short: the tables say the same in words.
-    let picture = Some(picture_section(plan)).filter(|_| plan.has_changes());
+    let picture = Some(picture_section(plan)).filter(|_| !plan.changes.is_empty());
     if let Some(full) = render_with(plan, plan_file, Detail::Full, picture.as_deref(), None, max) {
         return full;
     }
@@ -185,6 +189,34 @@ fn render_with(
     if let Some(c) = &plan.cost {
         cost_section(&mut out, c);
     }
+    let protection = protect_lines(plan);
+    if !protection.is_empty() {
+        let _ = writeln!(out, "{PROTECT_HEADING}\n");
+        for l in &protection {
+            let _ = writeln!(out, "- {l}");
+        }
+        out.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        // Addresses only: a few hundred strays must not crowd out the changes.
+        let _ = writeln!(
+            out,
+            "<details><summary><b>unmanaged</b>: {}</summary>\n\n{}\n",
+            plan.unmanaged.len(),
+            unmanaged_heading(plan)
+        );
+        for (address, import) in unmanaged_lines(plan).iter().take(MAX_UNMANAGED_LISTED) {
+            let _ = writeln!(out, "- `{address}` — `{import}`");
+        }
+        if plan.unmanaged.len() > MAX_UNMANAGED_LISTED {
+            let _ = writeln!(
+                out,
+                "- … and {} more (all in the plan file's `unmanaged`)",
+                plan.unmanaged.len() - MAX_UNMANAGED_LISTED
+            );
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
     if let Some(picture) = picture {
         out.push_str(picture);
     }
@@ -220,7 +252,7 @@ fn render_with(
                         "- `{}` `{}`{}\n",
                         change_symbol(c.action),
                         c.address,
-                        destructive_flag(c)
+                        destructive_flag(plan, c)
                     );
                     if body.is_empty() {
                         head
@@ -234,7 +266,7 @@ fn render_with(
                         "- `{}` `{}`{}\n",
                         change_symbol(c.action),
                         c.address,
-                        destructive_flag(c)
+                        destructive_flag(plan, c)
                     )
                 }
             };
@@ -364,8 +396,8 @@ fn picture_section(plan: &Plan) -> String {
 }
 
 /// ` — **destructive: …**` after a destructive update's address.
-fn destructive_flag(c: &Change) -> String {
-    [destructive_note(c), security_note(c)]
+fn destructive_flag(plan: &Plan, c: &Change) -> String {
+    [retire_note(plan, c), destructive_note(c), security_note(c)]
         .into_iter()
         .flatten()
         .map(|n| format!(" — **{n}**"))

@@ -221,6 +221,60 @@ pub fn security_note(change: &Change) -> Option<String> {
     })
 }
 
+/// What a delete takes with it, in every rendering: a Fly app's machines, volumes and IP
+/// addresses (from its `fly.app.delete` action); an app's part goes with its app.
+pub fn retire_note(plan: &Plan, change: &Change) -> Option<String> {
+    use crate::core::address::Address;
+    if change.action != ChangeKind::Delete {
+        return None;
+    }
+    if let Address::FlyApp { app } = &change.address {
+        let a = plan
+            .actions
+            .iter()
+            .find(|a| a.address == change.address && a.kind.as_str() == "fly.app.delete")?;
+        let n = |k: &str| a.params.get(k).and_then(Value::as_u64).unwrap_or(0);
+        return Some(format!(
+            "deletes app `{app}` with {} machine(s), {} volume(s) and {} IP address(es)",
+            n("machines"),
+            n("volumes"),
+            n("ips")
+        ));
+    }
+    let app = crate::core::plan::facts::fly_app(&change.address)?;
+    crate::core::lifecycle::delete::app_deleted(&change.address, &plan.changes)
+        .then(|| format!("goes with app `{app}`"))
+}
+
+/// The heading of the protection section of the renderings.
+pub const PROTECT_HEADING: &str =
+    "Deletion protection the apply records (kept after removal from desired/):";
+
+/// One line per `protect` flag the plan changes: `` `fly.app.x`: protected ``.
+pub fn protect_lines(plan: &Plan) -> Vec<String> {
+    plan.protect
+        .iter()
+        .map(|(a, p)| format!("`{a}`: {}", if *p { "protected" } else { "unprotected" }))
+        .collect()
+}
+
+/// The heading of the unmanaged section of the renderings.
+pub fn unmanaged_heading(plan: &Plan) -> String {
+    format!(
+        "Unmanaged: {} live resource(s) in managed scopes that desired/ does not name and \
+         sophia never managed (never changed; import them, or list them in .infra/ignore):",
+        plan.unmanaged.len()
+    )
+}
+
+/// One line per unmanaged resource: its address and the command that imports it.
+pub fn unmanaged_lines(plan: &Plan) -> Vec<(String, String)> {
+    plan.unmanaged
+        .iter()
+        .map(|a| (a.to_string(), crate::core::lifecycle::import_command(a)))
+        .collect()
+}
+
 /// The heading of the settings section of the renderings.
 pub const SETTINGS_HEADING: &str =
     "Settings the actions also run with (from desired/, not diffed above):";

@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
-    Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, cost, destructive_note,
-    security_note, settings_lines,
+    Line, Mark, PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, change_words, cost,
+    destructive_note, protect_lines, retire_note, security_note, settings_lines, unmanaged_heading,
+    unmanaged_lines,
 };
 
 const GREEN: &str = "32";
@@ -116,6 +117,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     &format!("# {} {}", change.address, change_words(change.action))
                 )
             );
+            if let Some(note) = retire_note(plan, change) {
+                let _ = writeln!(out, "  {}", paint(color, RED, &format!("# {note}")));
+            }
             if let Some(note) = destructive_note(change) {
                 let _ = writeln!(out, "  {}", paint(color, RED, &format!("# {note}")));
             }
@@ -178,6 +182,24 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    let protection = protect_lines(plan);
+    if !protection.is_empty() {
+        let _ = writeln!(out, "{PROTECT_HEADING}");
+        for l in protection {
+            let _ = writeln!(out, "  {l}");
+        }
+        out.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out, "{}", paint(color, YELLOW, &unmanaged_heading(plan)));
+        for (address, import) in unmanaged_lines(plan) {
+            let _ = writeln!(out, "  ? {address}  (import: `{import}`)");
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "{}", paint(color, BOLD, &plan.summary.sentence()));
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out, "{} unmanaged resource(s).", plan.unmanaged.len());
+    }
     out
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::core::desired::Desired;
 use crate::core::digest;
 use crate::core::envelope::Envelope;
+use crate::core::lifecycle::{self, Lifecycle};
 use crate::core::live::LiveSnapshot;
 use crate::core::plan::{self, Change, Plan, PlanOptions};
 
@@ -29,7 +30,18 @@ impl Drift {
 
 /// Plan `desired` against `live` with `opts`: the drift.
 pub fn check(desired: &Desired, live: &LiveSnapshot, opts: &PlanOptions) -> anyhow::Result<Drift> {
-    let plan = plan::build(desired, live, opts)?;
+    check_with(desired, live, opts, &Lifecycle::default())
+}
+
+/// [`check`] knowing the managed set, the inventory and the ignore globs: retired managed
+/// resources are drift (their delete is pending); unmanaged ones are listed, never drift.
+pub fn check_with(
+    desired: &Desired,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+    lifecycle: &Lifecycle,
+) -> anyhow::Result<Drift> {
+    let plan = plan::build_with(desired, live, opts, lifecycle)?;
     Ok(Drift {
         digest: (!plan.changes.is_empty()).then(|| drift_digest(&plan.changes)),
         checked_at: plan::rfc3339(opts.created_at),
@@ -61,6 +73,10 @@ pub fn envelope(drift: &Drift, started: Instant) -> Envelope {
             "desired_digest": plan.desired.digest,
             "summary": plan.summary,
             "changes": plan.changes,
+            "unmanaged": plan.unmanaged.iter().map(|a| json!({
+                "address": a,
+                "import": lifecycle::import_command(a),
+            })).collect::<Vec<_>>(),
         })],
         text,
         drift.checked_at.clone(),

@@ -273,6 +273,26 @@ fn issue_body_with(
         }
         let _ = writeln!(out, "\n</details>\n");
     }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary><b>unmanaged</b>: {} (not drift)</summary>\n\n{}\n",
+            plan.unmanaged.len(),
+            crate::core::render::unmanaged_heading(plan)
+        );
+        let shown = if detail == Detail::Full {
+            usize::MAX
+        } else {
+            left
+        };
+        for (address, import) in crate::core::render::unmanaged_lines(plan)
+            .iter()
+            .take(shown)
+        {
+            let _ = writeln!(out, "- `{address}` — `{import}`");
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
     let _ = writeln!(
         out,
         "Drift digest: `{digest}`. A later check that finds the same drift refreshes this issue \

@@ -18,7 +18,7 @@ mod check;
 pub mod issue;
 pub mod slack;
 
-pub use check::{Drift, check, drift_digest, envelope};
+pub use check::{Drift, check, check_with, drift_digest, envelope};
 pub use issue::{DRIFT_MARKER, IssueOutcome};
 
 use std::path::Path;
@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
 use super::plan::{DEFAULT_TTL, plan_options};
-use super::refresh::read_live;
+use super::refresh::read_live_plus;
 use crate::backend::Backend;
 use crate::core::envelope::{Envelope, EnvelopeError};
 use crate::proofs::{NewRecord, ProofKind, ProofRef, RelPath};
@@ -79,8 +79,18 @@ pub enum DriftOutcome {
 pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
     let started = Instant::now();
     let desired = crate::workspace::load_desired(req.root)?;
-    let (live, unread) = read_live(req.root, &desired, req.creds).await?;
     let backend = Backend::open(req.root, req.backend).await?;
+    let lifecycle = crate::core::lifecycle::Lifecycle {
+        managed: backend.managed().await?,
+        inventory: super::lifecycle::read_inventory(&desired, req.creds).await,
+        ignore: super::lifecycle::read_ignore(req.root)?,
+    };
+    let retired = crate::core::lifecycle::retired(
+        &desired,
+        &crate::core::lower::lower(&desired),
+        &lifecycle.managed,
+    );
+    let (live, unread) = read_live_plus(req.root, &desired, req.creds, &retired).await?;
     if !unread.is_empty() {
         let proof = record_failure(&backend, &unread, started).await?;
         return Ok(DriftOutcome::Unread {
@@ -88,10 +98,11 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
             proof,
         });
     }
-    let drift = check(
+    let drift = check_with(
         &desired,
         &live,
         &plan_options(req.root, DEFAULT_TTL, Vec::new())?,
+        &lifecycle,
     )?;
     let previous = slack::previous_digest(&backend).await;
     let proof = record(&backend, &drift, started).await?;

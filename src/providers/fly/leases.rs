@@ -43,6 +43,11 @@ impl Held {
 }
 
 impl FlyProvider {
+    /// Forget the lease held on a machine that is gone (its lease went with it).
+    pub(super) fn forget_lease(&self, id: &str) {
+        self.leases.remove(id);
+    }
+
     /// `req` with the nonce of the lease held on machine `id`, if any.
     pub(super) fn with_lease(&self, req: Req, id: &str) -> Req {
         match self

@@ -44,6 +44,7 @@ mod leases;
 mod live;
 mod machines;
 mod op;
+mod retire;
 mod spec;
 mod url;
 mod volumes;
@@ -290,6 +291,13 @@ impl FlyProvider {
         let result = match (action.kind.as_str(), &action.address) {
             ("fly.app.create", Address::FlyApp { app }) => self.create_app(app, action).await,
             ("fly.ips.allocate", Address::FlyIps { app }) => self.allocate_ips(app).await,
+            ("fly.app.delete", Address::FlyApp { app }) => self.delete_app(app).await,
+            ("fly.process.delete", Address::FlyProcess { app, group }) => {
+                self.delete_process(app, group).await
+            }
+            ("fly.secrets.unset", Address::FlySecrets { app }) => {
+                self.set_secrets(app, action, secrets).await
+            }
             ("fly.volumes.create", Address::FlyVolume { app, .. }) => {
                 self.create_volumes(app, &action.params).await
             }

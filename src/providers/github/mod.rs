@@ -24,6 +24,7 @@ mod auth;
 mod environments;
 mod inventory;
 mod pages;
+mod retire;
 mod rulesets;
 
 pub use environments::environment_of;
@@ -376,6 +377,14 @@ impl GithubProvider {
             (ActionKind::GithubVariablePut, Address::GithubVariable { repo, name }) => {
                 self.put_variable(repo, name, &action.params).await
             }
+            (
+                ActionKind::GithubSecretDelete
+                | ActionKind::GithubVariableDelete
+                | ActionKind::GithubEnvironmentDelete
+                | ActionKind::GithubCollaboratorDelete
+                | ActionKind::GithubTeamDelete,
+                address,
+            ) => self.delete_object(address).await,
             (kind, address) => Err(ProviderError::new(
                 PROVIDER,
                 "invalid-input",

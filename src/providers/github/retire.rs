@@ -1,0 +1,102 @@
+//! Retiring (issue 14): delete an Actions secret, variable, environment, collaborator or
+//! team grant, and list what a managed repository holds (the inventory the unmanaged report
+//! reads: its Actions secrets, environments and rulesets). Every delete is idempotent: a
+//! 404 means already gone.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::rulesets::Scope;
+use super::{GithubProvider, PROVIDER, split_repo};
+use crate::core::address::Address;
+use crate::providers::{ActionOutcome, ProviderError};
+
+impl GithubProvider {
+    /// `DELETE` the API object of a retired address.
+    pub(super) async fn delete_object(
+        &self,
+        address: &Address,
+    ) -> Result<ActionOutcome, ProviderError> {
+        let (repo, segments): (&str, Vec<String>) = match address {
+            Address::GithubSecret { repo, name } => {
+                (repo, path(repo, &["actions", "secrets", name])?)
+            }
+            Address::GithubVariable { repo, name } => {
+                (repo, path(repo, &["actions", "variables", name])?)
+            }
+            Address::GithubEnvironment { repo, env } => (repo, path(repo, &["environments", env])?),
+            Address::GithubCollaborator { repo, login } => {
+                (repo, path(repo, &["collaborators", login])?)
+            }
+            Address::GithubTeam { repo, slug } => {
+                let (owner, name) = split_repo(repo)?;
+                let s = ["orgs", owner, "teams", slug, "repos", owner, name];
+                (repo, s.iter().map(|s| s.to_string()).collect())
+            }
+            other => {
+                return Err(ProviderError::new(
+                    PROVIDER,
+                    "invalid-input",
+                    format!("`{other}` has no delete"),
+                ));
+            }
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let resp = self
+            .send(self.req(Method::DELETE, &segments).await?)
+            .await?;
+        if resp.status.as_u16() != 404 {
+            resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+        }
+        Ok(ActionOutcome::success(
+            format!("deleted `{address}`"),
+            vec![json!({ "repo": repo, "deleted": address.to_string() })],
+        ))
+    }
+
+    /// What repository `repo` holds that the unmanaged report looks at: its Actions
+    /// secrets, environments and own rulesets, as addresses.
+    pub async fn inventory(&self, repo: &str) -> Result<Vec<Address>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let mut out: Vec<Address> = self
+            .secret_names(repo)
+            .await?
+            .into_iter()
+            .map(|name| Address::GithubSecret {
+                repo: repo.to_string(),
+                name,
+            })
+            .collect();
+        let envs = self
+            .list_all(
+                &["repos", owner, name, "environments"],
+                &[],
+                Some("environments"),
+            )
+            .await?;
+        out.extend(envs.iter().filter_map(|e| {
+            Some(Address::GithubEnvironment {
+                repo: repo.to_string(),
+                env: e.get("name").and_then(Value::as_str)?.to_string(),
+            })
+        }));
+        let scope = Scope::Repo(owner.into(), name.into());
+        out.extend(self.ruleset_ids(&scope).await?.into_keys().map(|name| {
+            Address::GithubRepoRuleset {
+                repo: repo.to_string(),
+                name,
+            }
+        }));
+        Ok(out)
+    }
+}
+
+/// `repos/{owner}/{repo}/…` as path segments.
+fn path(repo: &str, rest: &[&str]) -> Result<Vec<String>, ProviderError> {
+    let (owner, name) = split_repo(repo)?;
+    Ok(["repos", owner, name]
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect())
+}
