@@ -17,7 +17,7 @@ use anyhow::Context as _;
 
 use super::notify::{self, Notified};
 use super::refresh::{load_snapshot, read_live};
-use crate::core::desired::ProviderName;
+use crate::core::desired::{Activation, ProviderName};
 use crate::core::envelope::EnvelopeError;
 use crate::core::plan::{self, Plan, PlanOptions};
 use crate::providers::{Credentials, SecretSource};
@@ -155,6 +155,15 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         ),
         None => read_live(req.root, &desired, req.creds).await?,
     };
+    // A snapshot must hold the digest of every tag (a refresh resolves them; a plan approves
+    // exact images, never a tag).
+    if req.live.is_some()
+        && desired
+            .managed()
+            .contains(&(ProviderName::Fly, Activation::Active))
+    {
+        crate::core::image::check(&desired, &live.images)?;
+    }
     for e in &unread {
         if let Some(p) = ProviderName::parse(&e.provider) {
             desired.forget(p);

@@ -43,6 +43,8 @@ pub enum Provider {
     FlyApi,
     /// `/fly/apps/{app}/…`: the apps themselves (health), public.
     FlyApp,
+    /// `/fly/registry/v2/…` (registry.fly.io): the OCI distribution API.
+    FlyRegistry,
     Github,
     Portkey,
     Tavily,
@@ -103,6 +105,8 @@ impl Provider {
             Provider::FlyApi
         } else if under("/fly/apps") {
             Provider::FlyApp
+        } else if under("/fly/registry") {
+            Provider::FlyRegistry
         } else if under("/github") {
             Provider::Github
         } else if under("/portkey") {
@@ -155,9 +159,20 @@ impl Provider {
             let user = text.split(':').next()?.to_string();
             (!user.is_empty()).then_some(user)
         };
+        // Docker's login to Fly's registry: user `x`, the Fly token as password.
+        let basic_password = || {
+            let encoded = scheme(&["Basic"])?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            let (_, password) = text.split_once(':')?;
+            (!password.is_empty()).then(|| password.to_string())
+        };
         match self {
             Provider::FlyMachines | Provider::FlyApi => scheme(&["Bearer", "FlyV1"]),
             Provider::FlyApp => None,
+            Provider::FlyRegistry => basic_password().or_else(|| scheme(&["Bearer"])),
             Provider::Github => scheme(&["token", "Bearer"]),
             Provider::Portkey => get("x-portkey-api-key"),
             Provider::Tavily => scheme(&["Bearer"]).or_else(|| {
@@ -211,6 +226,16 @@ impl Provider {
                 json_response(status, json!({ "errors": [{ "message": message }] }))
             }
             Provider::FlyApp => (status, message.to_string()).into_response(),
+            Provider::FlyRegistry => {
+                let code = match code {
+                    401 => "UNAUTHORIZED",
+                    403 => "DENIED",
+                    404 => "NAME_UNKNOWN",
+                    429 => "TOOMANYREQUESTS",
+                    _ => "UNKNOWN",
+                };
+                super::fly::oci_error(status, code, message)
+            }
             Provider::Github => json_response(
                 status,
                 json!({
@@ -302,6 +327,14 @@ impl Provider {
                 } }),
             ),
             Provider::FlyApp => self.error(StatusCode::UNAUTHORIZED, "unauthorized"),
+            Provider::FlyRegistry => {
+                let mut resp = self.error(StatusCode::UNAUTHORIZED, "authentication required");
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"registry.fly.io\""),
+                );
+                resp
+            }
         }
     }
 

@@ -30,6 +30,7 @@
 //! | `FLY_FLAPS_BASE_URL` | `http://ADDR/fly/machines` | `/v1/apps/…` |
 //! | `FLY_API_BASE_URL` | `http://ADDR/fly/api` | `/graphql`, `/api/v1/apps/{app}/logs` |
 //! | `FLY_APP_URL_TEMPLATE` | `http://ADDR/fly/apps/{app}` | the health path, e.g. `/healthz` |
+//! | `FLY_REGISTRY_URL` | `http://ADDR/fly/registry` | `/v2/<repository>/manifests/<tag>` |
 //! | `GITHUB_API_URL` | `http://ADDR/github` | `/repos/…`, `/rate_limit`, … |
 //! | `PORTKEY_BASE_URL` | `http://ADDR/portkey/v1` | `/chat/completions`, `/models` |
 //! | `TAVILY_BASE_URL` | `http://ADDR/tavily` | `/search` |
@@ -73,6 +74,10 @@
 //!       state: started                 # started | stopped (default started)
 //!       env: { LOG_LEVEL: info }
 //!       secrets: [NEON_DATABASE_URL]   # names (values are placeholders)
+//!   registry:                          # every registry.fly.io tag exists (digest derived from
+//!                                      # its name) except: a digest re-points it, null removes it
+//!     "registry.fly.io/dash:1": "sha256:<64 hex>"
+//!     "registry.fly.io/dash:gone": null
 //! github:
 //!   login: sophia-bot                  # the user every token acts as (default sophia-bot)
 //!   users: [the-ceo]                   # known users (any login is known on first use anyway)

@@ -4,6 +4,7 @@ mod architecture;
 mod attestation;
 mod backend;
 mod context_db;
+mod fly_digest;
 mod fly_parity;
 mod fly_tomachine;
 mod flytoml;

@@ -11,6 +11,7 @@ use crate::core::dag;
 use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
 use crate::core::digest;
+use crate::core::image;
 use crate::core::graph::{self, GraphError};
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::lower;
@@ -60,7 +61,9 @@ pub fn desired_digest(desired: &Desired) -> String {
     digest::sha256_canonical_map(&lower::lower(desired))
 }
 
-/// Plan `desired` against `live`. Pure: the clock, nonce and version come in `opts`.
+/// Plan `desired` against `live`. Pure: the clock, nonce and version come in `opts`. Each
+/// desired image tag that `live.images` resolves is planned by its digest
+/// ([`image::pin`]).
 pub fn build(
     desired: &Desired,
     live: &LiveSnapshot,
@@ -71,6 +74,8 @@ pub fn build(
             found: live.format.clone(),
         });
     }
+    // Images by digest: every tag the live state resolved is planned as `name@sha256:…`.
+    let desired = &image::pin(desired, &live.images);
     let expected = lower::lower(desired);
     for target in &opts.targets {
         let known = expected

@@ -16,7 +16,7 @@ mod github;
 mod saas;
 
 pub use fly::{
-    FlyApp, FlyAppSeed, FlyLogLine, FlySecret, FlySeed, FlyWorld, Lease, Machine, event,
+    FlyApp, FlyAppSeed, derived_digest, FlyLogLine, FlySecret, FlySeed, FlyWorld, Lease, Machine, event,
     secret_digest,
 };
 pub use github::{
