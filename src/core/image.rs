@@ -195,24 +195,27 @@ mod tests {
 
     #[test]
     fn pinning_rewrites_tags_keeps_digests_and_names_what_is_missing() {
-        let desired: Desired = serde_yaml::from_str(&format!(
-            "fly:\n  apps:\n    a: {{ image: 'registry.fly.io/a:1' }}\n    b: {{ image: 'registry.fly.io/b@{D}' }}\n    c: {{ image: 'registry.fly.io/a:1' }}\n"
-        ))
+        let desired = crate::core::desired::load(&[crate::core::desired::Source {
+            path: "desired/fly.yaml".into(),
+            text: format!(
+                "fly:\n  apps:\n    aa: {{ image: 'registry.fly.io/a:1' }}\n    bb: {{ image: 'registry.fly.io/b@{D}' }}\n    cc: {{ image: 'registry.fly.io/a:1' }}\n"
+            ),
+        }])
         .unwrap();
         assert_eq!(
             tags(&desired),
-            BTreeMap::from([("registry.fly.io/a:1".into(), vec!["a".into(), "c".into()])])
+            BTreeMap::from([("registry.fly.io/a:1".into(), vec!["aa".into(), "cc".into()])])
         );
         let resolved = Resolved::from([("registry.fly.io/a:1".into(), D.into())]);
         let pinned = pin(&desired, &resolved);
         assert_eq!(check(&desired, &resolved), Ok(()));
         let apps = &pinned.fly.as_ref().unwrap().apps;
-        assert_eq!(apps["a"].image.as_deref(), Some(format!("registry.fly.io/a@{D}").as_str()));
-        assert_eq!(apps["b"].image.as_deref(), Some(format!("registry.fly.io/b@{D}").as_str()));
+        assert_eq!(apps["aa"].image.as_deref(), Some(format!("registry.fly.io/a@{D}").as_str()));
+        assert_eq!(apps["bb"].image.as_deref(), Some(format!("registry.fly.io/b@{D}").as_str()));
         // Unresolved: the planner keeps the tag, the check names it.
         assert_eq!(pin(&desired, &Resolved::new()), desired);
         let e = check(&desired, &Resolved::new()).unwrap_err();
-        assert_eq!((e.app.as_str(), e.image.as_str()), ("a", "registry.fly.io/a:1"));
+        assert_eq!((e.app.as_str(), e.image.as_str()), ("aa", "registry.fly.io/a:1"));
         assert!(is_sha256_digest(D));
         assert!(!is_sha256_digest("sha256:"));
     }
