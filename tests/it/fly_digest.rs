@@ -62,6 +62,7 @@ impl Rig {
     fn plan_and_sign(&self) -> Value {
         let out = self.run(&["plan", "--out", "plan.json"]);
         assert_eq!(out.code, 0, "plan failed:\n{}", out.stderr);
+        let _ = std::fs::remove_file(self.repo.root().join("plan.json.sig"));
         let status = std::process::Command::new("ssh-keygen")
             .current_dir(self.repo.root())
             .args(["-q", "-Y", "sign", "-n", "sophia-plan@v1", "-f", "ceo"])
