@@ -71,7 +71,6 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
         crate::approve::allowed_signers::ParseError,
         crate::core::plan::PlanFileError,
         crate::core::plan::PlanError,
-        crate::core::image::Unresolved,
         crate::core::graph::GraphError,
         crate::core::diff::DiffError,
         crate::apply::Refusal,

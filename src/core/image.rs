@@ -106,30 +106,26 @@ pub fn tags(desired: &Desired) -> BTreeMap<String, Vec<String>> {
 }
 
 /// A desired image tag with no resolved digest.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the image `{image}` of `fly.app.{app}` was not resolved to a digest: the live state has no digest for this tag"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unresolved {
     pub app: String,
     pub image: String,
 }
 
-impl crate::core::hint::Hint for Unresolved {
-    fn hint(&self) -> Option<String> {
-        Some(
-            "plan against the providers (they resolve every tag), or write the snapshot again \
-             with `sophia refresh --out live.json`; an image given as `name@sha256:…` needs no \
-             resolving"
-                .into(),
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the live snapshot holds no digest for the image `{}` of `fly.app.{}`",
+            self.image, self.app
         )
     }
 }
 
 /// `desired` with every Fly app's image tag that `resolved` holds replaced by
 /// `name@digest`; an image already given by digest is kept, and so is a tag `resolved` does
-/// not hold (the planner pins what the live state resolved; [`check`] is what refuses a
-/// tag left unresolved, where a plan is made for approval).
+/// not hold (the planner pins what the live state resolved: a refresh fails on a tag it
+/// cannot resolve, and a plan from a snapshot without the digest warns, [`unresolved`]).
 pub fn pin(desired: &Desired, resolved: &Resolved) -> Desired {
     let mut out = desired.clone();
     for app in out.fly.iter_mut().flat_map(|f| f.apps.values_mut()) {
@@ -144,17 +140,16 @@ pub fn pin(desired: &Desired, resolved: &Resolved) -> Desired {
     out
 }
 
-/// Every desired image tag has a digest in `resolved`; else the first that has none.
-pub fn check(desired: &Desired, resolved: &Resolved) -> Result<(), Unresolved> {
-    for (image, apps) in tags(desired) {
-        if !resolved.contains_key(&image) {
-            return Err(Unresolved {
-                app: apps[0].clone(),
-                image,
-            });
-        }
-    }
-    Ok(())
+/// The desired image tags without a digest in `resolved` (each with its first app).
+pub fn unresolved(desired: &Desired, resolved: &Resolved) -> Vec<Unresolved> {
+    tags(desired)
+        .into_iter()
+        .filter(|(image, _)| !resolved.contains_key(image))
+        .map(|(image, apps)| Unresolved {
+            app: apps[0].clone(),
+            image,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,13 +203,13 @@ mod tests {
         );
         let resolved = Resolved::from([("registry.fly.io/a:1".into(), D.into())]);
         let pinned = pin(&desired, &resolved);
-        assert_eq!(check(&desired, &resolved), Ok(()));
+        assert_eq!(unresolved(&desired, &resolved), []);
         let apps = &pinned.fly.as_ref().unwrap().apps;
         assert_eq!(apps["aa"].image.as_deref(), Some(format!("registry.fly.io/a@{D}").as_str()));
         assert_eq!(apps["bb"].image.as_deref(), Some(format!("registry.fly.io/b@{D}").as_str()));
-        // Unresolved: the planner keeps the tag, the check names it.
+        // Unresolved: the planner keeps the tag, `unresolved` names it.
         assert_eq!(pin(&desired, &Resolved::new()), desired);
-        let e = check(&desired, &Resolved::new()).unwrap_err();
+        let e = unresolved(&desired, &Resolved::new()).remove(0);
         assert_eq!((e.app.as_str(), e.image.as_str()), ("aa", "registry.fly.io/a:1"));
         assert!(is_sha256_digest(D));
         assert!(!is_sha256_digest("sha256:"));

@@ -129,6 +129,8 @@ pub struct PlanRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub plan: Plan,
+    /// Images planned by tag: a plan from a snapshot that holds no digest for them.
+    pub unpinned: Vec<crate::core::image::Unresolved>,
     /// The secrets `sophia apply` will send that are not set here (names only).
     pub missing_secrets: Vec<String>,
     /// Weaknesses of the environment that runs apply, once the plan is applied
@@ -155,15 +157,18 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         ),
         None => read_live(req.root, &desired, req.creds).await?,
     };
-    // A snapshot must hold the digest of every tag (a refresh resolves them; a plan approves
-    // exact images, never a tag).
-    if req.live.is_some()
+    // A snapshot made by `refresh` holds the digest of every tag; one without (hand-written,
+    // or older) plans those images by tag, and says so: planning from a snapshot needs no
+    // credentials, so nothing can be resolved here.
+    let unpinned = if req.live.is_some()
         && desired
             .managed()
             .contains(&(ProviderName::Fly, Activation::Active))
     {
-        crate::core::image::check(&desired, &live.images)?;
-    }
+        crate::core::image::unresolved(&desired, &live.images)
+    } else {
+        Vec::new()
+    };
     for e in &unread {
         if let Some(p) = ProviderName::parse(&e.provider) {
             desired.forget(p);
@@ -184,6 +189,7 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     );
     let mut planned = Planned {
         plan,
+        unpinned,
         missing_secrets,
         gate_warnings,
         unread,

@@ -159,20 +159,10 @@ impl Provider {
             let user = text.split(':').next()?.to_string();
             (!user.is_empty()).then_some(user)
         };
-        // Docker's login to Fly's registry: user `x`, the Fly token as password.
-        let basic_password = || {
-            let encoded = scheme(&["Basic"])?;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .ok()?;
-            let text = String::from_utf8(decoded).ok()?;
-            let (_, password) = text.split_once(':')?;
-            (!password.is_empty()).then(|| password.to_string())
-        };
         match self {
             Provider::FlyMachines | Provider::FlyApi => scheme(&["Bearer", "FlyV1"]),
             Provider::FlyApp => None,
-            Provider::FlyRegistry => basic_password().or_else(|| scheme(&["Bearer"])),
+            Provider::FlyRegistry => super::oci::token(auth.as_deref()),
             Provider::Github => scheme(&["token", "Bearer"]),
             Provider::Portkey => get("x-portkey-api-key"),
             Provider::Tavily => scheme(&["Bearer"]).or_else(|| {
@@ -226,16 +216,7 @@ impl Provider {
                 json_response(status, json!({ "errors": [{ "message": message }] }))
             }
             Provider::FlyApp => (status, message.to_string()).into_response(),
-            Provider::FlyRegistry => {
-                let code = match code {
-                    401 => "UNAUTHORIZED",
-                    403 => "DENIED",
-                    404 => "NAME_UNKNOWN",
-                    429 => "TOOMANYREQUESTS",
-                    _ => "UNKNOWN",
-                };
-                super::fly::oci_error(status, code, message)
-            }
+            Provider::FlyRegistry => super::oci::status_error(status, message),
             Provider::Github => json_response(
                 status,
                 json!({
@@ -327,14 +308,7 @@ impl Provider {
                 } }),
             ),
             Provider::FlyApp => self.error(StatusCode::UNAUTHORIZED, "unauthorized"),
-            Provider::FlyRegistry => {
-                let mut resp = self.error(StatusCode::UNAUTHORIZED, "authentication required");
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"registry.fly.io\""),
-                );
-                resp
-            }
+            Provider::FlyRegistry => super::oci::unauthorized(),
         }
     }
 
@@ -559,7 +533,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                     provider.error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
                 // (`lost` is filtered out above: its answer is replaced after the handler.)
-                FaultKind::BadGateway | FaultKind::Lost => bad_gateway(),
+                FaultKind::BadGateway | FaultKind::Lost => super::faults::bad_gateway(),
                 FaultKind::SecondaryRateLimit if provider == Provider::Github => {
                     let mut resp = provider.error(
                         StatusCode::FORBIDDEN,
@@ -652,7 +626,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if lost {
         // The change is made; its answer never reaches the client.
         entry.handled = Some(resp.status().as_u16());
-        return finish(bad_gateway(), entry, None);
+        return finish(super::faults::bad_gateway(), entry, None);
     }
     let mut rate = rate;
     if provider == Provider::Github && method == Method::GET && resp.status() == StatusCode::OK {
@@ -715,14 +689,4 @@ pub fn parse_json(provider: Provider, bytes: &Bytes) -> Result<Value, Response> 
             &format!("Problems parsing JSON: {e}"),
         )
     })
-}
-
-/// A 502 from the "load balancer": a plain HTML body, not the provider's JSON.
-fn bad_gateway() -> Response {
-    (
-        StatusCode::BAD_GATEWAY,
-        [(header::CONTENT_TYPE, "text/html")],
-        "<html><body><h1>502 Bad Gateway</h1></body></html>",
-    )
-        .into_response()
 }

@@ -20,6 +20,7 @@
 //! - [`server`]: the accept loop (HTTP/1.1) that can also close a connection without answering.
 //! - [`fly`], [`github`], [`saas`]: the provider APIs.
 //! - [`env`]: the `export` lines pointing every provider at a sandbox.
+//! - [`oci`]: the OCI distribution API's error body and credentials (Fly's registry).
 //!
 //! # Address scheme
 //!
@@ -114,6 +115,7 @@ pub mod fly;
 pub mod gate;
 pub mod github;
 pub mod log;
+pub mod oci;
 pub mod saas;
 pub mod secondary;
 pub mod server;

@@ -93,7 +93,7 @@ impl Rig {
             w.fly.apps[APP]
                 .machines
                 .values()
-                .map(|m| m.digest.clone())
+                .map(|m| m.running_digest())
                 .collect()
         })
     }

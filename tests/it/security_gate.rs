@@ -47,11 +47,15 @@ const PROTECTION: &str = "github.protection.put:github.repo.acme/infra.branch.ma
 fn edited_actions_are_refused_before_any_call_and_honest_plans_run() {
     let rig = Rig::new();
     type Edit = Box<dyn FnOnce(&mut Plan)>;
+    let pinned = format!(
+        "`params.image` = `\"EVIL:1\"`, but the plan's changes give `\"registry.fly.io/app-one@{}\"`",
+        sophia::sandbox::state::derived_digest("registry.fly.io/app-one:v1")
+    );
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "image",
             Box::new(|p| action(p, MACHINES).params["image"] = "EVIL:1".into()),
-            "`params.image` = `\"EVIL:1\"`, but the plan's changes give `\"registry.fly.io/app-one:v1\"`",
+            &pinned,
         ),
         (
             "protection",

@@ -42,7 +42,7 @@ pub fn machine_json(m: &Machine) -> Value {
         (None, true) => (rest, ""),
         (None, false) => (rest, "latest"),
     };
-    let digest = &m.digest;
+    let digest = m.running_digest();
     let mut out = json!({
         "id": m.id,
         "name": m.name,
@@ -64,7 +64,7 @@ pub fn machine_json(m: &Machine) -> Value {
         "events": m.events.iter().rev().cloned().collect::<Vec<_>>(),
     });
     if let Some(checks) = m.config.get("checks").and_then(Value::as_object) {
-        let healthy = m.state == "started" && image_is_healthy(&m.source);
+        let healthy = m.state == "started" && image_is_healthy(m.known_as());
         let checks: Vec<Value> = checks
             .keys()
             .map(|name| {
@@ -296,6 +296,7 @@ pub(super) async fn update_machine(
         m.source = world_source;
         m.config = config;
         m.digest = digest;
+        m.resolved_image = m.image().to_string();
         m.secrets_version = secrets_version;
         if let Some(region) = body.get("region").and_then(Value::as_str) {
             m.region = region.into();

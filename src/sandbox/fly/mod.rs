@@ -48,7 +48,6 @@ mod validate;
 mod volumes;
 
 pub use machines::{image_is_healthy, machine_json};
-pub use registry::oci_error;
 
 /// Who holds leases and who the viewer is.
 const VIEWER_EMAIL: &str = "sandbox@sophia.invalid";

@@ -14,26 +14,15 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::sandbox::Shared;
+use crate::sandbox::{Shared, oci};
 
 /// The media type the sandbox's manifests have.
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// The host whose images this registry holds.
 const HOST: &str = "registry.fly.io";
-
-/// An error in the distribution API's shape.
-pub fn oci_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({ "errors": [{ "code": code, "message": message, "detail": Value::Null }] })
-            .to_string(),
-    )
-        .into_response()
-}
 
 /// `HEAD`/`GET /v2/<name>/manifests/<reference>` (axum answers `HEAD` with this handler and
 /// no body).
@@ -42,7 +31,7 @@ pub(super) async fn manifest(
     Path(rest): Path<String>,
 ) -> Response {
     let Some((name, reference)) = rest.rsplit_once("/manifests/") else {
-        return oci_error(
+        return oci::error(
             StatusCode::NOT_FOUND,
             "NAME_UNKNOWN",
             "repository name not known to registry",
@@ -63,7 +52,7 @@ pub(super) async fn manifest(
                     .apps
                     .values()
                     .flat_map(|a| a.machines.values())
-                    .any(|m| m.digest == reference);
+                    .any(|m| m.running_digest() == reference);
             known.then(|| reference.to_string())
         } else {
             let digest = world.fly.image_digest(&image);
@@ -74,7 +63,7 @@ pub(super) async fn manifest(
         }
     };
     let Some(digest) = digest else {
-        return oci_error(
+        return oci::error(
             StatusCode::NOT_FOUND,
             "MANIFEST_UNKNOWN",
             &format!("manifest unknown: {name}:{reference}"),

@@ -138,6 +138,41 @@ pub struct Machine {
     /// The reference the image is known by ([`FlyWorld::image_source`]): what the sandbox's
     /// health checks read.
     pub source: String,
+    /// The config's image when `digest` and `source` were set: a test (or the demo's
+    /// `fly deploy`) that edits the config directly changes what the machine runs too.
+    pub resolved_image: String,
+}
+
+impl Machine {
+    /// The config's image.
+    pub fn image(&self) -> &str {
+        self.config
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The digest it runs (`image_ref.digest`): the one resolved at its create or update,
+    /// or, when its config's image was edited since, that image's own.
+    pub fn running_digest(&self) -> String {
+        let image = self.image();
+        if image == self.resolved_image {
+            return self.digest.clone();
+        }
+        match image.split_once('@') {
+            Some((_, d)) => d.to_string(),
+            None => derived_digest(image),
+        }
+    }
+
+    /// The reference its image is known by (what health reads: `bad`, `unhealthy`).
+    pub fn known_as(&self) -> &str {
+        if self.image() == self.resolved_image {
+            &self.source
+        } else {
+            self.image()
+        }
+    }
 }
 
 pub struct Lease {
@@ -286,6 +321,7 @@ impl World {
             .image_digest(image)
             .unwrap_or_else(|| derived_digest(image));
         let source = self.fly.image_source(image);
+        let resolved_image = image.to_string();
         let machine = Machine {
             id: id.clone(),
             name,
@@ -302,6 +338,7 @@ impl World {
             secrets_version,
             digest,
             source,
+            resolved_image,
         };
         if let Some(app) = self.fly.apps.get_mut(app) {
             app.machines.insert(id.clone(), machine);
