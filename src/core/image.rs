@@ -161,17 +161,29 @@ mod tests {
     #[test]
     fn references_split_as_the_distribution_grammar_reads_them() {
         let r = ImageRef::parse("registry.fly.io/dash:1");
-        assert_eq!((r.name, r.tag, r.digest), ("registry.fly.io/dash", Some("1"), None));
-        assert_eq!((r.registry(), r.repository()), (Some("registry.fly.io"), "dash"));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("registry.fly.io/dash", Some("1"), None)
+        );
+        assert_eq!(
+            (r.registry(), r.repository()),
+            (Some("registry.fly.io"), "dash")
+        );
         // A port is not a tag; no tag means `latest`.
         let r = ImageRef::parse("localhost:5000/team/app");
         assert_eq!((r.name, r.tag), ("localhost:5000/team/app", None));
-        assert_eq!((r.registry(), r.repository()), (Some("localhost:5000"), "team/app"));
+        assert_eq!(
+            (r.registry(), r.repository()),
+            (Some("localhost:5000"), "team/app")
+        );
         assert_eq!(r.tag_or_latest(), "latest");
         // Tag and digest: the digest wins when pinning.
         let with = format!("registry.fly.io/dash:1@{D}");
         let r = ImageRef::parse(&with);
-        assert_eq!((r.name, r.tag, r.digest), ("registry.fly.io/dash", Some("1"), Some(D)));
+        assert_eq!(
+            (r.name, r.tag, r.digest),
+            ("registry.fly.io/dash", Some("1"), Some(D))
+        );
         // Docker Hub's short names have no registry.
         assert_eq!(ImageRef::parse("nginx:1.25").registry(), None);
     }
@@ -182,7 +194,10 @@ mod tests {
             live_image("registry.fly.io/dash:1", Some(D)),
             format!("registry.fly.io/dash@{D}")
         );
-        assert_eq!(live_image("registry.fly.io/dash:1", None), "registry.fly.io/dash:1");
+        assert_eq!(
+            live_image("registry.fly.io/dash:1", None),
+            "registry.fly.io/dash:1"
+        );
         // A digest that is not one (an old machine's empty or odd field) is ignored.
         assert_eq!(live_image("x:1", Some("")), "x:1");
         assert_eq!(live_image("x:1", Some("sha256:AB")), "x:1");
@@ -205,12 +220,21 @@ mod tests {
         let pinned = pin(&desired, &resolved);
         assert_eq!(unresolved(&desired, &resolved), []);
         let apps = &pinned.fly.as_ref().unwrap().apps;
-        assert_eq!(apps["aa"].image.as_deref(), Some(format!("registry.fly.io/a@{D}").as_str()));
-        assert_eq!(apps["bb"].image.as_deref(), Some(format!("registry.fly.io/b@{D}").as_str()));
+        assert_eq!(
+            apps["aa"].image.as_deref(),
+            Some(format!("registry.fly.io/a@{D}").as_str())
+        );
+        assert_eq!(
+            apps["bb"].image.as_deref(),
+            Some(format!("registry.fly.io/b@{D}").as_str())
+        );
         // Unresolved: the planner keeps the tag, `unresolved` names it.
         assert_eq!(pin(&desired, &Resolved::new()), desired);
         let e = unresolved(&desired, &Resolved::new()).remove(0);
-        assert_eq!((e.app.as_str(), e.image.as_str()), ("aa", "registry.fly.io/a:1"));
+        assert_eq!(
+            (e.app.as_str(), e.image.as_str()),
+            ("aa", "registry.fly.io/a:1")
+        );
         assert!(is_sha256_digest(D));
         assert!(!is_sha256_digest("sha256:"));
     }

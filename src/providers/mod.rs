@@ -341,10 +341,7 @@ impl Provider {
         desired: &Desired,
     ) -> Result<crate::core::image::Resolved, ProviderError> {
         match self {
-            Provider::Fly(p) => {
-                p.resolve_images(&crate::core::image::tags(desired))
-                    .await
-            }
+            Provider::Fly(p) => p.resolve_images(&crate::core::image::tags(desired)).await,
             _ => Ok(Default::default()),
         }
     }
@@ -515,10 +512,8 @@ pub async fn refresh_all_with(
         .map(|(p, prov, addresses)| async move {
             match prov {
                 Ok(prov) => {
-                    let (read, images) = futures::join!(
-                        prov.refresh(&addresses),
-                        prov.resolve_images(desired)
-                    );
+                    let (read, images) =
+                        futures::join!(prov.refresh(&addresses), prov.resolve_images(desired));
                     (p, read.and_then(|r| images.map(|i| (r, i))))
                 }
                 Err(e) => (p, Err(e)),

@@ -234,7 +234,11 @@ fn refusals_make_no_provider_call() {
     let path = rig.repo.root().join("plan.json");
     let text = std::fs::read_to_string(&path).unwrap();
     // (The image is pinned by digest: one digit of it changed.)
-    std::fs::write(&path, text.replacen("app-one@sha256:", "app-one@sha256:6", 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("app-one@sha256:", "app-one@sha256:6", 1),
+    )
+    .unwrap();
     rig.sandbox.clear_requests();
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 1);

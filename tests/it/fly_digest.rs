@@ -179,7 +179,9 @@ fn a_re_pointed_tag_is_drift_and_apply_deploys_exactly_the_signed_digest() {
     assert_eq!(deployed[before..], [pinned('b'), pinned('b')]);
     assert_eq!(rig.running(), [digest('b'), digest('b')]);
     assert!(
-        !deployed.iter().any(|i| i == TAG || i.contains(&digest('c'))),
+        !deployed
+            .iter()
+            .any(|i| i == TAG || i.contains(&digest('c'))),
         "{deployed:?}"
     );
 
@@ -196,7 +198,11 @@ fn a_tag_that_does_not_resolve_fails_the_plan_naming_it_and_changes_nothing() {
     let out = rig.run(&["plan", "--out", "plan.json"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     for needle in [gone, "fly.app.digest-web", "MANIFEST_UNKNOWN", "hint: "] {
-        assert!(out.stderr.contains(needle), "no `{needle}` in:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "no `{needle}` in:\n{}",
+            out.stderr
+        );
     }
     assert!(!rig.repo.root().join("plan.json").exists());
     let log = rig.sandbox.requests();
@@ -207,11 +213,9 @@ fn a_tag_that_does_not_resolve_fails_the_plan_naming_it_and_changes_nothing() {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect::<Vec<_>>()
     );
-    assert!(
-        log.iter().any(|r| r.method == "HEAD"
-            && r.path == "/fly/registry/v2/dash/manifests/gone"
-            && r.status == Some(404))
-    );
+    assert!(log.iter().any(|r| r.method == "HEAD"
+        && r.path == "/fly/registry/v2/dash/manifests/gone"
+        && r.status == Some(404)));
 
     // An image from a registry sophia cannot resolve in is refused the same way.
     rig.repo.file("desired/main.yaml", &desired("nginx:1.27"));
@@ -224,8 +228,7 @@ fn a_tag_that_does_not_resolve_fails_the_plan_naming_it_and_changes_nothing() {
     );
 
     // An image given by digest is deployed as given: nothing to resolve.
-    rig.repo
-        .file("desired/main.yaml", &desired(&pinned('d')));
+    rig.repo.file("desired/main.yaml", &desired(&pinned('d')));
     let heads = |rig: &Rig| {
         rig.sandbox
             .requests()
@@ -290,7 +293,10 @@ async fn the_sandbox_registry_answers_as_the_distribution_api() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["docker-content-digest"], digest('e').as_str());
+    assert_eq!(
+        resp.headers()["docker-content-digest"],
+        digest('e').as_str()
+    );
     // GET: the same digest and a manifest of its media type; by digest too.
     for reference in ["1".to_string(), digest('e')] {
         let resp = client
@@ -300,7 +306,10 @@ async fn the_sandbox_registry_answers_as_the_distribution_api() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200, "{reference}");
-        assert_eq!(resp.headers()["docker-content-digest"], digest('e').as_str());
+        assert_eq!(
+            resp.headers()["docker-content-digest"],
+            digest('e').as_str()
+        );
         let media = resp.headers()["content-type"].to_str().unwrap().to_string();
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["mediaType"], media);

@@ -154,7 +154,8 @@ async fn converge(sb: &SandboxHandle, http: &Http) -> (Desired, Plan) {
         assert!(
             entry.method == "GET" || entry.method == "HEAD",
             "refresh/plan made a mutating call: {} {}",
-            entry.method, entry.path
+            entry.method,
+            entry.path
         );
     }
     let outcomes = execute_all(&plan, &creds, http).await;
@@ -288,11 +289,9 @@ async fn out_of_band_changes_show_up_as_exactly_that_change() {
     assert_eq!(machines[0].0, "image");
     // Back to the desired tag's digest (the hot-fixed machine runs its own).
     assert!(
-        machines[0]
-            .1
-            .as_array()
-            .unwrap()
-            .contains(&json!(by_digest("registry.fly.io/sophiaai-dashboard-v2:hotfix"))),
+        machines[0].1.as_array().unwrap().contains(&json!(by_digest(
+            "registry.fly.io/sophiaai-dashboard-v2:hotfix"
+        ))),
         "{machines:?}"
     );
     assert_eq!(

@@ -11,8 +11,8 @@ use crate::core::dag;
 use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
 use crate::core::digest;
-use crate::core::image;
 use crate::core::graph::{self, GraphError};
+use crate::core::image;
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::lower;
 

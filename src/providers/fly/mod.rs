@@ -54,9 +54,9 @@ mod spec;
 mod url;
 mod volumes;
 
+pub use registry::{DEFAULT_REGISTRY_URL, UNRESOLVED};
 use spec::HealthSpec;
 pub use spec::normalize_machines;
-pub use registry::{DEFAULT_REGISTRY_URL, UNRESOLVED};
 pub use url::printable;
 
 const PROVIDER: &str = "fly";
@@ -78,10 +78,9 @@ pub struct FlyProvider {
     api: Url,
     app_url_template: String,
     auth: AuthHeader,
-    /// Fly's registry (`FLY_REGISTRY_URL`), where `plan` resolves image tags.
-    registry: Url,
-    /// Its `Authorization`: Basic `x` and the token, as flyctl logs Docker in.
-    registry_auth: AuthHeader,
+    /// Fly's registry (`FLY_REGISTRY_URL`), where `plan` resolves image tags (boxed: the
+    /// provider enum's variants stay close in size).
+    registry: Box<registry::Registry>,
     /// Leases held during a deploy (see [`leases`]).
     leases: leases::Held,
 }
@@ -159,8 +158,10 @@ impl FlyProvider {
                 .unwrap_or(DEFAULT_APP_URL_TEMPLATE)
                 .to_string(),
             auth: AuthHeader(auth),
-            registry,
-            registry_auth: AuthHeader(registry_auth),
+            registry: Box::new(registry::Registry {
+                url: registry,
+                auth: AuthHeader(registry_auth),
+            }),
             leases: leases::Held::default(),
         })
     }

@@ -35,6 +35,14 @@ const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
 /// The error code of a tag that does not resolve.
 pub const UNRESOLVED: &str = "image-unresolved";
 
+/// Where the registry is and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub(super) struct Registry {
+    pub(super) url: reqwest::Url,
+    /// Basic `x` and the token, as flyctl logs Docker in.
+    pub(super) auth: super::AuthHeader,
+}
+
 /// `Basic base64("x:<token>")`, the credentials flyctl gives Docker for Fly's registry.
 pub(super) fn basic_auth(token: &str) -> String {
     let pair = format!("x:{}", token.trim());
@@ -53,9 +61,7 @@ impl FlyProvider {
     ) -> Result<Resolved, ProviderError> {
         let results: Vec<_> = futures::stream::iter(tags.iter())
             .map(|(image, apps)| async move {
-                self.resolve(image, apps)
-                    .await
-                    .map(|d| (image.clone(), d))
+                self.resolve(image, apps).await.map(|d| (image.clone(), d))
             })
             .buffer_unordered(self.http.max_concurrency())
             .collect()
@@ -87,8 +93,8 @@ impl FlyProvider {
         let mut segments = vec!["v2"];
         segments.extend(r.repository().split('/'));
         segments.extend(["manifests", r.tag_or_latest()]);
-        let req = Req::new(Method::HEAD, http::url(&self.registry, &segments))
-            .header(AUTHORIZATION, self.registry_auth.0.clone())
+        let req = Req::new(Method::HEAD, http::url(&self.registry.url, &segments))
+            .header(AUTHORIZATION, self.registry.auth.0.clone())
             .header(ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
         let resp = self.send(req).await?;
         match resp.status.as_u16() {

@@ -46,7 +46,12 @@ pub(super) async fn manifest(
         let mut world = shared.world();
         if reference.starts_with("sha256:") {
             // A digest is known when a tag points at it or a machine runs it.
-            let known = world.fly.registry.values().flatten().any(|d| d == reference)
+            let known = world
+                .fly
+                .registry
+                .values()
+                .flatten()
+                .any(|d| d == reference)
                 || world
                     .fly
                     .apps
