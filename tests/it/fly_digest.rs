@@ -329,3 +329,43 @@ async fn the_sandbox_registry_answers_as_the_distribution_api() {
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().contains_key("www-authenticate"));
 }
+
+#[test]
+fn a_refreshed_snapshot_carries_the_digests_and_plans_from_it_pin_them() {
+    let rig = Rig::new(
+        &desired(TAG),
+        &format!("{{ \"{TAG}\": \"{}\" }}", digest('f')),
+    );
+    let out = rig.run(&["refresh", "--out", "live.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(rig.repo.root().join("live.json")).unwrap();
+    let live: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(live["images"][TAG], digest('f'));
+
+    // Planned from the snapshot alone (no credentials): pinned as from the providers.
+    let offline = |args: &[&str]| rig.repo.run(args, &[]);
+    let out = offline(&["plan", "--live", "live.json", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(rig.repo.root().join("plan.json")).unwrap();
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(planned_images(&plan), [pinned('f')]);
+    assert!(!out.stderr.contains("no digest"), "{}", out.stderr);
+
+    // A snapshot without the digest plans the tag, and says so.
+    let mut bare = live.clone();
+    bare.as_object_mut().unwrap().remove("images");
+    std::fs::write(rig.repo.root().join("live.json"), bare.to_string()).unwrap();
+    let out = offline(&["plan", "--live", "live.json", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: the live snapshot holds no digest for the image")
+            && out.stderr.contains(TAG)
+            && out.stderr.contains("fly.app.digest-web"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(rig.repo.root().join("plan.json")).unwrap();
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(planned_images(&plan), [TAG]);
+}
