@@ -140,6 +140,16 @@ pub fn pin(desired: &Desired, resolved: &Resolved) -> Desired {
     out
 }
 
+/// The tag a pinned image (`name@digest`) was resolved from, per `resolved`.
+pub fn tag_of(image: &str, resolved: &Resolved) -> Option<String> {
+    let r = ImageRef::parse(image);
+    let digest = r.digest?;
+    resolved
+        .iter()
+        .find(|(tag, d)| d.as_str() == digest && ImageRef::parse(tag).name == r.name)
+        .map(|(tag, _)| tag.clone())
+}
+
 /// The desired image tags without a digest in `resolved` (each with its first app).
 pub fn unresolved(desired: &Desired, resolved: &Resolved) -> Vec<Unresolved> {
     tags(desired)
@@ -219,6 +229,14 @@ mod tests {
         let resolved = Resolved::from([("registry.fly.io/a:1".into(), D.into())]);
         let pinned = pin(&desired, &resolved);
         assert_eq!(unresolved(&desired, &resolved), []);
+        let a = pinned.fly.as_ref().unwrap().apps["aa"]
+            .image
+            .clone()
+            .unwrap();
+        assert_eq!(
+            tag_of(&a, &resolved).as_deref(),
+            Some("registry.fly.io/a:1")
+        );
         let apps = &pinned.fly.as_ref().unwrap().apps;
         assert_eq!(
             apps["aa"].image.as_deref(),

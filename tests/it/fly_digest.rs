@@ -155,6 +155,15 @@ fn a_re_pointed_tag_is_drift_and_apply_deploys_exactly_the_signed_digest() {
     // The signed plan names the new digest; the tag moves again after signing.
     let plan = rig.plan_and_sign();
     assert_eq!(planned_images(&plan), [pinned('b')]);
+    // The approver reads the tag beside the digest (signed with the action).
+    let shown = rig.run(&["show", "plan.json"]);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("image `{TAG}` (planned by its digest)")),
+        "{}",
+        shown.stdout
+    );
     let change = plan["changes"]
         .as_array()
         .unwrap()

@@ -128,7 +128,7 @@ fn renderings_show_what_the_actions_take_beyond_the_changes() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains(
-            "`fly.app.app-one`: strategy `rolling`; health check `GET /healthz` (port 8080) expects 200"
+            "`fly.app.app-one`: image `registry.fly.io/app-one:v1` (planned by its digest); strategy `rolling`; health check `GET /healthz` (port 8080) expects 200"
         ),
         "{}",
         out.stdout
@@ -136,7 +136,7 @@ fn renderings_show_what_the_actions_take_beyond_the_changes() {
     let out = rig.run(&["show", "plan.json", "--format", "markdown"]);
     assert!(
         out.stdout
-            .contains("- `fly.app.app-two`: strategy `rolling`"),
+            .contains("- `fly.app.app-two`: image `registry.fly.io/app-two:v1` (planned by its digest); strategy `rolling`"),
         "{}",
         out.stdout
     );
