@@ -54,6 +54,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     if planned.plan.desired.git_dirty {
         ctx.status(dirty_warning(planned.plan.desired.git_commit.as_deref()));
     }
+    for u in &planned.unpinned {
+        ctx.status(format!(
+            "warning: {u}; it is planned by tag, and apply deploys whatever the tag names then \
+             (plan against the providers, or from a `sophia refresh` snapshot, to pin it)"
+        ));
+    }
     for w in &planned.gate_warnings {
         ctx.status(format!("warning: {w}"));
     }

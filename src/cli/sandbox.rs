@@ -43,6 +43,9 @@ holds the Fly organization `pay-ready` and nothing else.
         state: started                 # started | stopped
         env: { LOG_LEVEL: info }
         secrets: [NEON_DATABASE_URL]   # names
+    registry:                          # every registry.fly.io tag exists, its digest derived
+      \"registry.fly.io/dash:1\": \"sha256:<64 hex>\"   # from its name; this re-points one
+      \"registry.fly.io/dash:9\": null                  # and this removes one
   github:
     login: sophia-bot                  # the user tokens act as
     users: [the-ceo]

@@ -396,6 +396,9 @@ fn machines_actions(address: &Address, change: &Change, spec: &AppFacts) -> Vec<
         );
     }
     params.insert("strategy".into(), json!(spec.strategy.as_str()));
+    if let Some(tag) = &spec.image_tag {
+        params.insert("image_tag".into(), json!(tag));
+    }
     params.insert(
         "previous_image".into(),
         change.before.get("image").cloned().unwrap_or(Value::Null),

@@ -300,6 +300,7 @@ fn github_repo(live: &LiveSnapshot, repo: &str, notes: &mut Vec<String>) -> Repo
                         branch.clone(),
                         BranchDesired {
                             protection: Some(Some(p)),
+                            ..BranchDesired::default()
                         },
                     );
                 }

@@ -2,8 +2,11 @@
 //! state attribute by attribute (DESIGN.md, "Plans").
 //!
 //! ```json
-//! {"format": "sophia-live/v1", "taken_at": "…", "resources": {"<address>": {…}}}
+//! {"format": "sophia-live/v1", "taken_at": "…", "resources": {"<address>": {…}},
+//!  "images": {"registry.fly.io/dash:1": "sha256:…"}}
 //! ```
+//! `images` holds the registry digest of every desired image tag (DESIGN.md, "Images by
+//! digest"): the plan pins each tag to it ([`crate::core::image::pin`]).
 //! An address that is absent does not exist. The normalized object of each address kind is
 //! a contract between the providers (which produce it) and the diff (which compares it):
 //!
@@ -11,7 +14,7 @@
 //! |---|---|
 //! | `fly.app.<a>` | `{"org": "pay-ready"}` |
 //! | `fly.app.<a>.secrets` | `{"names": ["A", "B"], "updated_at": {"A": "…"}}` (sorted, names only; `rotations` laid over from the journal, see [`crate::core::rotation`]) |
-//! | `fly.app.<a>.machines` | `{"image": "…", "count": 2, "regions": ["ord"], "guest": {"cpu_kind", "cpus", "memory_mb"}, "env": {…}, "platform_env": {"FLY_PROCESS_GROUP", "PRIMARY_REGION"}, "config": {services, checks, mounts, metrics, statics, init, stop_config, restart, dns, metadata}}`; `image` is a sorted array of the distinct images when machines disagree; regions sorted, unique; `env` the app's own variables, `platform_env` those flyctl adds; `config` the non-empty keys flyctl sets from fly.toml, `metadata` only flyctl's two keys |
+//! | `fly.app.<a>.machines` | `{"image": "name@sha256:…", "count": 2, "regions": ["ord"], "guest": {"cpu_kind", "cpus", "memory_mb"}, "env": {…}, "platform_env": {"FLY_PROCESS_GROUP", "PRIMARY_REGION"}, "config": {services, checks, mounts, metrics, statics, init, stop_config, restart, dns, metadata}}`; `image` is a sorted array of the distinct images when machines disagree; regions sorted, unique; `env` the app's own variables, `platform_env` those flyctl adds; `config` the non-empty keys flyctl sets from fly.toml, `metadata` only flyctl's two keys |
 //! | `fly.app.<a>.process.<g>` | as `machines`, for the machines of process group `g` |
 //! | `fly.app.<a>.ips` | `{"public": true \| false, "v6": n, "v4": n, "v4_dedicated": n}` (public addresses; Flycast `fdaa:` ones are private; `v4_dedicated` the v4 ones not shared, which Fly bills) |
 //! | `fly.app.<a>.volume.<n>` | `{"count": n, "regions": [...], "size_gb": n}` (volumes named `n` not destroyed) |
@@ -37,6 +40,10 @@ pub struct LiveSnapshot {
     pub format: String,
     pub taken_at: String,
     pub resources: BTreeMap<Address, serde_json::Value>,
+    /// Every desired image tag, resolved to its registry digest when the snapshot was taken
+    /// (`"registry.fly.io/dash:1": "sha256:…"`); absent when nothing needed resolving.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: crate::core::image::Resolved,
 }
 
 impl LiveSnapshot {
@@ -45,6 +52,7 @@ impl LiveSnapshot {
             format: LIVE_FORMAT.to_string(),
             taken_at: taken_at.into(),
             resources: BTreeMap::new(),
+            images: BTreeMap::new(),
         }
     }
 

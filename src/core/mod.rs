@@ -13,6 +13,7 @@
 //! - [`envelope`]: the normalized result envelope.
 //! - [`hint`]: hints as data, and the escaping of printed messages.
 //! - [`flymachine`]: the machine config flyctl builds from a Fly app's `fly.toml` sections.
+//! - [`image`]: image references, and desired images pinned to their resolved digests.
 //! - [`lower`]: desired state → the expected normalized object of every address.
 //! - [`github_protection`]: GitHub's branch protection body, shared with the provider.
 //! - [`diff`]: expected against live, attribute by attribute → changes.
@@ -36,6 +37,7 @@ pub mod graph;
 pub mod hint;
 pub mod import;
 pub mod lifecycle;
+pub mod image;
 pub mod live;
 pub mod lower;
 pub mod matrix;

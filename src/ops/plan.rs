@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use super::notify::{self, Notified};
 use super::refresh::{load_snapshot, read_live_plus};
 use crate::core::cost::{self, PRICES_PATH, Prices};
-use crate::core::desired::ProviderName;
+use crate::core::desired::{Activation, ProviderName};
 use crate::core::envelope::EnvelopeError;
 use crate::core::plan::{self, Plan, PlanOptions};
 use crate::providers::{Credentials, SecretSource};
@@ -144,6 +144,8 @@ pub struct PlanRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub plan: Plan,
+    /// Images planned by tag: a plan from a snapshot that holds no digest for them.
+    pub unpinned: Vec<crate::core::image::Unresolved>,
     /// The secrets `sophia apply` will send that are not set here (names only).
     pub missing_secrets: Vec<String>,
     /// Weaknesses of the environment that runs apply, once the plan is applied
@@ -177,6 +179,18 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         ),
         None => read_live_plus(req.root, &desired, req.creds, &retired).await?,
     };
+    // A snapshot made by `refresh` holds the digest of every tag; one without (hand-written,
+    // or older) plans those images by tag, and says so: planning from a snapshot needs no
+    // credentials, so nothing can be resolved here.
+    let unpinned = if req.live.is_some()
+        && desired
+            .managed()
+            .contains(&(ProviderName::Fly, Activation::Active))
+    {
+        crate::core::image::unresolved(&desired, &live.images)
+    } else {
+        Vec::new()
+    };
     for e in &unread {
         if let Some(p) = ProviderName::parse(&e.provider) {
             desired.forget(p);
@@ -197,6 +211,7 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     );
     let mut planned = Planned {
         plan,
+        unpinned,
         missing_secrets,
         gate_warnings,
         unread,

@@ -118,6 +118,14 @@ pub fn describe_errors(errors: &[EnvelopeError]) -> String {
 /// resource that does not exist or is hidden from the credential (`not-found`) is fixed in
 /// `desired/` or in the credential's access; anything else by setting the variables named.
 pub fn unread_hint(errors: &[EnvelopeError], purpose: &str) -> String {
+    if errors
+        .iter()
+        .all(|e| e.code == crate::providers::fly::UNRESOLVED)
+    {
+        return "push the image, or correct its tag in desired/ (an image given as \
+                `name@sha256:…` is deployed as given and needs no resolving)"
+            .into();
+    }
     let set =
         format!("set the variables named above (read-only credentials are enough for {purpose})");
     let not_found = errors.iter().filter(|e| e.code == "not-found").count();

@@ -67,10 +67,11 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// Every variable a provider of this module reads.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "FLY_API_TOKEN",
         "FLY_FLAPS_BASE_URL",
         "FLY_API_BASE_URL",
+        "FLY_REGISTRY_URL",
         fly::APP_URL_TEMPLATE_VAR,
         "GITHUB_TOKEN",
         "GITHUB_APP_ID",
@@ -332,6 +333,19 @@ impl Provider {
         }
     }
 
+    /// The registry digest of every image tag `desired` names (Fly's images; nothing for
+    /// the other providers), read beside [`Provider::refresh`] through the same HTTP layer
+    /// and its bound (DESIGN.md, "Images by digest").
+    pub async fn resolve_images(
+        &self,
+        desired: &Desired,
+    ) -> Result<crate::core::image::Resolved, ProviderError> {
+        match self {
+            Provider::Fly(p) => p.resolve_images(&crate::core::image::tags(desired)).await,
+            _ => Ok(Default::default()),
+        }
+    }
+
     /// Execute one plan action. Secret values come from `secrets` at this moment only.
     pub async fn execute(&self, action: &Action, secrets: &dyn SecretSource) -> ActionOutcome {
         match self {
@@ -511,7 +525,11 @@ pub async fn refresh_all_plus(
     let results = futures::stream::iter(jobs)
         .map(|(p, prov, addresses)| async move {
             match prov {
-                Ok(prov) => (p, prov.refresh(&addresses).await),
+                Ok(prov) => {
+                    let (read, images) =
+                        futures::join!(prov.refresh(&addresses), prov.resolve_images(desired));
+                    (p, read.and_then(|r| images.map(|i| (r, i))))
+                }
                 Err(e) => (p, Err(e)),
             }
         })
@@ -520,8 +538,9 @@ pub async fn refresh_all_plus(
         .await;
     for (p, result) in results {
         match result {
-            Ok(resources) => {
+            Ok((resources, images)) => {
                 snapshot.resources.extend(resources);
+                snapshot.images.extend(images);
                 // The provider answered with its credentials: it is live and active.
                 snapshot.resources.insert(
                     Address::Provider {

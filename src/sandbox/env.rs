@@ -17,6 +17,7 @@ pub fn variables(url: &str, read_only: bool) -> Vec<(String, String)> {
         ("FLY_FLAPS_BASE_URL", format!("{url}/fly/machines")),
         ("FLY_API_BASE_URL", format!("{url}/fly/api")),
         ("FLY_APP_URL_TEMPLATE", format!("{url}/fly/apps/{{app}}")),
+        ("FLY_REGISTRY_URL", format!("{url}/fly/registry")),
         ("FLY_API_TOKEN", token("sandbox-fly-token")),
         ("GITHUB_API_URL", format!("{url}/github")),
         ("GITHUB_TOKEN", token("sandbox-github-token")),

@@ -11,6 +11,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
@@ -133,6 +135,16 @@ impl Injector {
         let index = (pick % self.kinds.len() as u64) as usize;
         Some(self.kinds[index])
     }
+}
+
+/// A 502 from the "load balancer": a plain HTML body, not the provider's JSON.
+pub fn bad_gateway() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

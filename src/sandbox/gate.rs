@@ -43,6 +43,8 @@ pub enum Provider {
     FlyApi,
     /// `/fly/apps/{app}/…`: the apps themselves (health), public.
     FlyApp,
+    /// `/fly/registry/v2/…` (registry.fly.io): the OCI distribution API.
+    FlyRegistry,
     Github,
     Portkey,
     Tavily,
@@ -103,6 +105,8 @@ impl Provider {
             Provider::FlyApi
         } else if under("/fly/apps") {
             Provider::FlyApp
+        } else if under("/fly/registry") {
+            Provider::FlyRegistry
         } else if under("/github") {
             Provider::Github
         } else if under("/portkey") {
@@ -158,6 +162,7 @@ impl Provider {
         match self {
             Provider::FlyMachines | Provider::FlyApi => scheme(&["Bearer", "FlyV1"]),
             Provider::FlyApp => None,
+            Provider::FlyRegistry => super::oci::token(auth.as_deref()),
             Provider::Github => scheme(&["token", "Bearer"]),
             Provider::Portkey => get("x-portkey-api-key"),
             Provider::Tavily => scheme(&["Bearer"]).or_else(|| {
@@ -211,6 +216,7 @@ impl Provider {
                 json_response(status, json!({ "errors": [{ "message": message }] }))
             }
             Provider::FlyApp => (status, message.to_string()).into_response(),
+            Provider::FlyRegistry => super::oci::status_error(status, message),
             Provider::Github => json_response(
                 status,
                 json!({
@@ -302,6 +308,7 @@ impl Provider {
                 } }),
             ),
             Provider::FlyApp => self.error(StatusCode::UNAUTHORIZED, "unauthorized"),
+            Provider::FlyRegistry => super::oci::unauthorized(),
         }
     }
 
@@ -526,7 +533,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                     provider.error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
                 }
                 // (`lost` is filtered out above: its answer is replaced after the handler.)
-                FaultKind::BadGateway | FaultKind::Lost => bad_gateway(),
+                FaultKind::BadGateway | FaultKind::Lost => super::faults::bad_gateway(),
                 FaultKind::SecondaryRateLimit if provider == Provider::Github => {
                     let mut resp = provider.error(
                         StatusCode::FORBIDDEN,
@@ -619,7 +626,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if lost {
         // The change is made; its answer never reaches the client.
         entry.handled = Some(resp.status().as_u16());
-        return finish(bad_gateway(), entry, None);
+        return finish(super::faults::bad_gateway(), entry, None);
     }
     let mut rate = rate;
     if provider == Provider::Github && method == Method::GET && resp.status() == StatusCode::OK {
@@ -682,14 +689,4 @@ pub fn parse_json(provider: Provider, bytes: &Bytes) -> Result<Value, Response> 
             &format!("Problems parsing JSON: {e}"),
         )
     })
-}
-
-/// A 502 from the "load balancer": a plain HTML body, not the provider's JSON.
-fn bad_gateway() -> Response {
-    (
-        StatusCode::BAD_GATEWAY,
-        [(header::CONTENT_TYPE, "text/html")],
-        "<html><body><h1>502 Bad Gateway</h1></body></html>",
-    )
-        .into_response()
 }

@@ -20,6 +20,7 @@
 //! - [`server`]: the accept loop (HTTP/1.1) that can also close a connection without answering.
 //! - [`fly`], [`github`], [`saas`]: the provider APIs.
 //! - [`env`]: the `export` lines pointing every provider at a sandbox.
+//! - [`oci`]: the OCI distribution API's error body and credentials (Fly's registry).
 //!
 //! # Address scheme
 //!
@@ -30,6 +31,7 @@
 //! | `FLY_FLAPS_BASE_URL` | `http://ADDR/fly/machines` | `/v1/apps/…` |
 //! | `FLY_API_BASE_URL` | `http://ADDR/fly/api` | `/graphql`, `/api/v1/apps/{app}/logs` |
 //! | `FLY_APP_URL_TEMPLATE` | `http://ADDR/fly/apps/{app}` | the health path, e.g. `/healthz` |
+//! | `FLY_REGISTRY_URL` | `http://ADDR/fly/registry` | `/v2/<repository>/manifests/<tag>` |
 //! | `GITHUB_API_URL` | `http://ADDR/github` | `/repos/…`, `/rate_limit`, … |
 //! | `PORTKEY_BASE_URL` | `http://ADDR/portkey/v1` | `/chat/completions`, `/models` |
 //! | `TAVILY_BASE_URL` | `http://ADDR/tavily` | `/search` |
@@ -73,6 +75,10 @@
 //!       state: started                 # started | stopped (default started)
 //!       env: { LOG_LEVEL: info }
 //!       secrets: [NEON_DATABASE_URL]   # names (values are placeholders)
+//!   registry:                          # every registry.fly.io tag exists (digest derived from
+//!                                      # its name) except: a digest re-points it, null removes it
+//!     "registry.fly.io/dash:1": "sha256:<64 hex>"
+//!     "registry.fly.io/dash:gone": null
 //! github:
 //!   login: sophia-bot                  # the user every token acts as (default sophia-bot)
 //!   users: [the-ceo]                   # known users (any login is known on first use anyway)
@@ -109,6 +115,7 @@ pub mod fly;
 pub mod gate;
 pub mod github;
 pub mod log;
+pub mod oci;
 pub mod saas;
 pub mod secondary;
 pub mod server;

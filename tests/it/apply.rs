@@ -233,7 +233,12 @@ fn refusals_make_no_provider_call() {
     rig.ssh_sign("ceo", "sophia-plan@v1");
     let path = rig.repo.root().join("plan.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("app-one:v1", "app-one:v6", 1)).unwrap();
+    // (The image is pinned by digest: one digit of it changed.)
+    std::fs::write(
+        &path,
+        text.replacen("app-one@sha256:", "app-one@sha256:6", 1),
+    )
+    .unwrap();
     rig.sandbox.clear_requests();
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 1);

@@ -315,7 +315,12 @@ async fn a_critical_machine_check_rolls_the_deploy_back_naming_the_check() {
         .into_iter()
         .map(|c| c["image"].clone())
         .collect();
-    assert_eq!(images, [json!("registry.fly.io/dash:1")], "rolled back");
+    // Back to the bytes it ran: the digest of `dash:1` when it was deployed.
+    let ran = format!(
+        "registry.fly.io/dash@{}",
+        sophia::sandbox::state::derived_digest("registry.fly.io/dash:1")
+    );
+    assert_eq!(images, [json!(ran)], "rolled back");
 }
 
 const GROUPS: &str = r#"

@@ -211,7 +211,9 @@ fn the_plan_comment_is_posted_once_then_edited_in_place_and_stays_within_githubs
             .1
             .contains(&digest_of(&repo.path().join("plan.json")))
     );
-    assert!(sticky[0].1.contains("loop-api:v2"));
+    // The new tag, by its digest.
+    let v2 = sophia::sandbox::state::derived_digest("registry.fly.io/loop-api:v2");
+    assert!(sticky[0].1.contains(&format!("loop-api@{v2}")));
     assert_eq!(
         github_writes(&sandbox.requests()),
         [format!("PATCH /github/repos/{REPO}/issues/comments/{id}")]
@@ -310,7 +312,7 @@ fn a_plan_file_that_was_edited_is_not_commented() {
     let path = repo.path().join("plan.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace("loop-api:v1", "loop-api:evil");
+        .replace("loop-api@sha256:", "loop-api@sha256:e");
     std::fs::write(&path, text).unwrap();
     sandbox.clear_requests();
     let out = repo.sophia(

@@ -5,6 +5,7 @@ mod attestation;
 mod backend;
 mod context_db;
 mod cost;
+mod fly_digest;
 mod fly_parity;
 mod fly_tomachine;
 mod flytoml;

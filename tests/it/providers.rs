@@ -150,10 +150,12 @@ async fn converge(sb: &SandboxHandle, http: &Http) -> (Desired, Plan) {
     let refresh_log = sb.requests();
     assert!(!refresh_log.is_empty());
     for entry in &refresh_log {
-        assert_eq!(
-            entry.method, "GET",
+        // Reads only: GETs, and the registry's HEADs that resolve image tags.
+        assert!(
+            entry.method == "GET" || entry.method == "HEAD",
             "refresh/plan made a mutating call: {} {}",
-            entry.method, entry.path
+            entry.method,
+            entry.path
         );
     }
     let outcomes = execute_all(&plan, &creds, http).await;
@@ -285,9 +287,18 @@ async fn out_of_band_changes_show_up_as_exactly_that_change() {
     let machines = diff_paths(&format!("fly.app.{APP}.machines"));
     assert_eq!(machines.len(), 1, "{machines:?}");
     assert_eq!(machines[0].0, "image");
+    // Back to the desired tag's digest (the hot-fixed machine runs its own).
+    assert!(
+        machines[0].1.as_array().unwrap().contains(&json!(by_digest(
+            "registry.fly.io/sophiaai-dashboard-v2:hotfix"
+        ))),
+        "{machines:?}"
+    );
     assert_eq!(
         machines[0].2,
-        json!("registry.fly.io/sophiaai-dashboard-v2:deployment-01")
+        json!(by_digest(
+            "registry.fly.io/sophiaai-dashboard-v2:deployment-01"
+        ))
     );
 }
 
@@ -307,6 +318,13 @@ fn machines_action(params: Value) -> Action {
         params,
         depends_on: Vec::new(),
     }
+}
+
+/// How a machine deployed with `tag` reads live: by the digest the sandbox's registry holds
+/// for the tag (derived from its name unless the seed re-points it).
+fn by_digest(tag: &str) -> String {
+    let name = tag.rsplit_once(':').unwrap().0;
+    format!("{name}@{}", sophia::sandbox::state::derived_digest(tag))
 }
 
 async fn machine_images(fly: &Provider) -> Value {
@@ -344,7 +362,7 @@ async fn a_rolling_deploy_that_fails_its_health_check_rolls_back() {
 
     // The previous image runs everywhere, and the app is healthy again.
     let live = machine_images(&fly).await;
-    assert_eq!(live["image"], json!("registry.fly.io/dash:1"));
+    assert_eq!(live["image"], json!(by_digest("registry.fly.io/dash:1")));
     assert_eq!(live["count"], json!(3));
     let health = fly.op("health", &json!({"app": APP})).await;
     assert_eq!(health.status, Status::Success, "{:?}", health.errors);
@@ -442,7 +460,7 @@ async fn new_secrets_reach_running_machines_through_a_redeploy() {
     assert_eq!(health_checks, 3, "one check per batch of one");
     assert_eq!(
         machine_images(&fly).await["image"],
-        json!("registry.fly.io/dash:1"),
+        json!(by_digest("registry.fly.io/dash:1")),
         "the same config"
     );
 }
@@ -614,7 +632,7 @@ async fn rolling_updates_go_in_batches_and_immediate_skips_the_checks() {
     );
     assert_eq!(
         machine_images(&fly).await["image"],
-        json!("registry.fly.io/dash:2")
+        json!(by_digest("registry.fly.io/dash:2"))
     );
 
     sb.clear_requests();
@@ -922,7 +940,11 @@ fn sophia_refresh_writes_the_snapshot_and_no_secret_value() {
     assert!(live.resources.contains_key(&Address::Provider {
         name: "github".into()
     }));
-    assert!(sb.requests().iter().all(|e| e.method == "GET"));
+    assert!(
+        sb.requests()
+            .iter()
+            .all(|e| e.method == "GET" || e.method == "HEAD")
+    );
     assert_no_canary("stdout", &String::from_utf8_lossy(&out.stdout));
     assert_no_canary("stderr", &stderr);
     assert_no_canary("live.json", &text);
@@ -1076,7 +1098,11 @@ fn sophia_plan_reads_the_providers_and_reports_an_unconfigured_one() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let plan: Plan = serde_json::from_str(&stdout).unwrap();
     assert_eq!(plan.summary.create, 6, "{:#?}", plan.changes);
-    assert!(sb.requests().iter().all(|e| e.method == "GET"));
+    assert!(
+        sb.requests()
+            .iter()
+            .all(|e| e.method == "GET" || e.method == "HEAD")
+    );
     assert_no_canary("plan stdout", &stdout);
     assert_no_canary("plan stderr", &stderr);
 

@@ -925,6 +925,7 @@ fn secret_variables() -> BTreeSet<String> {
         n.ends_with("_BASE_URL")
             || n.ends_with("_API_URL")
             || n.ends_with("_URL_TEMPLATE")
+            || n.ends_with("_REGISTRY_URL")
             || n.starts_with("SOPHIA_HTTP_")
     };
     let mut names: BTreeSet<String> = map.names().into_iter().map(String::from).collect();

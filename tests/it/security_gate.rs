@@ -47,11 +47,15 @@ const PROTECTION: &str = "github.protection.put:github.repo.acme/infra.branch.ma
 fn edited_actions_are_refused_before_any_call_and_honest_plans_run() {
     let rig = Rig::new();
     type Edit = Box<dyn FnOnce(&mut Plan)>;
+    let pinned = format!(
+        "`params.image` = `\"EVIL:1\"`, but the plan's changes give `\"registry.fly.io/app-one@{}\"`",
+        sophia::sandbox::state::derived_digest("registry.fly.io/app-one:v1")
+    );
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "image",
             Box::new(|p| action(p, MACHINES).params["image"] = "EVIL:1".into()),
-            "`params.image` = `\"EVIL:1\"`, but the plan's changes give `\"registry.fly.io/app-one:v1\"`",
+            &pinned,
         ),
         (
             "protection",
@@ -124,7 +128,7 @@ fn renderings_show_what_the_actions_take_beyond_the_changes() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains(
-            "`fly.app.app-one`: strategy `rolling`; health check `GET /healthz` (port 8080) expects 200"
+            "`fly.app.app-one`: image `registry.fly.io/app-one:v1` (planned by its digest); strategy `rolling`; health check `GET /healthz` (port 8080) expects 200"
         ),
         "{}",
         out.stdout
@@ -132,7 +136,7 @@ fn renderings_show_what_the_actions_take_beyond_the_changes() {
     let out = rig.run(&["show", "plan.json", "--format", "markdown"]);
     assert!(
         out.stdout
-            .contains("- `fly.app.app-two`: strategy `rolling`"),
+            .contains("- `fly.app.app-two`: image `registry.fly.io/app-two:v1` (planned by its digest); strategy `rolling`"),
         "{}",
         out.stdout
     );

@@ -200,7 +200,9 @@ pub struct FlyDesired {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlyApp {
-    /// The image to run, e.g. `registry.fly.io/sophiaai-dashboard-v2:deployment-01`.
+    /// The image to run, e.g. `registry.fly.io/sophiaai-dashboard-v2:deployment-01`. `plan`
+    /// resolves a tag to its registry digest and apply deploys `name@sha256:…`; an image
+    /// given by digest is deployed as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// A real `fly.toml` to import (path relative to the repository root). Fields set here

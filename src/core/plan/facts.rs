@@ -8,6 +8,7 @@
 //! states beside its diffed objects (or live states outside the plan's fingerprints):
 //!
 //! - a Fly app's deploy `strategy` and `health` check;
+//! - the tag a Fly app's image was resolved from (the plan deploys its digest);
 //! - a Fly app's `depends_on` (the cross-app edges of the DAG);
 //! - whether setting an app's secrets restarts its running machines (live machine count);
 //! - the router's routes (`provider.activate` of `router`).
@@ -24,6 +25,7 @@ use super::action_kind::ActionKind;
 use super::types::{Action, ActionId};
 use crate::core::address::Address;
 use crate::core::desired::{Desired, Health, RouterDesired, Strategy};
+use crate::core::image;
 use crate::core::live::LiveSnapshot;
 
 /// What one Fly app's actions take from desired/ beyond its diffed objects.
@@ -33,6 +35,9 @@ pub struct AppFacts {
     pub health: Option<Health>,
     /// Apps deployed before this one (direct dependencies).
     pub depends_on: BTreeSet<String>,
+    /// The tag desired/ names, when the image is planned by the digest it resolved to: the
+    /// approver reads both.
+    pub image_tag: Option<String>,
 }
 
 /// The inputs of the action graph that are not in the plan's changes.
@@ -69,6 +74,10 @@ impl Facts {
                     strategy: app.strategy.unwrap_or_default(),
                     health: app.health.clone(),
                     depends_on: app.depends_on.iter().cloned().collect(),
+                    image_tag: app
+                        .image
+                        .as_deref()
+                        .and_then(|i| image::tag_of(i, &live.images)),
                 };
                 (name.clone(), facts)
             })
@@ -125,6 +134,10 @@ impl Facts {
             match a.kind {
                 ActionKind::FlyMachinesUpdate => {
                     strategy(&mut facts)?;
+                    if let Some(tag) = a.params.get("image_tag").and_then(Value::as_str) {
+                        facts.apps.entry(app.to_string()).or_default().image_tag =
+                            Some(tag.to_string());
+                    }
                     let deps = a
                         .depends_on
                         .iter()
@@ -171,7 +184,11 @@ impl Facts {
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (name, app) in &self.apps {
-            let mut parts = vec![format!("strategy `{}`", app.strategy.as_str())];
+            let mut parts = Vec::new();
+            if let Some(tag) = &app.image_tag {
+                parts.push(format!("image `{tag}` (planned by its digest)"));
+            }
+            parts.push(format!("strategy `{}`", app.strategy.as_str()));
             if let Some(h) = &app.health {
                 let port = h.port.map(|p| format!(" (port {p})")).unwrap_or_default();
                 parts.push(format!(

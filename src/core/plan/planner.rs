@@ -13,6 +13,7 @@ use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
 use crate::core::digest;
 use crate::core::graph::{self, GraphError};
+use crate::core::image;
 use crate::core::lifecycle::{self, Lifecycle, ProtectedError};
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::lower;
@@ -68,7 +69,8 @@ pub fn desired_digest(desired: &Desired) -> String {
 }
 
 /// Plan `desired` against `live`, with nothing managed yet (no deletes, no unmanaged list).
-/// Pure: the clock, nonce and version come in `opts`.
+/// Pure: the clock, nonce and version come in `opts`. Each desired image tag that
+/// `live.images` resolves is planned by its digest ([`image::pin`]).
 pub fn build(
     desired: &Desired,
     live: &LiveSnapshot,
@@ -92,6 +94,8 @@ pub fn build_with(
             found: live.format.clone(),
         });
     }
+    // Images by digest: every tag the live state resolved is planned as `name@sha256:…`.
+    let desired = &image::pin(desired, &live.images);
     let expected = lower::lower(desired);
     for target in &opts.targets {
         let known = expected

@@ -210,12 +210,17 @@ pub async fn plan(
         Err(e) => return fail(e),
     };
     let addresses = desired_addresses(&modified, provider);
-    let resources = match configured.refresh(&addresses).await {
-        Ok(r) => r,
+    let (resources, images) = futures::join!(
+        configured.refresh(&addresses),
+        configured.resolve_images(&modified)
+    );
+    let (resources, images) = match resources.and_then(|r| images.map(|i| (r, i))) {
+        Ok(x) => x,
         Err(e) => return fail(e),
     };
     let mut live = LiveSnapshot::new(now_rfc3339());
     live.resources.extend(resources);
+    live.images = images;
     // As `refresh` does: a provider that answered is active, unless the activation record
     // says otherwise.
     live.resources.insert(

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::live;
 use super::spec::{MachineSpec, layout};
 use super::{FlyProvider, PROVIDER};
 use crate::providers::{ActionOutcome, ProviderError};
@@ -74,7 +75,7 @@ impl FlyProvider {
         let machines: Vec<Value> = match group {
             Some(g) => machines
                 .into_iter()
-                .filter(|m| super::live::in_group(m, g))
+                .filter(|m| live::in_group(m, g))
                 .collect(),
             None => machines,
         };
@@ -205,13 +206,16 @@ impl FlyProvider {
                 ))];
                 for m in updated.iter().rev() {
                     let id = m["id"].as_str().unwrap_or_default();
-                    match self.update_machine(app, m, &m["config"]).await {
+                    // Back to the bytes it ran: its image by the digest it reported (the
+                    // tag may have moved since).
+                    let previous = live::previous_config(m);
+                    match self.update_machine(app, m, &previous).await {
                         Ok(_) => {
                             let _ = self.wait_started(app, id).await;
                             results.push(json!({
                                 "machine": id,
                                 "action": "rolled-back",
-                                "image": m.pointer("/config/image"),
+                                "image": previous.get("image"),
                             }));
                         }
                         Err(e) => errors.push(rollback_failed(format!(

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use crate::core::flymachine;
+use crate::core::{flymachine, image};
 
 /// The normalized machines object: `{image, count, regions, guest, env, platform_env,
-/// config}` — `image` a string when all machines agree, else the sorted distinct images;
+/// config}` — `image` a string when all machines agree, else the sorted distinct images,
+/// each `name@sha256:…` when the machine reports the digest it runs (`image_ref.digest`);
 /// regions sorted and unique; guest, env and config of the first machine (by id). `env`
 /// holds the app's own variables, `platform_env` those flyctl adds (`FLY_PROCESS_GROUP`,
 /// `PRIMARY_REGION`: not drift unless desired sets them); `config` the machine config keys
@@ -19,10 +20,7 @@ use crate::core::flymachine;
 /// `config.size` without `guest` is that preset; `cpu_kind: ""` is `shared`.
 pub fn normalize_machines(machines: &[Value]) -> Option<Value> {
     let first = machines.first()?;
-    let images: BTreeSet<&str> = machines
-        .iter()
-        .filter_map(|m| config_of(m).get("image").and_then(Value::as_str))
-        .collect();
+    let images: BTreeSet<String> = machines.iter().filter_map(machine_image).collect();
     let image = match images.len() {
         1 => json!(images.iter().next()),
         _ => json!(images),
@@ -79,6 +77,24 @@ pub fn normalize_machines(machines: &[Value]) -> Option<Value> {
         "platform_env": platform_env,
         "config": managed,
     }))
+}
+
+/// The image a machine runs: its configured image, pinned to the digest the registry gave
+/// when the machine was deployed (`image_ref.digest`), when it reports one.
+fn machine_image(m: &Value) -> Option<String> {
+    let image = config_of(m).get("image").and_then(Value::as_str)?;
+    let digest = m.pointer("/image_ref/digest").and_then(Value::as_str);
+    Some(image::live_image(image, digest))
+}
+
+/// A machine's config as it ran: its image pinned to the digest it reports, so a rollback
+/// restores those bytes even when the tag has moved since.
+pub(super) fn previous_config(m: &Value) -> Value {
+    let mut config = config_of(m).clone();
+    if let (Some(image), Value::Object(c)) = (machine_image(m), &mut config) {
+        c.insert("image".into(), Value::String(image));
+    }
+    config
 }
 
 fn is_empty(v: &Value) -> bool {

@@ -12,6 +12,10 @@
 //! `fly.machines.create` / `fly.machines.scale`), `fly.health.check`. Read-only operations:
 //! `health`, `machines`, `logs`, `viewer`, `app-org` (also `org`).
 //!
+//! Image tags resolve through Fly's registry (`FLY_REGISTRY_URL`, default
+//! `https://registry.fly.io`; `registry`): `HEAD /v2/<repository>/manifests/<tag>` →
+//! `Docker-Content-Digest`, read with every refresh so `plan` pins each image by digest.
+//!
 //! The app's public URL (for health checks) is `FLY_APP_URL_TEMPLATE`, default
 //! `https://{app}.fly.dev`, with the app name (checked as a Fly name) as the whole host label
 //! or path segment that `{app}` marks, built by the URL parser (`url`).
@@ -24,6 +28,7 @@
 //! - `apps`: the app-level actions (create the app, set its secrets);
 //! - `deploy`: the deploy strategies (rolling, immediate, canary, blue-green) and rollback;
 //! - `op`: the read-only operations of the front door;
+//! - `registry`: image tags resolved to digests (OCI distribution API);
 //! - `url`: the app's public URLs (pure, unit-tested).
 
 use std::collections::BTreeMap;
@@ -45,10 +50,12 @@ mod live;
 mod machines;
 mod op;
 mod retire;
+mod registry;
 mod spec;
 mod url;
 mod volumes;
 
+pub use registry::{DEFAULT_REGISTRY_URL, UNRESOLVED};
 use spec::HealthSpec;
 pub use spec::normalize_machines;
 pub use url::printable;
@@ -72,6 +79,9 @@ pub struct FlyProvider {
     api: Url,
     app_url_template: String,
     auth: AuthHeader,
+    /// Fly's registry (`FLY_REGISTRY_URL`), where `plan` resolves image tags (boxed: the
+    /// provider enum's variants stay close in size).
+    registry: Box<registry::Registry>,
     /// Leases held during a deploy (see [`leases`]).
     leases: leases::Held,
 }
@@ -130,6 +140,16 @@ impl FlyProvider {
             )
         })?;
         auth.set_sensitive(true);
+        let registry = http::parse_base(
+            "FLY_REGISTRY_URL",
+            creds
+                .get("FLY_REGISTRY_URL")
+                .unwrap_or(registry::DEFAULT_REGISTRY_URL),
+        )
+        .map_err(invalid)?;
+        let mut registry_auth = HeaderValue::from_str(&registry::basic_auth(token))
+            .expect("base64 is a valid header value");
+        registry_auth.set_sensitive(true);
         Ok(FlyProvider {
             http,
             flaps,
@@ -139,6 +159,10 @@ impl FlyProvider {
                 .unwrap_or(DEFAULT_APP_URL_TEMPLATE)
                 .to_string(),
             auth: AuthHeader(auth),
+            registry: Box::new(registry::Registry {
+                url: registry,
+                auth: AuthHeader(registry_auth),
+            }),
             leases: leases::Held::default(),
         })
     }

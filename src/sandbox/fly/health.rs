@@ -42,7 +42,7 @@ pub(super) fn app_health(shared: &Shared, app: &str) -> Response {
             )
                 .into_response();
         }
-        if !image_is_healthy(image) {
+        if !image_is_healthy(m.known_as()) {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("unhealthy: machine {} runs {image}", m.id),

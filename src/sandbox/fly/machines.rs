@@ -30,18 +30,19 @@ const MAX_WAIT_SECS: u64 = 60;
 /// The machine in the Machines API shape.
 pub fn machine_json(m: &Machine) -> Value {
     let image = m.config.get("image").and_then(Value::as_str).unwrap_or("");
-    let (registry, rest) = match image.split_once('/') {
+    // As fly-go's `MachineImageRef`: the registry, the repository, the tag deployed (empty
+    // for an image given by digest) and the digest the machine runs.
+    let by_tag = image.split('@').next().unwrap_or(image);
+    let (registry, rest) = match by_tag.split_once('/') {
         Some((host, rest)) if host.contains('.') || host.contains(':') => (host, rest),
-        _ => ("docker.io", image),
+        _ => ("docker.io", by_tag),
     };
-    let (repository, tag) = match rest.rsplit_once(':') {
-        Some((r, t)) => (r, t),
-        None => (rest, "latest"),
+    let (repository, tag) = match (rest.rsplit_once(':'), image.contains('@')) {
+        (Some((r, t)), _) => (r, t),
+        (None, true) => (rest, ""),
+        (None, false) => (rest, "latest"),
     };
-    let digest = {
-        use sha2::Digest as _;
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(image)))
-    };
+    let digest = m.running_digest();
     let mut out = json!({
         "id": m.id,
         "name": m.name,
@@ -63,7 +64,7 @@ pub fn machine_json(m: &Machine) -> Value {
         "events": m.events.iter().rev().cloned().collect::<Vec<_>>(),
     });
     if let Some(checks) = m.config.get("checks").and_then(Value::as_object) {
-        let healthy = m.state == "started" && image_is_healthy(image);
+        let healthy = m.state == "started" && image_is_healthy(m.known_as());
         let checks: Vec<Value> = checks
             .keys()
             .map(|name| {
@@ -153,6 +154,18 @@ fn machine_request(body: &Bytes) -> Result<(Value, Value), Response> {
     Ok((body, config))
 }
 
+/// The digest of the config's image in the registry; a tag it does not hold is the Machines
+/// API's 422 (the image cannot be pulled).
+fn resolve_image(world: &World, config: &Value) -> Result<String, Response> {
+    let image = config.get("image").and_then(Value::as_str).unwrap_or("");
+    world.fly.image_digest(image).ok_or_else(|| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("failed to get manifest {image}: MANIFEST_UNKNOWN: manifest unknown"),
+        )
+    })
+}
+
 pub(super) async fn create_machine(
     State(shared): State<Arc<Shared>>,
     Path(app): Path<String>,
@@ -176,6 +189,9 @@ pub(super) async fn create_machine(
     let mut world = shared.world();
     if !world.fly.apps.contains_key(&app) {
         return app_not_found(&app);
+    }
+    if let Err(resp) = resolve_image(&world, &config) {
+        return resp;
     }
     let mounts = config.get("mounts").cloned();
     let id = world.fly_create_machine(&app, name, &region, config);
@@ -266,11 +282,21 @@ pub(super) async fn update_machine(
         .and_then(Value::as_bool)
         .unwrap_or(false);
     mutate_machine(&shared, &app, &id, &headers, |world, app, id| {
+        let digest = match resolve_image(world, &config) {
+            Ok(d) => d,
+            Err(resp) => return resp,
+        };
+        let world_source = world
+            .fly
+            .image_source(config.get("image").and_then(Value::as_str).unwrap_or(""));
         let instance_id = world.hex_id(26).to_uppercase();
         let secrets_version = world.fly.apps.get(app).map_or(0, |a| a.secrets_version);
         let m = world.machine_mut(app, id).expect("checked");
         let before = m.state.clone();
+        m.source = world_source;
         m.config = config;
+        m.digest = digest;
+        m.resolved_image = m.image().to_string();
         m.secrets_version = secrets_version;
         if let Some(region) = body.get("region").and_then(Value::as_str) {
             m.region = region.into();

@@ -16,12 +16,15 @@
 //! region, meta}}], "meta": {"next_token"}}`; the sandbox serves one line per machine
 //! transition.
 //!
+//! Registry: `HEAD`/`GET /fly/registry/v2/<repository>/manifests/<tag>` (`FLY_REGISTRY_URL`
+//! is `…/fly/registry`) answers `Docker-Content-Digest`; see [`registry`].
+//!
 //! Health: `GET /fly/apps/{app}/<any path>` answers 200 `ok` when the app has machines, all
 //! `started`, none running an image whose name contains `bad` or `unhealthy`; 503 otherwise.
 //!
 //! # Code map
 //!
-//! One file per resource: [`apps`], [`machines`], [`leases`], [`ips`], [`secrets`], [`graphql`],
+//! One file per resource: [`apps`], [`machines`], [`leases`], [`ips`], [`secrets`], [`registry`], [`graphql`],
 //! [`logs`], [`health`]; [`errors`] holds the Machines API's error shape they share.
 
 use std::sync::Arc;
@@ -39,6 +42,7 @@ mod ips;
 mod leases;
 mod logs;
 mod machines;
+mod registry;
 mod secrets;
 mod validate;
 mod volumes;
@@ -102,6 +106,7 @@ pub fn router() -> Router<Arc<Shared>> {
             "/machines/v1/apps/{app}/secrets/{name}",
             delete(secrets::delete_secret),
         )
+        .route("/registry/v2/{*rest}", get(registry::manifest))
         .route("/api/graphql", post(graphql::graphql))
         .route("/api/api/v1/apps/{app}/logs", get(logs::logs))
         .route("/apps/{app}", get(health::health))

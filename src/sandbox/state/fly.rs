@@ -14,6 +14,10 @@ use super::{World, now};
 pub struct FlySeed {
     pub orgs: Vec<String>,
     pub apps: BTreeMap<String, FlyAppSeed>,
+    /// Fly's registry, by exception: every tag of `registry.fly.io` exists, with a digest
+    /// derived from its reference ([`derived_digest`]), except those named here — a digest
+    /// (`sha256:` and 64 hex digits) re-points the tag, `null` removes it.
+    pub registry: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +53,49 @@ impl Default for FlyAppSeed {
 pub struct FlyWorld {
     pub orgs: BTreeSet<String>,
     pub apps: BTreeMap<String, FlyApp>,
+    /// The registry's tags that differ from the default (see [`FlySeed::registry`]): image
+    /// reference (`registry.fly.io/dash:1`) → its digest, or `None` for a tag that does not
+    /// exist. Tests re-point a tag by inserting here.
+    pub registry: BTreeMap<String, Option<String>>,
+    /// Digest → the tag the registry last answered with it: a machine deployed by digest
+    /// is known by that tag (the sandbox's health reads `bad`/`unhealthy` in it).
+    pub answered: BTreeMap<String, String>,
+}
+
+impl FlyWorld {
+    /// The reference a machine running `image` is known by: for `name@digest`, the tag the
+    /// registry answered that digest for, when it did; else `image` itself.
+    pub fn image_source(&self, image: &str) -> String {
+        image
+            .split_once('@')
+            .and_then(|(_, d)| self.answered.get(d))
+            .cloned()
+            .unwrap_or_else(|| image.to_string())
+    }
+
+    /// The digest `image` names: its own when given by digest, else the registry's for the
+    /// tag (`latest` when none is written); `None` for a tag the registry does not hold.
+    pub fn image_digest(&self, image: &str) -> Option<String> {
+        if let Some((_, digest)) = image.split_once('@') {
+            return Some(digest.to_string());
+        }
+        let slash = image.rfind('/').map_or(0, |i| i + 1);
+        let image = if image[slash..].contains(':') {
+            image.to_string()
+        } else {
+            format!("{image}:latest")
+        };
+        match self.registry.get(&image) {
+            Some(entry) => entry.clone(),
+            None => Some(derived_digest(&image)),
+        }
+    }
+}
+
+/// The digest of a tag the state file does not name: SHA-256 of its reference, so the
+/// same image has the same digest in every run.
+pub fn derived_digest(image: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(image)))
 }
 
 pub struct FlyApp {
@@ -85,6 +132,47 @@ pub struct Machine {
     /// The app's secrets version this machine booted with, set by its create and by every
     /// update: as on Fly, a secret set later reaches a machine only when it is updated.
     pub secrets_version: u64,
+    /// The digest of the image it runs, resolved when it was created or last updated (a tag
+    /// re-pointed since does not change what a machine runs): its `image_ref.digest`.
+    pub digest: String,
+    /// The reference the image is known by ([`FlyWorld::image_source`]): what the sandbox's
+    /// health checks read.
+    pub source: String,
+    /// The config's image when `digest` and `source` were set: a test (or the demo's
+    /// `fly deploy`) that edits the config directly changes what the machine runs too.
+    pub resolved_image: String,
+}
+
+impl Machine {
+    /// The config's image.
+    pub fn image(&self) -> &str {
+        self.config
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The digest it runs (`image_ref.digest`): the one resolved at its create or update,
+    /// or, when its config's image was edited since, that image's own.
+    pub fn running_digest(&self) -> String {
+        let image = self.image();
+        if image == self.resolved_image {
+            return self.digest.clone();
+        }
+        match image.split_once('@') {
+            Some((_, d)) => d.to_string(),
+            None => derived_digest(image),
+        }
+    }
+
+    /// The reference its image is known by (what health reads: `bad`, `unhealthy`).
+    pub fn known_as(&self) -> &str {
+        if self.image() == self.resolved_image {
+            &self.source
+        } else {
+            self.image()
+        }
+    }
 }
 
 pub struct Lease {
@@ -121,6 +209,16 @@ impl World {
             seed.orgs.clone()
         };
         self.fly.orgs = orgs.iter().cloned().collect();
+        for (image, digest) in &seed.registry {
+            if let Some(d) = digest
+                && !is_digest(d)
+            {
+                anyhow::bail!(
+                    "fly registry tag `{image}`: `{d}` is not a digest (expected `sha256:` and 64 lowercase hex digits)"
+                );
+            }
+        }
+        self.fly.registry = seed.registry.clone();
         for (name, app) in &seed.apps {
             let org = app.org.clone().unwrap_or_else(|| orgs[0].clone());
             if !self.fly.orgs.contains(&org) {
@@ -217,6 +315,13 @@ impl World {
         let name = name.unwrap_or_else(|| format!("machine-{}", &id[..6]));
         let now = now();
         let secrets_version = self.fly.apps.get(app).map_or(0, |a| a.secrets_version);
+        let image = config.get("image").and_then(Value::as_str).unwrap_or("");
+        let digest = self
+            .fly
+            .image_digest(image)
+            .unwrap_or_else(|| derived_digest(image));
+        let source = self.fly.image_source(image);
+        let resolved_image = image.to_string();
         let machine = Machine {
             id: id.clone(),
             name,
@@ -231,6 +336,9 @@ impl World {
             events: vec![event("launch", "created", "user")],
             lease: None,
             secrets_version,
+            digest,
+            source,
+            resolved_image,
         };
         if let Some(app) = self.fly.apps.get_mut(app) {
             app.machines.insert(id.clone(), machine);
@@ -284,6 +392,15 @@ impl World {
     pub fn fly_secret_value(&self, app: &str, name: &str) -> Option<&str> {
         self.fly.apps.get(app)?.secrets.get(name)?.value.as_deref()
     }
+}
+
+/// `sha256:` and 64 lowercase hex digits.
+fn is_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// A machine event in the Machines API shape.

@@ -16,8 +16,8 @@ mod github;
 mod saas;
 
 pub use fly::{
-    FlyApp, FlyAppSeed, FlyLogLine, FlySecret, FlySeed, FlyWorld, Lease, Machine, event,
-    secret_digest,
+    FlyApp, FlyAppSeed, FlyLogLine, FlySecret, FlySeed, FlyWorld, Lease, Machine, derived_digest,
+    event, secret_digest,
 };
 pub use github::{
     Comment, Environment, EnvironmentSeed, GithubApp, GithubAppSeed, GithubSecret, GithubSeed,
