@@ -205,7 +205,7 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         .apply_environment
         .unwrap_or_else(|| crate::core::plan::apply_gate::DEFAULT_APPLY_ENVIRONMENT.into());
     let gate_warnings = crate::core::plan::apply_gate::warnings(
-        &crate::core::lower::lower(&desired),
+        &crate::core::lower::lower(&crate::core::plan::apply_gate::scope(&desired, &apply_env)),
         &live,
         &apply_env,
     );

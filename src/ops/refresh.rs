@@ -152,7 +152,19 @@ pub fn load_snapshot(path: &Path, shown: &str) -> anyhow::Result<LiveSnapshot> {
 /// Parse a live snapshot; `file` is the path shown in errors.
 pub fn parse_snapshot(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
     let hint = "a live snapshot is written by `sophia refresh --out live.json`";
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    // One parse into the snapshot (a full `Value` tree first would double the time and the
+    // peak memory of a large snapshot); the `format` is looked at on its own only to explain
+    // a failure or a snapshot of another format.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format: Option<serde_json::Value>,
+    }
+    let parsed = serde_json::from_str::<LiveSnapshot>(text);
+    let format = match &parsed {
+        Ok(snapshot) => Some(Some(serde_json::Value::from(snapshot.format.as_str()))),
+        Err(_) => serde_json::from_str::<Head>(text).ok().map(|h| h.format),
+    };
+    let invalid = |e: &serde_json::Error| {
         crate::hinted!(
             hint = hint,
             "{file}:{}:{}: the live snapshot is not valid JSON: {}",
@@ -160,23 +172,34 @@ pub fn parse_snapshot(file: &str, text: &str) -> anyhow::Result<LiveSnapshot> {
             e.column(),
             strip_position(&e.to_string())
         )
-    })?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(LIVE_FORMAT) => {}
-        Some(other) => {
-            return Err(crate::hinted!(
-                hint = hint,
-                "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`"
-            ));
-        }
+    };
+    match format {
+        // Not even JSON with a `format` field we could read: say why the JSON is bad.
         None => {
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                return Err(invalid(&e));
+            }
             return Err(crate::hinted!(
                 hint = hint,
                 "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`"
             ));
         }
+        Some(None) => {
+            return Err(crate::hinted!(
+                hint = hint,
+                "{file}: not a live snapshot: no `format` field, expected `\"format\": \"{LIVE_FORMAT}\"`"
+            ));
+        }
+        Some(Some(f)) if f.as_str() != Some(LIVE_FORMAT) => {
+            let other = f.as_str().map_or_else(|| f.to_string(), str::to_string);
+            return Err(crate::hinted!(
+                hint = hint,
+                "{file}: not a live snapshot: `format` is `{other}`, expected `{LIVE_FORMAT}`"
+            ));
+        }
+        Some(Some(_)) => {}
     }
-    serde_json::from_str(text).map_err(|e| {
+    parsed.map_err(|e| {
         crate::hinted!(
             hint = hint,
             "{file}:{}:{}: malformed live snapshot: {}",

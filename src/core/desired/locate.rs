@@ -9,6 +9,7 @@
 //! by their position (`0`, `1`, …), as serde_path_to_error names them.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde_yaml::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -96,9 +97,17 @@ pub struct UnsafeInteger {
 }
 
 /// The positions of every key of one file.
+///
+/// Positions are needed only to report an error, and a file without errors never asks for
+/// one; yet indexing every key of a 100,000-resource file costs a million path strings (a
+/// third of the loader's memory and a fifth of its time). So the parse that builds the value
+/// finds only what it must check (duplicate keys, unsafe integers) and keeps the text; the
+/// key index is built by a second parse the first time a position is asked for.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
-    pub entries: HashMap<String, Entry>,
+    /// The text the index is built from, when it is first needed (the BOM stripped).
+    text: Arc<str>,
+    entries: OnceLock<HashMap<String, Entry>>,
     pub duplicates: Vec<DuplicateKey>,
     /// Integer values no plan can carry exactly, in file order.
     pub unsafe_integers: Vec<UnsafeInteger>,
@@ -110,6 +119,20 @@ impl FileIndex {
         parse(text).map(|(index, _)| index)
     }
 
+    /// The position of every key path of the file (built on first use).
+    pub fn entries(&self) -> &HashMap<String, Entry> {
+        self.entries.get_or_init(|| {
+            let mut builder = Builder {
+                index: true,
+                ..Builder::default()
+            };
+            // The text parsed once already: it is well-formed, and a second parse of the
+            // same text gives the same events.
+            let _ = Parser::new_from_str(&self.text).load(&mut builder, true);
+            builder.entries
+        })
+    }
+
     /// The position of the key at `path`, or of its nearest indexed ancestor.
     pub fn key(&self, path: &str) -> Option<Pos> {
         self.nearest(path).map(|e| e.key)
@@ -117,16 +140,17 @@ impl FileIndex {
 
     /// The position of the value at `path`, or of its nearest indexed ancestor's key.
     pub fn value(&self, path: &str) -> Option<Pos> {
-        match self.entries.get(path) {
+        match self.entries().get(path) {
             Some(e) => Some(e.value),
             None => self.key(path),
         }
     }
 
     fn nearest(&self, path: &str) -> Option<&Entry> {
+        let entries = self.entries();
         let mut p = path;
         loop {
-            if let Some(e) = self.entries.get(p) {
+            if let Some(e) = entries.get(p) {
                 return Some(e);
             }
             p = &p[..p.rfind(SEP)?];
@@ -177,7 +201,8 @@ pub fn parse(text: &str) -> Result<(FileIndex, Value), YamlError> {
     let value = builder.root.unwrap_or(Value::Null);
     Ok((
         FileIndex {
-            entries: builder.entries,
+            text: Arc::from(text),
+            entries: OnceLock::new(),
             duplicates: builder.duplicates,
             unsafe_integers: builder.unsafe_integers,
         },
@@ -312,6 +337,8 @@ enum Frame {
 
 #[derive(Default)]
 struct Builder {
+    /// Whether to record every key's position in `entries` (see [`FileIndex`]).
+    index: bool,
     path: String,
     stack: Vec<Frame>,
     entries: HashMap<String, Entry>,
@@ -385,10 +412,12 @@ impl Builder {
                     }
                     Some((name, key_pos)) => {
                         push_seg(&mut self.path, &name);
-                        self.entries.entry(self.path.clone()).or_insert(Entry {
-                            key: key_pos,
-                            value: mark,
-                        });
+                        if self.index {
+                            self.entries.entry(self.path.clone()).or_insert(Entry {
+                                key: key_pos,
+                                value: mark,
+                            });
+                        }
                         true
                     }
                 }
@@ -397,13 +426,15 @@ impl Builder {
                 self.path.truncate(*base);
                 push_seg(&mut self.path, &next.to_string());
                 *next += 1;
-                self.entries.insert(
-                    self.path.clone(),
-                    Entry {
-                        key: mark,
-                        value: mark,
-                    },
-                );
+                if self.index {
+                    self.entries.insert(
+                        self.path.clone(),
+                        Entry {
+                            key: mark,
+                            value: mark,
+                        },
+                    );
+                }
                 true
             }
         }
@@ -509,7 +540,7 @@ mod tests {
     fn positions_of_keys_values_and_items() {
         let text = "fly:\n  org: pay-ready\n  apps:\n    a:\n      regions: [ord, sea]\n";
         let idx = FileIndex::build(text).unwrap();
-        let at = |segs: &[&str]| idx.entries[&path_key(segs)];
+        let at = |segs: &[&str]| idx.entries()[&path_key(segs)];
         assert_eq!(at(&["fly"]).key, Pos { line: 1, column: 1 });
         assert_eq!(at(&["fly", "org"]).key, Pos { line: 2, column: 3 });
         assert_eq!(at(&["fly", "org"]).value, Pos { line: 2, column: 8 });
@@ -568,7 +599,7 @@ mod tests {
         let (idx, value) = parse("\u{feff}fly:\n  org: x\n").unwrap();
         assert_eq!(value, parse("fly:\n  org: x\n").unwrap().1);
         assert_eq!(
-            idx.entries[&path_key(&["fly", "org"])].key,
+            idx.entries()[&path_key(&["fly", "org"])].key,
             Pos { line: 2, column: 3 }
         );
     }

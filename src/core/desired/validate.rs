@@ -32,7 +32,7 @@ impl Locator<'_> {
         while n > 0 {
             let key = path_key(&segs[..n]);
             for (file, idx) in &self.files {
-                if let Some(e) = idx.entries.get(&key) {
+                if let Some(e) = idx.entries().get(&key) {
                     return Some((file, *e));
                 }
             }
@@ -59,7 +59,7 @@ impl Locator<'_> {
     pub fn value(&self, segs: &[&str]) -> Loc {
         let exact = path_key(segs);
         for (file, idx) in &self.files {
-            if let Some(e) = idx.entries.get(&exact) {
+            if let Some(e) = idx.entries().get(&exact) {
                 return Loc {
                     file: file.to_string(),
                     pos: e.value,

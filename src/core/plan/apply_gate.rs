@@ -9,11 +9,48 @@
 use serde_json::Value;
 
 use crate::core::address::Address;
+use crate::core::desired::{Desired, GithubDesired, RepoDesired};
 use crate::core::live::LiveSnapshot;
 use crate::core::lower::Expected;
 
 /// The environment that runs apply when the settings name none.
 pub const DEFAULT_APPLY_ENVIRONMENT: &str = "production";
+
+/// The part of `desired` [`warnings`] reads: the environments named `env_name` (and the
+/// providers' activations), so that the check lowers a handful of environments rather than
+/// the whole desired state a second time.
+pub fn scope(desired: &Desired, env_name: &str) -> Desired {
+    let repos = desired
+        .github
+        .iter()
+        .flat_map(|g| &g.repos)
+        .filter_map(|(name, repo)| {
+            let environments: std::collections::BTreeMap<_, _> = repo
+                .environments
+                .iter()
+                .filter(|(env, _)| env.eq_ignore_ascii_case(env_name))
+                .map(|(env, e)| (env.clone(), e.clone()))
+                .collect();
+            (!environments.is_empty()).then(|| {
+                (
+                    name.clone(),
+                    RepoDesired {
+                        environments,
+                        ..RepoDesired::default()
+                    },
+                )
+            })
+        })
+        .collect();
+    Desired {
+        providers: desired.providers.clone(),
+        github: desired.github.as_ref().map(|_| GithubDesired {
+            orgs: Default::default(),
+            repos,
+        }),
+        ..Desired::default()
+    }
+}
 
 /// One warning per weakness of every managed environment named `env_name` (GitHub compares
 /// environment names without case).
