@@ -256,7 +256,10 @@ mod tests {
             Some(format!("registry.fly.io/b@{D}").as_str())
         );
         // Unresolved: the planner keeps the tag, `unresolved` names it.
-        assert_eq!(pin(&desired, &Resolved::new()), desired);
+        assert!(matches!(
+            pin(&desired, &Resolved::new()),
+            std::borrow::Cow::Borrowed(d) if *d == desired
+        ));
         let e = unresolved(&desired, &Resolved::new()).remove(0);
         assert_eq!(
             (e.app.as_str(), e.image.as_str()),

@@ -99,6 +99,7 @@ fn plan(changes: Vec<Change>, protect: BTreeMap<Address, bool>) -> Plan {
         changes,
         actions: Vec::<Action>::new(),
         targets: Vec::new(),
+        cost: None,
         protect,
         unmanaged: Vec::new(),
         digest: "sha256:2".into(),
