@@ -71,6 +71,11 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         .clone()
         .or_else(|| desired.fly.as_ref().and_then(|f| f.org.clone()));
     let (mut apps, mut repos) = named(&req.addresses)?;
+    // `--provider`: the unmanaged ones only (no live inventory needed: the listing is here).
+    let lifecycle = match req.provider {
+        Some(_) => super::lifecycle::load(req.root, &desired, req.creds, false).await?,
+        None => Default::default(),
+    };
     match req.provider {
         None => {}
         Some(ProviderName::Fly) => {
@@ -81,11 +86,11 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
                 )
             })?;
             let all = fly(req.creds, &http)?.app_names(&org).await.map_err(err)?;
-            apps.extend(not_desired(&desired, ProviderName::Fly, all));
+            apps.extend(not_desired(&desired, &lifecycle, ProviderName::Fly, all));
         }
         Some(ProviderName::Github) => {
             let all = github(req.creds, &http)?.repo_names().await.map_err(err)?;
-            repos.extend(not_desired(&desired, ProviderName::Github, all));
+            repos.extend(not_desired(&desired, &lifecycle, ProviderName::Github, all));
         }
         Some(other) => anyhow::bail!(
             "`--provider {}` cannot be imported: only `fly` and `github` can",
@@ -149,10 +154,29 @@ fn desired_so_far(root: &Path) -> anyhow::Result<Desired> {
     }
 }
 
-/// The live resources of `provider` that desired/ does not name. The lead subtracts the
-/// managed and ignored ones here too (issue 14's managed set and `.infra/ignore`).
-pub fn not_desired(desired: &Desired, provider: ProviderName, live: Vec<String>) -> Vec<String> {
+/// The live resources of `provider` that are unmanaged: not named by desired/, not in the
+/// managed set (a managed app gone from desired/ is being retired, not adopted), and not
+/// matched by `.infra/ignore` (as `fly.app.<name>` or `github.repo.<owner/repo>`).
+pub fn not_desired(
+    desired: &Desired,
+    lifecycle: &crate::core::lifecycle::Lifecycle,
+    provider: ProviderName,
+    live: Vec<String>,
+) -> Vec<String> {
+    let managed = |name: &str| {
+        lifecycle.managed.keys().any(|a| match (provider, a) {
+            (ProviderName::Fly, Address::FlyApp { app, .. }) => app == name,
+            (ProviderName::Github, a) => repo_of(a) == Some(name),
+            _ => false,
+        })
+    };
+    let ignored = |name: &str| match provider {
+        ProviderName::Fly => lifecycle.ignore.matches_str(&format!("fly.app.{name}")),
+        ProviderName::Github => lifecycle.ignore.matches_str(&format!("github.repo.{name}")),
+        _ => false,
+    };
     live.into_iter()
+        .filter(|name| !managed(name) && !ignored(name))
         .filter(|name| match provider {
             ProviderName::Fly => !desired
                 .fly
@@ -167,26 +191,30 @@ pub fn not_desired(desired: &Desired, provider: ProviderName, live: Vec<String>)
         .collect()
 }
 
+/// The repository a GitHub repository-level address is under.
+fn repo_of(a: &Address) -> Option<&str> {
+    match a {
+        Address::GithubProtection { repo, .. }
+        | Address::GithubSecret { repo, .. }
+        | Address::GithubEnvironment { repo, .. }
+        | Address::GithubRepoRuleset { repo, .. }
+        | Address::GithubSettings { repo }
+        | Address::GithubCollaborator { repo, .. }
+        | Address::GithubTeam { repo, .. }
+        | Address::GithubVariable { repo, .. } => Some(repo),
+        _ => None,
+    }
+}
+
 /// The apps and repositories the addresses name: `fly.app.<a>[.…]`,
 /// `github.repo.<owner>/<repo>[.…]`.
 fn named(addresses: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let (mut apps, mut repos) = (Vec::new(), Vec::new());
     for a in addresses {
         let parsed = Address::parse(a).ok();
-        let repo_of = |p: &Address| match p {
-            Address::GithubProtection { repo, .. }
-            | Address::GithubSecret { repo, .. }
-            | Address::GithubEnvironment { repo, .. }
-            | Address::GithubRepoRuleset { repo, .. }
-            | Address::GithubSettings { repo }
-            | Address::GithubCollaborator { repo, .. }
-            | Address::GithubTeam { repo, .. }
-            | Address::GithubVariable { repo, .. } => Some(repo.clone()),
-            _ => None,
-        };
         if let Some(app) = a.strip_prefix("fly.app.") {
             apps.push(app.split('.').next().unwrap_or(app).to_string());
-        } else if let Some(repo) = parsed.as_ref().and_then(repo_of) {
+        } else if let Some(repo) = parsed.as_ref().and_then(repo_of).map(str::to_string) {
             repos.push(repo);
         } else if let Some(repo) = a
             .strip_prefix("github.repo.")

@@ -75,6 +75,12 @@ impl Ignore {
         !self.patterns.is_empty() && self.set.is_match(address.to_string())
     }
 
+    /// Whether a glob matches the whole of `text`, an address written out (e.g. the
+    /// `github.repo.<owner/repo>` that `sophia import` takes).
+    pub fn matches_str(&self, text: &str) -> bool {
+        !self.patterns.is_empty() && self.set.is_match(text)
+    }
+
     /// The globs, as written.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
