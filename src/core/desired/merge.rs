@@ -7,15 +7,19 @@
 
 use std::collections::HashMap;
 
-use super::locate::{Pos, path_key};
+use super::locate::path_key;
 use super::model::*;
 use super::parse::ParsedFile;
 use super::{LoadError, Source};
 
 struct Merger<'a> {
     sources: &'a [Source],
-    /// Resource id → (file number, position of its key) of the first definition.
-    defined: HashMap<String, (usize, Pos)>,
+    /// The parsed files, for the positions of a duplicate definition.
+    parts: &'a [(usize, ParsedFile)],
+    /// Resource id → the file number of its first definition. Positions are looked up only
+    /// for a duplicate: the same id comes from the same key path in either file, and a file
+    /// without errors never builds its position index (see [`super::locate::FileIndex`]).
+    defined: HashMap<String, usize>,
     errors: &'a mut Vec<LoadError>,
 }
 
@@ -23,8 +27,15 @@ impl Merger<'_> {
     /// Record the definition of `id` at `segs` in file `file`; false (and an error) when it
     /// was already defined.
     fn define(&mut self, id: String, file: usize, part: &ParsedFile, segs: &[&str]) -> bool {
-        let pos = part.index.key(&path_key(segs)).unwrap_or_default();
-        if let Some((first_file, first)) = self.defined.get(&id) {
+        if let Some(first_file) = self.defined.get(&id) {
+            let key = path_key(segs);
+            let pos = part.index.key(&key).unwrap_or_default();
+            let first = self
+                .parts
+                .iter()
+                .find(|(f, _)| f == first_file)
+                .and_then(|(_, p)| p.index.key(&key))
+                .unwrap_or_default();
             self.errors.push(LoadError {
                 file: self.sources[file].path.clone(),
                 line: pos.line,
@@ -41,7 +52,7 @@ impl Merger<'_> {
             });
             return false;
         }
-        self.defined.insert(id, (file, pos));
+        self.defined.insert(id, file);
         true
     }
 }
@@ -53,16 +64,20 @@ pub fn merge(
     parts: &mut [(usize, ParsedFile)],
     errors: &mut Vec<LoadError>,
 ) -> Desired {
+    let taken: Vec<Desired> = parts
+        .iter_mut()
+        .map(|(_, part)| std::mem::take(&mut part.desired))
+        .collect();
+    let parts = &*parts;
     let mut m = Merger {
         sources,
+        parts,
         defined: HashMap::new(),
         errors,
     };
     let mut out = Desired::default();
-    for (file, part) in parts.iter_mut() {
+    for ((file, part), d) in parts.iter().zip(taken) {
         let file = *file;
-        let d = std::mem::take(&mut part.desired);
-        let part = &*part;
         for (p, a) in &d.providers {
             if m.define(
                 format!("providers.{p}"),

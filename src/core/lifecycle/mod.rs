@@ -19,7 +19,6 @@ pub mod ignore;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
@@ -138,16 +137,6 @@ pub fn retired(desired: &Desired, expected: &Expected, managed: &ManagedSet) -> 
         out.insert(address.clone());
     }
     out.into_iter().collect()
-}
-
-/// `expected` with every retired address expected absent (`null`): the diff then plans a
-/// `delete` for each that exists.
-pub fn with_retired(desired: &Desired, expected: &Expected, managed: &ManagedSet) -> Expected {
-    let mut out = expected.clone();
-    for a in retired(desired, expected, managed) {
-        out.insert(a, Value::Null);
-    }
-    out
 }
 
 /// The `protect` flags a plan changes in the managed set when applied: a desired address

@@ -119,8 +119,15 @@ pub fn build_with(
     let roots = lifecycle::protected_roots(desired);
     let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
     let unmanaged = lifecycle::unmanaged(lifecycle, &expected);
-    let with_retired = lifecycle::with_retired(desired, &expected, &lifecycle.managed);
-    let mut changes = diff::diff(&with_retired, live)?;
+    // The desired digest is of desired/ alone; the retired addresses are then expected
+    // gone, in place (a copy of a 100,000-resource expected state costs more than the diff).
+    let desired_digest = digest::sha256_canonical_map(&expected);
+    let retired = lifecycle::retired(desired, &expected, &lifecycle.managed);
+    let mut expected = expected;
+    for a in retired {
+        expected.insert(a, serde_json::Value::Null);
+    }
+    let mut changes = diff::diff(&expected, live)?;
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
@@ -155,7 +162,7 @@ pub fn build_with(
         not_after: rfc3339(opts.created_at + opts.ttl),
         nonce: opts.nonce.clone(),
         desired: DesiredRef {
-            digest: digest::sha256_canonical_map(&expected),
+            digest: desired_digest,
             git_commit: opts.git_commit.clone(),
             git_dirty: opts.git_dirty,
         },
