@@ -11,6 +11,7 @@ pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
+pub mod others;
 mod parse;
 pub mod ruleset;
 pub mod secret_name;
