@@ -106,10 +106,7 @@ pub fn verify_approval_in<Tz: TimeZone>(
     }
     // 4. The approval of the configured mode.
     let destructive = destructive_addresses(plan);
-    let policy = settings
-        .policy
-        .destructive_signers
-        .filter(|_| !destructive.is_empty());
+    let policy = needed_signers(settings, !destructive.is_empty(), plan.policy_warnings().len());
     let signers = match settings.approval {
         ApprovalMode::Signature => {
             if evidence.approve_digest.is_some() {
@@ -162,11 +159,7 @@ pub fn verify_approval_in<Tz: TimeZone>(
             return Err(ApprovalError::NotEnoughSigners {
                 needed,
                 have,
-                destructive: destructive
-                    .iter()
-                    .map(|d| format!("{}: {}", d.address, d.reason))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                why: why_signers(&destructive, plan.policy_warnings()),
             });
         }
     }
@@ -176,6 +169,51 @@ pub fn verify_approval_in<Tz: TimeZone>(
         signers,
         destructive: destructive.into_iter().map(|d| d.address).collect(),
     })
+}
+
+/// How many distinct principals must sign, when the plan needs more than the mode's own
+/// approval: `[policy] destructive_signers` for a destructive plan (else one signature in
+/// signature mode, none beyond `--approve` in digest mode), plus one per policy warning.
+fn needed_signers(settings: &Settings, destructive: bool, warnings: usize) -> Option<u32> {
+    let base = settings.policy.destructive_signers.filter(|_| destructive);
+    if warnings == 0 {
+        return base;
+    }
+    let floor = match settings.approval {
+        ApprovalMode::Signature => 1,
+        ApprovalMode::Digest => 0,
+    };
+    let warnings = u32::try_from(warnings).unwrap_or(u32::MAX);
+    Some(base.unwrap_or(floor).saturating_add(warnings))
+}
+
+/// Why the plan needs its signers: `is destructive (…)`, `has N policy warnings (…)`, or
+/// both.
+fn why_signers(destructive: &[Destructive], warnings: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !destructive.is_empty() {
+        parts.push(format!(
+            "is destructive ({})",
+            destructive
+                .iter()
+                .map(|d| format!("{}: {}", d.address, d.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !warnings.is_empty() {
+        parts.push(format!(
+            "has {} policy warning{} ({}), each raising the signers needed by one",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" },
+            warnings
+                .iter()
+                .map(|w| format!("`{}`", crate::core::hint::escape_name(w)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    parts.join(" and ")
 }
 
 /// Every signature must pass; one [`Signer`] per distinct key.

@@ -21,6 +21,7 @@ pub mod graph;
 pub mod matrix;
 pub mod op;
 pub mod plan;
+pub mod policy;
 pub mod proofs;
 pub mod refresh;
 pub mod render;
@@ -85,6 +86,8 @@ pub enum Command {
     Op(op::Args),
     /// Proofs and the hash-chained journal.
     Proofs(proofs::Args),
+    /// Policy as code (`.infra/policy/*.rego`): `sophia policy test` runs its tests.
+    Policy(policy::Args),
     /// The audit report: one HTML page with every apply and drift check in `proofs/`.
     Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
@@ -181,6 +184,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Matrix(args) => matrix::run(ctx, args),
         Command::Op(args) => op::run(ctx, args).await,
         Command::Proofs(args) => proofs::run(ctx, args).await,
+        Command::Policy(args) => policy::run(ctx, args),
         Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]

@@ -21,6 +21,7 @@
 //! - [`notify`]: the Slack notification of a plan or an apply.
 //! - [`comment`]: the sticky pull-request comment with the plan.
 //! - [`reporting`]: the credentials and workflow-run link the comment and the drift issue use.
+//! - [`policy`]: `sophia policy test`, the policy's own tests (plans are judged in [`plan`]).
 //! - [`proofs`]: verify the journal and the proof files.
 //! - [`matrix`]: each provider's activation and secret status (names only).
 //! - [`frontdoor`]: `sophia op PROVIDER ACTION`, the original control plane's entry point.
@@ -38,6 +39,7 @@ pub mod frontdoor;
 pub mod matrix;
 pub mod notify;
 pub mod plan;
+pub mod policy;
 pub mod proofs;
 pub mod refresh;
 pub mod reporting;

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
     SETTINGS_HEADING, attr_lines, change_symbol, destructive_note, picture, security_note,
-    settings_lines,
+    settings_lines, verdicts,
 };
 
 /// GitHub's limit on an issue or PR comment body: longer bodies are refused with 422
@@ -179,6 +179,8 @@ fn render_with(
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
+    // The policy's verdicts stay whatever the budget: the approver decides with them.
+    out.push_str(&verdicts::markdown(plan));
     if let Some(picture) = picture {
         out.push_str(picture);
     }

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
     Line, Mark, SETTINGS_HEADING, attr_lines, change_symbol, change_words, destructive_note,
-    security_note, settings_lines,
+    security_note, settings_lines, verdicts,
 };
 
 const GREEN: &str = "32";
@@ -169,5 +169,12 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", paint(color, BOLD, &plan.summary.sentence()));
+    let verdicts = verdicts::text_lines(plan);
+    if !verdicts.is_empty() {
+        let clean = plan.policy_warnings().is_empty();
+        for l in verdicts {
+            let _ = writeln!(out, "{}", paint(color, if clean { GREEN } else { YELLOW }, &l));
+        }
+    }
     out
 }
