@@ -162,9 +162,7 @@ pub enum ApprovalError {
         "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)"
     )]
     NonexistentLocalTime { time: String, line: usize },
-    #[error(
-        "the plan {why} and needs signatures by {needed} distinct principals; it has {have}"
-    )]
+    #[error("the plan {why} and needs signatures by {needed} distinct principals; it has {have}")]
     NotEnoughSigners {
         needed: u32,
         /// The distinct principals that did sign, e.g. "1 (`alice@example.com`)" or "none".

@@ -106,7 +106,11 @@ pub fn verify_approval_in<Tz: TimeZone>(
     }
     // 4. The approval of the configured mode.
     let destructive = destructive_addresses(plan);
-    let policy = needed_signers(settings, !destructive.is_empty(), plan.policy_warnings().len());
+    let policy = needed_signers(
+        settings,
+        !destructive.is_empty(),
+        plan.policy_warnings().len(),
+    );
     let signers = match settings.approval {
         ApprovalMode::Signature => {
             if evidence.approve_digest.is_some() {

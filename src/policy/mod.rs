@@ -52,7 +52,10 @@ pub struct PolicyFile {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error("{}", denied(.deny, .warn))]
-    Denied { deny: Vec<String>, warn: Vec<String> },
+    Denied {
+        deny: Vec<String>,
+        warn: Vec<String>,
+    },
     #[error("{location}: {message}{snippet}")]
     Invalid {
         /// `file:line:column`, or the file alone when the evaluator gave no position.
@@ -168,12 +171,11 @@ pub fn read_files(root: &Path, tests: bool) -> Result<Vec<PolicyFile>, PolicyErr
                 what: "is a symbolic link: the policy is read from regular files only".into(),
             });
         }
-        let text = crate::workspace::read_bounded(&entry.path()).map_err(|error| {
-            PolicyError::Read {
+        let text =
+            crate::workspace::read_bounded(&entry.path()).map_err(|error| PolicyError::Read {
                 path: path.clone(),
                 error,
-            }
-        })?;
+            })?;
         files.push(PolicyFile { path, text });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -321,8 +323,8 @@ pub fn evaluate(
     input: &serde_json::Value,
 ) -> Result<(Vec<String>, Vec<String>), PolicyError> {
     let mut engine = engine(files)?;
-    let input = regorus::Value::from_json_str(&input.to_string())
-        .map_err(|e| located(&e, POLICY_DIR))?;
+    let input =
+        regorus::Value::from_json_str(&input.to_string()).map_err(|e| located(&e, POLICY_DIR))?;
     engine.set_input(input);
     let deny = messages(&mut engine, "deny")?;
     let warn = messages(&mut engine, "warn")?;

@@ -57,7 +57,14 @@ fn a_plan_breaking_the_default_policy_fails_with_every_message_and_writes_nothin
             out.stderr
         );
     }
-    assert_eq!(rig.repo.files(), before, "a file was written");
+    // Nothing but the refresh's HTTP cache (`.infra/cache/`): no plan file, no proof.
+    let after: Vec<_> = rig
+        .repo
+        .files()
+        .into_iter()
+        .filter(|f| !f.starts_with(".infra/cache"))
+        .collect();
+    assert_eq!(after, before, "a file was written");
     assert!(rig.mutating_requests().is_empty());
 
     // `--json`: the failure envelope carries the code `policy-denied`.
@@ -177,7 +184,10 @@ fn a_warning_needs_one_more_distinct_signer_at_apply() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("each warning of `.infra/policy/` needs one more distinct signer"));
+    assert!(
+        out.stderr
+            .contains("each warning of `.infra/policy/` needs one more distinct signer")
+    );
     assert!(rig.mutating_requests().is_empty());
 
     // The same principal's signature twice is still one signer.
@@ -188,7 +198,11 @@ fn a_warning_needs_one_more_distinct_signer_at_apply() {
     .unwrap();
     let out = rig.run(&["verify", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("it has 1 (`ceo@acme`)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("it has 1 (`ceo@acme`)"),
+        "{}",
+        out.stderr
+    );
     std::fs::remove_file(rig.repo.root().join("plan.json.sig.again")).unwrap();
 
     // Two distinct signers: applied.
@@ -229,11 +243,17 @@ fn the_renderings_show_the_verdicts() {
     );
 
     // A policy that passes: one line, no alert.
-    rig.repo
-        .file(".infra/policy/review.rego", "package sophia\n\nwarn contains \"never\" if false\n");
+    rig.repo.file(
+        ".infra/policy/review.rego",
+        "package sophia\n\nwarn contains \"never\" if false\n",
+    );
     rig.plan(&[]);
     let text = rig.run(&["show", "plan.json"]);
-    assert!(text.stdout.contains(": passes, no warnings."), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(": passes, no warnings."),
+        "{}",
+        text.stdout
+    );
     let markdown = rig.run(&["show", "plan.json", "--format", "markdown"]);
     assert!(
         markdown.stdout.contains("**Policy** (`sha256:")
@@ -255,18 +275,24 @@ fn a_policy_edited_after_signing_makes_the_plan_stale() {
     let rig = Rig::new();
     let review = "package sophia\n\nwarn contains \"never\" if false\n";
     rig.repo.file(".infra/policy/review.rego", review);
-    rig.repo
-        .file(".infra/policy/quiet.rego", "package sophia\n\ndeny contains \"x\" if false\n");
+    rig.repo.file(
+        ".infra/policy/quiet.rego",
+        "package sophia\n\ndeny contains \"x\" if false\n",
+    );
     rig.plan(&[]);
     rig.ssh_sign("ceo", "sophia-plan@v1");
     let out = rig.run(&["verify", "plan.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     // A comment is an edit too: the bytes are what was judged.
-    let original = std::fs::read_to_string(rig.repo.root().join(".infra/policy/quiet.rego")).unwrap();
+    let original =
+        std::fs::read_to_string(rig.repo.root().join(".infra/policy/quiet.rego")).unwrap();
+    rig.repo.file(
+        ".infra/policy/quiet.rego",
+        &format!("{original}# relaxed later\n"),
+    );
     rig.repo
-        .file(".infra/policy/quiet.rego", &format!("{original}# relaxed later\n"));
-    rig.repo.file(".infra/policy/extra.rego", "package sophia\n");
+        .file(".infra/policy/extra.rego", "package sophia\n");
     for cmd in ["verify", "apply"] {
         let out = rig.run(&[cmd, "plan.json"]);
         assert_eq!(out.code, 1, "{cmd}: {}", out.stderr);
@@ -274,7 +300,9 @@ fn a_policy_edited_after_signing_makes_the_plan_stale() {
             out.stderr.contains(
                 "error: the plan is stale: the policy changed since it was judged\n  \
                  `.infra/policy/quiet.rego` was edited (judged sha256:"
-            ) && out.stderr.contains("  `.infra/policy/extra.rego` was added")
+            ) && out
+                .stderr
+                .contains("  `.infra/policy/extra.rego` was added")
                 && out.stderr.contains("hint: re-run `sophia plan`"),
             "{cmd}: {}",
             out.stderr
@@ -289,7 +317,8 @@ fn a_policy_edited_after_signing_makes_the_plan_stale() {
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("`.infra/policy/review.rego` was removed"),
+        out.stderr
+            .contains("`.infra/policy/review.rego` was removed"),
         "{}",
         out.stderr
     );
@@ -387,7 +416,11 @@ fn a_syntax_error_in_the_policy_names_its_file_and_line() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("hint: fix the policy"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: fix the policy"),
+        "{}",
+        out.stderr
+    );
 
     // `plan` stops at it too, and writes no plan file.
     repo.file("desired/main.yaml", "providers: {}\n");
@@ -407,7 +440,11 @@ fn no_policy_or_no_test_is_an_error_for_policy_test() {
     let repo = Repo::new();
     let out = policy_test(&repo);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("there is no policy to test"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("there is no policy to test"),
+        "{}",
+        out.stderr
+    );
     repo.file(".infra/policy/p.rego", "package sophia\n");
     let out = policy_test(&repo);
     assert_eq!(out.code, 1);

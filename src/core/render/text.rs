@@ -173,7 +173,11 @@ pub fn render(plan: &Plan, color: bool) -> String {
     if !verdicts.is_empty() {
         let clean = plan.policy_warnings().is_empty();
         for l in verdicts {
-            let _ = writeln!(out, "{}", paint(color, if clean { GREEN } else { YELLOW }, &l));
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(color, if clean { GREEN } else { YELLOW }, &l)
+            );
         }
     }
     out

@@ -28,11 +28,7 @@ pub fn markdown(plan: &Plan) -> String {
         return String::new();
     };
     if p.deny.is_empty() && p.warn.is_empty() {
-        return format!(
-            "**Policy** (`{}`): {}\n\n",
-            short(&p.digest),
-            summary(plan)
-        );
+        return format!("**Policy** (`{}`): {}\n\n", short(&p.digest), summary(plan));
     }
     let alert = if p.deny.is_empty() {
         "WARNING"
