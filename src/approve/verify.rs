@@ -612,6 +612,23 @@ mod tests {
     }
 
     #[test]
+    fn each_policy_warning_needs_one_more_signer_in_either_mode() {
+        let signature = Settings::default();
+        let digest = Settings::parse("t", "approval = \"digest\"").unwrap();
+        let two = Settings::parse("t", "[policy]\ndestructive_signers = 2").unwrap();
+        // No warning: only the destructive-plan policy, as before.
+        assert_eq!(needed_signers(&signature, true, 0), None);
+        assert_eq!(needed_signers(&two, true, 0), Some(2));
+        assert_eq!(needed_signers(&two, false, 0), None);
+        // Warnings: on top of the mode's own approval, or of the destructive count.
+        assert_eq!(needed_signers(&signature, false, 1), Some(2));
+        assert_eq!(needed_signers(&signature, false, 3), Some(4));
+        assert_eq!(needed_signers(&digest, false, 1), Some(1));
+        assert_eq!(needed_signers(&two, true, 1), Some(3));
+        assert_eq!(needed_signers(&two, false, 1), Some(2));
+    }
+
+    #[test]
     fn digests_are_recognized() {
         assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
         assert!(!is_digest(&format!("sha256:{}", "A".repeat(64))));

@@ -195,6 +195,9 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     say.why("requests; sophia works out what to do about it.");
     write(root, "desired/demo.yaml", DESIRED)?;
     say.file("desired/demo.yaml", DESIRED);
+    say.why("Every plan must also pass the rules of .infra/policy/*.rego (Rego, as OPA runs it).");
+    write(root, ".infra/policy/demo.rego", crate::policy::DEMO_POLICY)?;
+    say.file(".infra/policy/demo.rego", crate::policy::DEMO_POLICY);
 
     // 3. Plan.
     say.step(3, "Plan: compare the desired state with live state");

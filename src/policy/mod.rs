@@ -41,6 +41,9 @@ pub const PACKAGE: &str = "sophia";
 /// the policy a plan is judged by (nor of its digest).
 const TEST_SUFFIX: &str = "_test.rego";
 
+/// The policy `sophia demo` writes into its repository (`.infra/policy/demo.rego`).
+pub const DEMO_POLICY: &str = include_str!("demo.rego");
+
 /// One Rego file: its path from the repository root (`.infra/policy/fly.rego`) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyFile {
