@@ -37,18 +37,19 @@ fn read_plan(root: &Path) -> Plan {
 fn a_plan_breaking_the_default_policy_fails_with_every_message_and_writes_nothing() {
     let rig = Rig::new();
     ship_default_policy(&rig.repo);
+    // The rig's desired state, where `app-two` runs one machine, with `main` left to admins.
+    rig.repo.file(
+        "desired/main.yaml",
+        &crate::apply::DESIRED.replace("enforce_admins: true", "enforce_admins: false"),
+    );
     let before = rig.repo.files();
-    // The rig's desired state: `app-two` runs one machine, and both apps deploy tags.
     let out = rig.run(&["plan", "--out", "plan.json"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     for expected in [
-        "error: the plan violates the policy (.infra/policy/): 3 denied",
-        "  deny: `fly.app.app-one.machines` would deploy `registry.fly.io/app-one:v1`, which \
-         is not pinned by digest: deploy `name@sha256:…` so that what runs is what was approved",
-        "  deny: `fly.app.app-two.machines` would deploy `registry.fly.io/app-two:v1`, which \
-         is not pinned by digest: deploy `name@sha256:…` so that what runs is what was approved",
         "  deny: `fly.app.app-two.machines` would run 1 machine(s): production apps run at \
-         least 2 (set `count: 2` for `app-two` in desired/)",
+         least 2 (set `count: 2` for `app-two` in desired/)\n",
+        "  deny: `github.repo.acme/infra.branch.main.protection` would let administrators \
+         bypass the protection of `main`: set `enforce_admins: true`\n",
         "  hint: change desired/ so that the plan complies",
     ] {
         assert!(
@@ -57,6 +58,17 @@ fn a_plan_breaking_the_default_policy_fails_with_every_message_and_writes_nothin
             out.stderr
         );
     }
+    // Every message is listed: as many `deny:` lines as the count says. (Images are denied
+    // too while the plan names tags; once `plan` pins them by digest, only these two are.)
+    let denied = out.stderr.matches("\n  deny: ").count();
+    assert!(denied >= 2);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: the plan violates the policy (.infra/policy/): {denied} denied\n"
+        )),
+        "{}",
+        out.stderr
+    );
     // Nothing but the refresh's HTTP cache (`.infra/cache/`): no plan file, no proof.
     let after: Vec<_> = rig
         .repo
