@@ -19,6 +19,8 @@
 //!   the demo): typed request → typed outcome; they print nothing.
 //! - [`providers`]: one module per provider: refresh, execute actions, read-only ops.
 //! - [`approve`]: SSH signatures (SSHSIG), `allowed_signers`, digest approvals.
+//! - [`policy`]: policy as code — `.infra/policy/*.rego` judging each plan (Rego, in
+//!   process), its freshness at apply, and `sophia policy test`.
 //! - [`apply`]: the executor.
 //! - [`proofs`]: proof files, the hash-chained journal, verification.
 //! - [`backend`]: local files + lock (default) or PostgreSQL.
@@ -35,6 +37,7 @@ pub mod cli;
 pub mod core;
 pub mod identity;
 pub mod ops;
+pub mod policy;
 pub mod proofs;
 pub mod providers;
 #[cfg(feature = "sandbox")]

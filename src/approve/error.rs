@@ -162,14 +162,14 @@ pub enum ApprovalError {
         "the time `{time}` ({ALLOWED_SIGNERS_PATH}:{line}) does not exist in the local time zone (a daylight-saving gap)"
     )]
     NonexistentLocalTime { time: String, line: usize },
-    #[error(
-        "the plan is destructive ({destructive}) and needs signatures by {needed} distinct principals; it has {have}"
-    )]
+    #[error("the plan {why} and needs signatures by {needed} distinct principals; it has {have}")]
     NotEnoughSigners {
         needed: u32,
         /// The distinct principals that did sign, e.g. "1 (`alice@example.com`)" or "none".
         have: String,
-        destructive: String,
+        /// Why it needs them: "is destructive (ADDRESS: REASON; …)", "has 1 policy warning
+        /// (`…`), each raising the signers needed by one", or both joined by "and".
+        why: String,
     },
 }
 
@@ -218,6 +218,7 @@ impl crate::core::hint::Hint for ApprovalError {
             ApprovalError::UnlistedAuthority { .. } => "list the CA's public key on a line `principals cert-authority CA-KEY` through a reviewed change, or sign with a listed key".to_string(),
             ApprovalError::CertificateRefused { .. } => "have the CA issue a current user certificate naming a principal the line accepts, or sign with a listed key".to_string(),
             ApprovalError::NonexistentLocalTime { .. } => "write the time in UTC with a `Z` suffix".to_string(),
+            ApprovalError::NotEnoughSigners { why, .. } if why.contains("policy warning") => "have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated): each warning of `.infra/policy/` needs one more distinct signer, on top of `[policy] destructive_signers` in .infra/sophia.toml for a destructive plan".to_string(),
             ApprovalError::NotEnoughSigners { .. } => "have more listed approvers sign (`plan.json.sig.<name>` files, or `--signature` repeated) — `[policy] destructive_signers` in .infra/sophia.toml".to_string(),
         })
     }

@@ -1,5 +1,6 @@
 //! The gate on a repository: read the plan file, `.infra/sophia.toml`,
-//! `.infra/allowed_signers` and the signature files, then [`verify_approval`] them.
+//! `.infra/allowed_signers` and the signature files, then [`verify_approval`] them; then
+//! check that the policy that judged the plan is unchanged ([`crate::policy::check_fresh`]).
 
 use std::path::{Path, PathBuf};
 
@@ -167,6 +168,9 @@ pub fn gate(root: &Path, options: &GateOptions, now: DateTime<Utc>) -> anyhow::R
         },
         other => other,
     })?;
+    // The policy that judged the plan is the policy now (files only, before any provider
+    // call): a policy edited since would have judged another plan.
+    crate::policy::check_fresh(root, &plan)?;
     Ok(Gated {
         plan,
         plan_bytes,

@@ -106,10 +106,11 @@ pub fn verify_approval_in<Tz: TimeZone>(
     }
     // 4. The approval of the configured mode.
     let destructive = destructive_addresses(plan);
-    let policy = settings
-        .policy
-        .destructive_signers
-        .filter(|_| !destructive.is_empty());
+    let policy = needed_signers(
+        settings,
+        !destructive.is_empty(),
+        plan.policy_warnings().len(),
+    );
     let signers = match settings.approval {
         ApprovalMode::Signature => {
             if evidence.approve_digest.is_some() {
@@ -162,11 +163,7 @@ pub fn verify_approval_in<Tz: TimeZone>(
             return Err(ApprovalError::NotEnoughSigners {
                 needed,
                 have,
-                destructive: destructive
-                    .iter()
-                    .map(|d| format!("{}: {}", d.address, d.reason))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                why: why_signers(&destructive, plan.policy_warnings()),
             });
         }
     }
@@ -176,6 +173,51 @@ pub fn verify_approval_in<Tz: TimeZone>(
         signers,
         destructive: destructive.into_iter().map(|d| d.address).collect(),
     })
+}
+
+/// How many distinct principals must sign, when the plan needs more than the mode's own
+/// approval: `[policy] destructive_signers` for a destructive plan (else one signature in
+/// signature mode, none beyond `--approve` in digest mode), plus one per policy warning.
+fn needed_signers(settings: &Settings, destructive: bool, warnings: usize) -> Option<u32> {
+    let base = settings.policy.destructive_signers.filter(|_| destructive);
+    if warnings == 0 {
+        return base;
+    }
+    let floor = match settings.approval {
+        ApprovalMode::Signature => 1,
+        ApprovalMode::Digest => 0,
+    };
+    let warnings = u32::try_from(warnings).unwrap_or(u32::MAX);
+    Some(base.unwrap_or(floor).saturating_add(warnings))
+}
+
+/// Why the plan needs its signers: `is destructive (…)`, `has N policy warnings (…)`, or
+/// both.
+fn why_signers(destructive: &[Destructive], warnings: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !destructive.is_empty() {
+        parts.push(format!(
+            "is destructive ({})",
+            destructive
+                .iter()
+                .map(|d| format!("{}: {}", d.address, d.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !warnings.is_empty() {
+        parts.push(format!(
+            "has {} policy warning{} ({}), each raising the signers needed by one",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" },
+            warnings
+                .iter()
+                .map(|w| format!("`{}`", crate::core::hint::escape_name(w)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    parts.join(" and ")
 }
 
 /// Every signature must pass; one [`Signer`] per distinct key.
@@ -567,6 +609,23 @@ mod tests {
             ok.destructive,
             vec!["github.repo.o/r.branch.main.protection"]
         );
+    }
+
+    #[test]
+    fn each_policy_warning_needs_one_more_signer_in_either_mode() {
+        let signature = Settings::default();
+        let digest = Settings::parse("t", "approval = \"digest\"").unwrap();
+        let two = Settings::parse("t", "[policy]\ndestructive_signers = 2").unwrap();
+        // No warning: only the destructive-plan policy, as before.
+        assert_eq!(needed_signers(&signature, true, 0), None);
+        assert_eq!(needed_signers(&two, true, 0), Some(2));
+        assert_eq!(needed_signers(&two, false, 0), None);
+        // Warnings: on top of the mode's own approval, or of the destructive count.
+        assert_eq!(needed_signers(&signature, false, 1), Some(2));
+        assert_eq!(needed_signers(&signature, false, 3), Some(4));
+        assert_eq!(needed_signers(&digest, false, 1), Some(1));
+        assert_eq!(needed_signers(&two, true, 1), Some(3));
+        assert_eq!(needed_signers(&two, false, 1), Some(2));
     }
 
     #[test]

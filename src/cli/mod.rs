@@ -23,6 +23,7 @@ pub mod lease;
 pub mod matrix;
 pub mod op;
 pub mod plan;
+pub mod policy;
 pub mod proofs;
 pub mod refresh;
 pub mod render;
@@ -91,6 +92,8 @@ pub enum Command {
     Import(import::Args),
     /// The apply lease by hand: show it, or break one whose holder is gone.
     Lease(lease::Args),
+    /// Policy as code (`.infra/policy/*.rego`): `sophia policy test` runs its tests.
+    Policy(policy::Args),
     /// The audit report: one HTML page with every apply and drift check in `proofs/`.
     Report(audit::Args),
     /// Print the JSON Schema of `desired/*.yaml`.
@@ -189,6 +192,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Exit> {
         Command::Proofs(args) => proofs::run(ctx, args).await,
         Command::Import(args) => import::run(ctx, args).await,
         Command::Lease(args) => lease::run(ctx, args).await,
+        Command::Policy(args) => policy::run(ctx, args),
         Command::Report(args) => audit::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),
         #[cfg(feature = "sandbox")]

@@ -78,6 +78,7 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
         crate::workspace::UnsafeWorkspace,
         crate::proofs::VerifyError,
         crate::proofs::NotWritable,
+        crate::policy::PolicyError,
     );
     None
 }
@@ -96,6 +97,13 @@ fn error_code(err: &anyhow::Error) -> &'static str {
             Refusal::UnsupportedProvider { .. } => "invalid-input",
             Refusal::Replayed { .. } => "replayed",
             Refusal::ProofsNotWritable { .. } => "proofs-not-writable",
+        };
+    }
+    if let Some(p) = err.downcast_ref::<crate::policy::PolicyError>() {
+        return match p {
+            crate::policy::PolicyError::Denied { .. } => "policy-denied",
+            crate::policy::PolicyError::Stale { .. } => "stale",
+            _ => "invalid-input",
         };
     }
     if let Some(crate::backend::LeaseError::Held(_)) = err.downcast_ref() {

@@ -80,7 +80,11 @@ pub fn collect(root: &Path, generated_at: String) -> anyhow::Result<Audit> {
             converged: result["converged"].as_bool().unwrap_or(false),
             changes,
             actions,
-            policy: None,
+            policy: plan.as_ref().and_then(|p| p.policy.as_ref()).map(|v| {
+                let deny = v.deny.iter().map(|m| format!("deny: {m}"));
+                deny.chain(v.warn.iter().map(|m| format!("warn: {m}")))
+                    .collect()
+            }),
             cost_delta: plan.as_ref().and_then(|p| p.cost.as_ref()).map(|c| {
                 format!(
                     "{} {} a month ({} → {}; Fly prices of {})",

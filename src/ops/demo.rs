@@ -233,6 +233,9 @@ async fn walk(say: &dyn Narrator, root: &Path) -> anyhow::Result<()> {
     say.why("Beside it, .infra/prices/fly.toml (Fly's published prices, dated, with their source)");
     say.why("gives every plan its monthly cost before and after.");
     write(root, crate::core::cost::PRICES_PATH, PRICES)?;
+    say.why("Every plan must also pass the rules of .infra/policy/*.rego (Rego, as OPA runs it).");
+    write(root, ".infra/policy/demo.rego", crate::policy::DEMO_POLICY)?;
+    say.file(".infra/policy/demo.rego", crate::policy::DEMO_POLICY);
 
     // 3. Plan.
     say.step(3, "Plan: compare the desired state with live state");

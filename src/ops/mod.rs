@@ -23,6 +23,7 @@
 //! - [`notify`]: the Slack notification of a plan or an apply.
 //! - [`comment`]: the sticky pull-request comment with the plan.
 //! - [`reporting`]: the credentials and workflow-run link the comment and the drift issue use.
+//! - [`policy`]: `sophia policy test`, the policy's own tests (plans are judged in [`plan`]).
 //! - [`proofs`]: verify the journal and the proof files.
 //! - [`import`]: desired YAML for live resources (`sophia import`).
 //! - [`lease`]: `lease show` and `lease break`, the apply lease by hand.
@@ -45,6 +46,7 @@ pub mod lifecycle;
 pub mod matrix;
 pub mod notify;
 pub mod plan;
+pub mod policy;
 pub mod proofs;
 pub mod refresh;
 pub mod reporting;

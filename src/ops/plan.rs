@@ -1,5 +1,6 @@
-//! `sophia plan`: the desired state against live state → a digested plan, written atomically
-//! to `out` (nothing is written on any error, nor when a provider could not be read).
+//! `sophia plan`: the desired state against live state → a digested plan, judged by the
+//! repository's policy ([`crate::policy::judge`]), written atomically to `out` (nothing is
+//! written on any error — a policy `deny` included — nor when a provider could not be read).
 //!
 //! [`plan_options`] is the one place a plan's options are decided — the tool version, the
 //! time, how long the plan stays valid, a fresh nonce, the commit of the desired state and
@@ -197,7 +198,12 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
         }
     }
     let opts = plan_options(req.root, req.ttl, req.targets.clone())?;
-    let plan = plan::build_with(&desired, &live, &opts, &lifecycle)?;
+    let mut plan = plan::build_with(&desired, &live, &opts, &lifecycle)?;
+    // The policy judges a whole plan: not one that leaves unread providers out (that plan is
+    // reported, never written). A `deny` fails here, before anything is written or sent.
+    if unread.is_empty() {
+        crate::policy::judge(req.root, &mut plan, &desired)?;
+    }
     // DESIGN.md: plan warns about the secrets apply will send that are not set here (apply
     // refuses to start without them).
     let missing_secrets = crate::apply::missing_secrets(&plan, req.secrets);

@@ -24,6 +24,7 @@ mod op;
 mod ops;
 mod picture;
 mod plan;
+mod policy;
 mod proofs;
 mod providers;
 mod redis;

@@ -32,5 +32,5 @@ pub use file::{PlanFileError, is_expired, read_plan, verify_digest};
 pub use planner::{DEFAULT_TTL_HOURS, PlanError, PlanOptions, build, build_with, desired_digest};
 pub use types::{
     Action, ActionId, AttrDiff, Change, ChangeKind, DesiredRef, PLAN_FORMAT, Plan, PlanSummary,
-    rfc3339,
+    PolicyVerdicts, rfc3339,
 };

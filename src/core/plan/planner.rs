@@ -174,6 +174,8 @@ pub fn build_with(
         cost: None,
         protect,
         unmanaged,
+        // Judged by the shell (`crate::policy`), which reads the policy files.
+        policy: None,
         digest: String::new(),
     };
     plan.cost = opts

@@ -53,7 +53,26 @@ pub struct Plan {
     /// (`.infra/ignore`): reported, never changed. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<Address>,
+    /// The verdicts of `.infra/policy/*.rego` on this plan (DESIGN.md, "Review: policy, cost
+    /// and picture"); absent when the repository has no policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyVerdicts>,
     pub digest: String,
+}
+
+/// What the repository's policy said about a plan, and which policy said it. A plan file
+/// never carries a `deny` (a denied plan is not written); each `warn` raises the number of
+/// distinct signers the plan needs by one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyVerdicts {
+    /// `sha256:` over the policy files (each `path NUL length NUL bytes`, sorted by path).
+    pub digest: String,
+    /// Each policy file (`.infra/policy/NAME.rego`) and the `sha256:` of its bytes, so a
+    /// stale plan names the file that changed.
+    pub files: BTreeMap<String, String>,
+    pub deny: Vec<String>,
+    pub warn: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +152,11 @@ impl Plan {
     /// Whether the plan changes anything: a resource, or a `protect` flag of the managed set.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty() || !self.protect.is_empty()
+    }
+
+    /// The policy's warnings (none without a policy).
+    pub fn policy_warnings(&self) -> &[String] {
+        self.policy.as_ref().map_or(&[], |p| p.warn.as_slice())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::core::plan::{Change, Plan, PlanSummary};
 use crate::core::render::{
     PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, cost, destructive_note, picture,
     protect_lines, retire_note, security_note, settings_lines, unmanaged_heading, unmanaged_lines,
+    verdicts,
 };
 
 /// Unmanaged resources listed in the comment: enough for a real organization's strays
@@ -186,6 +187,8 @@ fn render_with(
     } else {
         let _ = writeln!(out, "No changes: live state matches the desired state.\n");
     }
+    // The policy's verdicts stay whatever the budget: the approver decides with them.
+    out.push_str(&verdicts::markdown(plan));
     if let Some(c) = &plan.cost {
         cost_section(&mut out, c);
     }

@@ -12,6 +12,7 @@ pub mod json;
 pub mod markdown;
 pub mod picture;
 pub mod text;
+pub mod verdicts;
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};

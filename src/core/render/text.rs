@@ -16,7 +16,7 @@ use crate::core::plan::{ChangeKind, Plan};
 use crate::core::render::{
     Line, Mark, PROTECT_HEADING, SETTINGS_HEADING, attr_lines, change_symbol, change_words, cost,
     destructive_note, protect_lines, retire_note, security_note, settings_lines, unmanaged_heading,
-    unmanaged_lines,
+    unmanaged_lines, verdicts,
 };
 
 const GREEN: &str = "32";
@@ -200,6 +200,17 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let _ = writeln!(out, "{}", paint(color, BOLD, &plan.summary.sentence()));
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(out, "{} unmanaged resource(s).", plan.unmanaged.len());
+    }
+    let verdicts = verdicts::text_lines(plan);
+    if !verdicts.is_empty() {
+        let clean = plan.policy_warnings().is_empty();
+        for l in verdicts {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(color, if clean { GREEN } else { YELLOW }, &l)
+            );
+        }
     }
     out
 }

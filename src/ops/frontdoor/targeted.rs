@@ -236,8 +236,10 @@ pub async fn plan(
     // As `sophia plan` makes its plans: the default time to live, the desired state's commit.
     let ttl = crate::ops::plan::default_ttl(&cx.root)?;
     let opts = crate::ops::plan::plan_options(&cx.root, ttl, vec![target.clone()])?;
-    let plan = plan::build(&modified, &live, &opts)
+    let mut plan = plan::build(&modified, &live, &opts)
         .with_context(|| format!("planning `{}` on `{target}`", spec.name()))?;
+    // Judged by the repository's policy as every plan is (`apply` refuses one that is not).
+    crate::policy::judge(&cx.root, &mut plan, &modified)?;
     let rel = req.out.clone().unwrap_or_else(|| "plan.json".into());
     let path = cx.root.join(&rel);
     let text = crate::core::render::json::render(&plan);
