@@ -100,6 +100,7 @@ fn plan(changes: Vec<Change>, protect: BTreeMap<Address, bool>) -> Plan {
         actions: Vec::<Action>::new(),
         targets: Vec::new(),
         cost: None,
+        policy: None,
         protect,
         unmanaged: Vec::new(),
         digest: "sha256:2".into(),
