@@ -323,7 +323,7 @@ impl Address {
 
     /// The address and every scope above it, from the widest: `fly`, `fly.app`,
     /// `fly.app.<name>`, `fly.app.<name>.secrets`.
-    fn scopes(&self) -> Vec<String> {
+    pub fn scopes(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(6);
         let mut push = |s: String| out.push(s);
         match self {

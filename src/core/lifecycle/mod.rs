@@ -149,10 +149,14 @@ pub fn protect_flags(
     roots: &BTreeSet<Address>,
     managed: &ManagedSet,
 ) -> BTreeMap<Address, bool> {
+    // Every expected address is looked at: the roots are written out once and each
+    // address's scopes looked up among them ([`covered`] would write every root out again
+    // for each of 100,000 addresses).
+    let roots: std::collections::HashSet<String> = roots.iter().map(Address::to_string).collect();
     expected
         .keys()
         .filter_map(|a| {
-            let want = covered(a, roots);
+            let want = !roots.is_empty() && a.scopes().iter().any(|s| roots.contains(s));
             let had = managed.get(a).map(|e| e.protect);
             (had.unwrap_or(false) != want).then(|| (a.clone(), want))
         })
