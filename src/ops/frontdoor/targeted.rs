@@ -236,7 +236,11 @@ pub async fn plan(
     // As `sophia plan` makes its plans: the default time to live, the desired state's commit.
     let ttl = crate::ops::plan::default_ttl(&cx.root)?;
     let opts = crate::ops::plan::plan_options(&cx.root, ttl, vec![target.clone()])?;
-    let mut plan = plan::build(&modified, &live, &opts)
+    // The managed set, as `sophia plan` reads it: a protected address stays protected in a
+    // targeted plan too, even once it is gone from desired/ (no live inventory: a targeted
+    // plan lists no unmanaged resources).
+    let lifecycle = crate::ops::lifecycle::load(&cx.root, &modified, &cx.creds, false).await?;
+    let mut plan = plan::build_with(&modified, &live, &opts, &lifecycle)
         .with_context(|| format!("planning `{}` on `{target}`", spec.name()))?;
     // Judged by the repository's policy as every plan is (`apply` refuses one that is not).
     crate::policy::judge(&cx.root, &mut plan, &modified)?;
