@@ -823,9 +823,12 @@ mod strategies {
                 prop_oneof![Just(1u32), Just(2), Just(4)],
                 prop_oneof![Just(256u32), Just(512), Just(1024)],
             )),
+            // Values open with a letter: `[a-z0-9]*` once drew `9e999`, which serde_yaml
+            // writes unquoted and YAML reads back as a float (a test-data collision, not a
+            // loader bug: written by hand, the loader asks to quote it).
             proptest::option::of(proptest::collection::btree_map(
                 "[A-Z]{1,6}",
-                "[a-z0-9]{0,8}",
+                "v[a-z0-9]{0,7}",
                 0..3,
             )),
             proptest::option::of(names("[A-Z][A-Z0-9_]{0,8}", 4)),
