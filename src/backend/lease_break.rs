@@ -9,10 +9,8 @@
 
 use std::fmt;
 
-use chrono::Utc;
-
 use super::{Backend, Holder, LeaseInfo, stamp};
-use crate::proofs::{NewRecord, ProofKind, Record};
+use crate::proofs::{ProofKind, Record};
 
 /// Why a lease was not broken.
 #[derive(Debug, thiserror::Error)]
@@ -87,32 +85,20 @@ impl Backend {
             let now = self.lease().await?.map(|l| l.holder);
             return Err(BreakError::Changed(now.unwrap_or_else(|| "nobody".into())));
         }
-        let now = Utc::now();
-        let envelope = crate::core::envelope::Envelope::success(
-            "lease.break",
-            vec![serde_json::json!({
-                "previous": {
-                    "holder": current.holder, "host": current.host, "pid": current.pid,
-                    "since": stamp(&current.since), "expires_at": stamp(&current.expires_at),
-                },
-                "broken_by": by.to_string(),
-                "reason": reason,
-            })],
-            format!(
-                "`{by}` broke the apply lease of `{}`: {reason}",
-                current.holder
-            ),
-            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            0,
-        );
-        let proof = self.proofs().write_envelope(
-            &ProofKind::LeaseBreak {
-                stamp: now.format("%Y%m%dT%H%M%S%.6fZ").to_string(),
-            },
-            &envelope,
-        )?;
+        let mut detail = serde_json::Map::new();
+        detail.insert("broken_by".into(), serde_json::json!(by.to_string()));
+        detail.insert("reason".into(), serde_json::json!(reason));
         let record = self
-            .append(NewRecord::now("lease.break", "success").proof(proof))
+            .journal_lease_event(
+                "lease.break",
+                &current,
+                detail,
+                format!(
+                    "`{by}` broke the apply lease of `{}`: {reason}",
+                    current.holder
+                ),
+                |stamp| ProofKind::LeaseBreak { stamp },
+            )
             .await?;
         Ok(Broken {
             previous: current,

@@ -438,28 +438,51 @@ impl Backend {
     /// Record a takeover: its proof (`apply/lease-takeover_<stamp>.json`, the previous
     /// holder and why, never the previous token) and a `lease.takeover` journal record.
     pub async fn journal_takeover(&self, takeover: &Takeover) -> anyhow::Result<Record> {
-        let now = Utc::now();
-        let p = &takeover.previous;
-        let envelope = crate::core::envelope::Envelope::success(
+        let mut detail = serde_json::Map::new();
+        detail.insert("reason".into(), serde_json::json!(takeover.reason));
+        self.journal_lease_event(
             "lease.takeover",
-            vec![serde_json::json!({
-                "previous": {
-                    "holder": p.holder, "host": p.host, "pid": p.pid,
-                    "since": stamp(&p.since), "expires_at": stamp(&p.expires_at),
-                },
-                "reason": takeover.reason,
-            })],
+            &takeover.previous,
+            detail,
             takeover.to_string(),
+            |stamp| ProofKind::LeaseTakeover { stamp },
+        )
+        .await
+    }
+
+    /// A lease ended for another holder (a takeover, a break by hand): its proof
+    /// (`apply/<kind>_<stamp>.json`: the previous holder — never its token — and `detail`)
+    /// and a journal record named `action`.
+    pub(crate) async fn journal_lease_event(
+        &self,
+        action: &str,
+        previous: &LeaseInfo,
+        detail: serde_json::Map<String, serde_json::Value>,
+        message: String,
+        kind: impl FnOnce(String) -> ProofKind,
+    ) -> anyhow::Result<Record> {
+        let now = Utc::now();
+        let mut object = serde_json::Map::new();
+        object.insert(
+            "previous".into(),
+            serde_json::json!({
+                "holder": previous.holder, "host": previous.host, "pid": previous.pid,
+                "since": stamp(&previous.since), "expires_at": stamp(&previous.expires_at),
+            }),
+        );
+        object.extend(detail);
+        let envelope = crate::core::envelope::Envelope::success(
+            action,
+            vec![serde_json::Value::Object(object)],
+            message,
             now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             0,
         );
         let proof = self.proofs().write_envelope(
-            &ProofKind::LeaseTakeover {
-                stamp: now.format("%Y%m%dT%H%M%S%.6fZ").to_string(),
-            },
+            &kind(now.format("%Y%m%dT%H%M%S%.6fZ").to_string()),
             &envelope,
         )?;
-        self.append(NewRecord::now("lease.takeover", "success").proof(proof))
+        self.append(NewRecord::now(action, "success").proof(proof))
             .await
     }
 

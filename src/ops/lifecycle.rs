@@ -66,7 +66,7 @@ pub async fn read_inventory(desired: &Desired, creds: &Credentials) -> Vec<Addre
         desired.fly.as_ref().and_then(|f| f.org.as_deref()),
     ) {
         match FlyProvider::new(creds, http.clone()) {
-            Ok(fly) => match fly.list_apps(org).await {
+            Ok(fly) => match fly.app_names(org).await {
                 Ok(apps) => out.extend(apps.into_iter().map(|app| Address::FlyApp { app })),
                 Err(e) => tracing::warn!("listing the apps of `{org}`: {}", e.message),
             },

@@ -168,16 +168,7 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     let mut desired = crate::workspace::load_desired(req.root)?;
     let lifecycle =
         super::lifecycle::load(req.root, &desired, req.creds, req.live.is_none()).await?;
-    // Nothing managed, nothing retired: skip lowering the whole desired state for it.
-    let retired = if lifecycle.managed.is_empty() {
-        Vec::new()
-    } else {
-        crate::core::lifecycle::retired(
-            &desired,
-            &crate::core::lower::lower(&desired),
-            &lifecycle.managed,
-        )
-    };
+    let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);
     let (live, unread) = match &req.live {
         Some(path) => (
             load_snapshot(&req.root.join(path), &path.display().to_string())?,

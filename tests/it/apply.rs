@@ -123,9 +123,42 @@ impl Rig {
         let status = Command::new("ssh-keygen")
             .current_dir(self.repo.root())
             .args(["-q", "-Y", "sign", "-n", namespace, "-f", key, "plan.json"])
+            .stdin(std::process::Stdio::null())
             .status()
             .expect("ssh-keygen");
         assert!(status.success());
+    }
+
+    /// Sign `plan.json` with `key` into `out` (`plan.json.sig` or another name, for a second
+    /// signer). ssh-keygen always writes `plan.json.sig` and asks before overwriting one (with
+    /// no terminal it keeps the old file): both names are cleared first.
+    pub(crate) fn sign_as(&self, key: &str, out: &str) {
+        let _ = std::fs::remove_file(self.repo.root().join(out));
+        self.ssh_sign(key, "sophia-plan@v1");
+        if out != "plan.json.sig" {
+            std::fs::rename(
+                self.repo.root().join("plan.json.sig"),
+                self.repo.root().join(out),
+            )
+            .unwrap();
+        }
+    }
+
+    /// A second signer, the CFO, beside the CEO; destructive plans need both.
+    pub(crate) fn with_cfo_and_two_destructive_signers(&self) {
+        keygen(&self.repo, "cfo", "cfo@acme");
+        let key =
+            |name: &str| std::fs::read_to_string(self.repo.root().join(format!("{name}.pub")));
+        self.repo.file(
+            ".infra/allowed_signers",
+            &format!(
+                "ceo@acme {}cfo@acme {}",
+                key("ceo").unwrap(),
+                key("cfo").unwrap()
+            ),
+        );
+        self.repo
+            .file(".infra/sophia.toml", "[policy]\ndestructive_signers = 2\n");
     }
 
     pub(crate) fn mutating_requests(&self) -> Vec<String> {

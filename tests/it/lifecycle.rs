@@ -4,7 +4,7 @@
 
 use sophia::core::plan::Plan;
 
-use crate::apply::{Rig, keygen};
+use crate::apply::Rig;
 use crate::backend::TestDb;
 
 const WITH_RETIRE: &str = r#"
@@ -42,39 +42,12 @@ fn plan_file(rig: &Rig) -> Plan {
         .unwrap()
 }
 
-fn sign(rig: &Rig, key: &str, out: &str) {
-    rig.ssh_sign(key, "sophia-plan@v1");
-    if out != "plan.json.sig" {
-        std::fs::rename(
-            rig.repo.root().join("plan.json.sig"),
-            rig.repo.root().join(out),
-        )
-        .unwrap();
-    }
-}
-
 /// Plan, sign as the CEO, apply: the first apply that makes everything managed.
 fn first_apply(rig: &Rig) {
     rig.plan(&[]);
-    sign(rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 0, "apply failed:\n{}", out.stderr);
-}
-
-/// Two signers: the CEO and the CFO, and deletes need both.
-fn two_signers(rig: &Rig) {
-    keygen(&rig.repo, "cfo", "cfo@acme");
-    let key = |name: &str| std::fs::read_to_string(rig.repo.root().join(format!("{name}.pub")));
-    rig.repo.file(
-        ".infra/allowed_signers",
-        &format!(
-            "ceo@acme {}cfo@acme {}",
-            key("ceo").unwrap(),
-            key("cfo").unwrap()
-        ),
-    );
-    rig.repo
-        .file(".infra/sophia.toml", "[policy]\ndestructive_signers = 2\n");
 }
 
 /// Retire the app: the plan deletes it with its machines, volumes and IPs, needs the
@@ -90,7 +63,7 @@ fn retire_flow(rig: &Rig) {
     assert!(shown.contains("fly.app.stray-app"), "{shown}");
     assert!(shown.contains("sophia import fly.app.stray-app"), "{shown}");
     assert!(shown.contains("1 unmanaged resource(s)."), "{shown}");
-    sign(rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 0, "apply failed:\n{}", out.stderr);
     let (machines, volumes, ips) = rig.sandbox.with_world(|w| {
@@ -99,7 +72,7 @@ fn retire_flow(rig: &Rig) {
     });
     assert_eq!((machines, volumes, ips), (2, 2, 2));
 
-    two_signers(rig);
+    rig.with_cfo_and_two_destructive_signers();
     rig.repo.file("desired/main.yaml", WITHOUT_RETIRE);
     let out = rig.plan(&[]);
     assert!(
@@ -146,7 +119,7 @@ fn retire_flow(rig: &Rig) {
 
     // One signature is refused before any call; two distinct signers pass.
     let _ = std::fs::remove_file(rig.repo.root().join("plan.json.sig.cfo"));
-    sign(rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     rig.sandbox.clear_requests();
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 1, "one signer applied a delete:\n{}", out.stderr);
@@ -161,8 +134,8 @@ fn retire_flow(rig: &Rig) {
         "{:?}",
         rig.mutating_requests()
     );
-    sign(rig, "cfo", "plan.json.sig.cfo");
-    sign(rig, "ceo", "plan.json.sig");
+    rig.sign_as("cfo", "plan.json.sig.cfo");
+    rig.sign_as("ceo", "plan.json.sig");
     let out = rig.run(&[
         "apply",
         "plan.json",
@@ -446,7 +419,7 @@ fn retired_github_objects_are_deleted_and_a_stray_secret_is_only_listed() {
             .collect::<Vec<_>>(),
         ["github.repo.acme/infra.secret.STRAY_TOKEN"]
     );
-    sign(&rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     rig.sandbox.clear_requests();
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -517,7 +490,7 @@ fn the_machines_of_a_retired_process_group_are_leased_and_destroyed() {
         .filter(|id| id.contains("delete"))
         .collect();
     assert_eq!(ids, ["fly.process.delete:fly.app.dash.process.cron"]);
-    sign(&rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     rig.sandbox.clear_requests();
     let out = rig.run(&["apply", "plan.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -7,12 +7,10 @@
 //! - Scaling to zero, removing an environment reviewer and every loosening of a branch
 //!   protection need the destructive-plan policy's signers, and the refusal says why.
 
-use std::process::Command;
-
 use sophia::core::digest::plan_digest;
 use sophia::core::plan::Plan;
 
-use crate::apply::{Rig, keygen};
+use crate::apply::Rig;
 
 fn read_plan(rig: &Rig) -> Plan {
     serde_json::from_str(&std::fs::read_to_string(rig.repo.root().join("plan.json")).unwrap())
@@ -188,51 +186,10 @@ github:
 const SAME: &str = r#"{ required_status_checks: { strict: true, contexts: ["Deploy All"] }, enforce_admins: true, required_pull_request_reviews: { required_approving_review_count: 2, require_code_owner_reviews: true }, restrictions: null }"#;
 const BOTH: &str = r#"{ type: User, login: ceo }, { type: User, login: cto }"#;
 
-fn sign_as(rig: &Rig, key: &str, out: &str) {
-    // ssh-keygen always writes `plan.json.sig` and asks before overwriting one (with no
-    // terminal it keeps the old file): clear both names first.
-    let _ = std::fs::remove_file(rig.repo.root().join(out));
-    let _ = std::fs::remove_file(rig.repo.root().join("plan.json.sig"));
-    let status = Command::new("ssh-keygen")
-        .current_dir(rig.repo.root())
-        .args([
-            "-q",
-            "-Y",
-            "sign",
-            "-n",
-            "sophia-plan@v1",
-            "-f",
-            key,
-            "plan.json",
-        ])
-        .stdin(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    if out != "plan.json.sig" {
-        std::fs::rename(
-            rig.repo.root().join("plan.json.sig"),
-            rig.repo.root().join(out),
-        )
-        .unwrap();
-    }
-}
-
 #[test]
 fn loosening_changes_need_the_destructive_signers_and_say_why() {
     let rig = Rig::new();
-    keygen(&rig.repo, "cfo", "cfo@acme");
-    let key = |name: &str| std::fs::read_to_string(rig.repo.root().join(format!("{name}.pub")));
-    rig.repo.file(
-        ".infra/allowed_signers",
-        &format!(
-            "ceo@acme {}cfo@acme {}",
-            key("ceo").unwrap(),
-            key("cfo").unwrap()
-        ),
-    );
-    rig.repo
-        .file(".infra/sophia.toml", "[policy]\ndestructive_signers = 2\n");
+    rig.with_cfo_and_two_destructive_signers();
     live(&rig);
     let loosened = |field: &str| {
         SAME.replace(
@@ -291,7 +248,7 @@ fn loosening_changes_need_the_destructive_signers_and_say_why() {
             "{name}: the rendering does not say why:\n{}",
             shown.stdout
         );
-        sign_as(&rig, "ceo", "plan.json.sig");
+        rig.sign_as("ceo", "plan.json.sig");
         let out = rig.run(&["verify", "plan.json"]);
         assert_eq!(out.code, 1, "{name}: one signature passed:\n{}", out.stdout);
         assert!(
@@ -301,9 +258,9 @@ fn loosening_changes_need_the_destructive_signers_and_say_why() {
             "{name}: expected `{why}` in:\n{}",
             out.stderr
         );
-        sign_as(&rig, "cfo", "plan.json.sig.cfo");
+        rig.sign_as("cfo", "plan.json.sig.cfo");
         // `sign_as` cleared ceo's `plan.json.sig` to make cfo's: sign as ceo again.
-        sign_as(&rig, "ceo", "plan.json.sig");
+        rig.sign_as("ceo", "plan.json.sig");
         let out = rig.run(&[
             "verify",
             "plan.json",
@@ -318,7 +275,7 @@ fn loosening_changes_need_the_destructive_signers_and_say_why() {
     rig.repo.file("desired/main.yaml", &desired(3, SAME, BOTH));
     let _ = std::fs::remove_file(rig.repo.root().join("plan.json.sig.cfo"));
     rig.plan(&["--live", "live.json"]);
-    sign_as(&rig, "ceo", "plan.json.sig");
+    rig.sign_as("ceo", "plan.json.sig");
     let out = rig.run(&["verify", "plan.json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }

@@ -24,6 +24,7 @@ pub use prices::{GuestSize, Money, PRICES_PATH, Prices, PricesError};
 
 use crate::core::address::Address;
 use crate::core::live::LiveSnapshot;
+use crate::core::plan::facts::fly_app;
 use crate::core::plan::types::{Change, ChangeKind};
 
 /// The Fly resources of one state, by app then address.
@@ -37,7 +38,7 @@ pub fn estimate(prices: &Prices, live: &LiveSnapshot, changes: &[Change]) -> Opt
     if apps.is_empty() {
         return None;
     }
-    let changed: BTreeSet<&str> = changes.iter().filter_map(|c| app_of(&c.address)).collect();
+    let changed: BTreeSet<&str> = changes.iter().filter_map(|c| fly_app(&c.address)).collect();
     let mut cost = Cost {
         currency: prices.currency.clone(),
         before: Money::ZERO,
@@ -83,19 +84,6 @@ pub fn estimate(prices: &Prices, live: &LiveSnapshot, changes: &[Change]) -> Opt
     Some(cost)
 }
 
-/// The app a Fly address belongs to.
-fn app_of(address: &Address) -> Option<&str> {
-    match address {
-        Address::FlyApp { app }
-        | Address::FlySecrets { app }
-        | Address::FlyMachines { app }
-        | Address::FlyProcess { app, .. }
-        | Address::FlyIps { app }
-        | Address::FlyVolume { app, .. } => Some(app),
-        _ => None,
-    }
-}
-
 /// Whether an address carries a price (machines, volumes, addresses).
 fn priced(address: &Address) -> bool {
     matches!(
@@ -110,7 +98,7 @@ fn priced(address: &Address) -> bool {
 fn fly_state<'a>(resources: impl Iterator<Item = (&'a Address, &'a Value)>) -> State {
     let mut state = State::new();
     for (address, value) in resources {
-        if let Some(app) = app_of(address).filter(|_| priced(address)) {
+        if let Some(app) = fly_app(address).filter(|_| priced(address)) {
             state
                 .entry(app.to_string())
                 .or_default()
@@ -126,7 +114,7 @@ fn fly_state<'a>(resources: impl Iterator<Item = (&'a Address, &'a Value)>) -> S
 fn apply_changes(before: &State, live: &LiveSnapshot, changes: &[Change]) -> State {
     let mut after = before.clone();
     for change in changes {
-        let Some(app) = app_of(&change.address) else {
+        let Some(app) = fly_app(&change.address) else {
             continue;
         };
         if change.action == ChangeKind::Delete {

@@ -139,6 +139,16 @@ pub fn retired(desired: &Desired, expected: &Expected, managed: &ManagedSet) -> 
     out.into_iter().collect()
 }
 
+/// [`retired`] for a desired state not lowered yet (the shell asks before reading live
+/// state, to read what retired resources take with them). Nothing managed, nothing
+/// retired: the whole desired state is lowered only when something is managed.
+pub fn retired_from(desired: &Desired, managed: &ManagedSet) -> Vec<Address> {
+    if managed.is_empty() {
+        return Vec::new();
+    }
+    retired(desired, &crate::core::lower::lower(desired), managed)
+}
+
 /// The `protect` flags a plan changes in the managed set when applied: a desired address
 /// newly under a protected root (`true`), and one the managed set protects but desired/ no
 /// longer does (`false`: unprotected). Flags already recorded are left out, so a plan whose

@@ -85,15 +85,7 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
         inventory: super::lifecycle::read_inventory(&desired, req.creds).await,
         ignore: super::lifecycle::read_ignore(req.root)?,
     };
-    let retired = if lifecycle.managed.is_empty() {
-        Vec::new()
-    } else {
-        crate::core::lifecycle::retired(
-            &desired,
-            &crate::core::lower::lower(&desired),
-            &lifecycle.managed,
-        )
-    };
+    let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);
     let (live, unread) = read_live_plus(req.root, &desired, req.creds, &retired).await?;
     if !unread.is_empty() {
         let proof = record_failure(&backend, &unread, started).await?;

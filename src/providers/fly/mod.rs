@@ -246,7 +246,7 @@ impl FlyProvider {
     }
 
     /// The names of every app of organization `org` (`GET /v1/apps?org_slug=…`), sorted:
-    /// what `sophia import --provider fly` adopts.
+    /// what `sophia import --provider fly` adopts and the unmanaged report lists.
     pub async fn app_names(&self, org: &str) -> Result<Vec<String>, ProviderError> {
         let mut req = self.machines_api(Method::GET, &["apps"]);
         req.url.query_pairs_mut().append_pair("org_slug", org);

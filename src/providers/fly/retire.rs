@@ -83,22 +83,6 @@ impl FlyProvider {
             vec![json!({ "app": app, "group": group, "destroyed": ids })],
         ))
     }
-
-    /// The names of the apps of organization `org` (`GET /v1/apps?org_slug=`), sorted.
-    pub async fn list_apps(&self, org: &str) -> Result<Vec<String>, ProviderError> {
-        let mut req = self.machines_api(Method::GET, &["apps"]);
-        req.url.query_pairs_mut().append_pair("org_slug", org);
-        let body = self.send_ok(req).await?;
-        let mut names: Vec<String> = body
-            .get("apps")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
-    }
 }
 
 fn ids(machines: &[Value]) -> Vec<String> {

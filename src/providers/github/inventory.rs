@@ -1,6 +1,6 @@
-//! What exists, for `sophia import`: the repositories the credential can see, and the
-//! addresses of one repository that import reads (its settings, the default branch's
-//! protection, Actions secrets, environments and rulesets). Reads only.
+//! What exists, for `sophia import` and the unmanaged report: the repositories the
+//! credential can see, and the addresses of one repository (its settings, the default
+//! branch's protection, Actions secrets, environments and rulesets). Reads only.
 
 use serde_json::Value;
 
@@ -42,12 +42,23 @@ impl GithubProvider {
                 branch: branch.to_string(),
             });
         }
-        for secret in self.secret_names(repo).await? {
-            out.push(Address::GithubSecret {
-                repo: repo_s.clone(),
-                name: secret,
-            });
-        }
+        out.extend(self.inventory(repo).await?);
+        Ok(out)
+    }
+
+    /// What repository `repo` holds that the unmanaged report looks at: its Actions
+    /// secrets, environments and own rulesets, as addresses.
+    pub async fn inventory(&self, repo: &str) -> Result<Vec<Address>, ProviderError> {
+        let (owner, name) = split_repo(repo)?;
+        let mut out: Vec<Address> = self
+            .secret_names(repo)
+            .await?
+            .into_iter()
+            .map(|name| Address::GithubSecret {
+                repo: repo.to_string(),
+                name,
+            })
+            .collect();
         let envs = self
             .list_all(
                 &["repos", owner, name, "environments"],
@@ -55,22 +66,19 @@ impl GithubProvider {
                 Some("environments"),
             )
             .await?;
-        for env in envs
-            .iter()
-            .filter_map(|e| e.get("name").and_then(Value::as_str))
-        {
-            out.push(Address::GithubEnvironment {
-                repo: repo_s.clone(),
-                env: env.to_string(),
-            });
-        }
-        let scope = Scope::Repo(owner.to_string(), name.to_string());
-        for ruleset in self.ruleset_ids(&scope).await?.into_keys() {
-            out.push(Address::GithubRepoRuleset {
-                repo: repo_s.clone(),
-                name: ruleset,
-            });
-        }
+        out.extend(envs.iter().filter_map(|e| {
+            Some(Address::GithubEnvironment {
+                repo: repo.to_string(),
+                env: e.get("name").and_then(Value::as_str)?.to_string(),
+            })
+        }));
+        let scope = Scope::Repo(owner.into(), name.into());
+        out.extend(self.ruleset_ids(&scope).await?.into_keys().map(|name| {
+            Address::GithubRepoRuleset {
+                repo: repo.to_string(),
+                name,
+            }
+        }));
         Ok(out)
     }
 }

@@ -4,9 +4,8 @@
 //! 404 means already gone.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::rulesets::Scope;
 use super::{GithubProvider, PROVIDER, split_repo};
 use crate::core::address::Address;
 use crate::providers::{ActionOutcome, ProviderError};
@@ -52,42 +51,6 @@ impl GithubProvider {
             format!("deleted `{address}`"),
             vec![json!({ "repo": repo, "deleted": address.to_string() })],
         ))
-    }
-
-    /// What repository `repo` holds that the unmanaged report looks at: its Actions
-    /// secrets, environments and own rulesets, as addresses.
-    pub async fn inventory(&self, repo: &str) -> Result<Vec<Address>, ProviderError> {
-        let (owner, name) = split_repo(repo)?;
-        let mut out: Vec<Address> = self
-            .secret_names(repo)
-            .await?
-            .into_iter()
-            .map(|name| Address::GithubSecret {
-                repo: repo.to_string(),
-                name,
-            })
-            .collect();
-        let envs = self
-            .list_all(
-                &["repos", owner, name, "environments"],
-                &[],
-                Some("environments"),
-            )
-            .await?;
-        out.extend(envs.iter().filter_map(|e| {
-            Some(Address::GithubEnvironment {
-                repo: repo.to_string(),
-                env: e.get("name").and_then(Value::as_str)?.to_string(),
-            })
-        }));
-        let scope = Scope::Repo(owner.into(), name.into());
-        out.extend(self.ruleset_ids(&scope).await?.into_keys().map(|name| {
-            Address::GithubRepoRuleset {
-                repo: repo.to_string(),
-                name,
-            }
-        }));
-        Ok(out)
     }
 }
 
