@@ -7,7 +7,8 @@
 //!
 //! - local: the set *is* the file the last `managed.update` record names. Reading it checks
 //!   its hash against that record, so a hand-edited set is refused, not trusted.
-//! - PostgreSQL: the table `sophia_managed (address PK, first_digest, last_digest, protect)`,
+//! - PostgreSQL: the table `sophia_managed (address PK, first_digest, last_digest, protect,
+//!   protect_names)`,
 //!   replaced in one transaction per apply; `verify` checks it equals the last journaled
 //!   file, so an `UPDATE` of the table is named.
 
@@ -125,11 +126,12 @@ impl Backend {
     }
 }
 
-/// The set of `sophia_managed` rows `(address, first, last, protect)`.
-pub(super) fn rows_to_set(
-    rows: impl Iterator<Item = (String, String, String, bool)>,
-) -> anyhow::Result<ManagedSet> {
-    rows.map(|(address, first, last, protect)| {
+/// A `sophia_managed` row: `(address, first, last, protect, protect_names)`.
+type Row = (String, String, String, bool, Vec<String>);
+
+/// The set of `sophia_managed` rows.
+pub(super) fn rows_to_set(rows: impl Iterator<Item = Row>) -> anyhow::Result<ManagedSet> {
+    rows.map(|(address, first, last, protect, names)| {
         let address = crate::core::address::Address::parse(&address)
             .with_context(|| "a row of `sophia_managed` names no address")?;
         Ok((
@@ -138,6 +140,7 @@ pub(super) fn rows_to_set(
                 first,
                 last,
                 protect,
+                protect_names: names.into_iter().collect(),
             },
         ))
     })
@@ -150,14 +153,14 @@ impl super::postgres::PgBackend {
         let client = self.client().await;
         let rows = client
             .query(
-                "SELECT address, first_digest, last_digest, protect FROM sophia_managed",
+                "SELECT address, first_digest, last_digest, protect, protect_names FROM sophia_managed",
                 &[],
             )
             .await
             .with_context(|| self.ctx("reading the managed set"))?;
         super::managed::rows_to_set(
             rows.iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))),
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))),
         )
     }
 
@@ -173,9 +176,10 @@ impl super::postgres::PgBackend {
             .await
             .with_context(ctx)?;
         for (address, e) in set {
+            let names: Vec<&String> = e.protect_names.iter().collect();
             tx.execute(
-                "INSERT INTO sophia_managed (address, first_digest, last_digest, protect) VALUES ($1, $2, $3, $4)",
-                &[&address.to_string(), &e.first, &e.last, &e.protect],
+                "INSERT INTO sophia_managed (address, first_digest, last_digest, protect, protect_names) VALUES ($1, $2, $3, $4, $5)",
+                &[&address.to_string(), &e.first, &e.last, &e.protect, &names],
             )
             .await
             .with_context(ctx)?;

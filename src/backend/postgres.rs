@@ -6,7 +6,7 @@
 //! sophia_journal (seq PK, at, kind, plan_digest, address, status, proof, proof_sha256, prev, line)
 //! sophia_plans   (digest PK, plan, signatures[], approver, status, stored_at, updated_at)
 //! sophia_applied (digest PK, nonce UNIQUE, at): each plan an apply started, claimed once
-//! sophia_managed (address PK, first_digest, last_digest, protect): the managed set
+//! sophia_managed (address PK, first_digest, last_digest, protect, protect_names): the managed set
 //! ```
 //!
 //! - Tables are created on first use, under a transaction-scoped advisory lock
@@ -103,6 +103,9 @@ CREATE TABLE IF NOT EXISTS sophia_managed (
     last_digest  TEXT NOT NULL,
     protect      BOOLEAN NOT NULL DEFAULT false
 );
+-- Protected names inside an address (issue 14: a Fly secret, an environment's secret or
+-- variable); added after the table, so an existing table gains it.
+ALTER TABLE sophia_managed ADD COLUMN IF NOT EXISTS protect_names TEXT[] NOT NULL DEFAULT '{}';
 ";
 
 /// A connected PostgreSQL backend.

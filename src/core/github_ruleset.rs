@@ -34,6 +34,8 @@ pub fn desired_body(r: &Ruleset) -> Value {
     let mut v = serde_json::to_value(r).expect("a ruleset serializes");
     if let Some(m) = v.as_object_mut() {
         m.entry("target").or_insert_with(|| json!("branch"));
+        // sophia's deletion protection: never sent to GitHub, never compared.
+        m.remove("protect");
     }
     canonical(v)
 }

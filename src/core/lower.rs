@@ -372,7 +372,9 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
             object["branch_policies"] = json!(sorted_unique(b));
         }
         if !e.variables.is_empty() {
-            object["variables"] = json!(e.variables);
+            let values: BTreeMap<&String, &String> =
+                e.variables.iter().map(|(k, v)| (k, &v.value)).collect();
+            object["variables"] = json!(values);
         }
         if !e.secrets.is_empty() {
             object["secrets"] = json!(sorted_unique(&secret_name::names(&e.secrets)));
@@ -408,7 +410,7 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
                 repo: repo.to_string(),
                 login: login.clone(),
             },
-            json!({ "permission": p.as_str() }),
+            json!({ "permission": p.permission.as_str() }),
         );
     }
     for (slug, p) in &r.teams {
@@ -417,16 +419,16 @@ fn lower_repo(out: &mut Expected, repo: &str, r: &RepoDesired) {
                 repo: repo.to_string(),
                 slug: slug.clone(),
             },
-            json!({ "permission": p.as_str() }),
+            json!({ "permission": p.permission.as_str() }),
         );
     }
-    for (name, value) in &r.actions_variables {
+    for (name, v) in &r.actions_variables {
         out.insert(
             Address::GithubVariable {
                 repo: repo.to_string(),
                 name: name.clone(),
             },
-            json!({ "value": value }),
+            json!({ "value": v.value }),
         );
     }
     for (name, rs) in &r.rulesets {
@@ -460,6 +462,7 @@ mod tests {
                 crate::core::desired::QdrantCollection {
                     size: 3,
                     distance: crate::core::desired::Distance::Cosine,
+                    protect: None,
                 },
             )]
             .into(),

@@ -26,6 +26,7 @@ mod picture;
 mod plan;
 mod policy;
 mod proofs;
+mod protect;
 mod providers;
 mod redis;
 mod reliability;

@@ -110,6 +110,16 @@ pub fn merge(
             let dst = out.github.get_or_insert_with(Default::default);
             for (org, o) in gh.orgs {
                 let into = dst.orgs.entry(org.clone()).or_default();
+                if o.protect.is_some()
+                    && m.define(
+                        format!("github.org.{org}.protect"),
+                        file,
+                        part,
+                        &["github", "orgs", &org, "protect"],
+                    )
+                {
+                    into.protect = o.protect;
+                }
                 for (name, rs) in o.rulesets {
                     if m.define(
                         format!("github.org.{org}.ruleset.{name}"),
@@ -124,6 +134,12 @@ pub fn merge(
             for (repo, r) in gh.repos {
                 let base = ["github", "repos", repo.as_str()];
                 let into = dst.repos.entry(repo.clone()).or_default();
+                if r.protect.is_some() {
+                    let segs = [&base[..], &["protect"]].concat();
+                    if m.define(format!("github.repo.{repo}.protect"), file, part, &segs) {
+                        into.protect = r.protect;
+                    }
+                }
                 for (branch, b) in r.branches {
                     let segs = [&base[..], &["branches", &branch]].concat();
                     if m.define(

@@ -13,12 +13,14 @@ pub mod model;
 pub mod names;
 pub mod others;
 mod parse;
+pub mod protectable;
 pub mod ruleset;
 pub mod secret_name;
 pub mod validate;
 
 pub use github_repo::{Permission, RepoSettings};
 pub use model::*;
+pub use protectable::{Grant, Variable};
 pub use ruleset::{OrgDesired, Ruleset};
 pub use secret_name::SecretName;
 

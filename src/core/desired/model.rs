@@ -436,15 +436,21 @@ pub struct RepoDesired {
     /// The repository's topics, the whole list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<String>>,
-    /// Direct collaborators: login → `pull`, `triage`, `push`, `maintain` or `admin`.
+    /// Direct collaborators: login → `pull`, `triage`, `push`, `maintain` or `admin`, or
+    /// `{permission, protect}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub collaborators: BTreeMap<String, super::github_repo::Permission>,
-    /// Team access: team slug → permission.
+    pub collaborators: BTreeMap<String, super::protectable::Grant>,
+    /// Team access: team slug → permission, or `{permission, protect}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub teams: BTreeMap<String, super::github_repo::Permission>,
-    /// Actions variables: name → value (variables are not secrets: values live in desired/).
+    pub teams: BTreeMap<String, super::protectable::Grant>,
+    /// Actions variables: name → value, or `{value, protect}` (variables are not secrets:
+    /// values live in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub actions_variables: BTreeMap<String, String>,
+    pub actions_variables: BTreeMap<String, super::protectable::Variable>,
+    /// Deletion protection of everything under the repository: no plan may delete or
+    /// replace any of its resources, even once removed from desired/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -459,6 +465,8 @@ pub struct BranchDesired {
     )]
     #[schemars(with = "Option<Protection>")]
     pub protection: Option<Option<Protection>>,
+    /// Deletion protection of the branch's protection: no plan may delete it, even once
+    /// removed from desired/.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<bool>,
 }
@@ -585,13 +593,16 @@ pub struct EnvironmentDesired {
     /// whole list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_policies: Option<Vec<String>>,
-    /// Environment variables: name → value (not secrets: values live in desired/).
+    /// Environment variables: name → value, or `{value, protect}` (not secrets: values live
+    /// in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, super::protectable::Variable>,
     /// Environment secret names that must exist (`NAME` or `{name, rotation}`); values come
     /// from the environment at apply, sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretName>,
+    /// Deletion protection: no plan may delete or replace the environment (with its secrets
+    /// and variables), even once removed from desired/.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protect: Option<bool>,
 }

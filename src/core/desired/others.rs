@@ -48,6 +48,10 @@ pub struct QdrantCollection {
     /// Vector size, e.g. 1536.
     pub size: u64,
     pub distance: Distance,
+    /// Deletion protection: no plan may delete or replace (recreate) the collection, even
+    /// once removed from desired/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

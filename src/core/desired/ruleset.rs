@@ -19,6 +19,10 @@ pub struct OrgDesired {
     /// Organization rulesets by name; `null` deletes the ruleset of that name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rulesets: BTreeMap<String, Option<Ruleset>>,
+    /// Deletion protection of every ruleset of the organization: no plan may delete or
+    /// replace one, even once removed from desired/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 /// The body of a ruleset POST/PUT, without `name` (the key is the name).
@@ -40,6 +44,10 @@ pub struct Ruleset {
     /// Who may bypass the ruleset. Not set: not managed. A change here is security-relevant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_actors: Option<Vec<BypassActor>>,
+    /// Deletion protection (sophia's, never sent to GitHub): no plan may delete or replace
+    /// the ruleset, even once removed from desired/.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

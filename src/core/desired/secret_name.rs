@@ -1,9 +1,9 @@
 //! An entry of a list of secret names (Fly app `secrets`, `actions_secrets`, an
-//! environment's `secrets`): a name, or a name with a rotation number (DESIGN.md,
-//! "Lifecycle: rotate").
+//! environment's `secrets`): a name, or a name with a rotation number and deletion
+//! protection (DESIGN.md, "Lifecycle: rotate" and "Deletion protection").
 //!
 //! ```yaml
-//! secrets: [A, { name: B, rotation: 3 }]
+//! secrets: [A, { name: B, rotation: 3 }, { name: C, protect: true }]
 //! ```
 //!
 //! Raising `rotation` plans one set of that secret, with the value from the environment at
@@ -25,6 +25,9 @@ pub struct SecretName {
     pub name: String,
     /// `None`: written as a plain name.
     pub rotation: Option<i64>,
+    /// `protect: true`: no plan may delete (unset) the secret, even once removed from the
+    /// list (see `core::lifecycle`).
+    pub protect: Option<bool>,
 }
 
 impl SecretName {
@@ -32,6 +35,7 @@ impl SecretName {
         SecretName {
             name: name.into(),
             rotation: None,
+            protect: None,
         }
     }
 
@@ -108,9 +112,12 @@ struct Rotated {
     #[serde(default)]
     #[schemars(range(min = 0))]
     rotation: Option<i64>,
+    /// Deletion protection: no plan may delete the secret, even once removed from desired/.
+    #[serde(default)]
+    protect: Option<bool>,
 }
 
-/// For the JSON Schema: a name, or `{name, rotation}`.
+/// For the JSON Schema: a name, or `{name, rotation, protect}`.
 #[derive(JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
@@ -131,16 +138,19 @@ impl JsonSchema for SecretName {
 
 impl Serialize for SecretName {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.rotation {
-            None => s.serialize_str(&self.name),
-            Some(r) => {
-                use serde::ser::SerializeStruct as _;
-                let mut st = s.serialize_struct("SecretName", 2)?;
-                st.serialize_field("name", &self.name)?;
-                st.serialize_field("rotation", &r)?;
-                st.end()
-            }
+        if self.rotation.is_none() && self.protect.is_none() {
+            return s.serialize_str(&self.name);
         }
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", &self.name)?;
+        if let Some(r) = self.rotation {
+            m.serialize_entry("rotation", &r)?;
+        }
+        if let Some(p) = self.protect {
+            m.serialize_entry("protect", &p)?;
+        }
+        m.end()
     }
 }
 
@@ -150,7 +160,7 @@ impl<'de> Deserialize<'de> for SecretName {
         impl<'de> Visitor<'de> for V {
             type Value = SecretName;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a secret name, or `{name: NAME, rotation: N}`")
+                f.write_str("a secret name, or `{name: NAME, rotation: N, protect: BOOL}`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretName, E> {
                 Ok(SecretName::plain(v))
@@ -160,6 +170,7 @@ impl<'de> Deserialize<'de> for SecretName {
                 Ok(SecretName {
                     name: r.name,
                     rotation: r.rotation,
+                    protect: r.protect,
                 })
             }
         }
@@ -173,27 +184,36 @@ mod tests {
 
     #[test]
     fn a_name_or_a_name_with_its_rotation() {
-        let list: Vec<SecretName> =
-            serde_yaml::from_str("[A, {name: B, rotation: 3}, {name: C}]").unwrap();
+        let list: Vec<SecretName> = serde_yaml::from_str(
+            "[A, {name: B, rotation: 3}, {name: C}, {name: D, protect: true}]",
+        )
+        .unwrap();
         assert_eq!(
             list,
             vec![
                 SecretName::plain("A"),
                 SecretName {
                     name: "B".into(),
-                    rotation: Some(3)
+                    rotation: Some(3),
+                    protect: None,
                 },
                 SecretName::plain("C"),
+                SecretName {
+                    name: "D".into(),
+                    rotation: None,
+                    protect: Some(true),
+                },
             ]
         );
         assert_eq!(
             serde_json::to_string(&list).unwrap(),
-            r#"["A",{"name":"B","rotation":3},"C"]"#
+            r#"["A",{"name":"B","rotation":3},"C",{"name":"D","protect":true}]"#
         );
         assert_eq!(
             rotations(&list),
             [("B".to_string(), 3)].into_iter().collect()
         );
+
         let err = serde_yaml::from_str::<Vec<SecretName>>("[{name: B, rotaton: 3}]")
             .unwrap_err()
             .to_string();

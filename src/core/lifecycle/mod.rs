@@ -9,38 +9,28 @@
 //!   expected `null`, so the diff plans its `delete`. An address sophia never managed is
 //!   never retired.
 //! - [`check_protection`]: a plan that would delete or replace a protected address fails —
-//!   protected by `protect: true` in desired/, or by the managed set after its removal.
+//!   protected by `protect: true` in desired/, or by the managed set after its removal
+//!   ([`protect`]: which resources, and names inside one, can be protected).
 //! - [`unmanaged`]: live resources inside managed scopes that are neither desired, managed
 //!   nor ignored ([`ignore`]).
 
 pub mod delete;
 pub mod ignore;
+pub mod managed;
+pub mod protect;
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use serde::{Deserialize, Serialize};
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
 use crate::core::lower::Expected;
 use crate::core::plan::types::{Change, ChangeKind, Plan};
 pub use ignore::{Ignore, IgnoreError};
-
-/// One managed address: the applies that first and last created or changed it, and whether
-/// it is protected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManagedEntry {
-    /// `sha256:` digest of the plan whose apply first created or changed it.
-    pub first: String,
-    /// `sha256:` digest of the plan whose apply last created or changed it.
-    pub last: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protect: bool,
-}
-
-/// Every address sophia's applies created or changed and did not delete since.
-pub type ManagedSet = BTreeMap<Address, ManagedEntry>;
+pub use managed::{ManagedEntry, ManagedSet};
+pub use protect::{
+    NameFlags, ProtectedError, check_protection, covered, protect_flags, protect_name_flags,
+    protected_names, protected_roots,
+};
 
 /// What the planner needs to know of a resource's lifecycle beyond desired and live.
 #[derive(Debug, Clone, Default)]
@@ -50,45 +40,6 @@ pub struct Lifecycle {
     /// environments and rulesets of managed repositories), as the providers listed them.
     pub inventory: Vec<Address>,
     pub ignore: Ignore,
-}
-
-/// The addresses `protect: true` marks in desired/: a Fly app (with everything under it),
-/// a branch's protection, an environment.
-pub fn protected_roots(desired: &Desired) -> BTreeSet<Address> {
-    let mut out = BTreeSet::new();
-    if let Some(fly) = &desired.fly {
-        for (app, a) in &fly.apps {
-            if a.protect == Some(true) {
-                out.insert(Address::FlyApp { app: app.clone() });
-            }
-        }
-    }
-    if let Some(github) = &desired.github {
-        for (repo, r) in &github.repos {
-            for (branch, b) in &r.branches {
-                if b.protect == Some(true) {
-                    out.insert(Address::GithubProtection {
-                        repo: repo.clone(),
-                        branch: branch.clone(),
-                    });
-                }
-            }
-            for (env, e) in &r.environments {
-                if e.protect == Some(true) {
-                    out.insert(Address::GithubEnvironment {
-                        repo: repo.clone(),
-                        env: env.clone(),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Whether `address` is one of `roots` or under one.
-pub fn covered(address: &Address, roots: &BTreeSet<Address>) -> bool {
-    roots.iter().any(|r| address.is_under(&r.to_string()))
 }
 
 /// The addresses to retire: managed, gone from `expected`, of a provider desired/ still
@@ -149,96 +100,6 @@ pub fn retired_from(desired: &Desired, managed: &ManagedSet) -> Vec<Address> {
     retired(desired, &crate::core::lower::lower(desired), managed)
 }
 
-/// The `protect` flags a plan changes in the managed set when applied: a desired address
-/// newly under a protected root (`true`), and one the managed set protects but desired/ no
-/// longer does (`false`: unprotected). Flags already recorded are left out, so a plan whose
-/// only news is a flag still has something to apply ([`Plan::has_changes`]); addresses gone
-/// from desired/ keep theirs.
-pub fn protect_flags(
-    expected: &Expected,
-    roots: &BTreeSet<Address>,
-    managed: &ManagedSet,
-) -> BTreeMap<Address, bool> {
-    // Every expected address is looked at: the roots are written out once and each
-    // address's scopes looked up among them ([`covered`] would write every root out again
-    // for each of 100,000 addresses).
-    let roots: std::collections::HashSet<String> = roots.iter().map(Address::to_string).collect();
-    expected
-        .keys()
-        .filter_map(|a| {
-            let want = !roots.is_empty() && a.scopes().iter().any(|s| roots.contains(s));
-            let had = managed.get(a).map(|e| e.protect);
-            (had.unwrap_or(false) != want).then(|| (a.clone(), want))
-        })
-        .collect()
-}
-
-/// A plan that would delete or replace protected addresses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the plan would {} protected {}: {}",
-    verbs(.changes),
-    if .changes.len() == 1 { "resource" } else { "resources" },
-    .changes.iter().map(|(a, k)| format!("`{a}` ({})", verb(*k))).collect::<Vec<_>>().join(", ")
-)]
-pub struct ProtectedError {
-    /// Each protected address and what the plan would do to it.
-    pub changes: Vec<(Address, ChangeKind)>,
-}
-
-fn verb(k: ChangeKind) -> &'static str {
-    match k {
-        ChangeKind::Replace => "replace",
-        _ => "delete",
-    }
-}
-
-fn verbs(changes: &[(Address, ChangeKind)]) -> &'static str {
-    let deletes = changes.iter().any(|(_, k)| *k == ChangeKind::Delete);
-    let replaces = changes.iter().any(|(_, k)| *k == ChangeKind::Replace);
-    match (deletes, replaces) {
-        (true, true) => "delete or replace",
-        (false, true) => "replace",
-        _ => "delete",
-    }
-}
-
-impl crate::core::hint::Hint for ProtectedError {
-    fn hint(&self) -> Option<String> {
-        Some(
-            "to retire a protected resource, take two reviewed changes: set `protect: false` \
-             (or remove the line) and apply that plan, then remove the resource from desired/"
-                .into(),
-        )
-    }
-}
-
-/// Refuse changes that delete or replace a protected address: under a root `protect: true`
-/// marks in desired/, or protected in the managed set.
-pub fn check_protection(
-    changes: &[Change],
-    roots: &BTreeSet<Address>,
-    managed: &ManagedSet,
-) -> Result<(), ProtectedError> {
-    let protected_roots: BTreeSet<Address> = managed
-        .iter()
-        .filter(|(_, e)| e.protect)
-        .map(|(a, _)| a.clone())
-        .chain(roots.iter().cloned())
-        .collect();
-    let changes: Vec<(Address, ChangeKind)> = changes
-        .iter()
-        .filter(|c| matches!(c.action, ChangeKind::Delete | ChangeKind::Replace))
-        .filter(|c| covered(&c.address, &protected_roots))
-        .map(|c| (c.address.clone(), c.action))
-        .collect();
-    if changes.is_empty() {
-        Ok(())
-    } else {
-        Err(ProtectedError { changes })
-    }
-}
-
 /// The live resources of `inventory` that are neither desired, managed nor ignored, sorted.
 pub fn unmanaged(lifecycle: &Lifecycle, expected: &Expected) -> Vec<Address> {
     let set: BTreeSet<&Address> = lifecycle
@@ -275,6 +136,7 @@ pub fn record(managed: &ManagedSet, plan: &Plan, done: &BTreeSet<Address>) -> Ma
                         first: plan.digest.clone(),
                         last: plan.digest.clone(),
                         protect: false,
+                        protect_names: BTreeSet::new(),
                     });
                 entry.last = plan.digest.clone();
                 if let Some(p) = protect {
@@ -295,10 +157,30 @@ pub fn record(managed: &ManagedSet, plan: &Plan, done: &BTreeSet<Address>) -> Ma
                         first: plan.digest.clone(),
                         last: plan.digest.clone(),
                         protect: true,
+                        protect_names: BTreeSet::new(),
                     },
                 );
             }
             None => {}
+        }
+    }
+    for (address, flags) in &plan.protect_names {
+        if !out.contains_key(address) && !flags.values().any(|p| *p) {
+            continue;
+        }
+        // As for `protect`: a protected name makes its address managed.
+        let entry = out.entry(address.clone()).or_insert_with(|| ManagedEntry {
+            first: plan.digest.clone(),
+            last: plan.digest.clone(),
+            protect: false,
+            protect_names: BTreeSet::new(),
+        });
+        for (name, protect) in flags {
+            if *protect {
+                entry.protect_names.insert(name.clone());
+            } else {
+                entry.protect_names.remove(name);
+            }
         }
     }
     out

@@ -118,6 +118,8 @@ pub fn build_with(
     }
     let roots = lifecycle::protected_roots(desired);
     let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
+    let names = lifecycle::protected_names(desired);
+    let protect_names = lifecycle::protect_name_flags(&expected, &names, &lifecycle.managed);
     let unmanaged = lifecycle::unmanaged(lifecycle, &expected);
     // The desired digest is of desired/ alone; the retired addresses are then expected
     // gone, in place (a copy of a 100,000-resource expected state costs more than the diff).
@@ -139,7 +141,7 @@ pub fn build_with(
             acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
         });
     }
-    lifecycle::check_protection(&changes, &roots, &lifecycle.managed)?;
+    lifecycle::check_protection(&changes, &roots, &names, &lifecycle.managed)?;
     let touched: BTreeSet<&Address> = changes
         .iter()
         .map(|c| &c.address)
@@ -173,6 +175,7 @@ pub fn build_with(
         targets,
         cost: None,
         protect,
+        protect_names,
         unmanaged,
         // Judged by the shell (`crate::policy`), which reads the policy files.
         policy: None,

@@ -49,6 +49,11 @@ pub struct Plan {
     /// is. Absent when there are none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub protect: BTreeMap<Address, bool>,
+    /// The protected names inside an address apply changes in the managed set: a Fly app's
+    /// secrets and an environment's secrets and variables (`secret.<NAME>`,
+    /// `variable.<NAME>` → `true` newly protected, `false` unprotected). Absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protect_names: BTreeMap<Address, BTreeMap<String, bool>>,
     /// Live resources inside managed scopes that are neither desired, managed nor ignored
     /// (`.infra/ignore`): reported, never changed. Absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -151,7 +156,7 @@ pub struct PlanSummary {
 impl Plan {
     /// Whether the plan changes anything: a resource, or a `protect` flag of the managed set.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || !self.protect.is_empty()
+        !self.changes.is_empty() || !self.protect.is_empty() || !self.protect_names.is_empty()
     }
 
     /// The policy's warnings (none without a policy).

@@ -251,11 +251,18 @@ pub fn retire_note(plan: &Plan, change: &Change) -> Option<String> {
 pub const PROTECT_HEADING: &str =
     "Deletion protection the apply records (kept after removal from desired/):";
 
-/// One line per `protect` flag the plan changes: `` `fly.app.x`: protected ``.
+/// One line per `protect` flag the plan changes: `` `fly.app.x`: protected ``, and per
+/// protected name: `` `fly.app.x.secrets` `secret.K`: protected ``.
 pub fn protect_lines(plan: &Plan) -> Vec<String> {
+    let word = |p: bool| if p { "protected" } else { "unprotected" };
     plan.protect
         .iter()
-        .map(|(a, p)| format!("`{a}`: {}", if *p { "protected" } else { "unprotected" }))
+        .map(|(a, p)| format!("`{a}`: {}", word(*p)))
+        .chain(plan.protect_names.iter().flat_map(|(a, names)| {
+            names
+                .iter()
+                .map(move |(n, p)| format!("`{a}` `{n}`: {}", word(*p)))
+        }))
         .collect()
 }
 
