@@ -1047,7 +1047,16 @@ mod strategies {
                     qdrant: qdrant.map(|c| QdrantDesired {
                         collections: c
                             .into_iter()
-                            .map(|(n, (size, distance))| (n, QdrantCollection { size, distance }))
+                            .map(|(n, (size, distance))| {
+                                (
+                                    n,
+                                    QdrantCollection {
+                                        size,
+                                        distance,
+                                        protect: None,
+                                    },
+                                )
+                            })
                             .collect(),
                     }),
                     redis: redis.map(|config| RedisDesired { config }),

@@ -228,8 +228,8 @@ fn a_protected_repository_and_organization_cover_everything_under_them() {
     refused(
         &rig,
         only_a_branch,
-        "the plan would delete protected resources: `github.repo.acme/infra.secret.ONE_SECRET` \
-         (delete), `github.org.acme.ruleset.org-main` (delete), \
+        "the plan would delete protected resources: `github.org.acme.ruleset.org-main` \
+         (delete), `github.repo.acme/infra.secret.ONE_SECRET` (delete), \
          `github.repo.acme/infra.variable.REGION` (delete)",
     );
 }

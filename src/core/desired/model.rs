@@ -220,7 +220,7 @@ pub struct FlyApp {
     pub guest: Option<Guest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
-    /// Names of app secrets that must exist (`NAME` or `{name, rotation}`); values come
+    /// Names of app secrets that must exist (`NAME` or `{name, rotation, protect}`); values come
     /// from the environment at apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<SecretName>>,
@@ -422,7 +422,7 @@ pub struct GithubDesired {
 pub struct RepoDesired {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub branches: BTreeMap<String, BranchDesired>,
-    /// Actions secret names that must exist (`NAME` or `{name, rotation}`).
+    /// Actions secret names that must exist (`NAME` or `{name, rotation, protect}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions_secrets: Vec<SecretName>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -597,7 +597,7 @@ pub struct EnvironmentDesired {
     /// in desired/).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, super::protectable::Variable>,
-    /// Environment secret names that must exist (`NAME` or `{name, rotation}`); values come
+    /// Environment secret names that must exist (`NAME` or `{name, rotation, protect}`); values come
     /// from the environment at apply, sealed with the environment's own public key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretName>,

@@ -19,12 +19,12 @@ pub mod ignore;
 pub mod managed;
 pub mod protect;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
 use crate::core::lower::Expected;
-use crate::core::plan::types::{Change, ChangeKind, Plan};
+use crate::core::plan::types::{ChangeKind, Plan};
 pub use ignore::{Ignore, IgnoreError};
 pub use managed::{ManagedEntry, ManagedSet};
 pub use protect::{

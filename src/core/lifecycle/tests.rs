@@ -1,6 +1,8 @@
 use super::*;
+use crate::core::plan::types::Change;
 use crate::core::plan::types::{Action, PlanSummary};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 fn a(s: &str) -> Address {
     Address::parse(s).unwrap()
