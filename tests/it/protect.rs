@@ -269,3 +269,53 @@ fn a_bad_protect_anywhere_names_file_line_and_column_and_writes_nothing() {
         assert!(!rig.repo.root().join("plan.json").exists());
     }
 }
+
+const FLY_NAME: &str = r#"
+providers: { fly: active }
+fly:
+  org: pay-ready
+  apps:
+    keep:
+      image: "registry.fly.io/keep:1"
+      regions: [ord]
+      count: 1
+      secrets: [ONE_SECRET, { name: KEPT_SECRET, protect: true }]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn protected_names_live_in_postgres_and_an_edit_of_them_is_caught() {
+    let db = crate::backend::TestDb::new().await;
+    let mut rig = rig();
+    rig.env.push(("SOPHIA_BACKEND".into(), db.url()));
+    let rig = tokio::task::spawn_blocking(move || {
+        rig.repo.file("desired/main.yaml", FLY_NAME);
+        rig.plan(&[]);
+        apply(&rig);
+        let verify = rig.run(&["proofs", "verify"]);
+        assert_eq!(verify.code, 0, "{}", verify.stderr);
+        refused(
+            &rig,
+            &without(FLY_NAME, "secrets:"),
+            "`fly.app.keep.secrets` (delete, which holds protected `secret.KEPT_SECRET`)",
+        );
+        rig
+    })
+    .await
+    .unwrap();
+    db.sql("UPDATE sophia_managed SET protect_names = '{}' WHERE address = 'fly.app.keep.secrets'")
+        .await;
+    let rig = tokio::task::spawn_blocking(move || {
+        let verify = rig.run(&["proofs", "verify"]);
+        assert_eq!(verify.code, 1, "{}", verify.stdout);
+        assert!(
+            verify.stderr.contains("sophia_managed")
+                && verify.stderr.contains("fly.app.keep.secrets"),
+            "{}",
+            verify.stderr
+        );
+        rig
+    })
+    .await
+    .unwrap();
+    drop(rig);
+}
