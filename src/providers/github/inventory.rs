@@ -1,9 +1,12 @@
 //! What exists, for `sophia import` and the unmanaged report: the repositories the
-//! credential can see, and the addresses of one repository (its settings, the default
-//! branch's protection, Actions secrets, environments and rulesets). Reads only.
+//! credential can see, the addresses of one repository (its settings, the default branch's
+//! protection, Actions secrets and variables, environments, rulesets, direct collaborators
+//! and teams), and the rulesets of an organization. Reads only; every GET is conditional
+//! (the ETag cache of the [`crate::providers::Http`] the provider was given).
 
 use serde_json::Value;
 
+use super::access::Listing;
 use super::rulesets::Scope;
 use super::{GithubProvider, ProviderError, split_repo};
 use crate::core::address::Address;
@@ -47,7 +50,8 @@ impl GithubProvider {
     }
 
     /// What repository `repo` holds that the unmanaged report looks at: its Actions
-    /// secrets, environments and own rulesets, as addresses.
+    /// secrets and variables, environments, own rulesets, direct collaborators and teams,
+    /// as addresses.
     pub async fn inventory(&self, repo: &str) -> Result<Vec<Address>, ProviderError> {
         let (owner, name) = split_repo(repo)?;
         let mut out: Vec<Address> = self
@@ -79,6 +83,32 @@ impl GithubProvider {
                 name,
             }
         }));
+        for which in [Listing::Variables, Listing::Collaborators, Listing::Teams] {
+            let listed = self.listing(repo, which).await?;
+            out.extend(listed.into_keys().map(|key| which.address(repo, key)));
+        }
         Ok(out)
+    }
+
+    /// The rulesets of organization `org`, as addresses; none when `org` is not an
+    /// organization (a user account answers 404).
+    pub async fn org_inventory(&self, org: &str) -> Result<Vec<Address>, ProviderError> {
+        let listed = self
+            .list_all_opt(&["orgs", org, "rulesets"], &[], None)
+            .await?;
+        let mut names: Vec<String> = listed
+            .iter()
+            .flatten()
+            .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names
+            .into_iter()
+            .map(|name| Address::GithubOrgRuleset {
+                org: org.to_string(),
+                name,
+            })
+            .collect())
     }
 }
