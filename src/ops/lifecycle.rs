@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use futures::StreamExt as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
@@ -15,6 +16,10 @@ use crate::core::lifecycle::{Ignore, Lifecycle};
 use crate::providers::Credentials;
 use crate::providers::fly::FlyProvider;
 use crate::providers::github::GithubProvider;
+
+/// Repositories whose inventory is read at once: each reads six listings together, so four
+/// keep a 16-request HTTP layer full without queueing a whole organization's worth.
+const REPOS_AT_ONCE: usize = 4;
 
 /// `.infra/ignore`, relative to the repository root.
 pub const IGNORE_FILE: &str = ".infra/ignore";
@@ -92,8 +97,14 @@ pub async fn github_inventory(root: &Path, desired: &Desired, creds: &Credential
         let reads = super::refresh::CachedReads::open(root, creds).await;
         match GithubProvider::new(creds, reads.http.clone()) {
             Ok(gh) => {
-                for repo in github.repos.keys() {
-                    match gh.inventory(repo).await {
+                // Repositories side by side, in order (the HTTP layer bounds the requests
+                // in flight; a few repositories at once keep it busy).
+                let gh = &gh;
+                let mut listed = futures::stream::iter(github.repos.keys())
+                    .map(|repo| async move { (repo, gh.inventory(repo).await) })
+                    .buffered(REPOS_AT_ONCE);
+                while let Some((repo, found)) = listed.next().await {
+                    match found {
                         Ok(found) => out.extend(found),
                         Err(e) => tracing::warn!("listing what `{repo}` holds: {}", e.message),
                     }
