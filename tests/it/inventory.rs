@@ -231,7 +231,11 @@ fn import_adopts_one_unmanaged_resource_or_all_of_them_and_then_none_is_left() {
     // The repository's settings, on their own.
     let out = rig.run(&["import", &format!("{R}.settings")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("default_branch: main"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("default_branch: main"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains("STRAY_VAR"), "{}", out.stdout);
 
     // `--provider github`: every unmanaged one, into a file desired/ loads beside the rest.
