@@ -13,10 +13,13 @@ use crate::providers::Credentials;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// `fly.app.NAME` or `github.repo.OWNER/REPO` to import.
+    /// `fly.app.NAME` or `github.repo.OWNER/REPO` to import, or one GitHub resource: an
+    /// address under a repository (`….variable.NAME`, `….collaborator.LOGIN`, `….team.SLUG`,
+    /// `….settings`, …) or `github.org.ORG.ruleset.NAME`.
     #[arg(value_name = "ADDR")]
     pub addresses: Vec<String>,
-    /// Import every live resource of this provider that desired/ does not name.
+    /// Import every live resource of this provider that desired/ does not name (for GitHub,
+    /// also the unmanaged resources of the repositories and organizations it names).
     #[arg(long, value_enum, value_name = "NAME")]
     pub provider: Option<Which>,
     /// The Fly organization, when desired/ sets no `fly.org`.
@@ -57,12 +60,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     for note in &outcome.notes {
         ctx.status(format!("note: {note}"));
     }
-    let what = format!(
-        "imported {} Fly app(s) and {} repositor{}",
-        outcome.apps.len(),
+    let repos = format!(
+        "{} repositor{}",
         outcome.repos.len(),
         if outcome.repos.len() == 1 { "y" } else { "ies" }
     );
+    let what = match outcome.resources.len() {
+        0 => format!("imported {} Fly app(s) and {repos}", outcome.apps.len()),
+        n => format!(
+            "imported {} Fly app(s), {repos} and {n} GitHub resource(s)",
+            outcome.apps.len()
+        ),
+    };
     match &outcome.written {
         Some(path) => ctx.status(format!("{what} into {}", path.display())),
         None => ctx.status(what),

@@ -12,16 +12,21 @@
 //!   config), gets a note: those are not written back, and the plan after import says so.
 //! - A repository: `settings` and `topics`, the default branch's `protection` (the PUT body
 //!   refresh normalizes to), `actions_secrets` by name, `environments` (reviewers, flags,
-//!   branch policies, variables, secrets by name) and `rulesets`.
+//!   branch policies, variables, secrets by name), `rulesets`, `collaborators` and `teams`
+//!   (with their permission) and `actions_variables` (with their values: variables are not
+//!   secrets).
+//! - One GitHub resource ([`import_github`]): any of those addresses of a repository, or an
+//!   organization's ruleset (`github.orgs.<org>.rulesets`), on its own.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use crate::core::address::Address;
+use crate::core::desired::ruleset::Ruleset;
 use crate::core::desired::{
     Activation, BranchDesired, Desired, EnvironmentDesired, FlyApp, FlyDesired, GithubDesired,
-    ProviderName, RepoDesired,
+    Permission, ProviderName, RepoDesired,
 };
 use crate::core::live::LiveSnapshot;
 
@@ -284,54 +289,151 @@ fn fly_toml_mount(live: &LiveSnapshot, app: &str, m: &Value) -> Value {
 fn github_repo(live: &LiveSnapshot, repo: &str, notes: &mut Vec<String>) -> RepoDesired {
     let mut out = RepoDesired::default();
     for (address, v) in &live.resources {
-        let here = address.to_string();
-        match address {
-            Address::GithubSettings { repo: r } if r == repo => {
-                let mut settings = v.as_object().cloned().unwrap_or_default();
-                out.topics = settings
-                    .remove("topics")
-                    .and_then(|t| serde_json::from_value(t).ok());
-                settings.retain(|_, v| !v.is_null());
-                out.settings = parse(Value::Object(settings), &here, notes);
-            }
-            Address::GithubProtection { repo: r, branch } if r == repo => {
-                if let Some(p) = parse(v.clone(), &here, notes) {
-                    out.branches.insert(
-                        branch.clone(),
-                        BranchDesired {
-                            protection: Some(Some(p)),
-                            ..BranchDesired::default()
-                        },
-                    );
-                }
-            }
-            Address::GithubSecret { repo: r, name } if r == repo => {
-                out.actions_secrets.push(name.as_str().into());
-            }
-            Address::GithubEnvironment { repo: r, env } if r == repo => {
-                if let Some(e) = parse::<EnvironmentDesired>(environment(v), &here, notes) {
-                    out.environments.insert(env.clone(), e);
-                }
-            }
-            Address::GithubRepoRuleset { repo: r, name } if r == repo => {
-                let mut body = v.clone();
-                if body.get("bypass_actors").is_some_and(|b| b.is_string()) {
-                    // The credential could not see it: left unmanaged.
-                    if let Some(o) = body.as_object_mut() {
-                        o.remove("bypass_actors");
-                    }
-                    notes.push(format!(
-                        "{here}: `bypass_actors` could not be read and is left out"
-                    ));
-                }
-                if let Some(rs) = parse(body, &here, notes) {
-                    out.rulesets.insert(name.clone(), Some(rs));
-                }
-            }
-            _ => {}
+        if repo_of(address) == Some(repo) {
+            repo_item(&mut out, address, v, notes);
         }
     }
     out
+}
+
+/// The repository a repository-level GitHub address is under.
+fn repo_of(a: &Address) -> Option<&str> {
+    match a {
+        Address::GithubSettings { repo }
+        | Address::GithubProtection { repo, .. }
+        | Address::GithubSecret { repo, .. }
+        | Address::GithubEnvironment { repo, .. }
+        | Address::GithubRepoRuleset { repo, .. }
+        | Address::GithubCollaborator { repo, .. }
+        | Address::GithubTeam { repo, .. }
+        | Address::GithubVariable { repo, .. } => Some(repo),
+        _ => None,
+    }
+}
+
+/// Lay the desired form of one repository-level address's live object `v` over `out`.
+fn repo_item(out: &mut RepoDesired, address: &Address, v: &Value, notes: &mut Vec<String>) {
+    let here = address.to_string();
+    match address {
+        Address::GithubSettings { .. } => {
+            let mut settings = v.as_object().cloned().unwrap_or_default();
+            out.topics = settings
+                .remove("topics")
+                .and_then(|t| serde_json::from_value(t).ok());
+            settings.retain(|_, v| !v.is_null());
+            out.settings = parse(Value::Object(settings), &here, notes);
+        }
+        Address::GithubProtection { branch, .. } => {
+            if let Some(p) = parse(v.clone(), &here, notes) {
+                out.branches.insert(
+                    branch.clone(),
+                    BranchDesired {
+                        protection: Some(Some(p)),
+                        ..BranchDesired::default()
+                    },
+                );
+            }
+        }
+        Address::GithubSecret { name, .. } => {
+            out.actions_secrets.push(name.as_str().into());
+        }
+        Address::GithubEnvironment { env, .. } => {
+            if let Some(e) = parse::<EnvironmentDesired>(environment(v), &here, notes) {
+                out.environments.insert(env.clone(), e);
+            }
+        }
+        Address::GithubRepoRuleset { name, .. } => {
+            if let Some(rs) = ruleset(v, &here, notes) {
+                out.rulesets.insert(name.clone(), Some(rs));
+            }
+        }
+        Address::GithubCollaborator { login, .. } => {
+            if let Some(p) = permission(v, &here, notes) {
+                out.collaborators.insert(login.clone(), p);
+            }
+        }
+        Address::GithubTeam { slug, .. } => {
+            if let Some(p) = permission(v, &here, notes) {
+                out.teams.insert(slug.clone(), p);
+            }
+        }
+        Address::GithubVariable { name, .. } => match v.get("value") {
+            Some(Value::String(value)) => {
+                out.actions_variables.insert(name.clone(), value.clone());
+            }
+            other => notes.push(format!(
+                "{here}: not imported (its value reads as {})",
+                other.unwrap_or(&Value::Null)
+            )),
+        },
+        _ => {}
+    }
+}
+
+/// A collaborator's or team's `{permission}` as desired writes it.
+fn permission(v: &Value, here: &str, notes: &mut Vec<String>) -> Option<Permission> {
+    let p = v.get("permission").and_then(Value::as_str).unwrap_or("");
+    let found = Permission::from_github(p);
+    if found.is_none() {
+        notes.push(format!(
+            "{here}: not imported (permission `{p}` is not pull, triage, push, maintain or admin)"
+        ));
+    }
+    found
+}
+
+/// A normalized ruleset (of an organization or a repository) as desired writes it; a
+/// `bypass_actors` the credential could not see is left out, with a note.
+fn ruleset(v: &Value, here: &str, notes: &mut Vec<String>) -> Option<Ruleset> {
+    let mut body = v.clone();
+    if body.get("bypass_actors").is_some_and(|b| b.is_string()) {
+        // The credential could not see it: left unmanaged.
+        if let Some(o) = body.as_object_mut() {
+            o.remove("bypass_actors");
+        }
+        notes.push(format!(
+            "{here}: `bypass_actors` could not be read and is left out"
+        ));
+    }
+    parse(body, here, notes)
+}
+
+/// Lay the desired form of each of `addresses` (GitHub addresses under a repository, or
+/// organization rulesets) over `imported`, from `live`; an address `live` lacks is noted.
+/// `sophia import ADDR` of one resource, and the unmanaged resources of managed scopes.
+pub fn import_github(imported: &mut Imported, live: &LiveSnapshot, addresses: &[Address]) {
+    for address in addresses {
+        let Some(v) = live.get(address).filter(|v| !v.is_null()) else {
+            imported
+                .notes
+                .push(format!("{address}: not imported (it does not exist)"));
+            continue;
+        };
+        let github = imported.desired.github.get_or_insert_with(Default::default);
+        match (address, repo_of(address)) {
+            (Address::GithubOrgRuleset { org, name }, _) => {
+                let here = address.to_string();
+                if let Some(rs) = ruleset(v, &here, &mut imported.notes) {
+                    let o = github.orgs.entry(org.clone()).or_default();
+                    o.rulesets.insert(name.clone(), Some(rs));
+                }
+            }
+            (_, Some(repo)) => {
+                let r = github.repos.entry(repo.to_string()).or_default();
+                repo_item(r, address, v, &mut imported.notes);
+            }
+            _ => {
+                imported
+                    .notes
+                    .push(format!("{address}: not imported (not a GitHub resource)"));
+                continue;
+            }
+        }
+        imported
+            .desired
+            .providers
+            .insert(ProviderName::Github, Activation::Active);
+    }
 }
 
 /// A normalized environment as desired writes it: the fields desired has, empty lists and
@@ -399,6 +501,63 @@ mod tests {
             imported.notes[0].contains("2 process groups"),
             "{:?}",
             imported.notes
+        );
+    }
+
+    #[test]
+    fn one_github_resource_imports_on_its_own_with_its_value_or_permission() {
+        let l = live(&[
+            ("github.repo.o/r.variable.REGION", json!({"value": "ord"})),
+            (
+                "github.repo.o/r.collaborator.dev-1",
+                json!({"permission": "triage"}),
+            ),
+            (
+                "github.repo.o/r.team.platform",
+                json!({"permission": "maintain"}),
+            ),
+            (
+                "github.repo.o/r.team.odd",
+                json!({"permission": "custom-role"}),
+            ),
+            (
+                "github.org.o.ruleset.main",
+                json!({"target": "branch", "enforcement": "active", "rules": [{"type": "deletion"}], "bypass_actors": "unknown"}),
+            ),
+        ]);
+        let mut imported = Imported::default();
+        let picks: Vec<Address> = [
+            "github.repo.o/r.variable.REGION",
+            "github.repo.o/r.collaborator.dev-1",
+            "github.repo.o/r.team.platform",
+            "github.repo.o/r.team.odd",
+            "github.repo.o/r.variable.GONE",
+            "github.org.o.ruleset.main",
+        ]
+        .iter()
+        .map(|a| Address::parse(a).unwrap())
+        .collect();
+        import_github(&mut imported, &l, &picks);
+        let github = imported.desired.github.as_ref().unwrap();
+        let r = &github.repos["o/r"];
+        assert_eq!(r.actions_variables["REGION"], "ord");
+        assert_eq!(r.collaborators["dev-1"], Permission::Triage);
+        assert_eq!(r.teams["platform"], Permission::Maintain);
+        assert!(!r.teams.contains_key("odd"));
+        assert!(r.settings.is_none() && r.actions_secrets.is_empty());
+        let rs = github.orgs["o"].rulesets["main"].as_ref().unwrap();
+        assert!(rs.bypass_actors.is_none());
+        assert_eq!(
+            imported.notes,
+            vec![
+                "github.repo.o/r.team.odd: not imported (permission `custom-role` is not pull, triage, push, maintain or admin)",
+                "github.repo.o/r.variable.GONE: not imported (it does not exist)",
+                "github.org.o.ruleset.main: `bypass_actors` could not be read and is left out",
+            ]
+        );
+        assert_eq!(
+            imported.desired.providers.get(&ProviderName::Github),
+            Some(&Activation::Active)
         );
     }
 

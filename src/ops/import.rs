@@ -1,15 +1,21 @@
 //! `sophia import [ADDR…] [--provider fly|github] [--out FILE] [--force]`: desired YAML for
 //! live resources (DESIGN.md, "Lifecycle: adopt"). Reads only, as `plan` does.
 //!
-//! 1. Which resources: the addresses given (`fly.app.<a>`, `github.repo.<owner>/<repo>`), or
+//! 1. Which resources: the addresses given (`fly.app.<a>`, `github.repo.<owner>/<repo>`, or
+//!    one GitHub resource: an address under a repository, `github.org.<org>.ruleset.<n>`), or
 //!    with `--provider` every live one of that provider not already in `desired/`
 //!    ([`not_desired`], the one place that selection is made): the apps of the Fly org
-//!    (`fly.org` of desired/, or `--org`), the repositories the GitHub credential can see.
+//!    (`fly.org` of desired/, or `--org`), the repositories the GitHub credential can see —
+//!    and for GitHub, each unmanaged resource of the managed repositories and organizations
+//!    (what `plan` lists) and the rulesets of the organizations owning the repositories
+//!    imported ([`unmanaged_github`]).
 //! 2. Their live objects, read by the providers' own refresh (the same normalizer plan
 //!    uses), with each Fly app's volumes named by its mounts.
 //! 3. [`crate::core::import`] turns them into desired state; a plan of that state against
 //!    the same live state is made at once, and its change count comes back (0 is the
 //!    promise: import then plan shows nothing to do).
+//!    A `providers.github` entry desired/ already has is left out of the YAML (a second one
+//!    would not load).
 //! 4. The YAML goes to stdout, or to `--out` atomically; an existing file is refused without
 //!    `--force`. Secret values are never read: secrets come in as names.
 
@@ -20,7 +26,7 @@ use anyhow::Context as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Desired, ProviderName};
-use crate::core::import::{Imported, import, to_yaml};
+use crate::core::import::{Imported, import, import_github, to_yaml};
 use crate::core::live::LiveSnapshot;
 use crate::providers::{Credentials, Provider, ProviderError};
 
@@ -29,7 +35,8 @@ use crate::providers::{Credentials, Provider, ProviderError};
 pub struct ImportRequest<'a> {
     pub root: &'a Path,
     pub creds: &'a Credentials,
-    /// `fly.app.<a>` or `github.repo.<owner>/<repo>` (any address under them names them).
+    /// `fly.app.<a>` (any address under it names it), `github.repo.<owner>/<repo>`, or one
+    /// GitHub resource (an address under a repository, an organization's ruleset).
     pub addresses: Vec<String>,
     pub provider: Option<ProviderName>,
     /// The Fly organization for `--provider fly` when desired/ names none.
@@ -45,6 +52,8 @@ pub struct ImportOutcome {
     pub yaml: String,
     pub apps: Vec<String>,
     pub repos: Vec<String>,
+    /// The GitHub resources imported one by one (not with a whole repository).
+    pub resources: Vec<Address>,
     /// What could not be written back (also comments at the top of the YAML).
     pub notes: Vec<String>,
     /// The changes a plan of the imported state against the same live state shows.
@@ -70,9 +79,9 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         .org
         .clone()
         .or_else(|| desired.fly.as_ref().and_then(|f| f.org.clone()));
-    let (mut apps, mut repos) = named(&req.addresses)?;
-    // `--provider`: the unmanaged ones only (no live inventory needed: the listing is here).
-    let lifecycle = match req.provider {
+    let (mut apps, mut repos, mut picks) = named(&req.addresses)?;
+    // `--provider`: the unmanaged ones only (the listing is read here).
+    let mut lifecycle = match req.provider {
         Some(_) => super::lifecycle::load(req.root, &desired, req.creds, false).await?,
         None => Default::default(),
     };
@@ -89,8 +98,10 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
             apps.extend(not_desired(&desired, &lifecycle, ProviderName::Fly, all));
         }
         Some(ProviderName::Github) => {
-            let all = github(req.creds, &http)?.repo_names().await.map_err(err)?;
+            let gh = github(req.creds, &http)?;
+            let all = gh.repo_names().await.map_err(err)?;
             repos.extend(not_desired(&desired, &lifecycle, ProviderName::Github, all));
+            picks.extend(unmanaged_github(req, &desired, &mut lifecycle, &gh, &repos).await?);
         }
         Some(other) => anyhow::bail!(
             "`--provider {}` cannot be imported: only `fly` and `github` can",
@@ -107,14 +118,23 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if apps.is_empty() && repos.is_empty() {
+    // One by one only what a whole repository imported does not already bring.
+    let picks: Vec<Address> = picks
+        .into_iter()
+        .filter(|a| repo_of(a).is_none_or(|r| !repos.iter().any(|x| x == r)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if apps.is_empty() && repos.is_empty() && picks.is_empty() {
         anyhow::bail!(
             "nothing to import: name addresses (`fly.app.NAME`, `github.repo.OWNER/REPO`) or `--provider fly|github`"
         );
     }
-    let live = read(req.creds, &http, &apps, &repos).await?;
-    let imported = import(&live, org.as_deref(), &apps, &repos);
+    let live = read(req.creds, &http, &apps, &repos, &picks).await?;
+    let mut imported = import(&live, org.as_deref(), &apps, &repos);
+    import_github(&mut imported, &live, &picks);
     let residual_changes = residual(req.root, &imported.desired, &live)?;
+    beside(&desired, &mut imported);
     let Imported { notes, .. } = &imported;
     let yaml = to_yaml(&imported).context("writing the imported state as YAML")?;
     let mut written = None;
@@ -131,6 +151,7 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         yaml,
         apps,
         repos,
+        resources: picks,
         notes: notes.clone(),
         residual_changes,
         written,
@@ -191,6 +212,59 @@ pub fn not_desired(
         .collect()
 }
 
+/// What the imported YAML must leave out to load beside `desired` (each is defined in one
+/// place only): the `providers.github` entry desired/ has already, and Actions secrets of a
+/// repository whose `actions_secrets` list desired/ already writes (named in a note, to add
+/// to that list by hand).
+fn beside(desired: &Desired, imported: &mut Imported) {
+    if desired.providers.contains_key(&ProviderName::Github) {
+        imported.desired.providers.remove(&ProviderName::Github);
+    }
+    let (Some(have), Some(new)) = (&desired.github, &mut imported.desired.github) else {
+        return;
+    };
+    for (repo, r) in &mut new.repos {
+        let listed = have
+            .repos
+            .get(repo)
+            .is_some_and(|h| !h.actions_secrets.is_empty());
+        if listed && !r.actions_secrets.is_empty() {
+            let names: Vec<&str> = r.actions_secrets.iter().map(|s| s.name.as_str()).collect();
+            imported.notes.push(format!(
+                "github.repo.{repo}: add {} to its `actions_secrets` in desired/ (the list is defined in one place)",
+                names.join(", ")
+            ));
+            r.actions_secrets.clear();
+        }
+    }
+}
+
+/// The unmanaged GitHub resources `--provider github` imports one by one: those of the
+/// managed repositories and organizations (the inventory `plan` lists), and the rulesets of
+/// the organizations owning `repos` (the repositories imported whole) that desired/ does not
+/// name — each neither desired, managed nor ignored.
+async fn unmanaged_github(
+    req: &ImportRequest<'_>,
+    desired: &Desired,
+    lifecycle: &mut crate::core::lifecycle::Lifecycle,
+    gh: &crate::providers::github::GithubProvider,
+    repos: &[String],
+) -> anyhow::Result<Vec<Address>> {
+    let mut inventory = super::lifecycle::github_inventory(req.root, desired, req.creds).await;
+    let named_orgs = desired.github.as_ref().map(|g| &g.orgs);
+    let owners: BTreeSet<&str> = repos
+        .iter()
+        .filter_map(|r| r.split_once('/').map(|(owner, _)| owner))
+        .filter(|owner| !named_orgs.is_some_and(|o| o.contains_key(*owner)))
+        .collect();
+    for owner in owners {
+        inventory.extend(gh.org_inventory(owner).await.map_err(err)?);
+    }
+    lifecycle.inventory = inventory;
+    let expected = crate::core::lower::lower(desired);
+    Ok(crate::core::lifecycle::unmanaged(lifecycle, &expected))
+}
+
 /// The repository a GitHub repository-level address is under.
 fn repo_of(a: &Address) -> Option<&str> {
     match a {
@@ -206,16 +280,23 @@ fn repo_of(a: &Address) -> Option<&str> {
     }
 }
 
-/// The apps and repositories the addresses name: `fly.app.<a>[.…]`,
-/// `github.repo.<owner>/<repo>[.…]`.
-fn named(addresses: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let (mut apps, mut repos) = (Vec::new(), Vec::new());
+/// The apps, repositories and single GitHub resources the addresses name: `fly.app.<a>[.…]`,
+/// `github.repo.<owner>/<repo>`, a GitHub address under a repository or an organization's
+/// ruleset.
+type Named = (Vec<String>, Vec<String>, Vec<Address>);
+
+fn named(addresses: &[String]) -> anyhow::Result<Named> {
+    let (mut apps, mut repos, mut picks) = (Vec::new(), Vec::new(), Vec::new());
     for a in addresses {
-        let parsed = Address::parse(a).ok();
+        let parsed = Address::parse(a)
+            .ok()
+            .filter(|p| p.provider() == ProviderName::Github.as_str());
         if let Some(app) = a.strip_prefix("fly.app.") {
             apps.push(app.split('.').next().unwrap_or(app).to_string());
-        } else if let Some(repo) = parsed.as_ref().and_then(repo_of).map(str::to_string) {
-            repos.push(repo);
+        } else if let Some(address) =
+            parsed.filter(|p| repo_of(p).is_some() || matches!(p, Address::GithubOrgRuleset { .. }))
+        {
+            picks.push(address);
         } else if let Some(repo) = a
             .strip_prefix("github.repo.")
             .filter(|r| r.matches('/').count() == 1 && !r.starts_with('/') && !r.ends_with('/'))
@@ -223,12 +304,12 @@ fn named(addresses: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
             repos.push(repo.to_string());
         } else {
             return Err(crate::hinted!(
-                hint = "import takes `fly.app.NAME` or `github.repo.OWNER/REPO`",
+                hint = "import takes `fly.app.NAME`, `github.repo.OWNER/REPO`, an address under a repository (`github.repo.OWNER/REPO.variable.NAME`, …) or `github.org.ORG.ruleset.NAME`",
                 "`{a}` cannot be imported"
             ));
         }
     }
-    Ok((apps, repos))
+    Ok((apps, repos, picks))
 }
 
 fn err(e: ProviderError) -> anyhow::Error {
@@ -255,6 +336,7 @@ async fn read(
     http: &crate::providers::Http,
     apps: &[String],
     repos: &[String],
+    picks: &[Address],
 ) -> anyhow::Result<LiveSnapshot> {
     let mut live = LiveSnapshot::new(crate::providers::now_rfc3339());
     if !apps.is_empty() {
@@ -309,9 +391,9 @@ async fn read(
         live.resources
             .extend(p.refresh(&volumes).await.map_err(err)?);
     }
-    if !repos.is_empty() {
+    if !repos.is_empty() || !picks.is_empty() {
         let g = github(creds, http)?;
-        let mut addresses = Vec::new();
+        let mut addresses = picks.to_vec();
         for repo in repos {
             addresses.extend(g.repo_inventory(repo).await.map_err(err)?);
         }

@@ -1,11 +1,14 @@
 //! What plan and drift know of a resource's lifecycle beyond desired and live (issue 14):
 //! the backend's managed set, the `.infra/ignore` globs, and the live inventory of the
-//! managed scopes — the apps of the Fly organization, and the Actions secrets, environments
-//! and rulesets of the managed repositories. All reads; nothing is written.
+//! managed scopes — the apps of the Fly organization; the Actions secrets and variables,
+//! environments, rulesets, direct collaborators and teams of the managed repositories; the
+//! rulesets of the managed organizations. All reads; nothing is written but the ETag cache
+//! of the GitHub reads (the one refresh keeps, [`super::refresh::CachedReads`]).
 
 use std::path::Path;
 
 use anyhow::Context as _;
+use futures::StreamExt as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
@@ -13,6 +16,10 @@ use crate::core::lifecycle::{Ignore, Lifecycle};
 use crate::providers::Credentials;
 use crate::providers::fly::FlyProvider;
 use crate::providers::github::GithubProvider;
+
+/// Repositories whose inventory is read at once: each reads six listings together, so four
+/// keep a 16-request HTTP layer full without queueing a whole organization's worth.
+const REPOS_AT_ONCE: usize = 4;
 
 /// `.infra/ignore`, relative to the repository root.
 pub const IGNORE_FILE: &str = ".infra/ignore";
@@ -45,7 +52,7 @@ pub async fn load(
     let backend = crate::backend::Backend::from_env(root).await?;
     let managed = backend.managed().await?;
     let inventory = if inventory {
-        read_inventory(desired, creds).await
+        read_inventory(root, desired, creds).await
     } else {
         Vec::new()
     };
@@ -56,16 +63,17 @@ pub async fn load(
     })
 }
 
-/// The live addresses of the managed scopes.
-pub async fn read_inventory(desired: &Desired, creds: &Credentials) -> Vec<Address> {
+/// The live addresses of the managed scopes: the apps of `fly.org`, what each repository of
+/// `github.repos` holds, the rulesets of each organization of `github.orgs`. GitHub's
+/// listings are conditional GETs through the backend's ETag cache, as refresh's are.
+pub async fn read_inventory(root: &Path, desired: &Desired, creds: &Credentials) -> Vec<Address> {
     let active = |p| desired.activation(p) == Some(Activation::Active);
-    let http = creds.http();
     let mut out = Vec::new();
     if let (true, Some(org)) = (
         active(ProviderName::Fly),
         desired.fly.as_ref().and_then(|f| f.org.as_deref()),
     ) {
-        match FlyProvider::new(creds, http.clone()) {
+        match FlyProvider::new(creds, creds.http()) {
             Ok(fly) => match fly.app_names(org).await {
                 Ok(apps) => out.extend(apps.into_iter().map(|app| Address::FlyApp { app })),
                 Err(e) => tracing::warn!("listing the apps of `{org}`: {}", e.message),
@@ -73,20 +81,44 @@ pub async fn read_inventory(desired: &Desired, creds: &Credentials) -> Vec<Addre
             Err(e) => tracing::warn!("listing Fly apps: {}", e.message),
         }
     }
-    if let (true, Some(github)) = (active(ProviderName::Github), desired.github.as_ref())
-        && !github.repos.is_empty()
+    out.extend(github_inventory(root, desired, creds).await);
+    out
+}
+
+/// The GitHub part of [`read_inventory`]: what the managed repositories hold and the
+/// rulesets of the managed organizations (nothing when GitHub is not active).
+pub async fn github_inventory(root: &Path, desired: &Desired, creds: &Credentials) -> Vec<Address> {
+    let mut out = Vec::new();
+    if let (Some(Activation::Active), Some(github)) = (
+        desired.activation(ProviderName::Github),
+        desired.github.as_ref(),
+    ) && !(github.repos.is_empty() && github.orgs.is_empty())
     {
-        match GithubProvider::new(creds, http) {
+        let reads = super::refresh::CachedReads::open(root, creds).await;
+        match GithubProvider::new(creds, reads.http.clone()) {
             Ok(gh) => {
-                for repo in github.repos.keys() {
-                    match gh.inventory(repo).await {
+                // Repositories side by side, in order (the HTTP layer bounds the requests
+                // in flight; a few repositories at once keep it busy).
+                let gh = &gh;
+                let mut listed = futures::stream::iter(github.repos.keys())
+                    .map(|repo| async move { (repo, gh.inventory(repo).await) })
+                    .buffered(REPOS_AT_ONCE);
+                while let Some((repo, found)) = listed.next().await {
+                    match found {
                         Ok(found) => out.extend(found),
                         Err(e) => tracing::warn!("listing what `{repo}` holds: {}", e.message),
+                    }
+                }
+                for org in github.orgs.keys() {
+                    match gh.org_inventory(org).await {
+                        Ok(found) => out.extend(found),
+                        Err(e) => tracing::warn!("listing the rulesets of `{org}`: {}", e.message),
                     }
                 }
             }
             Err(e) => tracing::warn!("listing GitHub repositories: {}", e.message),
         }
+        reads.store().await;
     }
     out
 }

@@ -40,18 +40,10 @@ pub async fn read_live_plus(
     creds: &Credentials,
     extra: &[crate::core::address::Address],
 ) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
-    let backend = crate::backend::Backend::from_env(root).await.ok();
-    let entries = match &backend {
-        Some(b) => b.load_http_cache().await.unwrap_or_default(),
-        None => Default::default(),
-    };
-    let cache = crate::providers::http::EtagCache::from_entries(entries);
-    let http = creds.http().with_etags(cache.clone());
-    let mut read = crate::providers::refresh_all_plus(desired, creds, &http, extra).await;
-    if let Some(b) = &backend {
-        if let Err(e) = b.store_http_cache(&cache.entries()).await {
-            tracing::warn!("the HTTP cache was not stored: {e:#}");
-        }
+    let reads = CachedReads::open(root, creds).await;
+    let mut read = crate::providers::refresh_all_plus(desired, creds, &reads.http, extra).await;
+    reads.store().await;
+    if let Some(b) = &reads.backend {
         // Secrets: the rotation of sophia's last set, or that they were set outside it
         // (see `core::rotation`). An unreadable journal reads as no set at all.
         match b.secret_ledger().await {
@@ -60,6 +52,44 @@ pub async fn read_live_plus(
         }
     }
     activation::with_record(root, read)
+}
+
+/// The HTTP layer of provider reads whose conditional GETs use the ETag cache kept in the
+/// backend (DESIGN.md, "GitHub governance"): loaded by [`CachedReads::open`], stored back by
+/// [`CachedReads::store`]. Refresh and the unmanaged inventory both read through it, so a
+/// second plan with nothing changed is answered by 304s. A backend that cannot be opened or
+/// read only means no cache (the reads are made in full).
+pub struct CachedReads {
+    pub http: crate::providers::Http,
+    cache: crate::providers::http::EtagCache,
+    pub backend: Option<crate::backend::Backend>,
+}
+
+impl CachedReads {
+    /// The backend's cache of the repository at `root`, under `creds`' HTTP layer.
+    pub async fn open(root: &Path, creds: &Credentials) -> CachedReads {
+        let backend = crate::backend::Backend::from_env(root).await.ok();
+        let entries = match &backend {
+            Some(b) => b.load_http_cache().await.unwrap_or_default(),
+            None => Default::default(),
+        };
+        let cache = crate::providers::http::EtagCache::from_entries(entries);
+        CachedReads {
+            http: creds.http().with_etags(cache.clone()),
+            cache,
+            backend,
+        }
+    }
+
+    /// Keep the answers read since [`CachedReads::open`] (a failure is only a warning: the
+    /// next reads are then made in full).
+    pub async fn store(&self) {
+        if let Some(b) = &self.backend
+            && let Err(e) = b.store_http_cache(&self.cache.entries()).await
+        {
+            tracing::warn!("the HTTP cache was not stored: {e:#}");
+        }
+    }
 }
 
 /// What `sophia refresh` is asked.

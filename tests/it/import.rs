@@ -221,3 +221,124 @@ fn import_writes_stdout_and_never_overwrites_a_file_without_force() {
             .contains("acme/repo-03")
     );
 }
+
+/// Every GitHub kind import writes: a repository's settings and topics, Actions variables
+/// (with their values), direct collaborators and teams (with their permission), and the
+/// rulesets of its organization, made by hand on the sandbox, imported into an empty
+/// `desired/`: the plan after shows no change and nothing unmanaged.
+#[test]
+fn import_then_plan_shows_no_changes_for_settings_access_variables_and_org_rulesets() {
+    use reqwest::Method;
+    use serde_json::json;
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: Seed::parse(
+            "github:\n  users: [the-ceo, dev-1]\n  teams: { acme: [platform] }\n  repos:\n    acme/app: { branches: [main], secrets: [DEPLOY_TOKEN] }\n",
+        )
+        .unwrap(),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let by_hand = |method, path: &str, body| {
+        crate::inventory::by_hand(&sandbox, method, path, body);
+    };
+    by_hand(
+        Method::PATCH,
+        "/repos/acme/app",
+        json!({"description": "The app", "delete_branch_on_merge": true, "allow_merge_commit": false}),
+    );
+    by_hand(
+        Method::PUT,
+        "/repos/acme/app/topics",
+        json!({"names": ["sophia", "infra"]}),
+    );
+    for (name, value) in [("REGION", "ord"), ("APP", "sophia")] {
+        by_hand(
+            Method::POST,
+            "/repos/acme/app/actions/variables",
+            json!({"name": name, "value": value}),
+        );
+    }
+    for (login, permission) in [("the-ceo", "admin"), ("dev-1", "push")] {
+        by_hand(
+            Method::PUT,
+            &format!("/repos/acme/app/collaborators/{login}"),
+            json!({"permission": permission}),
+        );
+    }
+    by_hand(
+        Method::PUT,
+        "/orgs/acme/teams/platform/repos/acme/app",
+        json!({"permission": "maintain"}),
+    );
+    by_hand(
+        Method::POST,
+        "/orgs/acme/rulesets",
+        json!({
+            "name": "protect-main",
+            "target": "branch",
+            "enforcement": "active",
+            "conditions": {
+                "ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []},
+                "repository_name": {"include": ["~ALL"], "exclude": []}
+            },
+            "rules": [{"type": "deletion"}, {"type": "non_fast_forward"}],
+            "bypass_actors": [{"actor_id": 1, "actor_type": "OrganizationAdmin", "bypass_mode": "always"}]
+        }),
+    );
+
+    let mut env = sandbox.env();
+    env.push(("SOPHIA_HTTP_FAST_RETRIES".into(), "1".into()));
+    let adopt = Repo::new();
+    std::fs::create_dir_all(adopt.root().join("desired")).unwrap();
+    let gh = run(
+        &adopt,
+        &env,
+        &[
+            "import",
+            "--provider",
+            "github",
+            "--out",
+            "desired/github.yaml",
+        ],
+    );
+    assert_eq!(gh.code, 0, "{}", gh.stderr);
+    assert!(
+        gh.stderr
+            .contains("imported 0 Fly app(s), 1 repository and 1 GitHub resource(s) into"),
+        "{}",
+        gh.stderr
+    );
+    assert!(!gh.stderr.contains("note:"), "{}", gh.stderr);
+    let yaml = std::fs::read_to_string(adopt.root().join("desired/github.yaml")).unwrap();
+    for want in [
+        "description: The app",
+        "delete_branch_on_merge: true",
+        "allow_merge_commit: false",
+        "- sophia",
+        "REGION: ord",
+        "APP: sophia",
+        "the-ceo: admin",
+        "dev-1: push",
+        "platform: maintain",
+        "protect-main:",
+        "non_fast_forward",
+        "OrganizationAdmin",
+        "- DEPLOY_TOKEN",
+    ] {
+        assert!(yaml.contains(want), "`{want}` not in:\n{yaml}");
+    }
+
+    let before = sandbox.requests().len();
+    let plan = run(&adopt, &env, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "import then plan shows no change:\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
+    assert!(!plan.stdout.contains("unmanaged"), "{}", plan.stdout);
+    let mutating = sandbox.requests()[before..]
+        .iter()
+        .filter(|r| r.method != "GET" && r.method != "HEAD" && !r.path.contains("/access_tokens"))
+        .count();
+    assert_eq!(mutating, 0, "plan makes no mutating call");
+}

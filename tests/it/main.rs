@@ -16,6 +16,7 @@ mod github_rulesets;
 mod hints;
 mod identity;
 mod import;
+mod inventory;
 mod lease;
 mod lifecycle;
 mod loader;

@@ -36,8 +36,9 @@ pub use protect::{
 #[derive(Debug, Clone, Default)]
 pub struct Lifecycle {
     pub managed: ManagedSet,
-    /// Live addresses inside managed scopes (the apps of the Fly org; the secrets,
-    /// environments and rulesets of managed repositories), as the providers listed them.
+    /// Live addresses inside managed scopes (the apps of the Fly org; the Actions secrets
+    /// and variables, environments, rulesets, direct collaborators and teams of managed
+    /// repositories; the rulesets of managed organizations), as the providers listed them.
     pub inventory: Vec<Address>,
     pub ignore: Ignore,
 }

@@ -82,7 +82,7 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
     let backend = Backend::open(req.root, req.backend).await?;
     let lifecycle = crate::core::lifecycle::Lifecycle {
         managed: backend.managed().await?,
-        inventory: super::lifecycle::read_inventory(&desired, req.creds).await,
+        inventory: super::lifecycle::read_inventory(req.root, &desired, req.creds).await,
         ignore: super::lifecycle::read_ignore(req.root)?,
     };
     let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);

@@ -43,6 +43,16 @@ impl Listing {
             _ => None,
         }
     }
+
+    /// The address of item `key` of this listing of `repo`.
+    pub fn address(self, repo: &str, key: String) -> Address {
+        let repo = repo.to_string();
+        match self {
+            Listing::Collaborators => Address::GithubCollaborator { repo, login: key },
+            Listing::Teams => Address::GithubTeam { repo, slug: key },
+            Listing::Variables => Address::GithubVariable { repo, name: key },
+        }
+    }
 }
 
 impl GithubProvider {

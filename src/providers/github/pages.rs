@@ -62,6 +62,28 @@ impl GithubProvider {
         pairs: &[(&str, String)],
         key: Option<&str>,
     ) -> Result<Vec<Value>, ProviderError> {
+        let listed = self.list_pages(segments, pairs, key, false).await?;
+        Ok(listed.unwrap_or_default())
+    }
+
+    /// [`Self::list_all`], `None` when the listing itself answers 404 (its owner does not
+    /// exist, or is not of that kind: a user account has no organization rulesets).
+    pub(crate) async fn list_all_opt(
+        &self,
+        segments: &[&str],
+        pairs: &[(&str, String)],
+        key: Option<&str>,
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
+        self.list_pages(segments, pairs, key, true).await
+    }
+
+    async fn list_pages(
+        &self,
+        segments: &[&str],
+        pairs: &[(&str, String)],
+        key: Option<&str>,
+        missing_ok: bool,
+    ) -> Result<Option<Vec<Value>>, ProviderError> {
         let what = format!("GET /{}", segments.join("/"));
         let mut req = self.req(Method::GET, segments).await?;
         {
@@ -70,12 +92,12 @@ impl GithubProvider {
             q.append_pair("per_page", &PER_PAGE.to_string());
         }
         let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let resp = self
-                .send(req.retry(Retry::Idempotent))
-                .await?
-                .ok()
-                .map_err(|e| ProviderError::http(PROVIDER, e))?;
+        for page in 0..MAX_PAGES {
+            let resp = self.send(req.retry(Retry::Idempotent)).await?;
+            if missing_ok && page == 0 && resp.status.as_u16() == 404 {
+                return Ok(None);
+            }
+            let resp = resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
             let body = resp.json().map_err(|e| ProviderError::http(PROVIDER, e))?;
             let items = match key {
                 None => body.as_array(),
@@ -90,7 +112,7 @@ impl GithubProvider {
             })?;
             out.extend(items.iter().cloned());
             let Some(next) = next_link(&resp.headers) else {
-                return Ok(out);
+                return Ok(Some(out));
             };
             let next = self.base.join(&next).map_err(|_| {
                 ProviderError::new(

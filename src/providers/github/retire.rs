@@ -1,7 +1,6 @@
 //! Retiring (issue 14): delete an Actions secret, variable, environment, collaborator or
-//! team grant, and list what a managed repository holds (the inventory the unmanaged report
-//! reads: its Actions secrets, environments and rulesets). Every delete is idempotent: a
-//! 404 means already gone.
+//! team grant (what a managed repository holds is listed by `inventory.rs`, for the
+//! unmanaged report). Every delete is idempotent: a 404 means already gone.
 
 use reqwest::Method;
 use serde_json::json;
