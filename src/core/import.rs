@@ -349,17 +349,17 @@ fn repo_item(out: &mut RepoDesired, address: &Address, v: &Value, notes: &mut Ve
         }
         Address::GithubCollaborator { login, .. } => {
             if let Some(p) = permission(v, &here, notes) {
-                out.collaborators.insert(login.clone(), p);
+                out.collaborators.insert(login.clone(), p.into());
             }
         }
         Address::GithubTeam { slug, .. } => {
             if let Some(p) = permission(v, &here, notes) {
-                out.teams.insert(slug.clone(), p);
+                out.teams.insert(slug.clone(), p.into());
             }
         }
         Address::GithubVariable { name, .. } => match v.get("value") {
             Some(Value::String(value)) => {
-                out.actions_variables.insert(name.clone(), value.clone());
+                out.actions_variables.insert(name.clone(), value.as_str().into());
             }
             other => notes.push(format!(
                 "{here}: not imported (its value reads as {})",
@@ -540,9 +540,9 @@ mod tests {
         import_github(&mut imported, &l, &picks);
         let github = imported.desired.github.as_ref().unwrap();
         let r = &github.repos["o/r"];
-        assert_eq!(r.actions_variables["REGION"], "ord");
-        assert_eq!(r.collaborators["dev-1"], Permission::Triage);
-        assert_eq!(r.teams["platform"], Permission::Maintain);
+        assert_eq!(r.actions_variables["REGION"], "ord".into());
+        assert_eq!(r.collaborators["dev-1"], Permission::Triage.into());
+        assert_eq!(r.teams["platform"], Permission::Maintain.into());
         assert!(!r.teams.contains_key("odd"));
         assert!(r.settings.is_none() && r.actions_secrets.is_empty());
         let rs = github.orgs["o"].rulesets["main"].as_ref().unwrap();
