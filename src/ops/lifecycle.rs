@@ -1,5 +1,6 @@
 //! What plan and drift know of a resource's lifecycle beyond desired and live (issue 14):
-//! the backend's managed set, the `.infra/ignore` globs, and the live inventory of the
+//! the backend's managed set, the secret names sophia set (the journal's ledger), the
+//! `.infra/ignore` globs, and the live inventory of the
 //! managed scopes — the apps of the Fly organization, and the Actions secrets, environments
 //! and rulesets of the managed repositories. All reads; nothing is written.
 
@@ -9,6 +10,7 @@ use anyhow::Context as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::core::lifecycle::secrets::SecretsSet;
 use crate::core::lifecycle::{Ignore, Lifecycle};
 use crate::providers::Credentials;
 use crate::providers::fly::FlyProvider;
@@ -53,7 +55,21 @@ pub async fn load(
         managed,
         inventory,
         ignore,
+        secrets_set: secrets_set(&backend).await,
     })
+}
+
+/// The secret names sophia set and has not removed since, from the journal's ledger. An
+/// unreadable journal reads as none set: nothing is unset (the names are listed as
+/// unmanaged instead), with a warning.
+pub async fn secrets_set(backend: &crate::backend::Backend) -> SecretsSet {
+    match backend.secret_ledger().await {
+        Ok(ledger) => ledger.names(),
+        Err(e) => {
+            tracing::warn!("the secrets ledger was not read: {e:#}");
+            SecretsSet::default()
+        }
+    }
 }
 
 /// The live addresses of the managed scopes.

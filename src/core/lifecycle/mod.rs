@@ -12,9 +12,11 @@
 //!   protected by `protect: true` in desired/, or by the managed set after its removal.
 //! - [`unmanaged`]: live resources inside managed scopes that are neither desired, managed
 //!   nor ignored ([`ignore`]).
+//! - [`secrets`]: one Fly secret retired — unset only when sophia set it.
 
 pub mod delete;
 pub mod ignore;
+pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +52,8 @@ pub struct Lifecycle {
     /// environments and rulesets of managed repositories), as the providers listed them.
     pub inventory: Vec<Address>,
     pub ignore: Ignore,
+    /// The secret names sophia set and has not removed since (the secrets ledger).
+    pub secrets_set: secrets::SecretsSet,
 }
 
 /// The addresses `protect: true` marks in desired/: a Fly app (with everything under it),
@@ -239,12 +243,19 @@ pub fn check_protection(
     }
 }
 
-/// The live resources of `inventory` that are neither desired, managed nor ignored, sorted.
-pub fn unmanaged(lifecycle: &Lifecycle, expected: &Expected) -> Vec<Address> {
+/// The live resources of `inventory`, and the live secret names of desired Fly apps
+/// ([`secrets::unmanaged`]), that are neither desired, managed nor ignored, sorted.
+pub fn unmanaged(
+    lifecycle: &Lifecycle,
+    expected: &Expected,
+    live: &crate::core::live::LiveSnapshot,
+) -> Vec<Address> {
+    let names = secrets::unmanaged(expected, live, &lifecycle.secrets_set);
     let set: BTreeSet<&Address> = lifecycle
         .inventory
         .iter()
         .filter(|a| !expected.contains_key(a) && !lifecycle.managed.contains_key(a))
+        .chain(&names)
         .filter(|a| !lifecycle.ignore.matches(a))
         .collect();
     set.into_iter().cloned().collect()

@@ -1,6 +1,7 @@
 use super::*;
 use crate::core::plan::types::{Action, PlanSummary};
 use serde_json::json;
+use crate::core::live::LiveSnapshot;
 
 fn a(s: &str) -> Address {
     Address::parse(s).unwrap()
@@ -151,8 +152,12 @@ fn unmanaged_is_live_minus_desired_managed_and_ignored() {
             a("fly.app.legacy-1"),
         ],
         ignore: Ignore::parse("i", "fly.app.legacy-*").unwrap(),
+        ..Lifecycle::default()
     };
-    assert_eq!(unmanaged(&lifecycle, &expected), vec![a("fly.app.stray")]);
+    assert_eq!(
+        unmanaged(&lifecycle, &expected, &LiveSnapshot::new("2026-01-01T00:00:00Z")),
+        vec![a("fly.app.stray")]
+    );
     assert_eq!(
         import_command(&a("fly.app.stray")),
         "sophia import fly.app.stray"

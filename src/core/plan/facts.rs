@@ -54,6 +54,7 @@ pub fn fly_app(address: &Address) -> Option<&str> {
     match address {
         Address::FlyApp { app }
         | Address::FlySecrets { app }
+        | Address::FlySecret { app, .. }
         | Address::FlyMachines { app }
         | Address::FlyProcess { app, .. }
         | Address::FlyIps { app }

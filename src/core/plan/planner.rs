@@ -118,16 +118,19 @@ pub fn build_with(
     }
     let roots = lifecycle::protected_roots(desired);
     let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
-    let unmanaged = lifecycle::unmanaged(lifecycle, &expected);
+    let unmanaged = lifecycle::unmanaged(lifecycle, &expected, live);
     // The desired digest is of desired/ alone; the retired addresses are then expected
     // gone, in place (a copy of a 100,000-resource expected state costs more than the diff).
     let desired_digest = digest::sha256_canonical_map(&expected);
     let retired = lifecycle::retired(desired, &expected, &lifecycle.managed);
     let mut expected = expected;
     for a in retired {
-        expected.insert(a, serde_json::Value::Null);
+        let gone = lifecycle::secrets::retired_list(&a, &expected);
+        expected.insert(a, gone.unwrap_or(serde_json::Value::Null));
     }
     let mut changes = diff::diff(&expected, live)?;
+    // One Fly secret sophia set, gone from desired/: unset alone.
+    lifecycle::secrets::retire(&mut changes, &expected, live, &lifecycle.secrets_set);
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
