@@ -60,14 +60,14 @@ pub async fn load(
 }
 
 /// The secret names sophia set and has not removed since, from the journal's ledger. An
-/// unreadable journal reads as none set: nothing is unset (the names are listed as
-/// unmanaged instead), with a warning.
-pub async fn secrets_set(backend: &crate::backend::Backend) -> SecretsSet {
+/// unreadable journal is `None`, with a warning: then no secret name is unset, nor listed
+/// as unmanaged (which ones are sophia's is unknown).
+pub async fn secrets_set(backend: &crate::backend::Backend) -> Option<SecretsSet> {
     match backend.secret_ledger().await {
-        Ok(ledger) => ledger.names(),
+        Ok(ledger) => Some(ledger.names()),
         Err(e) => {
             tracing::warn!("the secrets ledger was not read: {e:#}");
-            SecretsSet::default()
+            None
         }
     }
 }

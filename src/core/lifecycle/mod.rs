@@ -52,8 +52,9 @@ pub struct Lifecycle {
     /// environments and rulesets of managed repositories), as the providers listed them.
     pub inventory: Vec<Address>,
     pub ignore: Ignore,
-    /// The secret names sophia set and has not removed since (the secrets ledger).
-    pub secrets_set: secrets::SecretsSet,
+    /// The secret names sophia set and has not removed since (the secrets ledger); `None`
+    /// when it was not read: then no name is retired nor listed as unmanaged.
+    pub secrets_set: Option<secrets::SecretsSet>,
 }
 
 /// The addresses `protect: true` marks in desired/: a Fly app (with everything under it),
@@ -243,14 +244,18 @@ pub fn check_protection(
     }
 }
 
-/// The live resources of `inventory`, and the live secret names of desired Fly apps
-/// ([`secrets::unmanaged`]), that are neither desired, managed nor ignored, sorted.
+/// The live resources of `inventory`, and the live secret names of desired Fly apps when
+/// the ledger was read ([`secrets::unmanaged`]), that are neither desired, managed nor
+/// ignored, sorted.
 pub fn unmanaged(
     lifecycle: &Lifecycle,
     expected: &Expected,
     live: &crate::core::live::LiveSnapshot,
 ) -> Vec<Address> {
-    let names = secrets::unmanaged(expected, live, &lifecycle.secrets_set);
+    let names = match &lifecycle.secrets_set {
+        Some(set) => secrets::unmanaged(expected, live, set),
+        None => Vec::new(),
+    };
     let set: BTreeSet<&Address> = lifecycle
         .inventory
         .iter()

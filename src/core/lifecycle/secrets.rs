@@ -1,7 +1,9 @@
 //! Retiring one Fly secret (issue 14: "delete … a Fly secret"). An app's secrets sit at one
 //! address, `fly.app.<a>.secrets`, whose `names` desired lists; live may hold more names.
 //! Which of them are sophia's comes in as data: the names its applies set and did not
-//! remove since ([`SecretsSet`], from the secrets ledger the journal rebuilds).
+//! remove since ([`SecretsSet`], from the secrets ledger the journal rebuilds). Without it
+//! (a plan built knowing nothing of the lifecycle, an unreadable journal) no name is
+//! retired nor listed.
 //!
 //! - A name sophia set, gone from desired/ (from the list, or the whole list gone while the
 //!   app stays) and still live, is *retired*: the change at `fly.app.<a>.secrets` drops it
@@ -192,11 +194,13 @@ mod tests {
                 },
             )]
             .into(),
-            secrets_set: [(
-                a("fly.app.x.secrets"),
-                ours.iter().map(|n| n.to_string()).collect(),
-            )]
-            .into(),
+            secrets_set: Some(
+                [(
+                    a("fly.app.x.secrets"),
+                    ours.iter().map(|n| n.to_string()).collect(),
+                )]
+                .into(),
+            ),
             ..Lifecycle::default()
         };
         let opts = PlanOptions {

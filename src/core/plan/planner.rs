@@ -130,7 +130,9 @@ pub fn build_with(
     }
     let mut changes = diff::diff(&expected, live)?;
     // One Fly secret sophia set, gone from desired/: unset alone.
-    lifecycle::secrets::retire(&mut changes, &expected, live, &lifecycle.secrets_set);
+    if let Some(set) = &lifecycle.secrets_set {
+        lifecycle::secrets::retire(&mut changes, &expected, live, set);
+    }
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
