@@ -394,10 +394,12 @@ fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
         .filter(|a| a.kind.as_str().starts_with("fly.machines."))
         .filter_map(|a| fly_app(&a.address).map(str::to_string))
         .collect();
-    for a in actions
-        .iter_mut()
-        .filter(|a| matches!(a.kind, ActionKind::FlySecretsSet | ActionKind::FlySecretsUnset))
-    {
+    for a in actions.iter_mut().filter(|a| {
+        matches!(
+            a.kind,
+            ActionKind::FlySecretsSet | ActionKind::FlySecretsUnset
+        )
+    }) {
         let Some(app) = fly_app(&a.address).map(str::to_string) else {
             continue;
         };

@@ -28,7 +28,11 @@ fn fly_desired() -> String {
         let busy = "busy: { type: http, port: 9000, path: /busy, processes: [worker] }";
         if i % 4 == 0 {
             text.push_str("      metrics: { port: 9091, path: /metrics }\n      statics: { guest_path: /app/public, url_prefix: /static }\n");
-            let more = if i % 5 == 2 { format!(", {busy}") } else { String::new() };
+            let more = if i % 5 == 2 {
+                format!(", {busy}")
+            } else {
+                String::new()
+            };
             text.push_str(&format!("      checks: {{ alive: {{ type: tcp, port: 8080, interval: 15s, timeout: 2s }}{more} }}\n"));
         } else if i % 5 == 2 {
             text.push_str(&format!("      checks: {{ {busy} }}\n"));

@@ -50,9 +50,12 @@ fn unsets(plan: &Plan) -> Vec<(String, serde_json::Value)> {
 #[test]
 fn one_retired_fly_secret_is_unset_alone_and_a_stray_one_is_only_listed() {
     let mut rig = Rig::new();
-    rig.env.push(("TWO_SECRET".into(), "two-secret-value-93a1".into()));
-    rig.repo
-        .file("desired/main.yaml", &with_secrets("[ONE_SECRET, TWO_SECRET]"));
+    rig.env
+        .push(("TWO_SECRET".into(), "two-secret-value-93a1".into()));
+    rig.repo.file(
+        "desired/main.yaml",
+        &with_secrets("[ONE_SECRET, TWO_SECRET]"),
+    );
     rig.plan(&[]);
     rig.sign_as("ceo", "plan.json.sig");
     let out = rig.run(&["apply", "plan.json"]);
@@ -181,7 +184,8 @@ github:
 #[test]
 fn one_retired_environment_secret_is_deleted_alone() {
     let mut rig = Rig::new();
-    rig.env.push(("DEPLOY_KEY".into(), "deploy-key-value-5b2".into()));
+    rig.env
+        .push(("DEPLOY_KEY".into(), "deploy-key-value-5b2".into()));
     rig.env.push(("OLD_KEY".into(), "old-key-value-8c4".into()));
     rig.repo.file("desired/main.yaml", ENVIRONMENT);
     rig.plan(&[]);

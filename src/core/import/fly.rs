@@ -206,7 +206,9 @@ impl Reader<'_, '_> {
             None => {}
         }
         for key in ["count", "regions", "env"] {
-            if let Some(v) = self.common(key, |g| g.machines.get(key).filter(|v| !v.is_null()).cloned()) {
+            if let Some(v) = self.common(key, |g| {
+                g.machines.get(key).filter(|v| !v.is_null()).cloned()
+            }) {
                 doc.insert(key.into(), v);
             }
         }
@@ -226,9 +228,7 @@ impl Reader<'_, '_> {
             let raw = json!({ "dns": dns }).to_string();
             experimental(doc).insert("machine_config".into(), json!(raw));
         }
-        let services = self.per_group(|g| {
-            list(g.config("services")).iter().map(service).collect()
-        });
+        let services = self.per_group(|g| list(g.config("services")).iter().map(service).collect());
         put(doc, "services", services);
         let (live, app) = (self.live, self.app);
         let mounts = self.per_group(|g| {
@@ -307,7 +307,9 @@ impl Reader<'_, '_> {
             ));
         }
         for g in self.groups {
-            let version = g.config("metadata").and_then(|m| m.get(META_PLATFORM_VERSION));
+            let version = g
+                .config("metadata")
+                .and_then(|m| m.get(META_PLATFORM_VERSION));
             if version.is_none() {
                 self.notes.push(format!(
                     "{}: the machines of group `{}` lack flyctl's `{META_PLATFORM_VERSION}` metadata, which the first apply adds",

@@ -209,9 +209,7 @@ mod tests {
         let mut l = LiveSnapshot::new("2026-01-01T00:00:00Z");
         for (a, mut v) in crate::core::lower::lower(&desired) {
             if let Some(config) = v.get_mut("config").and_then(Value::as_object_mut) {
-                config.retain(|_, v| {
-                    !(v.is_null() || v.as_object().is_some_and(Map::is_empty))
-                });
+                config.retain(|_, v| !(v.is_null() || v.as_object().is_some_and(Map::is_empty)));
             }
             l.resources.insert(a, v);
         }

@@ -180,7 +180,8 @@ mod tests {
     fn plan(yaml: &str, live_names: &[&str], ours: &[&str]) -> crate::core::plan::Plan {
         let desired: Desired = serde_yaml::from_str(yaml).unwrap();
         let mut live = LiveSnapshot::new("2026-01-01T00:00:00Z");
-        live.resources.insert(a("provider.fly"), json!({"activation": "active"}));
+        live.resources
+            .insert(a("provider.fly"), json!({"activation": "active"}));
         live.resources.insert(a("fly.app.x"), json!({"org": "o"}));
         live.resources
             .insert(a("fly.app.x.secrets"), json!({ "names": live_names }));

@@ -1,7 +1,7 @@
 use super::*;
+use crate::core::live::LiveSnapshot;
 use crate::core::plan::types::{Action, PlanSummary};
 use serde_json::json;
-use crate::core::live::LiveSnapshot;
 
 fn a(s: &str) -> Address {
     Address::parse(s).unwrap()
@@ -155,7 +155,11 @@ fn unmanaged_is_live_minus_desired_managed_and_ignored() {
         ..Lifecycle::default()
     };
     assert_eq!(
-        unmanaged(&lifecycle, &expected, &LiveSnapshot::new("2026-01-01T00:00:00Z")),
+        unmanaged(
+            &lifecycle,
+            &expected,
+            &LiveSnapshot::new("2026-01-01T00:00:00Z")
+        ),
         vec![a("fly.app.stray")]
     );
     assert_eq!(
