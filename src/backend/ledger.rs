@@ -1,7 +1,8 @@
 //! The secrets ledger ([`crate::core::rotation::Ledger`]): the last set of every secret,
 //! read back from the journal's successful set actions (`fly.secrets.set`,
-//! `github.secret.put`, `github.environment.put`) and the stored plans they ran (their
-//! `params` name the secrets and rotations set; never a value). Both backends keep both,
+//! `github.secret.put`, `github.environment.put`), less what sophia removed since
+//! (`fly.secrets.unset`, `fly.app.delete`, `github.environment.delete`), and the stored
+//! plans they ran (their `params` name the secrets and rotations set; never a value). Both backends keep both,
 //! so the ledger is the same wherever the journal lives.
 
 use std::collections::BTreeMap;
@@ -22,12 +23,8 @@ impl Backend {
             let Ok(kind) = r.kind.parse::<ActionKind>() else {
                 continue;
             };
-            let sets = matches!(
-                kind,
-                ActionKind::FlySecretsSet
-                    | ActionKind::GithubSecretPut
-                    | ActionKind::GithubEnvironmentPut
-            );
+            // Sets, and the removals that make sophia forget a name.
+            let sets = crate::core::rotation::LEDGER_KINDS.contains(&kind.as_str());
             let (Some(digest), Some(address)) = (&r.plan_digest, &r.address) else {
                 continue;
             };

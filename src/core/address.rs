@@ -34,6 +34,12 @@ pub enum Address {
     FlySecrets {
         app: String,
     },
+    /// One app secret, by name: how a live name outside desired/ is listed as unmanaged
+    /// and named to `sophia import` (plans change secrets at `fly.app.<a>.secrets`).
+    FlySecret {
+        app: String,
+        name: String,
+    },
     FlyMachines {
         app: String,
     },
@@ -124,6 +130,7 @@ impl Address {
         match self {
             Address::FlyApp { .. }
             | Address::FlySecrets { .. }
+            | Address::FlySecret { .. }
             | Address::FlyMachines { .. }
             | Address::FlyProcess { .. }
             | Address::FlyIps { .. }
@@ -158,6 +165,15 @@ impl Address {
             }
         };
         if let Some(rest) = input.strip_prefix("fly.app.") {
+            // App names hold no dot; the secret name runs to the end.
+            if let Some((app, name)) = rest.split_once(".secret.")
+                && !app.contains('.')
+            {
+                return Ok(Address::FlySecret {
+                    app: nonempty(app, "app name")?,
+                    name: nonempty(name, "secret name")?,
+                });
+            }
             if let Some(app) = rest.strip_suffix(".secrets") {
                 return Ok(Address::FlySecrets {
                     app: nonempty(app, "app name")?,
@@ -187,7 +203,7 @@ impl Address {
             }
             if rest.contains('.') {
                 return Err(err(
-                    "expected `fly.app.<name>[.secrets|.machines|.process.<group>]`",
+                    "expected `fly.app.<name>[.secrets|.secret.<NAME>|.machines|.process.<group>]`",
                 ));
             }
             return Ok(Address::FlyApp {
@@ -329,6 +345,7 @@ impl Address {
         match self {
             Address::FlyApp { app }
             | Address::FlySecrets { app }
+            | Address::FlySecret { app, .. }
             | Address::FlyMachines { app }
             | Address::FlyProcess { app, .. }
             | Address::FlyIps { app }
@@ -404,6 +421,7 @@ impl fmt::Display for Address {
         match self {
             Address::FlyApp { app } => write!(f, "fly.app.{app}"),
             Address::FlySecrets { app } => write!(f, "fly.app.{app}.secrets"),
+            Address::FlySecret { app, name } => write!(f, "fly.app.{app}.secret.{name}"),
             Address::FlyMachines { app } => write!(f, "fly.app.{app}.machines"),
             Address::FlyProcess { app, group } => write!(f, "fly.app.{app}.process.{group}"),
             Address::FlyIps { app } => write!(f, "fly.app.{app}.ips"),
@@ -465,6 +483,7 @@ mod tests {
         for s in [
             "fly.app.sophiaai-dashboard-v2",
             "fly.app.a.secrets",
+            "fly.app.a.secret.API_KEY",
             "fly.app.a.process.worker",
             "fly.app.a.ips",
             "fly.app.a.volume.data",

@@ -59,6 +59,7 @@ fn kind(address: &Address) -> &'static str {
     match address {
         Address::FlyApp { .. } => "fly.app",
         Address::FlySecrets { .. } => "fly.secrets",
+        Address::FlySecret { .. } => "fly.secret",
         // A process group's machines compare as an app's machines do.
         Address::FlyMachines { .. } | Address::FlyProcess { .. } => "fly.machines",
         Address::FlyIps { .. } => "fly.ips",

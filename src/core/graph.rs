@@ -62,8 +62,8 @@ pub enum Scope {
 /// The ordering rules: `(earlier kind, later kind, scope)`; `None` is any kind. Read as
 /// "within <scope>, <earlier> finishes before <later> starts".
 ///
-/// - A Fly app exists → its secrets are set → its machines are updated (they pick up the
-///   new secrets version) → its health is verified.
+/// - A Fly app exists → its secrets are set (or retired ones unset) → its machines are
+///   updated (they pick up the new secrets version) → its health is verified.
 /// - A replace deletes the old resource before creating the new one.
 /// - A provider is activated before any of its actions.
 ///
@@ -102,6 +102,11 @@ pub const ORDER_RULES: &[(ActionKind, Option<ActionKind>, Scope)] = &[
     ),
     (
         ActionKind::FlySecretsSet,
+        Some(ActionKind::FlyMachinesUpdate),
+        Scope::SameApp,
+    ),
+    (
+        ActionKind::FlySecretsUnset,
         Some(ActionKind::FlyMachinesUpdate),
         Scope::SameApp,
     ),
@@ -156,6 +161,23 @@ fn to_set(before: &Value, after: &Value, list: &str, rotations: &str) -> Vec<Str
         .collect()
 }
 
+/// The names of `before[list]` that `after[list]` lacks (a list `after` does not set drops
+/// nothing).
+fn to_unset(before: &Value, after: &Value, list: &str) -> Vec<String> {
+    let Some(keep) = after[list].as_array() else {
+        return Vec::new();
+    };
+    let keep: BTreeSet<&str> = keep.iter().filter_map(Value::as_str).collect();
+    before[list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|n| !keep.contains(n))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The id of an action: `<kind>:<address>`.
 pub fn action_id(kind: ActionKind, address: &Address) -> ActionId {
     ActionId(format!("{kind}:{address}"))
@@ -189,12 +211,25 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
             a,
             json!({ "app": app, "org": after.get("org") }),
         )],
-        (Address::FlySecrets { .. }, ChangeKind::Create | ChangeKind::Update) => {
+        (Address::FlySecrets { app }, ChangeKind::Create | ChangeKind::Update) => {
             // Only the names that are missing or rotated: the others keep their values.
             let names = to_set(&change.before, after, "names", "rotations");
-            let mut params = json!({ "names": names });
-            rotation::carry(&mut params, after, "rotations", &names);
-            vec![action(ActionKind::FlySecretsSet, a, params)]
+            // The names `after` drops: retired ones sophia set (`lifecycle::secrets`).
+            let unset = to_unset(&change.before, after, "names");
+            let mut acts = Vec::new();
+            if !names.is_empty() || unset.is_empty() {
+                let mut params = json!({ "names": names });
+                rotation::carry(&mut params, after, "rotations", &names);
+                acts.push(action(ActionKind::FlySecretsSet, a, params));
+            }
+            if !unset.is_empty() {
+                acts.push(action(
+                    ActionKind::FlySecretsUnset,
+                    a,
+                    json!({ "app": app, "unset": unset }),
+                ));
+            }
+            acts
         }
         (Address::FlyVolume { app, name }, ChangeKind::Create | ChangeKind::Update) => {
             let mut params = json!({ "app": app, "name": name });
@@ -229,11 +264,17 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
         }
         (Address::GithubEnvironment { .. }, ChangeKind::Create | ChangeKind::Update) => {
             // The whole environment object: reviewers, and the gate settings desired sets;
-            // `set_secrets`: the environment secrets live lacks (values at apply).
+            // `set_secrets`: the environment secrets live lacks (values at apply);
+            // `unset_secrets`: retired ones to delete.
             let mut params = after.clone();
             let missing = to_set(&change.before, after, "secrets", "secret_rotations");
             if !missing.is_empty() {
                 params["set_secrets"] = json!(missing);
+            }
+            // The names `after` drops: retired ones sophia set (`lifecycle::secrets`).
+            let retired = to_unset(&change.before, after, "secrets");
+            if !retired.is_empty() {
+                params["unset_secrets"] = json!(retired);
             }
             vec![action(ActionKind::GithubEnvironmentPut, a, params)]
         }
@@ -344,7 +385,7 @@ pub fn actions_for(change: &Change, facts: &Facts) -> Result<Vec<Action>, GraphE
 }
 
 /// A Fly machine sees the app's secrets as they were when it was last created or updated.
-/// So a `fly.secrets.set` whose app has running machines and no machines action in the plan
+/// So a `fly.secrets.set` (or `unset`, as `fly secrets unset` redeploys) whose app has running machines and no machines action in the plan
 /// (which would update them anyway, after the secrets) restarts them itself: its params say
 /// `restart_machines` and carry the app's strategy and health check for that rollout.
 fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
@@ -353,10 +394,12 @@ fn restart_for_secrets(actions: &mut [Action], facts: &Facts) {
         .filter(|a| a.kind.as_str().starts_with("fly.machines."))
         .filter_map(|a| fly_app(&a.address).map(str::to_string))
         .collect();
-    for a in actions
-        .iter_mut()
-        .filter(|a| a.kind == ActionKind::FlySecretsSet)
-    {
+    for a in actions.iter_mut().filter(|a| {
+        matches!(
+            a.kind,
+            ActionKind::FlySecretsSet | ActionKind::FlySecretsUnset
+        )
+    }) {
         let Some(app) = fly_app(&a.address).map(str::to_string) else {
             continue;
         };

@@ -15,6 +15,14 @@
 //!   which the next apply repairs by setting it again.
 //!
 //! A watched secret sophia has never set has no rotation live: its first plan sets it once.
+//!
+//! The ledger also says which names sophia set and has not removed since ([`Ledger::names`]):
+//! only those are ever unset when desired/ drops them (`core::lifecycle::secrets`).
+//!
+//! Fly also lists a `digest` of each secret's value. It is not used: telling that a digest
+//! changed needs the previous one kept between refreshes, and a hash of a secret value is
+//! never stored (DESIGN.md, "Secrets"). Within one refresh a digest says nothing, so drift
+//! rests on `updated_at` alone; a secret Fly lists without `updated_at` is never drift.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,8 +60,21 @@ pub fn carry(params: &mut Value, after: &Value, key: &str, names: &[String]) {
 }
 
 const FLY_SECRETS_SET: &str = "fly.secrets.set";
+const FLY_SECRETS_UNSET: &str = "fly.secrets.unset";
+const FLY_APP_DELETE: &str = "fly.app.delete";
 const GITHUB_SECRET_PUT: &str = "github.secret.put";
 const GITHUB_ENVIRONMENT_PUT: &str = "github.environment.put";
+const GITHUB_ENVIRONMENT_DELETE: &str = "github.environment.delete";
+
+/// The kinds whose successful actions the ledger reads (as plans spell them).
+pub const LEDGER_KINDS: [&str; 6] = [
+    FLY_SECRETS_SET,
+    FLY_SECRETS_UNSET,
+    FLY_APP_DELETE,
+    GITHUB_SECRET_PUT,
+    GITHUB_ENVIRONMENT_PUT,
+    GITHUB_ENVIRONMENT_DELETE,
+];
 
 /// One secret's last set by sophia.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +97,35 @@ impl Ledger {
     /// `github.secret.put`, `github.environment.put`; others set no secret), in journal order:
     /// a later set replaces an earlier one. (A string, not `ActionKind`: the planner imports
     /// this module.)
+    ///
+    /// A removal forgets: `fly.secrets.unset` its names, `fly.app.delete` every secret of
+    /// the app, `github.environment.delete` the environment's, an environment put its
+    /// `unset_secrets` — a name set again later by someone else is then not sophia's.
     pub fn record(&mut self, kind: &str, address: &Address, params: &Value, at: &str) {
+        let forget: Vec<(Address, String)> = match (kind, address) {
+            (FLY_SECRETS_UNSET, _) => strings(params.get("unset"))
+                .into_iter()
+                .map(|n| (address.clone(), n))
+                .collect(),
+            (GITHUB_ENVIRONMENT_PUT, _) => strings(params.get("unset_secrets"))
+                .into_iter()
+                .map(|n| (address.clone(), n))
+                .collect(),
+            (FLY_APP_DELETE, Address::FlyApp { app }) => {
+                let secrets = Address::FlySecrets { app: app.clone() };
+                self.of(&secrets)
+                    .map(|(n, _)| (secrets.clone(), n.to_string()))
+                    .collect()
+            }
+            (GITHUB_ENVIRONMENT_DELETE, _) => self
+                .of(address)
+                .map(|(n, _)| (address.clone(), n.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for key in forget {
+            self.sets.remove(&key);
+        }
         let rotations = params.get("rotations");
         let rotation_of = |n: &str| rotations.and_then(|r| r.get(n)).and_then(Value::as_u64);
         let names: Vec<String> = match kind {
@@ -105,6 +154,16 @@ impl Ledger {
                 },
             );
         }
+    }
+
+    /// The names sophia set and has not removed since, by the address that lists them
+    /// (`fly.app.<a>.secrets`, an environment).
+    pub fn names(&self) -> BTreeMap<Address, BTreeSet<String>> {
+        let mut out: BTreeMap<Address, BTreeSet<String>> = BTreeMap::new();
+        for (address, name) in self.sets.keys() {
+            out.entry(address.clone()).or_default().insert(name.clone());
+        }
+        out
     }
 
     fn of<'a>(&'a self, address: &'a Address) -> impl Iterator<Item = (&'a str, &'a LastSet)> {

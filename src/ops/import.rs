@@ -19,14 +19,14 @@
 //! 4. The YAML goes to stdout, or to `--out` atomically; an existing file is refused without
 //!    `--force`. Secret values are never read: secrets come in as names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Desired, ProviderName};
-use crate::core::import::{Imported, import, import_github, to_yaml};
+use crate::core::import::{Imported, import, import_github, only_secret_names, to_yaml};
 use crate::core::live::LiveSnapshot;
 use crate::providers::{Credentials, Provider, ProviderError};
 
@@ -80,6 +80,21 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
         .clone()
         .or_else(|| desired.fly.as_ref().and_then(|f| f.org.clone()));
     let (mut apps, mut repos, mut picks) = named(&req.addresses)?;
+    // `fly.app.<a>.secret.<NAME>`: the name alone, unless the whole app is named too.
+    let mut secret_names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in &req.addresses {
+        if let Ok(Address::FlySecret { app, name }) = Address::parse(a) {
+            secret_names.entry(app).or_default().push(name);
+        }
+    }
+    secret_names.retain(|app, _| {
+        !req.addresses.iter().any(|a| {
+            Address::parse(a).is_ok_and(|x| {
+                !matches!(x, Address::FlySecret { .. })
+                    && crate::core::plan::facts::fly_app(&x) == Some(app.as_str())
+            })
+        })
+    });
     // `--provider`: the unmanaged ones only (the listing is read here).
     let mut lifecycle = match req.provider {
         Some(_) => super::lifecycle::load(req.root, &desired, req.creds, false).await?,
@@ -133,6 +148,7 @@ pub async fn run(req: &ImportRequest<'_>) -> anyhow::Result<ImportOutcome> {
     let live = read(req.creds, &http, &apps, &repos, &picks).await?;
     let mut imported = import(&live, org.as_deref(), &apps, &repos);
     import_github(&mut imported, &live, &picks);
+    only_secret_names(&mut imported, &secret_names);
     let residual_changes = residual(req.root, &imported.desired, &live)?;
     beside(&desired, &mut imported);
     let Imported { notes, .. } = &imported;
@@ -262,7 +278,11 @@ async fn unmanaged_github(
     }
     lifecycle.inventory = inventory;
     let expected = crate::core::lower::lower(desired);
-    Ok(crate::core::lifecycle::unmanaged(lifecycle, &expected))
+    // Only the GitHub inventory: no live Fly secret names come into it here.
+    let no_fly = LiveSnapshot::new(String::new());
+    Ok(crate::core::lifecycle::unmanaged(
+        lifecycle, &expected, &no_fly,
+    ))
 }
 
 /// The repository a GitHub repository-level address is under.
@@ -342,7 +362,7 @@ async fn read(
     if !apps.is_empty() {
         let f = fly(creds, http)?;
         // An app of several process groups: each group's machines are read on their own
-        // (import notes them rather than writing one mixed `machines`).
+        // (import writes each group's sections from them, as plan reads them).
         let mut groups = Vec::new();
         for app in apps {
             let found = f.process_groups(app).await.map_err(err)?;
@@ -372,7 +392,8 @@ async fn read(
             .resources
             .iter()
             .filter_map(|(a, v)| match a {
-                Address::FlyMachines { app } => Some((app, v)),
+                // Each group's mounts: a lone `machines` object is the first machine's.
+                Address::FlyMachines { app } | Address::FlyProcess { app, .. } => Some((app, v)),
                 _ => None,
             })
             .flat_map(|(app, v)| {
@@ -387,6 +408,8 @@ async fn read(
                     })
                     .collect::<Vec<_>>()
             })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         live.resources
             .extend(p.refresh(&volumes).await.map_err(err)?);

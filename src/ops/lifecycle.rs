@@ -1,9 +1,10 @@
 //! What plan and drift know of a resource's lifecycle beyond desired and live (issue 14):
-//! the backend's managed set, the `.infra/ignore` globs, and the live inventory of the
-//! managed scopes — the apps of the Fly organization; the Actions secrets and variables,
-//! environments, rulesets, direct collaborators and teams of the managed repositories; the
-//! rulesets of the managed organizations. All reads; nothing is written but the ETag cache
-//! of the GitHub reads (the one refresh keeps, [`super::refresh::CachedReads`]).
+//! the backend's managed set, the secret names sophia set (the journal's ledger), the
+//! `.infra/ignore` globs, and the live inventory of the managed scopes — the apps of the Fly
+//! organization; the Actions secrets and variables, environments, rulesets, direct
+//! collaborators and teams of the managed repositories; the rulesets of the managed
+//! organizations. All reads; nothing is written but the ETag cache of the GitHub reads (the
+//! one refresh keeps, [`super::refresh::CachedReads`]).
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use futures::StreamExt as _;
 
 use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
+use crate::core::lifecycle::secrets::SecretsSet;
 use crate::core::lifecycle::{Ignore, Lifecycle};
 use crate::providers::Credentials;
 use crate::providers::fly::FlyProvider;
@@ -60,7 +62,21 @@ pub async fn load(
         managed,
         inventory,
         ignore,
+        secrets_set: secrets_set(&backend).await,
     })
+}
+
+/// The secret names sophia set and has not removed since, from the journal's ledger. An
+/// unreadable journal is `None`, with a warning: then no secret name is unset, nor listed
+/// as unmanaged (which ones are sophia's is unknown).
+pub async fn secrets_set(backend: &crate::backend::Backend) -> Option<SecretsSet> {
+    match backend.secret_ledger().await {
+        Ok(ledger) => Some(ledger.names()),
+        Err(e) => {
+            tracing::warn!("the secrets ledger was not read: {e:#}");
+            None
+        }
+    }
 }
 
 /// The live addresses of the managed scopes: the apps of `fly.org`, what each repository of

@@ -13,6 +13,9 @@ const REPOS: usize = 10;
 
 /// 20 apps: even ones with `[http_service]`, odd ones with a TCP `[[services]]`; every one
 /// mounts a volume; every fourth has `[metrics]`, `[[statics]]` and a `[checks.alive]`.
+/// Every fifth (from the third) runs two process groups, the worker with its own command,
+/// restart policy, `[[vm]]`, check and service; every fifth from the fourth sets what
+/// flyctl turns into `init`, `restart` and the stop config, and suspends its service.
 fn fly_desired() -> String {
     let mut text = String::from("providers:\n  fly: active\nfly:\n  org: pay-ready\n  apps:\n");
     for i in 0..APPS {
@@ -22,13 +25,34 @@ fn fly_desired() -> String {
             1 + i % 2,
             1 + i % 3,
         ));
+        let busy = "busy: { type: http, port: 9000, path: /busy, processes: [worker] }";
         if i % 4 == 0 {
-            text.push_str("      metrics: { port: 9091, path: /metrics }\n      statics: { guest_path: /app/public, url_prefix: /static }\n      checks: { alive: { type: tcp, port: 8080, interval: 15s, timeout: 2s } }\n");
+            text.push_str("      metrics: { port: 9091, path: /metrics }\n      statics: { guest_path: /app/public, url_prefix: /static }\n");
+            let more = if i % 5 == 2 {
+                format!(", {busy}")
+            } else {
+                String::new()
+            };
+            text.push_str(&format!("      checks: {{ alive: {{ type: tcp, port: 8080, interval: 15s, timeout: 2s }}{more} }}\n"));
+        } else if i % 5 == 2 {
+            text.push_str(&format!("      checks: {{ {busy} }}\n"));
+        }
+        if i % 5 == 2 {
+            text.push_str("      processes: { app: \"\", worker: \"bin/worker --queue 'high prio'\" }\n      restart: [{ policy: always, processes: [worker] }, { policy: never, processes: [app] }]\n      vm: { size: shared-cpu-2x, processes: [worker] }\n");
+        }
+        if i % 5 == 3 {
+            text.push_str("      kill_signal: SIGINT\n      kill_timeout: 20s\n      swap_size_mb: 256\n      restart: { policy: on-failure, retries: 5 }\n      experimental: { cmd: [bin/serve, --port, \"8080\"], entrypoint: [/bin/sh, -c] }\n");
         }
         if i % 2 == 0 {
             text.push_str("      http_service: { internal_port: 8080, force_https: true, auto_stop_machines: stop, auto_start_machines: true, min_machines_running: 0 }\n");
         } else {
             text.push_str("      services:\n        - protocol: tcp\n          internal_port: 5432\n          ports: [{ port: 5432 }]\n          concurrency: { type: connections, soft_limit: 20, hard_limit: 25 }\n");
+            if i % 5 == 3 {
+                text.push_str("          auto_stop_machines: suspend\n          auto_start_machines: true\n          min_machines_running: 1\n");
+            }
+            if i % 5 == 2 {
+                text.push_str("        - { protocol: tcp, internal_port: 9000, ports: [{ port: 9000 }], processes: [worker] }\n");
+            }
         }
     }
     text
@@ -149,7 +173,20 @@ fn import_then_plan_shows_no_changes_for_20_apps_and_10_repositories() {
         "{yaml}"
     );
     assert!(yaml.contains("- APP_KEY"), "{yaml}");
-    for section in ["metrics:", "statics:", "checks:", "alive:"] {
+    for section in [
+        "metrics:",
+        "statics:",
+        "checks:",
+        "alive:",
+        "bin/worker --queue",
+        "kill_signal: SIGINT",
+        "kill_timeout: 20s",
+        "swap_size_mb: 256",
+        "policy: on-failure",
+        "auto_stop_machines: suspend",
+        "entrypoint:",
+        "vm:",
+    ] {
         assert!(yaml.contains(section), "{section} {yaml}");
     }
     let yaml = std::fs::read_to_string(adopt.root().join("desired/github.yaml")).unwrap();

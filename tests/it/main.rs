@@ -37,6 +37,7 @@ mod rotation;
 mod sandbox;
 mod sandbox_conformance;
 mod schema;
+mod secret_retire;
 mod security_apply;
 mod security_front;
 mod security_fs;

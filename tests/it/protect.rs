@@ -150,7 +150,7 @@ fn every_kind_stays_protected_once_gone_from_desired_and_nothing_is_called() {
     for (gone, says) in [
         (
             "secrets: [ONE",
-            "`fly.app.keep.secrets` (delete, which holds protected `secret.KEPT_SECRET`)",
+            "`fly.app.keep.secrets` (unsets protected `secret.KEPT_SECRET`)",
         ),
         ("orgs:", "`github.org.acme.ruleset.org-main` (delete)"),
         (
@@ -296,7 +296,7 @@ async fn protected_names_live_in_postgres_and_an_edit_of_them_is_caught() {
         refused(
             &rig,
             &without(FLY_NAME, "secrets:"),
-            "`fly.app.keep.secrets` (delete, which holds protected `secret.KEPT_SECRET`)",
+            "`fly.app.keep.secrets` (unsets protected `secret.KEPT_SECRET`)",
         );
         rig
     })

@@ -13,11 +13,13 @@
 //!   ([`protect`]: which resources, and names inside one, can be protected).
 //! - [`unmanaged`]: live resources inside managed scopes that are neither desired, managed
 //!   nor ignored ([`ignore`]).
+//! - [`secrets`]: one Fly secret retired — unset only when sophia set it.
 
 pub mod delete;
 pub mod ignore;
 pub mod managed;
 pub mod protect;
+pub mod secrets;
 
 use std::collections::BTreeSet;
 
@@ -41,6 +43,9 @@ pub struct Lifecycle {
     /// repositories; the rulesets of managed organizations), as the providers listed them.
     pub inventory: Vec<Address>,
     pub ignore: Ignore,
+    /// The secret names sophia set and has not removed since (the secrets ledger); `None`
+    /// when it was not read: then no name is retired nor listed as unmanaged.
+    pub secrets_set: Option<secrets::SecretsSet>,
 }
 
 /// The addresses to retire: managed, gone from `expected`, of a provider desired/ still
@@ -101,12 +106,23 @@ pub fn retired_from(desired: &Desired, managed: &ManagedSet) -> Vec<Address> {
     retired(desired, &crate::core::lower::lower(desired), managed)
 }
 
-/// The live resources of `inventory` that are neither desired, managed nor ignored, sorted.
-pub fn unmanaged(lifecycle: &Lifecycle, expected: &Expected) -> Vec<Address> {
+/// The live resources of `inventory`, and the live secret names of desired Fly apps when
+/// the ledger was read ([`secrets::unmanaged`]), that are neither desired, managed nor
+/// ignored, sorted.
+pub fn unmanaged(
+    lifecycle: &Lifecycle,
+    expected: &Expected,
+    live: &crate::core::live::LiveSnapshot,
+) -> Vec<Address> {
+    let names = match &lifecycle.secrets_set {
+        Some(set) => secrets::unmanaged(expected, live, set),
+        None => Vec::new(),
+    };
     let set: BTreeSet<&Address> = lifecycle
         .inventory
         .iter()
         .filter(|a| !expected.contains_key(a) && !lifecycle.managed.contains_key(a))
+        .chain(&names)
         .filter(|a| !lifecycle.ignore.matches(a))
         .collect();
     set.into_iter().cloned().collect()

@@ -13,9 +13,10 @@
 //!   the flag `protect` in the managed set ([`protect_flags`]).
 //! - **Names inside one address** ([`protected_names`]): `fly.app.<a>.secrets` holds all of
 //!   an app's secret names and an environment holds its secrets and variables, so one name
-//!   (`secret.<NAME>`, `variable.<NAME>`) is protected inside its address. A plan only
-//!   removes such a name by deleting (or replacing) the whole address — an update sets
-//!   missing names and never unsets one — so a protected name makes that delete fail. The
+//!   (`secret.<NAME>`, `variable.<NAME>`) is protected inside its address. A plan removes
+//!   such a name by deleting (or replacing) the whole address, or by retiring one secret
+//!   sophia set (an update that unsets it alone, [`super::secrets`]); a protected name makes
+//!   either fail. The
 //!   names are kept in the managed set (`protect_names`, [`protect_name_flags`]): a name
 //!   listed with `protect: true` is protected, listed without it unprotected, and a name gone
 //!   from the list keeps what was recorded (its removal alone does not unprotect it).
@@ -210,6 +211,10 @@ pub struct ProtectedError {
 
 fn shown(a: &Address, k: ChangeKind, names: &BTreeMap<Address, Vec<String>>) -> String {
     match names.get(a) {
+        Some(n) if k == ChangeKind::Update => {
+            let n: Vec<String> = n.iter().map(|n| format!("`{n}`")).collect();
+            format!("`{a}` (unsets protected {})", n.join(", "))
+        }
         Some(n) => {
             let n: Vec<String> = n.iter().map(|n| format!("`{n}`")).collect();
             format!(
@@ -225,6 +230,7 @@ fn shown(a: &Address, k: ChangeKind, names: &BTreeMap<Address, Vec<String>>) -> 
 fn verb(k: ChangeKind) -> &'static str {
     match k {
         ChangeKind::Replace => "replace",
+        ChangeKind::Update => "unset",
         _ => "delete",
     }
 }
@@ -232,9 +238,11 @@ fn verb(k: ChangeKind) -> &'static str {
 fn verbs(changes: &[(Address, ChangeKind)]) -> &'static str {
     let deletes = changes.iter().any(|(_, k)| *k == ChangeKind::Delete);
     let replaces = changes.iter().any(|(_, k)| *k == ChangeKind::Replace);
-    match (deletes, replaces) {
-        (true, true) => "delete or replace",
-        (false, true) => "replace",
+    let unsets = changes.iter().any(|(_, k)| *k == ChangeKind::Update);
+    match (deletes, replaces, unsets) {
+        (true, true, _) => "delete or replace",
+        (false, true, _) => "replace",
+        (false, false, true) => "unset names of",
         _ => "delete",
     }
 }
@@ -254,6 +262,7 @@ impl crate::core::hint::Hint for ProtectedError {
 /// or the managed set).
 pub fn check_protection(
     changes: &[Change],
+    unsets: &BTreeMap<Address, BTreeSet<String>>,
     roots: &BTreeSet<String>,
     names: &NameFlags,
     managed: &ManagedSet,
@@ -268,10 +277,29 @@ pub fn check_protection(
         changes: Vec::new(),
         names: BTreeMap::new(),
     };
-    for c in changes
-        .iter()
-        .filter(|c| matches!(c.action, ChangeKind::Delete | ChangeKind::Replace))
-    {
+    for c in changes {
+        // One name unset from a secrets list (a retired Fly or environment secret).
+        if let Some(gone) = unsets.get(&c.address) {
+            let held: BTreeSet<String> = gone
+                .iter()
+                .map(|n| format!("secret.{n}"))
+                .filter(|n| {
+                    managed
+                        .get(&c.address)
+                        .is_some_and(|e| e.protect_names.contains(n))
+                        || names.get(&c.address).and_then(|f| f.get(n)) == Some(&true)
+                })
+                .collect();
+            if !held.is_empty() {
+                out.changes.push((c.address.clone(), c.action));
+                out.names
+                    .insert(c.address.clone(), held.into_iter().collect());
+                continue;
+            }
+        }
+        if !matches!(c.action, ChangeKind::Delete | ChangeKind::Replace) {
+            continue;
+        }
         if covered(&c.address, &protected_roots) {
             out.changes.push((c.address.clone(), c.action));
             continue;

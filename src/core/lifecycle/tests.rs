@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::live::LiveSnapshot;
 use crate::core::plan::types::Change;
 use crate::core::plan::types::{Action, PlanSummary};
 use serde_json::json;
@@ -72,17 +73,42 @@ fn protection_holds_from_desired_and_from_the_managed_set() {
     let deletes = [change("fly.app.x.machines", ChangeKind::Delete)];
     let roots: BTreeSet<String> = ["fly.app.x".to_string()].into();
     let none = NameFlags::new();
-    let err = check_protection(&deletes, &roots, &none, &ManagedSet::new()).unwrap_err();
+    let err = check_protection(
+        &deletes,
+        &BTreeMap::new(),
+        &roots,
+        &none,
+        &ManagedSet::new(),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resource: `fly.app.x.machines` (delete)"
     );
     let managed: ManagedSet = [(a("fly.app.x"), entry(true))].into();
-    assert!(check_protection(&deletes, &BTreeSet::new(), &none, &managed).is_err());
+    assert!(
+        check_protection(
+            &deletes,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &none,
+            &managed
+        )
+        .is_err()
+    );
     let unprotected: ManagedSet = [(a("fly.app.x"), entry(false))].into();
-    assert!(check_protection(&deletes, &BTreeSet::new(), &none, &unprotected).is_ok());
+    assert!(
+        check_protection(
+            &deletes,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &none,
+            &unprotected
+        )
+        .is_ok()
+    );
     let updates = [change("fly.app.x.machines", ChangeKind::Update)];
-    assert!(check_protection(&updates, &roots, &none, &managed).is_ok());
+    assert!(check_protection(&updates, &BTreeMap::new(), &roots, &none, &managed).is_ok());
 }
 
 fn plan(changes: Vec<Change>, protect: BTreeMap<Address, bool>) -> Plan {
@@ -156,8 +182,16 @@ fn unmanaged_is_live_minus_desired_managed_and_ignored() {
             a("fly.app.legacy-1"),
         ],
         ignore: Ignore::parse("i", "fly.app.legacy-*").unwrap(),
+        ..Lifecycle::default()
     };
-    assert_eq!(unmanaged(&lifecycle, &expected), vec![a("fly.app.stray")]);
+    assert_eq!(
+        unmanaged(
+            &lifecycle,
+            &expected,
+            &LiveSnapshot::new("2026-01-01T00:00:00Z")
+        ),
+        vec![a("fly.app.stray")]
+    );
     assert_eq!(
         import_command(&a("fly.app.stray")),
         "sophia import fly.app.stray"
@@ -305,8 +339,14 @@ fn a_protected_name_blocks_the_delete_of_its_address_even_once_gone_from_the_lis
     let names = protected_names(&without);
     assert!(protect_name_flags(&expected, &names, &managed).is_empty());
     let deletes = [change("fly.app.a.secrets", ChangeKind::Delete)];
-    let err =
-        check_protection(&deletes, &BTreeSet::new(), &NameFlags::new(), &managed).unwrap_err();
+    let err = check_protection(
+        &deletes,
+        &BTreeMap::new(),
+        &BTreeSet::new(),
+        &NameFlags::new(),
+        &managed,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resource: `fly.app.a.secrets` (delete, which holds \
@@ -321,7 +361,16 @@ fn a_protected_name_blocks_the_delete_of_its_address_even_once_gone_from_the_lis
     p.protect_names = flags;
     let managed = record(&managed, &p, &BTreeSet::new());
     assert!(managed[&secrets].protect_names.is_empty());
-    assert!(check_protection(&deletes, &BTreeSet::new(), &NameFlags::new(), &managed).is_ok());
+    assert!(
+        check_protection(
+            &deletes,
+            &BTreeMap::new(),
+            &BTreeSet::new(),
+            &NameFlags::new(),
+            &managed
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -336,8 +385,14 @@ fn a_protected_repository_or_organization_survives_in_the_managed_set() {
         change("github.org.acme.ruleset.main", ChangeKind::Delete),
         change("github.repo.o/r.variable.B", ChangeKind::Delete),
     ];
-    let err =
-        check_protection(&deletes, &BTreeSet::new(), &NameFlags::new(), &managed).unwrap_err();
+    let err = check_protection(
+        &deletes,
+        &BTreeMap::new(),
+        &BTreeSet::new(),
+        &NameFlags::new(),
+        &managed,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resources: `github.repo.o/r.secret.A` (delete), \
@@ -345,13 +400,28 @@ fn a_protected_repository_or_organization_survives_in_the_managed_set() {
     );
     // A repository root protects what desired/ does not name yet, by its scope.
     let roots: BTreeSet<String> = ["github.repo.o/r".to_string()].into();
-    let err =
-        check_protection(&deletes[2..], &roots, &NameFlags::new(), &ManagedSet::new()).unwrap_err();
+    let err = check_protection(
+        &deletes[2..],
+        &BTreeMap::new(),
+        &roots,
+        &NameFlags::new(),
+        &ManagedSet::new(),
+    )
+    .unwrap_err();
     assert_eq!(
         err.changes,
         [(a("github.repo.o/r.variable.B"), ChangeKind::Delete)]
     );
     // `o/r.x` is another repository.
     let other = [change("github.repo.o/r.x.secret.A", ChangeKind::Delete)];
-    assert!(check_protection(&other, &roots, &NameFlags::new(), &ManagedSet::new()).is_ok());
+    assert!(
+        check_protection(
+            &other,
+            &BTreeMap::new(),
+            &roots,
+            &NameFlags::new(),
+            &ManagedSet::new()
+        )
+        .is_ok()
+    );
 }

@@ -5,7 +5,7 @@
 //! Destructive is anything that removes or weakens, not only a `delete`:
 //! - a `delete` or `replace` change, an action kind ending in `.delete`;
 //! - a Fly app scaled to zero machines;
-//! - a Fly secret or an environment reviewer removed;
+//! - a Fly secret, an environment secret or an environment reviewer removed;
 //! - a branch protection loosened: emptied; required reviews removed or fewer required;
 //!   stale-review dismissal, code-owner or last-push review turned off; admins no longer
 //!   enforced; force pushes or deletions allowed; status checks removed, no longer strict,
@@ -89,6 +89,12 @@ pub fn change_reasons(change: &Change) -> Vec<String> {
         Address::GithubEnvironment { .. } => {
             for r in removed(before.get("reviewers"), after.get("reviewers")) {
                 out.push(format!("removes environment reviewer {r}"));
+            }
+            // A list `after` does not hold is not sent, and removes nothing.
+            if after.get("secrets").is_some() {
+                for name in removed(before.get("secrets"), after.get("secrets")) {
+                    out.push(format!("removes environment secret {name}"));
+                }
             }
         }
         Address::GithubProtection { .. } => protection_reasons(before, after, &mut out),

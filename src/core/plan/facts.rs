@@ -10,7 +10,8 @@
 //! - a Fly app's deploy `strategy` and `health` check;
 //! - the tag a Fly app's image was resolved from (the plan deploys its digest);
 //! - a Fly app's `depends_on` (the cross-app edges of the DAG);
-//! - whether setting an app's secrets restarts its running machines (live machine count);
+//! - whether setting (or unsetting) an app's secrets restarts its running machines (live
+//!   machine count);
 //! - the router's routes (`provider.activate` of `router`).
 //!
 //! These facts are what the renderings show beside the changes ([`Facts::lines`]), so the
@@ -54,6 +55,7 @@ pub fn fly_app(address: &Address) -> Option<&str> {
     match address {
         Address::FlyApp { app }
         | Address::FlySecrets { app }
+        | Address::FlySecret { app, .. }
         | Address::FlyMachines { app }
         | Address::FlyProcess { app, .. }
         | Address::FlyIps { app }
@@ -152,7 +154,7 @@ impl Facts {
                         serde_json::from_value(a.params.clone()).map_err(|e| bad(a, "", e))?;
                     facts.apps.entry(app.to_string()).or_default().health = Some(health);
                 }
-                ActionKind::FlySecretsSet
+                ActionKind::FlySecretsSet | ActionKind::FlySecretsUnset
                     if a.params.get("restart_machines") == Some(&Value::Bool(true)) =>
                 {
                     facts.running.insert(app.to_string());

@@ -120,16 +120,22 @@ pub fn build_with(
     let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
     let names = lifecycle::protected_names(desired);
     let protect_names = lifecycle::protect_name_flags(&expected, &names, &lifecycle.managed);
-    let unmanaged = lifecycle::unmanaged(lifecycle, &expected);
+    let unmanaged = lifecycle::unmanaged(lifecycle, &expected, live);
     // The desired digest is of desired/ alone; the retired addresses are then expected
     // gone, in place (a copy of a 100,000-resource expected state costs more than the diff).
     let desired_digest = digest::sha256_canonical_map(&expected);
     let retired = lifecycle::retired(desired, &expected, &lifecycle.managed);
     let mut expected = expected;
     for a in retired {
-        expected.insert(a, serde_json::Value::Null);
+        let gone = lifecycle::secrets::retired_list(&a, &expected);
+        expected.insert(a, gone.unwrap_or(serde_json::Value::Null));
     }
     let mut changes = diff::diff(&expected, live)?;
+    // One Fly secret sophia set, gone from desired/: unset alone.
+    let unsets = match &lifecycle.secrets_set {
+        Some(set) => lifecycle::secrets::retire(&mut changes, &expected, live, set),
+        None => Default::default(),
+    };
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
@@ -141,7 +147,7 @@ pub fn build_with(
             acted.contains(&c.address) || targets.iter().any(|t| c.address.is_under(t))
         });
     }
-    lifecycle::check_protection(&changes, &roots, &names, &lifecycle.managed)?;
+    lifecycle::check_protection(&changes, &unsets, &roots, &names, &lifecycle.managed)?;
     let touched: BTreeSet<&Address> = changes
         .iter()
         .map(|c| &c.address)

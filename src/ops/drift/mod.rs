@@ -84,6 +84,7 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
         managed: backend.managed().await?,
         inventory: super::lifecycle::read_inventory(req.root, &desired, req.creds).await,
         ignore: super::lifecycle::read_ignore(req.root)?,
+        secrets_set: super::lifecycle::secrets_set(&backend).await,
     };
     let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);
     let (live, unread) = read_live_plus(req.root, &desired, req.creds, &retired).await?;

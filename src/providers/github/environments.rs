@@ -307,6 +307,22 @@ impl GithubProvider {
         {
             self.put_env_secret(repo, env, secret, secrets).await?;
         }
+        // Retired secrets sophia set: deleted one by one (a 404 is already gone).
+        for secret in params
+            .get("unset_secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let segments = ["repos", owner, name, "environments", env, "secrets", secret];
+            let resp = self
+                .send(self.req(Method::DELETE, &segments).await?)
+                .await?;
+            if resp.status.as_u16() != 404 {
+                resp.ok().map_err(|e| ProviderError::http(PROVIDER, e))?;
+            }
+        }
         Ok(ActionOutcome::success(
             format!(
                 "environment `{env}` of {repo}: {} reviewer(s)",

@@ -520,3 +520,14 @@ pub async fn put_env_secret(
         StatusCode::NO_CONTENT.into_response()
     })
 }
+
+/// `DELETE …/environments/{env}/secrets/{name}`: 204, or 404 when there is no such secret.
+pub async fn delete_env_secret(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, env, name)): Path<(String, String, String, String)>,
+) -> Reply {
+    let mut world = shared.world();
+    let e = env_mut(&mut world, &owner, &repo, &env)?;
+    e.secrets.remove(&name).ok_or(Refusal::NotFound)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

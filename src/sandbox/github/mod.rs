@@ -160,7 +160,8 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route(
             "/repos/{owner}/{repo}/environments/{env}/secrets/{name}",
-            axum::routing::put(environments::put_env_secret),
+            axum::routing::put(environments::put_env_secret)
+                .delete(environments::delete_env_secret),
         )
         .route(
             "/repos/{owner}/{repo}/environments/{env}/variables",

@@ -2,14 +2,14 @@
 //! normalizes (DESIGN.md, "Lifecycle: adopt"), so that importing then planning shows no
 //! change. The inverse of [`crate::core::lower`] for what it covers; pure.
 //!
-//! - A Fly app: `image`, `count`, `regions`, `guest`, `env`, `primary_region` (flyctl's
-//!   `PRIMARY_REGION`), `secrets` by name, and the fly.toml sections its machine config
-//!   carries — `services` (each port, handler, `force_https`, `auto_stop_machines`,
-//!   `auto_start_machines`, `min_machines_running`, `concurrency`, its `tcp_checks` and
-//!   `http_checks`) and `mounts` (`source`, `destination`, `initial_size` from the
-//!   volumes), top-level `checks`, `metrics` and `statics`. An app of several process
-//!   groups, or with config flyctl sets from other sections (`init`, `restart`, the stop
-//!   config), gets a note: those are not written back, and the plan after import says so.
+//! - A Fly app ([`fly`]): `image`, `count`, `regions`, `guest`, `env`, `primary_region`
+//!   (flyctl's `PRIMARY_REGION`), `secrets` by name, and the fly.toml sections its machine
+//!   config carries, per process group — `[processes]`, `services`, `checks`, `mounts`
+//!   (`initial_size` from the volumes), `metrics`, `statics`, `restart`, `[[vm]]`, the stop
+//!   config (`kill_signal`, `kill_timeout`), `swap_size_mb` and `[experimental]`
+//!   `entrypoint`, `exec` and `machine_config` (`dns`). What fly.toml cannot say (groups
+//!   that differ in what it holds once per app, a config key no section sets) gets a note
+//!   naming the address, the key and why.
 //! - A repository: `settings` and `topics`, the default branch's `protection` (the PUT body
 //!   refresh normalizes to), `actions_secrets` by name, `environments` (reviewers, flags,
 //!   branch policies, variables, secrets by name), `rulesets`, `collaborators` and `teams`
@@ -20,14 +20,16 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::core::address::Address;
 use crate::core::desired::ruleset::Ruleset;
 use crate::core::desired::{
-    Activation, BranchDesired, Desired, EnvironmentDesired, FlyApp, FlyDesired, GithubDesired,
-    Permission, ProviderName, RepoDesired,
+    Activation, BranchDesired, Desired, EnvironmentDesired, FlyDesired, GithubDesired, Permission,
+    ProviderName, RepoDesired,
 };
+
+mod fly;
 use crate::core::live::LiveSnapshot;
 
 /// An imported desired state and what could not be written back.
@@ -52,7 +54,7 @@ pub fn import(
             apps: BTreeMap::new(),
         };
         for app in apps {
-            if let Some(a) = fly_app(live, app, &mut out.notes) {
+            if let Some(a) = fly::fly_app(live, app, &mut out.notes) {
                 fly.apps.insert(app.clone(), a);
             }
         }
@@ -88,200 +90,6 @@ fn parse<T: serde::de::DeserializeOwned>(
             None
         }
     }
-}
-
-// ───────────────────────────── fly ─────────────────────────────
-
-fn fly_app(live: &LiveSnapshot, name: &str, notes: &mut Vec<String>) -> Option<FlyApp> {
-    let app = name.to_string();
-    live.get(&Address::FlyApp { app: app.clone() })?;
-    let mut out = FlyApp {
-        secrets: live
-            .get(&Address::FlySecrets { app: app.clone() })
-            .and_then(|s| s.get("names"))
-            .and_then(|n| serde_json::from_value(n.clone()).ok()),
-        ..FlyApp::default()
-    };
-    let processes: Vec<&Address> = live
-        .resources
-        .keys()
-        .filter(|a| matches!(a, Address::FlyProcess { app: x, .. } if x == name))
-        .collect();
-    if !processes.is_empty() {
-        // One mixed `machines` would be wrong for every group: only the app and its
-        // secrets are written, and the groups are left to write by hand.
-        notes.push(format!(
-            "fly.app.{name}: its {} process groups are not imported (write `processes` and its sections by hand)",
-            processes.len()
-        ));
-        return Some(out);
-    }
-    let Some(m) = live.get(&Address::FlyMachines { app: app.clone() }) else {
-        return Some(out);
-    };
-    let here = format!("fly.app.{name}.machines");
-    match m.get("image") {
-        Some(Value::String(image)) => out.image = Some(image.clone()),
-        Some(other) => notes.push(format!(
-            "{here}: its machines run different images ({other}); `image` is not imported"
-        )),
-        None => {}
-    }
-    out.count = m.get("count").and_then(Value::as_u64).map(|c| c as u32);
-    out.regions = m
-        .get("regions")
-        .and_then(|r| serde_json::from_value(r.clone()).ok());
-    let set = |key: &str| m.get(key).filter(|v| !v.is_null()).cloned();
-    out.guest = set("guest").and_then(|g| parse(g, &here, notes));
-    out.env = set("env").and_then(|e| parse(e, &here, notes));
-    out.primary_region = m
-        .pointer("/platform_env/PRIMARY_REGION")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let config = m.get("config").and_then(Value::as_object);
-    for (key, v) in config.into_iter().flatten() {
-        match key.as_str() {
-            "metadata" => {}
-            "services" => {
-                let services: Vec<Value> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(fly_toml_service)
-                    .collect();
-                out.services = parse(Value::Array(services), &here, notes);
-            }
-            "mounts" => {
-                let mounts: Vec<Value> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|mount| fly_toml_mount(live, name, mount))
-                    .collect();
-                out.mounts = parse(Value::Array(mounts), &here, notes);
-            }
-            "checks" => out.checks = parse(fly_toml_section(key, v), &here, notes),
-            "metrics" => out.metrics = parse(fly_toml_section(key, v), &here, notes),
-            "statics" => out.statics = parse(fly_toml_section(key, v), &here, notes),
-            other => notes.push(format!(
-                "{here}: `config.{other}` is not imported (write its fly.toml section by hand)"
-            )),
-        }
-    }
-    Some(out)
-}
-
-/// A machine config service as fly.toml's `[[services]]` writes it (the inverse of
-/// flyctl's `ToMachineService`).
-fn fly_toml_service(s: &Value) -> Value {
-    let mut out = Map::new();
-    for (key, v) in s.as_object().into_iter().flatten() {
-        match key.as_str() {
-            "autostop" => {
-                out.insert("auto_stop_machines".into(), v.clone());
-            }
-            "autostart" => {
-                out.insert("auto_start_machines".into(), v.clone());
-            }
-            "checks" => {
-                for c in v.as_array().into_iter().flatten() {
-                    let mut c = c.as_object().cloned().unwrap_or_default();
-                    let kind = c.remove("type");
-                    let list = match kind.as_ref().and_then(Value::as_str) {
-                        Some("http") => "http_checks",
-                        _ => "tcp_checks",
-                    };
-                    fly_toml_headers(&mut c);
-                    let entry = out.entry(list).or_insert_with(|| json!([]));
-                    if let Some(a) = entry.as_array_mut() {
-                        a.push(Value::Object(c));
-                    }
-                }
-            }
-            _ => {
-                out.insert(key.clone(), v.clone());
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-/// A check's `headers`: the machine config's `[{name, values: [v]}]` back to fly.toml's
-/// `{name: v}`.
-fn fly_toml_headers(c: &mut Map<String, Value>) {
-    if let Some(h) = c.remove("headers") {
-        let map: Map<String, Value> = h
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| {
-                Some((
-                    x.get("name")?.as_str()?.to_string(),
-                    x.pointer("/values/0")?.clone(),
-                ))
-            })
-            .collect();
-        c.insert("headers".into(), Value::Object(map));
-    }
-}
-
-/// The machine config's top-level `checks`, `metrics` and `statics` as fly.toml writes
-/// them (`[checks.NAME]`, `[[metrics]]`, `[[statics]]`).
-fn fly_toml_section(key: &str, v: &Value) -> Value {
-    match key {
-        "checks" => {
-            let mut checks = v.as_object().cloned().unwrap_or_default();
-            for c in checks.values_mut() {
-                if let Some(c) = c.as_object_mut() {
-                    fly_toml_headers(c);
-                }
-            }
-            Value::Object(checks)
-        }
-        "metrics" => json!([v]),
-        _ => {
-            let mut statics = v.as_array().cloned().unwrap_or_default();
-            for s in statics.iter_mut().filter_map(Value::as_object_mut) {
-                // flyctl sends `""` for the two optional fields.
-                s.retain(|_, v| v.as_str() != Some(""));
-            }
-            Value::Array(statics)
-        }
-    }
-}
-
-/// A machine config mount as fly.toml's `[[mounts]]` writes it; `initial_size` from the
-/// live volumes of that name.
-fn fly_toml_mount(live: &LiveSnapshot, app: &str, m: &Value) -> Value {
-    let mut out = Map::new();
-    let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
-    out.insert("source".into(), json!(name));
-    out.insert(
-        "destination".into(),
-        m.get("path").cloned().unwrap_or(json!("")),
-    );
-    if let Some(n) = m.get("extend_threshold_percent") {
-        out.insert("auto_extend_size_threshold".into(), n.clone());
-    }
-    for (from, to) in [
-        ("add_size_gb", "auto_extend_size_increment"),
-        ("size_gb_limit", "auto_extend_size_limit"),
-    ] {
-        if let Some(n) = m.get(from).and_then(Value::as_u64) {
-            out.insert(to.into(), json!(format!("{n}gb")));
-        }
-    }
-    let volume = live.get(&Address::FlyVolume {
-        app: app.to_string(),
-        name: name.to_string(),
-    });
-    if let Some(gb) = volume
-        .and_then(|v| v.get("size_gb"))
-        .and_then(Value::as_u64)
-    {
-        out.insert("initial_size".into(), json!(format!("{gb}gb")));
-    }
-    Value::Object(out)
 }
 
 // ───────────────────────────── github ─────────────────────────────
@@ -359,7 +167,8 @@ fn repo_item(out: &mut RepoDesired, address: &Address, v: &Value, notes: &mut Ve
         }
         Address::GithubVariable { name, .. } => match v.get("value") {
             Some(Value::String(value)) => {
-                out.actions_variables.insert(name.clone(), value.as_str().into());
+                out.actions_variables
+                    .insert(name.clone(), value.as_str().into());
             }
             other => notes.push(format!(
                 "{here}: not imported (its value reads as {})",
@@ -460,6 +269,23 @@ fn environment(v: &Value) -> Value {
     Value::Object(o)
 }
 
+/// Narrow the imported apps of `names` to those secret names alone (`sophia import
+/// fly.app.<a>.secret.<NAME>`: a name to add to an app desired/ already has; its list
+/// requires the name, and no other field of the app comes in).
+pub fn only_secret_names(imported: &mut Imported, names: &BTreeMap<String, Vec<String>>) {
+    let Some(fly) = imported.desired.fly.as_mut() else {
+        return;
+    };
+    for (app, names) in names {
+        if let Some(a) = fly.apps.get_mut(app) {
+            *a = crate::core::desired::FlyApp {
+                secrets: Some(names.iter().map(|n| n.as_str().into()).collect()),
+                ..Default::default()
+            };
+        }
+    }
+}
+
 /// The imported desired state as YAML, with the notes as comments on top.
 pub fn to_yaml(imported: &Imported) -> Result<String, serde_yaml::Error> {
     let mut text = String::from("# written by `sophia import`\n");
@@ -473,6 +299,133 @@ pub fn to_yaml(imported: &Imported) -> Result<String, serde_yaml::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The live objects an apply of `yaml` (a `fly:` section) leaves: its lowered objects,
+    /// with empty config keys left out as refresh leaves them out.
+    fn applied(yaml: &str) -> (Desired, LiveSnapshot) {
+        let desired = Desired {
+            providers: [(ProviderName::Fly, Activation::Active)].into(),
+            fly: Some(serde_yaml::from_str(yaml).unwrap()),
+            ..Desired::default()
+        };
+        let mut l = LiveSnapshot::new("2026-01-01T00:00:00Z");
+        for (a, mut v) in crate::core::lower::lower(&desired) {
+            if let Some(config) = v.get_mut("config").and_then(Value::as_object_mut) {
+                config.retain(|_, v| !(v.is_null() || v.as_object().is_some_and(Map::is_empty)));
+            }
+            l.resources.insert(a, v);
+        }
+        (desired, l)
+    }
+
+    /// Import of what `yaml` applied lowers to exactly what `yaml` lowers to, with no note.
+    fn round_trip(yaml: &str, apps: &[&str]) -> Imported {
+        let (desired, l) = applied(yaml);
+        let apps: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
+        let imported = import(&l, Some("o"), &apps, &[]);
+        assert_eq!(imported.notes, Vec::<String>::new());
+        let text = to_yaml(&imported).unwrap();
+        let back: Desired = serde_yaml::from_str(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .as_str(),
+        )
+        .unwrap();
+        let (want, got) = (
+            crate::core::lower::lower(&desired),
+            crate::core::lower::lower(&back),
+        );
+        for (a, v) in &want {
+            assert_eq!(got.get(a), Some(v), "{a} after import:\n{text}");
+        }
+        assert_eq!(got.len(), want.len(), "{text}");
+        imported
+    }
+
+    #[test]
+    fn two_process_groups_and_every_flyctl_section_come_back_as_written() {
+        let imported = round_trip(
+            r#"
+org: o
+apps:
+  a:
+    image: img:1
+    count: 2
+    regions: [ord]
+    env: { LOG_LEVEL: info }
+    secrets: [K]
+    processes: { app: "", worker: "bin/worker --queue 'high prio'" }
+    http_service:
+      internal_port: 8080
+      force_https: true
+      auto_stop_machines: suspend
+      auto_start_machines: true
+      min_machines_running: 1
+      processes: [app]
+      checks: [{ path: /healthz, interval: 10s }]
+    services:
+      - { protocol: tcp, internal_port: 9000, ports: [{ port: 9000 }], processes: [app, worker] }
+    checks:
+      alive: { type: tcp, port: 8080, interval: 15s, processes: [app] }
+      busy: { type: http, port: 9000, path: /busy, headers: { x-probe: "1" }, processes: [worker] }
+    mounts: { source: data, destination: /data, initial_size: 2gb, processes: [worker] }
+    metrics: { port: 9091, path: /metrics }
+    statics: { guest_path: /app/public, url_prefix: /static }
+    restart:
+      - { policy: never, processes: [app] }
+      - { policy: on-failure, retries: 3, processes: [worker] }
+    vm:
+      - { size: performance-2x, processes: [worker] }
+      - { cpu_kind: shared, cpus: 2, memory_mb: 1024, processes: [app] }
+    kill_signal: SIGTERM
+    kill_timeout: 30s
+    swap_size_mb: 512
+    experimental:
+      entrypoint: [/sbin/tini, --]
+      machine_config: '{"dns": {"skip_registration": true}}'
+"#,
+            &["a"],
+        );
+        let app = &imported.desired.fly.as_ref().unwrap().apps["a"];
+        assert_eq!(
+            app.processes.as_ref().unwrap()["worker"],
+            "bin/worker --queue 'high prio'"
+        );
+        // The service both groups run is written once, naming both.
+        let shared = app
+            .services
+            .iter()
+            .flatten()
+            .find(|s| s.internal_port.map(|p| p.0) == Some(9000))
+            .unwrap();
+        assert_eq!(
+            shared.processes.as_deref(),
+            Some(&["app".to_string(), "worker".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn a_lone_group_keeps_its_name_and_command() {
+        let imported = round_trip(
+            r#"
+org: o
+apps:
+  w:
+    image: img:1
+    count: 1
+    regions: [ams]
+    processes: { web: "serve --port 8080" }
+    restart: { policy: always }
+    services: [{ protocol: tcp, internal_port: 8080, auto_stop_machines: stop, ports: [{ port: 443, handlers: [tls, http] }] }]
+"#,
+            &["w"],
+        );
+        let app = &imported.desired.fly.as_ref().unwrap().apps["w"];
+        assert_eq!(app.processes.as_ref().unwrap()["web"], "serve --port 8080");
+    }
 
     fn live(pairs: &[(&str, Value)]) -> LiveSnapshot {
         let mut l = LiveSnapshot::new("2026-01-01T00:00:00Z");
@@ -480,28 +433,6 @@ mod tests {
             l.resources.insert(Address::parse(a).unwrap(), v.clone());
         }
         l
-    }
-
-    #[test]
-    fn an_app_of_several_process_groups_is_noted_not_guessed() {
-        let machines = json!({"image": "i:1", "count": 1, "regions": ["ord"], "config": {}});
-        let l = live(&[
-            ("fly.app.a", json!({"org": "o"})),
-            ("fly.app.a.secrets", json!({"names": ["K"]})),
-            ("fly.app.a.machines", machines.clone()),
-            ("fly.app.a.process.web", machines.clone()),
-            ("fly.app.a.process.worker", machines),
-        ]);
-        let imported = import(&l, Some("o"), &["a".into()], &[]);
-        let app = &imported.desired.fly.as_ref().unwrap().apps["a"];
-        assert_eq!(app.image, None, "no mixed machines");
-        assert_eq!(app.secrets.as_deref(), Some(&["K".into()][..]));
-        assert_eq!(imported.notes.len(), 1);
-        assert!(
-            imported.notes[0].contains("2 process groups"),
-            "{:?}",
-            imported.notes
-        );
     }
 
     #[test]
@@ -562,24 +493,28 @@ mod tests {
     }
 
     #[test]
-    fn config_without_a_fly_toml_section_is_noted() {
-        let l = live(&[
-            ("fly.app.a", json!({"org": "o"})),
-            (
-                "fly.app.a.machines",
-                json!({"image": "i:1", "count": 1, "regions": ["ord"], "config": {"init": {"cmd": ["x"]}}}),
-            ),
-        ]);
+    fn what_fly_toml_holds_once_but_the_groups_differ_in_is_noted() {
+        let (_, mut l) = applied(
+            "org: o\napps:\n  a: { image: 'i:1', count: 1, regions: [ord], processes: { app: '', worker: run } }\n",
+        );
+        let worker = Address::parse("fly.app.a.process.worker").unwrap();
+        l.resources.get_mut(&worker).unwrap()["count"] = json!(3);
+        l.resources.get_mut(&worker).unwrap()["config"]["init"]["tty"] = json!(true);
         let imported = import(&l, Some("o"), &["a".into()], &[]);
         assert_eq!(
             imported.notes,
-            vec![
-                "fly.app.a.machines: `config.init` is not imported (write its fly.toml section by hand)"
+            [
+                "fly.app.a: its process groups differ in `count` (app: 1, worker: 3), which desired holds once per app; it is not imported",
+                "fly.app.a: `config.init.tty` is not imported (no fly.toml section sets it; write it by hand)",
             ]
         );
+        let app = &imported.desired.fly.as_ref().unwrap().apps["a"];
+        assert_eq!(app.count, None);
+        assert_eq!(app.image.as_deref(), Some("i:1"));
+        assert_eq!(app.processes.as_ref().unwrap()["worker"], "run");
         let yaml = to_yaml(&imported).unwrap();
         assert!(
-            yaml.starts_with("# written by `sophia import`\n# note: fly.app.a.machines"),
+            yaml.starts_with("# written by `sophia import`\n# note: fly.app.a: its process groups"),
             "{yaml}"
         );
     }
