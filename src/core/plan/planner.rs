@@ -127,7 +127,8 @@ pub fn build_with(
     for a in retired {
         expected.insert(a, serde_json::Value::Null);
     }
-    let mut changes = diff::diff(&expected, live)?;
+    // The expected objects move into their changes; the rest are freed as they are compared.
+    let mut changes = diff::diff_owned(expected, live)?;
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
