@@ -506,7 +506,11 @@ mod tests {
             whole.as_object_mut().unwrap().remove("digest");
             let text = canonical_json(&whole).unwrap();
             assert!(n < 3_000 || text.len() > 4 * HASH_CHUNK);
-            assert_eq!(plan_digest(&plan), sha256_bytes(text.as_bytes()), "{n} changes");
+            assert_eq!(
+                plan_digest(&plan),
+                sha256_bytes(text.as_bytes()),
+                "{n} changes"
+            );
         }
     }
 
