@@ -267,7 +267,6 @@ fn main() {
     };
     let mut runs: Vec<Stages> = Vec::new();
     let mut report = String::new();
-    let mut live_bytes = 0;
     for run in 0..RUNS {
         let mut st = Stages::default();
         let d = st.time("load (YAML → Desired)", || {
@@ -281,7 +280,7 @@ fn main() {
         // The snapshot as `plan --live` reads it: JSON text parsed into the snapshot.
         let live_json = serde_json::to_string(&live).expect("the snapshot serializes");
         drop(live);
-        live_bytes = live_json.len();
+        let live_bytes = live_json.len();
         let live = st.time("parse live.json", || {
             parse_snapshot("live.json", &live_json).expect("the snapshot parses")
         });
