@@ -104,14 +104,33 @@ pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, Dif
     let mut changes = Vec::new();
     for (address, want) in expected {
         let have = live_or_default(address, live.get(address));
-        if let Some(change) = diff_one(address, want, have.as_deref())? {
+        if let Some(change) = diff_cow(address, Cow::Borrowed(want), have.as_deref())? {
             changes.push(change);
         }
     }
-    // Address strings sort an app's resources together (`fly.app.x`, `fly.app.x.machines`,
-    // `fly.app.x.secrets`), which is how a reader scans a plan.
-    changes.sort_by_cached_key(|c| c.address.to_string());
+    sort(&mut changes);
     Ok(changes)
+}
+
+/// [`diff`], consuming the expected state: a created or updated object moves into its
+/// change instead of being copied, and each expected object is freed once compared (the
+/// planner needs none of them afterwards).
+pub fn diff_owned(expected: Expected, live: &LiveSnapshot) -> Result<Vec<Change>, DiffError> {
+    let mut changes = Vec::new();
+    for (address, want) in expected {
+        let have = live_or_default(&address, live.get(&address));
+        if let Some(change) = diff_cow(&address, Cow::Owned(want), have.as_deref())? {
+            changes.push(change);
+        }
+    }
+    sort(&mut changes);
+    Ok(changes)
+}
+
+/// Address strings sort an app's resources together (`fly.app.x`, `fly.app.x.machines`,
+/// `fly.app.x.secrets`), which is how a reader scans a plan.
+fn sort(changes: &mut [Change]) {
+    changes.sort_by_cached_key(|c| c.address.to_string());
 }
 
 /// The live object to compare with: as read, except that an absent `provider.<p>` is
@@ -132,6 +151,16 @@ pub fn diff_one(
     want: &Value,
     have: Option<&Value>,
 ) -> Result<Option<Change>, DiffError> {
+    diff_cow(address, Cow::Borrowed(want), have)
+}
+
+/// [`diff_one`] of a borrowed or owned expected object: an owned one becomes the change's
+/// `after` without a copy.
+fn diff_cow(
+    address: &Address,
+    want: Cow<'_, Value>,
+    have: Option<&Value>,
+) -> Result<Option<Change>, DiffError> {
     let change = |action, before: Value, after: Value, diff| Change {
         address: address.clone(),
         action,
@@ -139,65 +168,61 @@ pub fn diff_one(
         after,
         diff,
     };
-    match (want, have) {
-        (Value::Null, None) => Ok(None),
-        (Value::Null, Some(have)) => {
-            let mut diff = Vec::new();
-            leaves("", have, &mut |path, v| {
-                diff.push(attr(path, v.clone(), Value::Null))
-            });
-            Ok(Some(change(
-                ChangeKind::Delete,
-                have.clone(),
-                Value::Null,
-                diff,
-            )))
+    let Some(have) = have else {
+        if want.is_null() {
+            return Ok(None);
         }
-        (want, None) => {
-            let mut diff = Vec::new();
-            leaves_with(address, "", want, &mut |path, v| {
-                diff.push(attr(path, Value::Null, v.clone()))
-            });
-            Ok(Some(change(
-                ChangeKind::Create,
-                Value::Null,
-                want.clone(),
-                diff,
-            )))
-        }
-        (want, Some(have)) => {
-            let mut diff = Vec::new();
-            compare(address, "", want, have, &mut diff);
-            if diff.is_empty() {
-                return Ok(None);
-            }
-            if let (Address::FlyApp { .. }, Some(d)) =
-                (address, diff.iter().find(|d| d.path == "org"))
-            {
-                return Err(DiffError::FlyOrgMove {
-                    address: address.clone(),
-                    live: scalar_text(&d.before),
-                    desired: scalar_text(&d.after),
-                });
-            }
-            let action = if diff
-                .iter()
-                .any(|d| replace_reason(address, &d.path).is_some())
-            {
-                ChangeKind::Replace
-            } else {
-                ChangeKind::Update
-            };
-            // A subset list's "after" is what live will hold: live ∪ desired.
-            let mut after = want.clone();
-            for d in &diff {
-                if is_rule(&SUBSET_LISTS, address, &d.path) {
-                    set_path(&mut after, &d.path, d.after.clone());
-                }
-            }
-            Ok(Some(change(action, have.clone(), after, diff)))
+        let mut diff = Vec::new();
+        leaves_with(address, "", &want, &mut |path, v| {
+            diff.push(attr(path, Value::Null, v.clone()))
+        });
+        return Ok(Some(change(
+            ChangeKind::Create,
+            Value::Null,
+            want.into_owned(),
+            diff,
+        )));
+    };
+    if want.is_null() {
+        let mut diff = Vec::new();
+        leaves("", have, &mut |path, v| {
+            diff.push(attr(path, v.clone(), Value::Null))
+        });
+        return Ok(Some(change(
+            ChangeKind::Delete,
+            have.clone(),
+            Value::Null,
+            diff,
+        )));
+    }
+    let mut diff = Vec::new();
+    compare(address, "", &want, have, &mut diff);
+    if diff.is_empty() {
+        return Ok(None);
+    }
+    if let (Address::FlyApp { .. }, Some(d)) = (address, diff.iter().find(|d| d.path == "org")) {
+        return Err(DiffError::FlyOrgMove {
+            address: address.clone(),
+            live: scalar_text(&d.before),
+            desired: scalar_text(&d.after),
+        });
+    }
+    let action = if diff
+        .iter()
+        .any(|d| replace_reason(address, &d.path).is_some())
+    {
+        ChangeKind::Replace
+    } else {
+        ChangeKind::Update
+    };
+    // A subset list's "after" is what live will hold: live ∪ desired.
+    let mut after = want.into_owned();
+    for d in &diff {
+        if is_rule(&SUBSET_LISTS, address, &d.path) {
+            set_path(&mut after, &d.path, d.after.clone());
         }
     }
+    Ok(Some(change(action, have.clone(), after, diff)))
 }
 
 fn scalar_text(v: &Value) -> String {

@@ -8,8 +8,6 @@
 //! as RFC 8785 §3.2.2.2 requires, numbers in the ECMAScript shortest form (§3.2.2.3, via
 //! `ryu-js`). A property test checks it byte for byte against `serde_json_canonicalizer`.
 
-use std::io::Write as _;
-
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -19,6 +17,54 @@ use crate::core::plan::types::Plan;
 /// `sha256:<hex>` of raw bytes.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Where canonical JSON goes: a byte buffer, or a SHA-256 fed in chunks ([`Hashing`]).
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// How much canonical JSON [`Hashing`] gathers before it feeds the hash: large enough that
+/// SHA-256 runs over long slices, small enough to stay in the cache. A digest never holds
+/// the whole canonical text (at 100,000 resources that is tens of megabytes).
+const HASH_CHUNK: usize = 64 * 1024;
+
+/// SHA-256 of canonical JSON as it is written.
+struct Hashing {
+    buf: Vec<u8>,
+    sha: Sha256,
+}
+
+impl Hashing {
+    fn new() -> Hashing {
+        Hashing {
+            buf: Vec::with_capacity(HASH_CHUNK + 1024),
+            sha: Sha256::new(),
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.sha.update(&self.buf);
+        format!("sha256:{}", hex::encode(self.sha.finalize()))
+    }
+}
+
+impl Sink for Hashing {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= HASH_CHUNK {
+            self.sha.update(&self.buf);
+            self.buf.clear();
+        }
+    }
 }
 
 /// The RFC 8785 canonical JSON of a value.
@@ -40,9 +86,9 @@ pub fn sha256_canonical<T: Serialize>(value: &T) -> String {
 
 /// [`sha256_canonical`] of a JSON value, without converting it first.
 pub fn sha256_canonical_value(value: &Value) -> String {
-    let mut out = Vec::new();
-    write_canonical(&mut out, value);
-    sha256_bytes(&out)
+    let mut out = Hashing::new();
+    write_value(&mut out, value);
+    out.finish()
 }
 
 /// [`sha256_canonical`] of a map from displayable keys (e.g. addresses) to JSON values,
@@ -57,27 +103,103 @@ where
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     members.sort_unstable_by(|a, b| utf16_cmp(&a.0, &b.0));
-    let mut out = Vec::new();
-    out.push(b'{');
+    let mut out = Hashing::new();
+    out.put(b"{");
     for (i, (k, v)) in members.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.put(b",");
         }
         write_string(&mut out, k);
-        out.push(b':');
-        write_canonical(&mut out, v);
+        out.put(b":");
+        write_value(&mut out, v);
     }
-    out.push(b'}');
-    sha256_bytes(&out)
+    out.put(b"}");
+    out.finish()
 }
 
 /// The digest a plan must carry: over every field but `digest`.
+///
+/// The same bytes as the canonical JSON of the whole plan, without converting the whole
+/// plan to one [`Value`] first (with every resource created, that is a second copy of all
+/// of them): the plan's small fields are converted together, its changes and actions one
+/// at a time.
 pub fn plan_digest(plan: &Plan) -> String {
-    let mut value = serde_json::to_value(plan).expect("a plan serializes");
-    if let Value::Object(map) = &mut value {
-        map.remove("digest");
+    // Every field named, so a field added to `Plan` cannot be left out of its digest.
+    let Plan {
+        format,
+        tool_version,
+        tool_source,
+        created_at,
+        not_after,
+        nonce,
+        desired,
+        live,
+        changes,
+        actions,
+        summary,
+        targets,
+        cost,
+        protect,
+        protect_names,
+        unmanaged,
+        policy,
+        digest: _,
+    } = plan;
+    let head = Plan {
+        format: format.clone(),
+        tool_version: tool_version.clone(),
+        tool_source: tool_source.clone(),
+        created_at: created_at.clone(),
+        not_after: not_after.clone(),
+        nonce: nonce.clone(),
+        desired: desired.clone(),
+        live: live.clone(),
+        changes: Vec::new(),
+        actions: Vec::new(),
+        summary: *summary,
+        targets: targets.clone(),
+        cost: cost.clone(),
+        protect: protect.clone(),
+        protect_names: protect_names.clone(),
+        unmanaged: unmanaged.clone(),
+        policy: policy.clone(),
+        digest: String::new(),
+    };
+    let Value::Object(mut head) = serde_json::to_value(&head).expect("a plan serializes") else {
+        unreachable!("a plan serializes to a JSON object")
+    };
+    head.remove("digest");
+    let mut members: Vec<(&String, &Value)> = head.iter().collect();
+    members.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
+    let mut out = Hashing::new();
+    out.put(b"{");
+    for (i, (k, v)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        write_string(&mut out, k);
+        out.put(b":");
+        match k.as_str() {
+            "changes" => write_each(&mut out, changes),
+            "actions" => write_each(&mut out, actions),
+            _ => write_value(&mut out, v),
+        }
     }
-    sha256_canonical_value(&value)
+    out.put(b"}");
+    out.finish()
+}
+
+/// A JSON array of `items`, each converted to a [`Value`] on its own.
+fn write_each<T: Serialize>(out: &mut impl Sink, items: &[T]) {
+    out.put(b"[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        let value = serde_json::to_value(item).expect("a plan serializes");
+        write_value(out, &value);
+    }
+    out.put(b"]");
 }
 
 /// The largest integer magnitude a double holds exactly (2^53): integers within it print
@@ -86,21 +208,25 @@ const EXACT_INTEGER: u64 = 1 << 53;
 
 /// Append the RFC 8785 canonical JSON of `value` to `out`.
 pub fn write_canonical(out: &mut Vec<u8>, value: &Value) {
+    write_value(out, value);
+}
+
+fn write_value(out: &mut impl Sink, value: &Value) {
     match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => out.put(b"null"),
+        Value::Bool(true) => out.put(b"true"),
+        Value::Bool(false) => out.put(b"false"),
         Value::Number(n) => write_number(out, n),
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
-            out.push(b'[');
+            out.put(b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.put(b",");
                 }
-                write_canonical(out, item);
+                write_value(out, item);
             }
-            out.push(b']');
+            out.put(b"]");
         }
         Value::Object(map) => {
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
@@ -108,16 +234,16 @@ pub fn write_canonical(out: &mut Vec<u8>, value: &Value) {
             // only between U+E000..U+FFFF and supplementary characters, so ASCII-only pairs
             // (every key we write) compare as bytes.
             members.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
-            out.push(b'{');
+            out.put(b"{");
             for (i, (k, v)) in members.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.put(b",");
                 }
                 write_string(out, k);
-                out.push(b':');
-                write_canonical(out, v);
+                out.put(b":");
+                write_value(out, v);
             }
-            out.push(b'}');
+            out.put(b"}");
         }
     }
 }
@@ -130,24 +256,44 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+fn write_number(out: &mut impl Sink, n: &serde_json::Number) {
     // RFC 8785 numbers are IEEE 754 doubles: every integer prints as its double would.
     if let Some(u) = n.as_u64().filter(|u| *u <= EXACT_INTEGER) {
-        let _ = write!(out, "{u}");
+        write_integer(out, false, u);
     } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT_INTEGER) {
-        let _ = write!(out, "{i}");
+        write_integer(out, i < 0, i.unsigned_abs());
     } else {
         // serde_json holds no NaN or infinity, and integers beyond 2^53 round to a double.
         let f = n.as_f64().expect("a JSON number converts to a double");
-        out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
+        out.put(ryu_js::Buffer::new().format_finite(f).as_bytes());
     }
+}
+
+/// An integer's decimal digits, without an allocation.
+fn write_integer(out: &mut impl Sink, negative: bool, mut magnitude: u64) {
+    // u64::MAX has 20 digits, and one more for the sign.
+    let mut buf = [0u8; 21];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    out.put(&buf[at..]);
 }
 
 /// RFC 8785 §3.2.2.2: `\"`, `\\`, the five short escapes, other controls as `\u00xx` in
 /// lowercase hex, everything else as is.
-fn write_string(out: &mut Vec<u8>, s: &str) {
+fn write_string(out: &mut impl Sink, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
+    out.put(b"\"");
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut unicode = *b"\\u00xx";
@@ -167,12 +313,12 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
             }
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        out.put(&bytes[start..i]);
+        out.put(escape);
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.put(&bytes[start..]);
+    out.put(b"\"");
 }
 
 #[cfg(test)]
@@ -330,6 +476,44 @@ mod tests {
         );
         map.insert("a".to_string(), serde_json::json!(true));
         assert_eq!(sha256_canonical_map(&map), sha256_canonical(&map));
+    }
+
+    /// The plan digest written piece by piece is the digest of the whole plan's canonical
+    /// JSON without `digest`, across many hash chunks.
+    #[test]
+    fn a_plan_digests_as_its_whole_json_without_its_digest() {
+        let change = serde_json::json!({
+            "address": "fly.app.a", "action": "create", "before": null,
+            "after": {"org": "o", "\u{e9}": [1, -2, 2.5, "\n"]},
+            "diff": [{"path": "org", "before": null, "after": "o"}]
+        });
+        let action = serde_json::json!({
+            "id": "fly.app.create:fly.app.a", "address": "fly.app.a", "kind": "fly.app.create",
+            "params": {"b": 1, "a": {"z": null, "y": true}}, "depends_on": []
+        });
+        for n in [0, 1, 3_000] {
+            let plan: Plan = serde_json::from_value(serde_json::json!({
+                "format": "sophia-plan/v1", "tool_version": "t",
+                "created_at": "2026-01-01T00:00:00Z", "not_after": "2026-01-02T00:00:00Z",
+                "nonce": "00", "desired": {"digest": "sha256:00", "git_dirty": true},
+                "live": {"fly.app.a": "sha256:11", "fly.app.b": "sha256:22"},
+                "changes": vec![change.clone(); n],
+                "actions": vec![action.clone(); n],
+                "summary": {"create": n, "update": 0, "delete": 0, "replace": 0},
+                "targets": ["fly.app.a"], "unmanaged": ["fly.app.z"],
+                "digest": "sha256:ff"
+            }))
+            .unwrap();
+            let mut whole = serde_json::to_value(&plan).unwrap();
+            whole.as_object_mut().unwrap().remove("digest");
+            let text = canonical_json(&whole).unwrap();
+            assert!(n < 3_000 || text.len() > 4 * HASH_CHUNK);
+            assert_eq!(
+                plan_digest(&plan),
+                sha256_bytes(text.as_bytes()),
+                "{n} changes"
+            );
+        }
     }
 
     proptest! {

@@ -233,8 +233,10 @@ pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     }
     if let Some(out) = &req.out {
         let path = req.root.join(out);
-        let text = crate::core::render::json::render(&planned.plan);
-        crate::proofs::atomic::write_atomic(&path, text.as_bytes())?;
+        // Streamed to the file: a large plan is not held a second time as text.
+        crate::proofs::atomic::write_atomic_with(&path, |w| {
+            crate::core::render::json::write(&planned.plan, w)
+        })?;
         planned.written = Some(path);
     }
     Ok(planned)

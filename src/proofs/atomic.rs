@@ -20,6 +20,18 @@ use anyhow::Context as _;
 
 /// Write `bytes` to `path` atomically and durably. The parent directory must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// What a [`write_atomic_with`] writer buffers before each write to the file.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// [`write_atomic`] of what `write` writes (buffered): content that is never held whole in
+/// memory, such as the plan file of 100,000 resources streamed from the plan.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     // A bare file name (`plan.json`) lives in the current directory.
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -37,12 +49,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         rand::random::<u64>()
     ));
     let result = (|| {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .with_context(|| format!("creating `{}`", tmp.display()))?;
-        file.write_all(bytes)
+        let mut buffered = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        write(&mut buffered)
+            .and_then(|()| buffered.flush())
+            .with_context(|| format!("writing `{}`", tmp.display()))?;
+        let file = buffered
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
             .with_context(|| format!("writing `{}`", tmp.display()))?;
         file.sync_all()
             .with_context(|| format!("syncing `{}`", tmp.display()))?;

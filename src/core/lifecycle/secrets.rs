@@ -64,8 +64,22 @@ pub fn retired_list(address: &Address, expected: &Expected) -> Option<Value> {
 }
 
 /// The names each secrets list of `expected` retires: set by sophia, not desired, still
-/// live.
-fn retiring(
+/// live; with what desired/ expects of each such list (the diff then consumes `expected`).
+pub fn retiring(expected: &Expected, live: &LiveSnapshot, set: &SecretsSet) -> Retiring {
+    let names = retiring_names(expected, live, set);
+    names
+        .into_iter()
+        .map(|(a, gone)| {
+            let want = expected.get(&a).cloned().unwrap_or(Value::Null);
+            (a, (gone, want))
+        })
+        .collect()
+}
+
+/// Address → (the names it retires, what desired/ expects of the list).
+pub type Retiring = BTreeMap<Address, (BTreeSet<String>, Value)>;
+
+fn retiring_names(
     expected: &Expected,
     live: &LiveSnapshot,
     set: &SecretsSet,
@@ -98,16 +112,14 @@ fn retiring(
 /// protected name among them fails the plan: [`super::check_protection`]).
 pub fn retire(
     changes: &mut Vec<Change>,
-    expected: &Expected,
+    retiring: Retiring,
     live: &LiveSnapshot,
-    set: &SecretsSet,
 ) -> BTreeMap<Address, BTreeSet<String>> {
-    let retiring = retiring(expected, live, set);
     if retiring.is_empty() {
-        return retiring;
+        return BTreeMap::new();
     }
-    for (address, gone) in &retiring {
-        let (address, gone) = (address.clone(), gone);
+    let mut unsets = BTreeMap::new();
+    for (address, (gone, want)) in retiring {
         let key = list_key(&address).expect("only secrets lists retire names");
         let have = live.get(&address).cloned().unwrap_or(Value::Null);
         let at = changes.iter().position(|c| c.address == address);
@@ -118,7 +130,7 @@ pub fn retire(
                     address: address.clone(),
                     action: ChangeKind::Update,
                     before: have.clone(),
-                    after: expected.get(&address).cloned().unwrap_or(Value::Null),
+                    after: want,
                     diff: Vec::new(),
                 });
                 changes.last_mut().expect("just pushed")
@@ -139,9 +151,10 @@ pub fn retire(
             }),
         }
         change.diff.sort_by(|a, b| a.path.cmp(&b.path));
+        unsets.insert(address, gone);
     }
     changes.sort_by_cached_key(|c| c.address.to_string());
-    retiring
+    unsets
 }
 
 /// The live names of each desired `fly.app.<a>.secrets` that are neither desired nor set by

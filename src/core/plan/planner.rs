@@ -130,12 +130,15 @@ pub fn build_with(
         let gone = lifecycle::secrets::retired_list(&a, &expected);
         expected.insert(a, gone.unwrap_or(serde_json::Value::Null));
     }
-    let mut changes = diff::diff(&expected, live)?;
-    // One Fly secret sophia set, gone from desired/: unset alone.
-    let unsets = match &lifecycle.secrets_set {
-        Some(set) => lifecycle::secrets::retire(&mut changes, &expected, live, set),
+    // One Fly secret sophia set, gone from desired/: unset alone (what it retires is read
+    // before the diff consumes `expected`).
+    let retiring = match &lifecycle.secrets_set {
+        Some(set) => lifecycle::secrets::retiring(&expected, live, set),
         None => Default::default(),
     };
+    // The expected objects move into their changes; the rest are freed as they are compared.
+    let mut changes = diff::diff_owned(expected, live)?;
+    let unsets = lifecycle::secrets::retire(&mut changes, retiring, live);
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
     targets.sort();
