@@ -11,10 +11,12 @@ pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
+mod node;
 pub mod others;
 mod parse;
 pub mod ruleset;
 pub mod secret_name;
+mod tree;
 pub mod validate;
 
 pub use github_repo::{Permission, RepoSettings};
