@@ -4,8 +4,8 @@
 //! serde_yaml gives the position of a syntax error but not of the keys of a value that
 //! deserialized fine, and the semantic checks (names, duplicates across files) need those. So
 //! each file is read with `yaml-rust2`'s marked event parser, which reports the position of
-//! every scalar and collection start. The parse that builds the file's value ([`parse`], with
-//! `tree.rs`) records no position but those of its findings; the index of every key is
+//! every scalar and collection start. The parse that builds the file's value (`tree.rs`)
+//! records no position but those of its findings; the index of every key is
 //! built by a second parse of the text, the first time an error asks for a position.
 //! Sequence items are indexed by their position (`0`, `1`, …), as serde_path_to_error names
 //! them.
@@ -16,8 +16,6 @@ use std::sync::{Arc, OnceLock};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use super::node::Node;
-use super::tree::Receiver;
 
 /// Separates the segments of a path key. A unit separator cannot appear in a YAML key that
 /// anyone would write, and a flat string hashes much faster than a vector of segments (the
@@ -118,9 +116,18 @@ pub struct FileIndex {
 }
 
 impl FileIndex {
-    /// Index `text`; a YAML syntax error gives its position and the parser's message.
-    pub fn build(text: &str) -> Result<FileIndex, YamlError> {
-        parse(text).map(|(index, _)| index)
+    /// The index of `text` (the BOM stripped), with what the parse that read it found.
+    pub fn new(
+        text: &str,
+        duplicates: Vec<DuplicateKey>,
+        unsafe_integers: Vec<UnsafeInteger>,
+    ) -> FileIndex {
+        FileIndex {
+            text: Arc::from(text),
+            entries: OnceLock::new(),
+            duplicates,
+            unsafe_integers,
+        }
     }
 
     /// The position of every key path of the file (built on first use).
@@ -161,55 +168,7 @@ impl FileIndex {
 
 /// The UTF-8 byte order mark. YAML allows one at the start of a stream (YAML 1.2, 5.2) and
 /// editors on Windows write it; the parser underneath would read it as part of the first key.
-const BOM: char = '\u{feff}';
-
-/// Parse `text` (its first document) into its position index and its value. A YAML syntax
-/// error gives its position and the parser's message. A leading byte order mark is skipped
-/// (it is invisible in an editor, so columns stay as the editor shows them).
-pub(super) fn parse(text: &str) -> Result<(FileIndex, Node), YamlError> {
-    let text = text.strip_prefix(BOM).unwrap_or(text);
-    let mut receiver = Receiver::default();
-    Parser::new_from_str(text)
-        .load(&mut receiver, true)
-        .map_err(|e| YamlError {
-            pos: Pos::from(*e.marker()),
-            message: format!("malformed YAML: {}", e.info()),
-            hint: None,
-        })?;
-    let tree = receiver.tree;
-    if let Some(pos) = tree.too_many_copies {
-        return Err(YamlError {
-            pos,
-            message: format!(
-                "aliases copy more than {MAX_ALIAS_COPIES} values into this file \
-                 (this alias passes the limit)"
-            ),
-            hint: Some(
-                "write the shared values out, or anchor them once and alias that anchor \
-                 directly; aliases of aliases multiply what they copy"
-                    .into(),
-            ),
-        });
-    }
-    if let Some(pos) = tree.second_document {
-        return Err(YamlError {
-            pos,
-            message: "malformed YAML: a second YAML document (`---`); a desired file holds \
-                      one document, split it into two files"
-                .into(),
-            hint: None,
-        });
-    }
-    Ok((
-        FileIndex {
-            text: Arc::from(text),
-            entries: OnceLock::new(),
-            duplicates: tree.duplicates,
-            unsafe_integers: tree.unsafe_integers,
-        },
-        tree.root.unwrap_or_default(),
-    ))
-}
+pub const BOM: char = '\u{feff}';
 
 enum Frame {
     Map {
@@ -318,7 +277,7 @@ mod tests {
     #[test]
     fn positions_of_keys_values_and_items() {
         let text = "fly:\n  org: pay-ready\n  apps:\n    a:\n      regions: [ord, sea]\n";
-        let idx = FileIndex::build(text).unwrap();
+        let idx = FileIndex::new(text, Vec::new(), Vec::new());
         let at = |segs: &[&str]| idx.entries()[&path_key(segs)];
         assert_eq!(at(&["fly"]).key, Pos { line: 1, column: 1 });
         assert_eq!(at(&["fly", "org"]).key, Pos { line: 2, column: 3 });
@@ -335,75 +294,8 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_in_one_mapping_are_reported_with_both_positions() {
-        let idx = FileIndex::build("a: 1\nb: 2\na: 3\n").unwrap();
-        assert_eq!(
-            idx.duplicates,
-            vec![DuplicateKey {
-                path: "a".into(),
-                first: Pos { line: 1, column: 1 },
-                second: Pos { line: 3, column: 1 },
-            }]
-        );
-    }
-
-    #[test]
-    fn a_duplicate_inside_a_duplicate_names_the_first_of_its_own_mapping() {
-        let idx = FileIndex::build("a: {b: 0}\na: {b: 1, b: 2}\n").unwrap();
-        let at = |line, column| Pos { line, column };
-        assert_eq!(
-            idx.duplicates,
-            vec![
-                DuplicateKey {
-                    path: "a".into(),
-                    first: at(1, 1),
-                    second: at(2, 1),
-                },
-                DuplicateKey {
-                    path: path_key(&["a", "b"]),
-                    first: at(2, 5),
-                    second: at(2, 11),
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn duplicates_are_found_in_large_mappings_and_among_keys_of_every_kind() {
-        let mut text = String::from("m:\n");
-        for i in 0..40 {
-            text.push_str(&format!("  k{i}: {i}\n"));
-        }
-        text.push_str("  k3: again\n  1: x\n  0x1: y\n  0x1: z\n  true: t\n  'true': u\n");
-        let idx = FileIndex::build(&text).unwrap();
-        let found: Vec<(String, usize, usize)> = idx
-            .duplicates
-            .iter()
-            .map(|d| (display_path(&d.path), d.first.line, d.second.line))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("m.k3".to_string(), 5, 42),
-                ("m.0x1".to_string(), 44, 45),
-                ("m.true".to_string(), 46, 47),
-            ]
-        );
-    }
-
-    #[test]
-    fn keys_equal_as_values_are_merged_as_serde_yaml_merges_them() {
-        let (idx, node) = parse("1: x\n0x1: y\n~: a\nnull: b\n").unwrap();
-        assert!(idx.duplicates.is_empty());
-        let mut expected = serde_yaml::Mapping::new();
-        expected.insert(1.into(), "y".into());
-        expected.insert(serde_yaml::Value::Null, "b".into());
-        assert_eq!(node.to_value(), serde_yaml::Value::Mapping(expected));
-    }
-
-    #[test]
     fn nearest_ancestor_answers_for_paths_not_indexed() {
-        let idx = FileIndex::build("fly:\n  org: x\n").unwrap();
+        let idx = FileIndex::new("fly:\n  org: x\n", Vec::new(), Vec::new());
         assert_eq!(
             idx.key(&path_key(&["fly", "org", "deeper"])),
             Some(Pos { line: 2, column: 3 })
@@ -411,55 +303,4 @@ mod tests {
         assert_eq!(idx.key("nothing"), None);
     }
 
-    #[test]
-    fn values_resolve_as_serde_yaml_does() {
-        let text =
-            "a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: [x, 0x10, -3]\ng: &x {h: inf}\ni: *x\nj:\n";
-        let (_, built) = parse(text).unwrap();
-        let expected: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
-        assert_eq!(built.to_value(), expected);
-    }
-
-    #[test]
-    fn a_second_document_is_refused() {
-        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
-        assert_eq!(e.pos.line, 2, "{}", e.message);
-        assert!(parse("---\na: 1\n").is_ok());
-    }
-
-    #[test]
-    fn a_byte_order_mark_is_skipped() {
-        let (idx, value) = parse("\u{feff}fly:\n  org: x\n").unwrap();
-        assert_eq!(value, parse("fly:\n  org: x\n").unwrap().1);
-        assert_eq!(
-            idx.entries()[&path_key(&["fly", "org"])].key,
-            Pos { line: 2, column: 3 }
-        );
-    }
-
-    #[test]
-    fn integers_a_double_cannot_hold_are_indexed() {
-        let text = "a: 9007199254740991\nb: [1, 9007199254740993]\nc: -9007199254740992\n\
-                    d: 99999999999999999999\ne: '9007199254740993'\nf: 1e20\n";
-        let (idx, _) = parse(text).unwrap();
-        let found: Vec<(String, usize, &str)> = idx
-            .unsafe_integers
-            .iter()
-            .map(|u| (display_path(&u.path), u.pos.line, u.text.as_str()))
-            .collect();
-        assert_eq!(
-            found,
-            [
-                ("b.1".to_string(), 2, "9007199254740993"),
-                ("c".to_string(), 3, "-9007199254740992"),
-                ("d".to_string(), 4, "99999999999999999999"),
-            ]
-        );
-    }
-
-    #[test]
-    fn syntax_errors_have_a_position() {
-        let e = FileIndex::build("a: [1, 2\nb: 3\n").unwrap_err();
-        assert!(e.pos.line >= 1, "{e:?}");
-    }
 }

@@ -248,7 +248,7 @@ fn key_string(k: Node) -> String {
 
 /// Parse one file. Errors go to `errors`; the returned part holds what parsed.
 pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<ParsedFile> {
-    let (index, value) = match super::locate::parse(&source.text) {
+    let (index, value) = match super::tree::parse(&source.text) {
         Ok(parsed) => parsed,
         Err(e) => {
             errors.push(LoadError {

@@ -10,10 +10,12 @@
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::locate::{DuplicateKey, MAX_ALIAS_COPIES, Pos, UnsafeInteger, path_key};
+use super::locate::{
+    BOM, DuplicateKey, FileIndex, MAX_ALIAS_COPIES, Pos, UnsafeInteger, YamlError, path_key,
+};
 use super::node::Node;
 
 /// A mapping compares a new key with each of its keys up to this many; past it, it keeps
@@ -22,6 +24,49 @@ use super::node::Node;
 /// app's guest, its env, a protection's checks), and a large one (the apps, the
 /// repositories) stays linear.
 const SCAN_UP_TO: usize = 16;
+
+/// Parse `text` (its first document) into its position index and its value. A YAML syntax
+/// error gives its position and the parser's message. A leading byte order mark is skipped
+/// (it is invisible in an editor, so columns stay as the editor shows them).
+pub fn parse(text: &str) -> Result<(FileIndex, Node), YamlError> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let mut receiver = Receiver::default();
+    Parser::new_from_str(text)
+        .load(&mut receiver, true)
+        .map_err(|e| YamlError {
+            pos: Pos::from(*e.marker()),
+            message: format!("malformed YAML: {}", e.info()),
+            hint: None,
+        })?;
+    let tree = receiver.tree;
+    if let Some(pos) = tree.too_many_copies {
+        return Err(YamlError {
+            pos,
+            message: format!(
+                "aliases copy more than {MAX_ALIAS_COPIES} values into this file \
+                 (this alias passes the limit)"
+            ),
+            hint: Some(
+                "write the shared values out, or anchor them once and alias that anchor \
+                 directly; aliases of aliases multiply what they copy"
+                    .into(),
+            ),
+        });
+    }
+    if let Some(pos) = tree.second_document {
+        return Err(YamlError {
+            pos,
+            message: "malformed YAML: a second YAML document (`---`); a desired file holds \
+                      one document, split it into two files"
+                .into(),
+            hint: None,
+        });
+    }
+    Ok((
+        FileIndex::new(text, tree.duplicates, tree.unsafe_integers),
+        tree.root.unwrap_or_default(),
+    ))
+}
 
 /// What the receiver built: the root value and what it found. [`DuplicateKey::first`] is
 /// filled in.
@@ -469,4 +514,141 @@ fn looks_like_float(s: &str) -> bool {
         !e.is_empty() && digits(e)
     });
     mantissa_ok && exp_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::locate::{display_path, path_key};
+    use super::*;
+
+    fn build(text: &str) -> Result<FileIndex, YamlError> {
+        parse(text).map(|(index, _)| index)
+    }
+
+    #[test]
+    fn duplicate_keys_in_one_mapping_are_reported_with_both_positions() {
+        let idx = build("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(
+            idx.duplicates,
+            vec![DuplicateKey {
+                path: "a".into(),
+                first: Pos { line: 1, column: 1 },
+                second: Pos { line: 3, column: 1 },
+            }]
+        );
+    }
+
+
+    #[test]
+    fn a_duplicate_inside_a_duplicate_names_the_first_of_its_own_mapping() {
+        let idx = build("a: {b: 0}\na: {b: 1, b: 2}\n").unwrap();
+        let at = |line, column| Pos { line, column };
+        assert_eq!(
+            idx.duplicates,
+            vec![
+                DuplicateKey {
+                    path: "a".into(),
+                    first: at(1, 1),
+                    second: at(2, 1),
+                },
+                DuplicateKey {
+                    path: path_key(&["a", "b"]),
+                    first: at(2, 5),
+                    second: at(2, 11),
+                },
+            ]
+        );
+    }
+
+
+    #[test]
+    fn duplicates_are_found_in_large_mappings_and_among_keys_of_every_kind() {
+        let mut text = String::from("m:\n");
+        for i in 0..40 {
+            text.push_str(&format!("  k{i}: {i}\n"));
+        }
+        text.push_str("  k3: again\n  1: x\n  0x1: y\n  0x1: z\n  true: t\n  'true': u\n");
+        let idx = build(&text).unwrap();
+        let found: Vec<(String, usize, usize)> = idx
+            .duplicates
+            .iter()
+            .map(|d| (display_path(&d.path), d.first.line, d.second.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("m.k3".to_string(), 5, 42),
+                ("m.0x1".to_string(), 44, 45),
+                ("m.true".to_string(), 46, 47),
+            ]
+        );
+    }
+
+
+    #[test]
+    fn keys_equal_as_values_are_merged_as_serde_yaml_merges_them() {
+        let (idx, node) = parse("1: x\n0x1: y\n~: a\nnull: b\n").unwrap();
+        assert!(idx.duplicates.is_empty());
+        let mut expected = serde_yaml::Mapping::new();
+        expected.insert(1.into(), "y".into());
+        expected.insert(serde_yaml::Value::Null, "b".into());
+        assert_eq!(node.to_value(), serde_yaml::Value::Mapping(expected));
+    }
+
+
+    #[test]
+    fn values_resolve_as_serde_yaml_does() {
+        let text =
+            "a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: [x, 0x10, -3]\ng: &x {h: inf}\ni: *x\nj:\n";
+        let (_, built) = parse(text).unwrap();
+        let expected: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(built.to_value(), expected);
+    }
+
+
+    #[test]
+    fn a_second_document_is_refused() {
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos.line, 2, "{}", e.message);
+        assert!(parse("---\na: 1\n").is_ok());
+    }
+
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let (idx, value) = parse("\u{feff}fly:\n  org: x\n").unwrap();
+        assert_eq!(value, parse("fly:\n  org: x\n").unwrap().1);
+        assert_eq!(
+            idx.entries()[&path_key(&["fly", "org"])].key,
+            Pos { line: 2, column: 3 }
+        );
+    }
+
+
+    #[test]
+    fn integers_a_double_cannot_hold_are_indexed() {
+        let text = "a: 9007199254740991\nb: [1, 9007199254740993]\nc: -9007199254740992\n\
+                    d: 99999999999999999999\ne: '9007199254740993'\nf: 1e20\n";
+        let (idx, _) = parse(text).unwrap();
+        let found: Vec<(String, usize, &str)> = idx
+            .unsafe_integers
+            .iter()
+            .map(|u| (display_path(&u.path), u.pos.line, u.text.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("b.1".to_string(), 2, "9007199254740993"),
+                ("c".to_string(), 3, "-9007199254740992"),
+                ("d".to_string(), 4, "99999999999999999999"),
+            ]
+        );
+    }
+
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let e = build("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.pos.line >= 1, "{e:?}");
+    }
 }
