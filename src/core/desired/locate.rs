@@ -16,7 +16,6 @@ use std::sync::{Arc, OnceLock};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-
 /// Separates the segments of a path key. A unit separator cannot appear in a YAML key that
 /// anyone would write, and a flat string hashes much faster than a vector of segments (the
 /// index of a 10,000-resource state holds some 100,000 paths).
@@ -302,5 +301,4 @@ mod tests {
         );
         assert_eq!(idx.key("nothing"), None);
     }
-
 }

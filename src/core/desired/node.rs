@@ -240,7 +240,11 @@ impl<'de> Deserializer<'de> for &'de Node {
             other => Err(other.invalid_type(&visitor)),
         }
     }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -299,7 +303,10 @@ impl<'de> Deserializer<'de> for &'de Node {
     }
 }
 
-fn deserialize_number<'de, V: Visitor<'de>>(node: &'de Node, visitor: V) -> Result<V::Value, Error> {
+fn deserialize_number<'de, V: Visitor<'de>>(
+    node: &'de Node,
+    visitor: V,
+) -> Result<V::Value, Error> {
     match node {
         Node::Number(n) => n.deserialize_any(visitor),
         other => Err(other.invalid_type(&visitor)),
@@ -337,7 +344,10 @@ impl<'de> VariantAccess<'de> for UnitOnly {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value, Error> {
-        Err(Error::invalid_type(Unexpected::UnitVariant, &"tuple variant"))
+        Err(Error::invalid_type(
+            Unexpected::UnitVariant,
+            &"tuple variant",
+        ))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -381,7 +391,10 @@ struct MapDe<'de> {
 impl<'de> MapAccess<'de> for MapDe<'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.as_mut().and_then(Iterator::next) {
             Some((key, value)) => {
                 self.value = Some(value);
@@ -528,11 +541,41 @@ mod tests {
             .prop_map(|s| Value::String(s.into())),
         ];
         let key = prop::sample::select(vec![
-            "image", "regions", "count", "guest", "cpu_kind", "cpus", "memory_mb", "env",
-            "secrets", "name", "rotation", "health", "path", "port", "strategy", "depends_on",
-            "services", "internal_port", "mounts", "source", "kill_timeout", "branches", "main",
-            "protection", "enforce_admins", "environments", "reviewers", "type", "login",
-            "actions_secrets", "fly", "apps", "github", "repos", "nope",
+            "image",
+            "regions",
+            "count",
+            "guest",
+            "cpu_kind",
+            "cpus",
+            "memory_mb",
+            "env",
+            "secrets",
+            "name",
+            "rotation",
+            "health",
+            "path",
+            "port",
+            "strategy",
+            "depends_on",
+            "services",
+            "internal_port",
+            "mounts",
+            "source",
+            "kill_timeout",
+            "branches",
+            "main",
+            "protection",
+            "enforce_admins",
+            "environments",
+            "reviewers",
+            "type",
+            "login",
+            "actions_secrets",
+            "fly",
+            "apps",
+            "github",
+            "repos",
+            "nope",
         ]);
         scalar.prop_recursive(3, 24, 6, move |inner| {
             prop_oneof![

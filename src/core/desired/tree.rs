@@ -155,8 +155,7 @@ impl Receiver {
             Some(Open {
                 build:
                     Build::Map(MapBuild {
-                        key: Key::Expected,
-                        ..
+                        key: Key::Expected, ..
                     }),
                 ..
             }) => Role::Key,
@@ -538,7 +537,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn a_duplicate_inside_a_duplicate_names_the_first_of_its_own_mapping() {
         let idx = build("a: {b: 0}\na: {b: 1, b: 2}\n").unwrap();
@@ -559,7 +557,6 @@ mod tests {
             ]
         );
     }
-
 
     #[test]
     fn duplicates_are_found_in_large_mappings_and_among_keys_of_every_kind() {
@@ -584,7 +581,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn keys_equal_as_values_are_merged_as_serde_yaml_merges_them() {
         let (idx, node) = parse("1: x\n0x1: y\n~: a\nnull: b\n").unwrap();
@@ -595,7 +591,6 @@ mod tests {
         assert_eq!(node.to_value(), serde_yaml::Value::Mapping(expected));
     }
 
-
     #[test]
     fn values_resolve_as_serde_yaml_does() {
         let text =
@@ -605,14 +600,12 @@ mod tests {
         assert_eq!(built.to_value(), expected);
     }
 
-
     #[test]
     fn a_second_document_is_refused() {
         let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(e.pos.line, 2, "{}", e.message);
         assert!(parse("---\na: 1\n").is_ok());
     }
-
 
     #[test]
     fn a_byte_order_mark_is_skipped() {
@@ -623,7 +616,6 @@ mod tests {
             Pos { line: 2, column: 3 }
         );
     }
-
 
     #[test]
     fn integers_a_double_cannot_hold_are_indexed() {
@@ -644,7 +636,6 @@ mod tests {
             ]
         );
     }
-
 
     #[test]
     fn syntax_errors_have_a_position() {
