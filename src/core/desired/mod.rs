@@ -11,11 +11,13 @@ pub mod locate;
 mod merge;
 pub mod model;
 pub mod names;
+mod node;
 pub mod others;
 mod parse;
 pub mod protectable;
 pub mod ruleset;
 pub mod secret_name;
+mod tree;
 pub mod validate;
 
 pub use github_repo::{Permission, RepoSettings};

@@ -3,13 +3,15 @@
 //!
 //! The file is deserialized piece by piece (each provider section, each Fly app, each GitHub
 //! repository) so that one mistake does not hide the others: every piece that fails gives its
-//! own error, located through [`FileIndex`] from the path serde_path_to_error reports.
+//! own error, located through [`FileIndex`] from the path serde_path_to_error reports. Each
+//! piece's subtree is dropped once deserialized, so the typed state grows as the tree
+//! shrinks.
 
 use serde::de::DeserializeOwned;
-use serde_yaml::Value;
 
 use super::locate::{FileIndex, Pos, display_path, path_key};
 use super::model::*;
+use super::node::Node;
 use super::ruleset::OrgDesired;
 use super::{LoadError, Source};
 
@@ -66,40 +68,45 @@ impl Ctx<'_> {
     /// Deserialize `value` (found at `base`) into `T`, locating a failure. When a mapping
     /// fails, each of its keys is tried alone so that every bad field is reported, not only
     /// the first.
-    fn de<T: DeserializeOwned>(&mut self, value: Value, base: &[String]) -> Option<T> {
-        let Value::Mapping(map) = &value else {
-            return self.de_one(value, base, false);
+    fn de<T: DeserializeOwned>(&mut self, value: Node, base: &[String]) -> Option<T> {
+        // Most pieces deserialize: they pay no path tracking (serde_path_to_error copies
+        // every key it passes). A failure is deserialized again below, with it, to find
+        // where: the same input fails the same way.
+        if let Ok(v) = T::deserialize(&value) {
+            return Some(v);
+        }
+        let Node::Map(map) = &value else {
+            return self.de_one(&value, base, false);
         };
         if map.len() < 2 {
-            return self.de_one(value, base, false);
-        }
-        if let Ok(v) = serde_path_to_error::deserialize::<_, T>(&value) {
-            return Some(v);
+            return self.de_one(&value, base, false);
         }
         let before = self.errors.len();
         let mut rest = map.clone();
         for (k, v) in map {
-            let mut single = serde_yaml::Mapping::new();
-            single.insert(k.clone(), v.clone());
+            let single = Node::Map(vec![(k.clone(), v.clone())]);
             let n = self.errors.len();
-            self.de_one::<T>(Value::Mapping(single), base, true);
-            if self.errors.len() > n {
-                rest.remove(k);
+            self.de_one::<T>(&single, base, true);
+            if self.errors.len() > n
+                && let Some(i) = rest.iter().position(|(k2, _)| k2 == k)
+            {
+                // As serde_yaml's `Mapping::remove` does (the last entry takes its place).
+                rest.swap_remove(i);
             }
         }
         if self.errors.len() == before {
-            return self.de_one::<T>(value, base, false);
+            return self.de_one::<T>(&value, base, false);
         }
         // Keep what parsed, so that the later checks still see (and report on) the good
         // fields; the load fails anyway on the errors recorded.
-        serde_path_to_error::deserialize::<_, T>(Value::Mapping(rest)).ok()
+        serde_path_to_error::deserialize::<_, T>(&Node::Map(rest)).ok()
     }
 
     /// Deserialize `value` at once; `partial` ignores missing fields (the value is one key
     /// of a larger mapping).
     fn de_one<T: DeserializeOwned>(
         &mut self,
-        value: Value,
+        value: &Node,
         base: &[String],
         partial: bool,
     ) -> Option<T> {
@@ -229,19 +236,19 @@ fn parse_unknown(message: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     Some((bad, expected))
 }
 
-fn key_string(k: &Value) -> String {
+fn key_string(k: Node) -> String {
     match k {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Null => "null".into(),
+        Node::String(s) => s,
+        Node::Bool(b) => b.to_string(),
+        Node::Number(n) => n.to_string(),
+        Node::Null => "null".into(),
         _ => "<complex key>".into(),
     }
 }
 
 /// Parse one file. Errors go to `errors`; the returned part holds what parsed.
 pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<ParsedFile> {
-    let (index, value) = match super::locate::parse(&source.text) {
+    let (index, value) = match super::tree::parse(&source.text) {
         Ok(parsed) => parsed,
         Err(e) => {
             errors.push(LoadError {
@@ -303,14 +310,14 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
     };
     let mut desired = Desired::default();
     let top = match value {
-        Value::Null => {
+        Node::Null => {
             return Some(ParsedFile {
                 desired,
                 index,
                 empty: true,
             });
         }
-        Value::Mapping(m) => m,
+        Node::Map(m) => m,
         other => {
             ctx.error_at(
                 Pos { line: 1, column: 1 },
@@ -328,7 +335,7 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
     };
     let empty = top.is_empty();
     for (k, v) in top {
-        let key = key_string(&k);
+        let key = key_string(k);
         let segs = vec![key.clone()];
         match key.as_str() {
             "providers" => parse_providers(&mut ctx, v, &mut desired),
@@ -353,24 +360,28 @@ pub fn parse_file(source: &Source, errors: &mut Vec<LoadError>) -> Option<Parsed
     })
 }
 
-fn kind(v: &Value) -> &'static str {
+fn kind(v: &Node) -> &'static str {
     match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+        Node::Null => "nothing",
+        Node::Bool(_) => "a boolean",
+        Node::Number(_) => "a number",
+        Node::String(_) => "a string",
+        Node::Seq(_) => "a list",
+        Node::Map(_) => "a mapping",
     }
 }
 
 /// The entries of a mapping at `segs`, or an error saying a mapping was expected. `null`
-/// counts as an empty mapping.
-fn mapping(ctx: &mut Ctx<'_>, v: Value, segs: &[String]) -> Option<Vec<(String, Value)>> {
-    match v {
-        Value::Null => Some(Vec::new()),
-        Value::Mapping(m) => Some(m.into_iter().map(|(k, v)| (key_string(&k), v)).collect()),
+/// counts as an empty mapping. Each entry is moved out in turn: a piece's subtree is freed
+/// once the piece is deserialized.
+fn mapping(
+    ctx: &mut Ctx<'_>,
+    v: Node,
+    segs: &[String],
+) -> Option<impl Iterator<Item = (String, Node)> + use<>> {
+    let entries = match v {
+        Node::Null => Vec::new(),
+        Node::Map(m) => m,
         other => {
             let pos = ctx.value_pos(segs);
             ctx.error_at(
@@ -382,12 +393,13 @@ fn mapping(ctx: &mut Ctx<'_>, v: Value, segs: &[String]) -> Option<Vec<(String, 
                 ),
                 None,
             );
-            None
+            return None;
         }
-    }
+    };
+    Some(entries.into_iter().map(|(k, v)| (key_string(k), v)))
 }
 
-fn parse_providers(ctx: &mut Ctx<'_>, v: Value, desired: &mut Desired) {
+fn parse_providers(ctx: &mut Ctx<'_>, v: Node, desired: &mut Desired) {
     let base = vec!["providers".to_string()];
     let Some(entries) = mapping(ctx, v, &base) else {
         return;
@@ -404,7 +416,7 @@ fn parse_providers(ctx: &mut Ctx<'_>, v: Value, desired: &mut Desired) {
     }
 }
 
-fn parse_fly(ctx: &mut Ctx<'_>, v: Value) -> Option<FlyDesired> {
+fn parse_fly(ctx: &mut Ctx<'_>, v: Node) -> Option<FlyDesired> {
     let base = vec!["fly".to_string()];
     let entries = mapping(ctx, v, &base)?;
     let mut fly = FlyDesired::default();
@@ -413,7 +425,7 @@ fn parse_fly(ctx: &mut Ctx<'_>, v: Value) -> Option<FlyDesired> {
         match key.as_str() {
             "org" => fly.org = ctx.de(value, &segs),
             "apps" => {
-                for (name, app) in mapping(ctx, value, &segs).unwrap_or_default() {
+                for (name, app) in mapping(ctx, value, &segs).into_iter().flatten() {
                     let app_segs = vec!["fly".into(), "apps".into(), name.clone()];
                     // `app: ~` is an app with every field unset.
                     let app = if app.is_null() {
@@ -432,7 +444,7 @@ fn parse_fly(ctx: &mut Ctx<'_>, v: Value) -> Option<FlyDesired> {
     Some(fly)
 }
 
-fn parse_github(ctx: &mut Ctx<'_>, v: Value) -> Option<GithubDesired> {
+fn parse_github(ctx: &mut Ctx<'_>, v: Node) -> Option<GithubDesired> {
     let base = vec!["github".to_string()];
     let entries = mapping(ctx, v, &base)?;
     let mut github = GithubDesired::default();
@@ -440,7 +452,7 @@ fn parse_github(ctx: &mut Ctx<'_>, v: Value) -> Option<GithubDesired> {
         let segs = vec!["github".to_string(), key.clone()];
         match key.as_str() {
             "repos" => {
-                for (name, repo) in mapping(ctx, value, &segs).unwrap_or_default() {
+                for (name, repo) in mapping(ctx, value, &segs).into_iter().flatten() {
                     let repo_segs = vec!["github".into(), "repos".into(), name.clone()];
                     let repo = if repo.is_null() {
                         Some(RepoDesired::default())
@@ -453,7 +465,7 @@ fn parse_github(ctx: &mut Ctx<'_>, v: Value) -> Option<GithubDesired> {
                 }
             }
             "orgs" => {
-                for (name, org) in mapping(ctx, value, &segs).unwrap_or_default() {
+                for (name, org) in mapping(ctx, value, &segs).into_iter().flatten() {
                     let org_segs = vec!["github".into(), "orgs".into(), name.clone()];
                     let org = if org.is_null() {
                         Some(OrgDesired::default())
