@@ -436,11 +436,12 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
         check_machine_config(c, &base, name, app);
         let mut seen = BTreeSet::new();
         for (i, dep) in app.depends_on.iter().enumerate() {
+            // Located only for an error: asking for a position builds the file's index.
             let i = i.to_string();
-            let here = c.loc.value(&join(&base, &["depends_on", &i]));
+            let here = |c: &Checker<'_, '_>| c.loc.value(&join(&base, &["depends_on", &i]));
             if dep == name {
                 c.push(
-                    here,
+                    here(c),
                     format!("app `{name}` depends on itself"),
                     "remove it from its own `depends_on`",
                 );
@@ -453,13 +454,13 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
                         None => "`depends_on` names apps defined under `fly.apps`".to_string(),
                     };
                 c.push(
-                    here,
+                    here(c),
                     format!("app `{name}` depends on `{dep}`, which is not defined"),
                     hint,
                 );
             } else if !seen.insert(dep.as_str()) {
                 c.push(
-                    here,
+                    here(c),
                     format!("app `{name}` lists `{dep}` twice in `depends_on`"),
                     "remove the repeated entry",
                 );
