@@ -129,6 +129,11 @@ impl FileIndex {
         }
     }
 
+    /// Whether the key index was built (a position was asked for).
+    pub fn is_indexed(&self) -> bool {
+        self.entries.get().is_some()
+    }
+
     /// The position of every key path of the file (built on first use).
     pub fn entries(&self) -> &HashMap<String, Entry> {
         self.entries.get_or_init(|| {

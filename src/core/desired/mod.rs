@@ -134,3 +134,51 @@ pub fn load_located(sources: &[Source]) -> Result<Loaded, LoadErrors> {
 }
 
 pub use flytoml::apply_fly_config;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position is asked for only to report an error: loading the repository's own
+    /// desired/ (every provider, `depends_on`, secrets, environments) builds no key index.
+    #[test]
+    fn a_clean_load_builds_no_position_index() {
+        let sources: Vec<Source> = [
+            (
+                "desired/fly.yaml",
+                include_str!("../../../desired/fly.yaml"),
+            ),
+            (
+                "desired/github.yaml",
+                include_str!("../../../desired/github.yaml"),
+            ),
+            (
+                "desired/providers.yaml",
+                include_str!("../../../desired/providers.yaml"),
+            ),
+            (
+                "desired/saas.yaml",
+                include_str!("../../../desired/saas.yaml"),
+            ),
+        ]
+        .into_iter()
+        .map(|(path, text)| Source {
+            path: path.into(),
+            text: text.into(),
+        })
+        .collect();
+        let loaded = load_located(&sources).unwrap();
+        assert!(
+            loaded
+                .desired
+                .fly
+                .iter()
+                .flat_map(|f| f.apps.values())
+                .any(|a| !a.depends_on.is_empty()),
+            "the fixture should exercise depends_on"
+        );
+        for (file, index) in &loaded.files {
+            assert!(!index.is_indexed(), "{file}: indexed on a clean load");
+        }
+    }
+}
