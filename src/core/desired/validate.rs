@@ -436,7 +436,6 @@ fn check_fly(c: &mut Checker<'_, '_>, fly: &FlyDesired) {
         check_machine_config(c, &base, name, app);
         let mut seen = BTreeSet::new();
         for (i, dep) in app.depends_on.iter().enumerate() {
-            // Located only for an error: asking for a position builds the file's index.
             let i = i.to_string();
             let here = |c: &Checker<'_, '_>| c.loc.value(&join(&base, &["depends_on", &i]));
             if dep == name {
