@@ -161,6 +161,21 @@ impl Rig {
             .file(".infra/sophia.toml", "[policy]\ndestructive_signers = 2\n");
     }
 
+    /// `verb` (`apply` or `verify`) of `plan.json` signed by both the CFO and the CEO (cfo
+    /// first: [`Rig::sign_as`] clears `plan.json.sig` to make another signer's file).
+    pub(crate) fn run_with_two_signers(&self, verb: &str) -> Output {
+        self.sign_as("cfo", "plan.json.sig.cfo");
+        self.sign_as("ceo", "plan.json.sig");
+        self.run(&[
+            verb,
+            "plan.json",
+            "--signature",
+            "plan.json.sig",
+            "--signature",
+            "plan.json.sig.cfo",
+        ])
+    }
+
     pub(crate) fn mutating_requests(&self) -> Vec<String> {
         self.sandbox
             .requests()

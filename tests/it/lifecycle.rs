@@ -134,16 +134,7 @@ fn retire_flow(rig: &Rig) {
         "{:?}",
         rig.mutating_requests()
     );
-    rig.sign_as("cfo", "plan.json.sig.cfo");
-    rig.sign_as("ceo", "plan.json.sig");
-    let out = rig.run(&[
-        "apply",
-        "plan.json",
-        "--signature",
-        "plan.json.sig",
-        "--signature",
-        "plan.json.sig.cfo",
-    ]);
+    let out = rig.run_with_two_signers("apply");
     assert_eq!(out.code, 0, "two signers refused:\n{}", out.stderr);
     assert!(
         rig.mutating_requests()

@@ -119,16 +119,7 @@ fn one_retired_fly_secret_is_unset_alone_and_a_stray_one_is_only_listed() {
         "{:?}",
         rig.mutating_requests()
     );
-    rig.sign_as("cfo", "plan.json.sig.cfo");
-    rig.sign_as("ceo", "plan.json.sig");
-    let out = rig.run(&[
-        "apply",
-        "plan.json",
-        "--signature",
-        "plan.json.sig",
-        "--signature",
-        "plan.json.sig.cfo",
-    ]);
+    let out = rig.run_with_two_signers("apply");
     assert_eq!(out.code, 0, "two signers refused:\n{}", out.stderr);
     assert!(
         rig.mutating_requests()
@@ -235,17 +226,8 @@ fn one_retired_environment_secret_is_deleted_alone() {
         serde_json::json!(["OLD_KEY"])
     );
     assert!(plan.actions[0].params.get("set_secrets").is_none());
-    rig.sign_as("cfo", "plan.json.sig.cfo");
-    rig.sign_as("ceo", "plan.json.sig");
     rig.sandbox.clear_requests();
-    let out = rig.run(&[
-        "apply",
-        "plan.json",
-        "--signature",
-        "plan.json.sig",
-        "--signature",
-        "plan.json.sig.cfo",
-    ]);
+    let out = rig.run_with_two_signers("apply");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         rig.mutating_requests().contains(

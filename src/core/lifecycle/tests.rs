@@ -68,45 +68,32 @@ fn change(address: &str, action: ChangeKind) -> Change {
     }
 }
 
+/// [`check_protection`] with what the managed set protects alone.
+fn by_managed(changes: &[Change], managed: &ManagedSet) -> Result<(), ProtectedError> {
+    let (unsets, names) = (BTreeMap::new(), NameFlags::new());
+    check_protection(changes, &unsets, &BTreeSet::new(), &names, managed)
+}
+
+/// [`check_protection`] with the scopes desired/ protects alone.
+fn by_roots(changes: &[Change], roots: &BTreeSet<String>) -> Result<(), ProtectedError> {
+    let (unsets, names) = (BTreeMap::new(), NameFlags::new());
+    check_protection(changes, &unsets, roots, &names, &ManagedSet::new())
+}
+
 #[test]
 fn protection_holds_from_desired_and_from_the_managed_set() {
     let deletes = [change("fly.app.x.machines", ChangeKind::Delete)];
     let roots: BTreeSet<String> = ["fly.app.x".to_string()].into();
     let none = NameFlags::new();
-    let err = check_protection(
-        &deletes,
-        &BTreeMap::new(),
-        &roots,
-        &none,
-        &ManagedSet::new(),
-    )
-    .unwrap_err();
+    let err = by_roots(&deletes, &roots).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resource: `fly.app.x.machines` (delete)"
     );
     let managed: ManagedSet = [(a("fly.app.x"), entry(true))].into();
-    assert!(
-        check_protection(
-            &deletes,
-            &BTreeMap::new(),
-            &BTreeSet::new(),
-            &none,
-            &managed
-        )
-        .is_err()
-    );
+    assert!(by_managed(&deletes, &managed).is_err());
     let unprotected: ManagedSet = [(a("fly.app.x"), entry(false))].into();
-    assert!(
-        check_protection(
-            &deletes,
-            &BTreeMap::new(),
-            &BTreeSet::new(),
-            &none,
-            &unprotected
-        )
-        .is_ok()
-    );
+    assert!(by_managed(&deletes, &unprotected).is_ok());
     let updates = [change("fly.app.x.machines", ChangeKind::Update)];
     assert!(check_protection(&updates, &BTreeMap::new(), &roots, &none, &managed).is_ok());
 }
@@ -339,14 +326,7 @@ fn a_protected_name_blocks_the_delete_of_its_address_even_once_gone_from_the_lis
     let names = protected_names(&without);
     assert!(protect_name_flags(&expected, &names, &managed).is_empty());
     let deletes = [change("fly.app.a.secrets", ChangeKind::Delete)];
-    let err = check_protection(
-        &deletes,
-        &BTreeMap::new(),
-        &BTreeSet::new(),
-        &NameFlags::new(),
-        &managed,
-    )
-    .unwrap_err();
+    let err = by_managed(&deletes, &managed).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resource: `fly.app.a.secrets` (delete, which holds \
@@ -361,16 +341,7 @@ fn a_protected_name_blocks_the_delete_of_its_address_even_once_gone_from_the_lis
     p.protect_names = flags;
     let managed = record(&managed, &p, &BTreeSet::new());
     assert!(managed[&secrets].protect_names.is_empty());
-    assert!(
-        check_protection(
-            &deletes,
-            &BTreeMap::new(),
-            &BTreeSet::new(),
-            &NameFlags::new(),
-            &managed
-        )
-        .is_ok()
-    );
+    assert!(by_managed(&deletes, &managed).is_ok());
 }
 
 #[test]
@@ -385,14 +356,7 @@ fn a_protected_repository_or_organization_survives_in_the_managed_set() {
         change("github.org.acme.ruleset.main", ChangeKind::Delete),
         change("github.repo.o/r.variable.B", ChangeKind::Delete),
     ];
-    let err = check_protection(
-        &deletes,
-        &BTreeMap::new(),
-        &BTreeSet::new(),
-        &NameFlags::new(),
-        &managed,
-    )
-    .unwrap_err();
+    let err = by_managed(&deletes, &managed).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan would delete protected resources: `github.repo.o/r.secret.A` (delete), \
@@ -400,28 +364,12 @@ fn a_protected_repository_or_organization_survives_in_the_managed_set() {
     );
     // A repository root protects what desired/ does not name yet, by its scope.
     let roots: BTreeSet<String> = ["github.repo.o/r".to_string()].into();
-    let err = check_protection(
-        &deletes[2..],
-        &BTreeMap::new(),
-        &roots,
-        &NameFlags::new(),
-        &ManagedSet::new(),
-    )
-    .unwrap_err();
+    let err = by_roots(&deletes[2..], &roots).unwrap_err();
     assert_eq!(
         err.changes,
         [(a("github.repo.o/r.variable.B"), ChangeKind::Delete)]
     );
     // `o/r.x` is another repository.
     let other = [change("github.repo.o/r.x.secret.A", ChangeKind::Delete)];
-    assert!(
-        check_protection(
-            &other,
-            &BTreeMap::new(),
-            &roots,
-            &NameFlags::new(),
-            &ManagedSet::new()
-        )
-        .is_ok()
-    );
+    assert!(by_roots(&other, &roots).is_ok());
 }
