@@ -142,22 +142,11 @@ struct Reader<'a, 'n> {
     notes: &'n mut Vec<String>,
 }
 
-/// The machine config keys [`Reader::read`] writes back (`metadata` is flyctl's own).
-const READ_CONFIG: [&str; 11] = [
-    "init",
-    "services",
-    "checks",
-    "mounts",
-    "metrics",
-    "statics",
-    "stop_config",
-    "restart",
-    "dns",
-    "metadata",
-    // Never in a normalized object (the guest is its own attribute); named so that an old
-    // snapshot that has it is not noted twice.
-    "guest",
-];
+/// The machine config keys [`Reader::read`] writes back beside flyctl's own
+/// ([`crate::core::flymachine::MANAGED_CONFIG`]); `metadata` is flyctl's, and `guest` is never
+/// in a normalized object (it is its own attribute) but named so that an old snapshot that
+/// has it is not noted twice.
+const READ_ALSO: [&str; 4] = ["restart", "dns", "metadata", "guest"];
 
 /// The `init` keys fly.toml sets.
 const READ_INIT: [&str; 4] = ["cmd", "entrypoint", "exec", "swap_size_mb"];
@@ -277,7 +266,9 @@ impl Reader<'_, '_> {
         for g in self.groups {
             let config = g.machines.get("config").and_then(Value::as_object);
             for key in config.into_iter().flatten().map(|(k, _)| k.as_str()) {
-                if !READ_CONFIG.contains(&key) {
+                if !crate::core::flymachine::MANAGED_CONFIG.contains(&key)
+                    && !READ_ALSO.contains(&key)
+                {
                     unknown.insert(format!("config.{key}"));
                 }
             }

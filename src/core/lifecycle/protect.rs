@@ -37,78 +37,85 @@ pub type NameFlags = BTreeMap<Address, BTreeMap<String, bool>>;
 /// The scopes `protect: true` marks in desired/ (address strings, or the repository and
 /// organization scopes `github.repo.<r>` and `github.org.<o>`): see the module docs.
 pub fn protected_roots(desired: &Desired) -> BTreeSet<String> {
+    // The address is written out only for a resource marked `protect: true` (every plan
+    // walks every resource here).
     let mut out = BTreeSet::new();
-    let mut mark = |on: Option<bool>, scope: String| {
+    let mut mark = |on: Option<bool>, scope: &dyn Fn() -> Address| {
         if on == Some(true) {
-            out.insert(scope);
+            out.insert(scope().to_string());
         }
     };
-    let s = |a: Address| a.to_string();
     for (app, a) in desired.fly.iter().flat_map(|f| &f.apps) {
-        mark(a.protect, s(Address::FlyApp { app: app.clone() }));
+        mark(a.protect, &|| Address::FlyApp { app: app.clone() });
     }
     for (name, c) in desired.qdrant.iter().flat_map(|q| &q.collections) {
-        mark(
-            c.protect,
-            s(Address::QdrantCollection { name: name.clone() }),
-        );
+        mark(c.protect, &|| Address::QdrantCollection {
+            name: name.clone(),
+        });
     }
+    let mut scopes = BTreeSet::new();
     for (org, o) in desired.github.iter().flat_map(|g| &g.orgs) {
-        mark(o.protect, format!("github.org.{org}"));
+        if o.protect == Some(true) {
+            scopes.insert(format!("github.org.{org}"));
+        }
         for (name, rs) in &o.rulesets {
-            let (org, name) = (org.clone(), name.clone());
             let on = rs.as_ref().and_then(|r| r.protect);
-            mark(on, s(Address::GithubOrgRuleset { org, name }));
+            mark(on, &|| Address::GithubOrgRuleset {
+                org: org.clone(),
+                name: name.clone(),
+            });
         }
     }
     for (repo, r) in desired.github.iter().flat_map(|g| &g.repos) {
-        mark(r.protect, format!("github.repo.{repo}"));
+        if r.protect == Some(true) {
+            scopes.insert(format!("github.repo.{repo}"));
+        }
         let repo = || repo.clone();
         for (branch, b) in &r.branches {
-            let branch = branch.clone();
-            mark(
-                b.protect,
-                s(Address::GithubProtection {
-                    repo: repo(),
-                    branch,
-                }),
-            );
+            mark(b.protect, &|| Address::GithubProtection {
+                repo: repo(),
+                branch: branch.clone(),
+            });
         }
         for (env, e) in &r.environments {
-            let env = env.clone();
-            mark(
-                e.protect,
-                s(Address::GithubEnvironment { repo: repo(), env }),
-            );
+            mark(e.protect, &|| Address::GithubEnvironment {
+                repo: repo(),
+                env: env.clone(),
+            });
         }
         for (name, rs) in &r.rulesets {
-            let name = name.clone();
             let on = rs.as_ref().and_then(|r| r.protect);
-            mark(on, s(Address::GithubRepoRuleset { repo: repo(), name }));
+            mark(on, &|| Address::GithubRepoRuleset {
+                repo: repo(),
+                name: name.clone(),
+            });
         }
         for x in &r.actions_secrets {
-            let name = x.name.clone();
-            mark(x.protect, s(Address::GithubSecret { repo: repo(), name }));
+            mark(x.protect, &|| Address::GithubSecret {
+                repo: repo(),
+                name: x.name.clone(),
+            });
         }
         for (name, v) in &r.actions_variables {
-            let name = name.clone();
-            mark(v.protect, s(Address::GithubVariable { repo: repo(), name }));
+            mark(v.protect, &|| Address::GithubVariable {
+                repo: repo(),
+                name: name.clone(),
+            });
         }
         for (login, g) in &r.collaborators {
-            let login = login.clone();
-            mark(
-                g.protect,
-                s(Address::GithubCollaborator {
-                    repo: repo(),
-                    login,
-                }),
-            );
+            mark(g.protect, &|| Address::GithubCollaborator {
+                repo: repo(),
+                login: login.clone(),
+            });
         }
         for (slug, g) in &r.teams {
-            let slug = slug.clone();
-            mark(g.protect, s(Address::GithubTeam { repo: repo(), slug }));
+            mark(g.protect, &|| Address::GithubTeam {
+                repo: repo(),
+                slug: slug.clone(),
+            });
         }
     }
+    out.extend(scopes);
     out
 }
 
