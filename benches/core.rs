@@ -9,13 +9,25 @@
 //! `--changes K`, equal to desired but for K resources (the common case of a pull request).
 //! The live snapshot is also serialized and parsed back as `plan --live` reads it (`parse
 //! live.json`), the text and markdown renderings are summed (issue 20: ≤ 50 ms for 10 changes
-//! among 30,000 resources), and the desired and plan digests are printed, so two builds can
-//! be checked to plan byte-identically. `--write DIR` writes the repository (the apps split
-//! over files of 2,500, under the loader's 4 MiB limit) and `live.json`.
+//! among 30,000 resources), and the desired and plan digests and the plan file's SHA-256 are
+//! printed, so two builds can be checked to plan byte-identically. Each stage also reports
+//! the heap it leaves allocated and the resident memory it adds at its peak. `--write DIR`
+//! writes the repository (the apps split over files of 2,500, under the loader's 4 MiB
+//! limit) and `live.json`. `--sophia PATH` then times the whole process in it — `PATH plan
+//! --live live.json --out plan.json` under GNU time, 5 runs: wall, CPU and peak RSS (issue
+//! 20: ≤ 200 ms at 10,000 resources, ≤ 300 MB at 100,000):
+//!
+//! ```text
+//! cargo build --release --bin sophia
+//! cargo bench --bench core -- --resources 100000 --changes 10 --sophia target/release/sophia
+//! ```
 
-/// The allocator of the `sophia` binary (src/main.rs), so the figures are the binary's.
+/// The allocator of the `sophia` binary (src/main.rs), so the figures are the binary's,
+/// wrapped to count the bytes allocated and not yet freed: each stage reports the heap it
+/// leaves behind (where the bytes of a plan go, without a heap profiler: mimalloc maps its
+/// own memory, which heaptrack and massif do not see).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -48,12 +60,20 @@ impl Size {
     }
 }
 
-/// `--resources N`, `--changes K` and `--write DIR` from the command line (cargo bench
-/// passes `--bench`).
-fn args() -> (usize, Option<usize>, Option<std::path::PathBuf>) {
+/// The command line: `--resources N`, `--changes K`, `--write DIR`, `--sophia PATH` (cargo
+/// bench passes `--bench`).
+struct Args {
+    resources: usize,
+    changes: Option<usize>,
+    write: Option<std::path::PathBuf>,
+    sophia: Option<std::path::PathBuf>,
+}
+
+fn args() -> Args {
     let mut resources = 10_000;
     let mut changes = None;
     let mut write = None;
+    let mut sophia = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || {
@@ -65,10 +85,16 @@ fn args() -> (usize, Option<usize>, Option<std::path::PathBuf>) {
             "--resources" => resources = value(),
             "--changes" => changes = Some(value()),
             "--write" => write = it.next().map(std::path::PathBuf::from),
+            "--sophia" => sophia = it.next().map(std::path::PathBuf::from),
             _ => {}
         }
     }
-    (resources, changes, write)
+    Args {
+        resources,
+        changes,
+        write,
+        sophia,
+    }
 }
 
 /// `--write DIR`: the generated repository (`DIR/desired/*.yaml`) and live snapshot
@@ -179,10 +205,21 @@ fn live_for(expected: &lower::Expected, changes: Option<usize>) -> LiveSnapshot 
 }
 
 fn peak_rss_mb() -> Option<f64> {
+    Some(status_kb("VmHWM:")? as f64 / 1024.0)
+}
+
+/// A field of /proc/self/status, in KiB.
+fn status_kb(field: &str) -> Option<usize> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Reset the peak RSS to the current RSS (Linux: `5` to /proc/self/clear_refs), returning
+/// the current RSS in KiB (0 where unavailable: the stage's RSS peak is then absolute).
+fn reset_peak_rss() -> usize {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kb("VmRSS:").unwrap_or(0)
 }
 
 /// CPU time of this thread so far, in nanoseconds from the scheduler's own accounting
@@ -202,6 +239,10 @@ fn cpu_now() -> Duration {
 struct Took {
     wall: Duration,
     cpu: Duration,
+    /// Heap bytes the stage left allocated (negative: freed), and the most resident memory
+    /// it added (the peak RSS during the stage above the RSS before it).
+    heap_left: isize,
+    rss_peak: isize,
 }
 
 /// Times of each stage, in the order run.
@@ -210,13 +251,20 @@ struct Stages(Vec<(&'static str, Took)>);
 
 impl Stages {
     fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> T) -> T {
+        let rss_before = reset_peak_rss();
+        let before = ALLOCATOR.allocated();
         let (wall, cpu) = (Instant::now(), cpu_now());
         let out = f();
+        let (wall, cpu) = (wall.elapsed(), cpu_now() - cpu);
+        let after = ALLOCATOR.allocated();
+        let peak = status_kb("VmHWM:").unwrap_or(0);
         self.0.push((
             name,
             Took {
-                wall: wall.elapsed(),
-                cpu: cpu_now() - cpu,
+                wall,
+                cpu,
+                heap_left: after as isize - before as isize,
+                rss_peak: (peak as isize - rss_before as isize) * 1024,
             },
         ));
         out
@@ -250,7 +298,16 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let (resources, changes, write) = args();
+    let Args {
+        resources,
+        changes,
+        write,
+        sophia,
+    } = args();
+    // `--sophia` runs the binary in the written repository: a scratch one unless `--write`.
+    let scratch = (sophia.is_some() && write.is_none())
+        .then(|| tempfile::tempdir().expect("a scratch directory"));
+    let write = write.or_else(|| scratch.as_ref().map(|d| d.path().to_path_buf()));
     let size = Size::of(resources);
     let sources = desired_yaml(size);
     let yaml_bytes: usize = sources.iter().map(|s| s.text.len()).sum();
@@ -273,6 +330,7 @@ fn main() {
             desired::load(&sources).expect("the generated desired state loads")
         });
         let expected = st.time("lower", || lower::lower(&d));
+        let expected_len = expected.len();
         let live = live_for(&expected, changes);
         if let (Some(dir), 0) = (&write, run) {
             write_repo(dir, &sources, &live);
@@ -286,9 +344,15 @@ fn main() {
         });
         drop(live_json);
         let changes = st.time("diff", || diff::diff(&expected, &live).expect("diff"));
-        let actions = st.time("action graph", || {
-            graph::build(&changes, &d, &live).expect("graph")
-        });
+        drop(expected);
+        let actions = st
+            .time("action graph", || {
+                graph::build(&changes, &d, &live).expect("graph")
+            })
+            .len();
+        // The stages above on their own; the plan below does them again, holding only what
+        // `sophia plan` holds (the desired state and the live snapshot).
+        drop(changes);
         let p = st.time("plan (lower+diff+graph+digests)", || {
             plan::build(&d, &live, &opts).expect("plan")
         });
@@ -303,31 +367,41 @@ fn main() {
             report = format!(
                 "core benchmark: {} resources ({} apps × 3 + {} repos × 10 + providers), {} KiB of YAML\n\
                  live.json {} KiB; plan: {} changes ({}), {} actions; text {} KiB, markdown {} chars, json {} KiB\n\
-                 desired digest {}, plan digest {}",
-                expected.len(),
+                 desired digest {}, plan digest {}, plan file {}",
+                expected_len,
                 size.apps,
                 size.repos,
                 yaml_bytes / 1024,
                 live_bytes / 1024,
                 p.changes.len(),
                 p.summary.sentence(),
-                actions.len(),
+                actions,
                 text.len() / 1024,
                 md.chars().count(),
                 js.len() / 1024,
                 p.desired.digest,
-                p.digest
+                p.digest,
+                digest::sha256_bytes(js.as_bytes())
             );
         }
         runs.push(st);
     }
     println!("{report}");
     println!("median of {RUNS} runs, in one thread:");
-    println!("  {:<34} {:>9} {:>9}", "", "wall", "CPU");
-    for (i, (name, _)) in runs[0].0.iter().enumerate() {
+    println!(
+        "  {:<34} {:>9} {:>9} {:>12} {:>12}",
+        "", "wall", "CPU", "heap left", "RSS peak +"
+    );
+    for (i, (name, t)) in runs[0].0.iter().enumerate() {
         let wall = median(runs.iter().map(|r| r.0[i].1.wall).collect());
         let cpu = median(runs.iter().map(|r| r.0[i].1.cpu).collect());
-        println!("  {name:<34} {:>6.1} ms {:>6.1} ms", ms(wall), ms(cpu));
+        println!(
+            "  {name:<34} {:>6.1} ms {:>6.1} ms {:>+9.1} MB {:>9.1} MB",
+            ms(wall),
+            ms(cpu),
+            t.heap_left as f64 / 1e6,
+            t.rss_peak as f64 / 1e6
+        );
     }
     let wall = median(runs.iter().map(|r| r.pipeline().wall).collect());
     let cpu = median(runs.iter().map(|r| r.pipeline().cpu).collect());
@@ -369,4 +443,70 @@ fn main() {
         ),
         None => println!("  peak RSS: /proc/self/status unavailable on this platform"),
     }
+    if let (Some(sophia), Some(dir)) = (&sophia, &write) {
+        whole_process(sophia, dir);
+    }
+}
+
+/// GNU time: the child's user and system CPU time and peak RSS.
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// `--sophia PATH`: the whole `sophia plan --live live.json --out plan.json` process in the
+/// written repository, RUNS times (issue 20: ≤ 200 ms at 10,000 resources on an idle
+/// machine): median wall, CPU (user + system) and peak RSS, as GNU time reports them.
+fn whole_process(sophia: &std::path::Path, dir: &std::path::Path) {
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..RUNS {
+        let report = dir.join(".time");
+        let started = Instant::now();
+        let out = std::process::Command::new(GNU_TIME)
+            .args(["-f", "%U %S %M", "-o"])
+            .arg(&report)
+            .arg(sophia)
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "plan",
+                "--live",
+                "live.json",
+                "--out",
+                "plan.json",
+                "--quiet",
+            ])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("GNU time runs sophia (apt-get install time)");
+        walls.push(started.elapsed());
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "sophia plan failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&report).expect("GNU time wrote its report");
+        let f: Vec<f64> = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        assert_eq!(f.len(), 3, "unexpected GNU time report: {text}");
+        cpus.push(Duration::from_secs_f64(f[0] + f[1]));
+        rss.push(f[2] / 1024.0);
+    }
+    println!(
+        "whole process, `{} plan --live live.json --out plan.json`, median of {RUNS}:",
+        sophia.display()
+    );
+    println!(
+        "  wall {:.1} ms, CPU (user + system) {:.1} ms, peak RSS {:.1} MB   (target ≤ 200 ms at 10,000 on an idle machine)",
+        ms(median(walls)),
+        ms(median(cpus)),
+        {
+            rss.sort_by(f64::total_cmp);
+            rss[rss.len() / 2]
+        }
+    );
 }

@@ -106,8 +106,10 @@ fn check_dir(root: &Path, dir: &'static str) -> Result<(), UnsafeWorkspace> {
 /// `anyhow::Error`, so callers can print them located.
 pub fn load_desired(root: &Path) -> anyhow::Result<Desired> {
     let sources = read_sources(root)?;
-    let loaded = desired::load_located(&sources)?;
-    let mut desired = loaded.desired.clone();
+    let mut loaded = desired::load_located(&sources)?;
+    // Taken, not copied: `loaded` is kept only to locate `config:` keys (a copy of a
+    // 100,000-resource desired state was the largest thing a plan held; issue 20).
+    let mut desired = std::mem::take(&mut loaded.desired);
     let mut errors = Vec::new();
     if let Some(fly) = &mut desired.fly {
         for (name, app) in &mut fly.apps {

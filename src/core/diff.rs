@@ -116,15 +116,46 @@ pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, Dif
 /// change instead of being copied, and each expected object is freed once compared (the
 /// planner needs none of them afterwards).
 pub fn diff_owned(expected: Expected, live: &LiveSnapshot) -> Result<Vec<Change>, DiffError> {
-    let mut changes = Vec::new();
+    let mut differ = Differ::default();
     for (address, want) in expected {
-        let have = live_or_default(&address, live.get(&address));
-        if let Some(change) = diff_cow(&address, Cow::Owned(want), have.as_deref())? {
-            changes.push(change);
+        differ.push(&address, want, live);
+    }
+    differ.finish()
+}
+
+/// [`diff_owned`] fed one expected object at a time, in any order: the planner compares
+/// each unit of [`crate::core::lower::lower_each`] as it is lowered and never holds the
+/// whole expected state. The result is [`diff`]'s: changes in address order, and of
+/// several errors the one at the first address.
+#[derive(Debug, Default)]
+pub struct Differ {
+    changes: Vec<Change>,
+    error: Option<(Address, DiffError)>,
+}
+
+impl Differ {
+    /// Compare `want` with what `live` holds at `address`; the object moves into its change.
+    pub fn push(&mut self, address: &Address, want: Value, live: &LiveSnapshot) {
+        let have = live_or_default(address, live.get(address));
+        match diff_cow(address, Cow::Owned(want), have.as_deref()) {
+            Ok(Some(change)) => self.changes.push(change),
+            Ok(None) => {}
+            Err(e) => {
+                if self.error.as_ref().is_none_or(|(first, _)| address < first) {
+                    self.error = Some((address.clone(), e));
+                }
+            }
         }
     }
-    sort(&mut changes);
-    Ok(changes)
+
+    pub fn finish(self) -> Result<Vec<Change>, DiffError> {
+        if let Some((_, e)) = self.error {
+            return Err(e);
+        }
+        let mut changes = self.changes;
+        sort(&mut changes);
+        Ok(changes)
+    }
 }
 
 /// Address strings sort an app's resources together (`fly.app.x`, `fly.app.x.machines`,

@@ -103,15 +103,44 @@ where
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     members.sort_unstable_by(|a, b| utf16_cmp(&a.0, &b.0));
+    hash_object(&members, |out, v| write_value(out, v))
+}
+
+/// [`sha256_canonical_map`] of a map given one member at a time, each member's value
+/// written out as canonical JSON when it comes, so the values need not stay alive: the
+/// planner digests the expected state as it lowers it, one unit at a time, and keeps a few
+/// hundred bytes per address instead of the object (issue 20). Keys must be distinct.
+#[derive(Debug, Default)]
+pub struct CanonicalMap {
+    members: Vec<(Box<str>, Box<[u8]>)>,
+}
+
+impl CanonicalMap {
+    pub fn add(&mut self, key: &impl std::fmt::Display, value: &Value) {
+        let mut bytes = Vec::new();
+        write_value(&mut bytes, value);
+        self.members
+            .push((key.to_string().into_boxed_str(), bytes.into_boxed_slice()));
+    }
+
+    /// `sha256:<hex>` of the canonical JSON of the whole map.
+    pub fn finish(mut self) -> String {
+        self.members.sort_unstable_by(|a, b| utf16_cmp(&a.0, &b.0));
+        hash_object(&self.members, |out, bytes| out.put(bytes))
+    }
+}
+
+/// SHA-256 of the canonical JSON object of `members`, already sorted by key.
+fn hash_object<K: AsRef<str>, V>(members: &[(K, V)], write: impl Fn(&mut Hashing, &V)) -> String {
     let mut out = Hashing::new();
     out.put(b"{");
     for (i, (k, v)) in members.iter().enumerate() {
         if i > 0 {
             out.put(b",");
         }
-        write_string(&mut out, k);
+        write_string(&mut out, k.as_ref());
         out.put(b":");
-        write_value(&mut out, v);
+        write(&mut out, v);
     }
     out.put(b"}");
     out.finish()

@@ -444,7 +444,7 @@ pub fn machine_config(
     // Services.
     let http = s
         .http_service
-        .as_ref()
+        .as_deref()
         .filter(|h| applies(h.processes.as_ref()));
     let services: Vec<Value> = http
         .map(http_service_as_service)

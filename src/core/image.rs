@@ -130,12 +130,7 @@ impl std::fmt::Display for Unresolved {
 /// Borrowed when there is nothing to pin (no tag resolved, or every image given by digest):
 /// a 100,000-resource state is then not copied.
 pub fn pin<'a>(desired: &'a Desired, resolved: &Resolved) -> std::borrow::Cow<'a, Desired> {
-    let pin_of = |image: &String| -> Option<String> {
-        if ImageRef::parse(image).digest.is_some() {
-            return None;
-        }
-        resolved.get(image).map(|digest| pinned(image, digest))
-    };
+    let pin_of = |image: &String| pin_tag(image, resolved);
     let apps = || desired.fly.iter().flat_map(|f| &f.apps);
     if !apps().any(|(_, app)| app.image.as_ref().and_then(pin_of).is_some()) {
         return std::borrow::Cow::Borrowed(desired);
@@ -147,6 +142,23 @@ pub fn pin<'a>(desired: &'a Desired, resolved: &Resolved) -> std::borrow::Cow<'a
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// The image a plan deploys for a desired `image`: `name@digest` when it is a tag `resolved`
+/// holds, else `image` as written ([`pin`] of one image: the planner pins each app's image
+/// as it lowers it, without copying the desired state).
+pub fn planned<'a>(image: &'a str, resolved: &Resolved) -> std::borrow::Cow<'a, str> {
+    match pin_tag(image, resolved) {
+        Some(p) => std::borrow::Cow::Owned(p),
+        None => std::borrow::Cow::Borrowed(image),
+    }
+}
+
+fn pin_tag(image: &str, resolved: &Resolved) -> Option<String> {
+    if ImageRef::parse(image).digest.is_some() {
+        return None;
+    }
+    resolved.get(image).map(|digest| pinned(image, digest))
 }
 
 /// The tag a pinned image (`name@digest`) was resolved from, per `resolved`.

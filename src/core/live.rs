@@ -39,6 +39,8 @@ pub const LIVE_FORMAT: &str = "sophia-live/v1";
 pub struct LiveSnapshot {
     pub format: String,
     pub taken_at: String,
+    /// Read with each object at its own size ([`crate::core::compact_json`]).
+    #[serde(deserialize_with = "compact_resources")]
     pub resources: BTreeMap<Address, serde_json::Value>,
     /// Every desired image tag, resolved to its registry digest when the snapshot was taken
     /// (`"registry.fly.io/dash:1": "sha256:…"`); absent when nothing needed resolving.
@@ -59,4 +61,35 @@ impl LiveSnapshot {
     pub fn get(&self, address: &Address) -> Option<&serde_json::Value> {
         self.resources.get(address)
     }
+}
+
+/// The `resources` of a snapshot, each object read compactly: a plan holds the whole live
+/// state while it plans, and at 100,000 resources it is the largest thing it holds.
+fn compact_resources<'de, D>(d: D) -> Result<BTreeMap<Address, serde_json::Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Resources;
+
+    impl<'de> serde::de::Visitor<'de> for Resources {
+        type Value = BTreeMap<Address, serde_json::Value>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map from addresses to normalized objects")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(address) = access.next_key::<Address>()? {
+                let value = access.next_value_seed(crate::core::compact_json::Compact)?;
+                out.insert(address, value);
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_map(Resources)
 }

@@ -27,6 +27,7 @@ use crate::core::desired::{
 use crate::core::flymachine;
 use crate::core::github_protection;
 use crate::core::github_ruleset;
+use crate::core::image::{self, Resolved};
 
 /// The expected normalized object of every address the desired state manages.
 pub type Expected = BTreeMap<Address, Value>;
@@ -34,21 +35,34 @@ pub type Expected = BTreeMap<Address, Value>;
 /// Lower the desired state to expected normalized objects.
 pub fn lower(desired: &Desired) -> Expected {
     let mut out = Expected::new();
+    lower_each(desired, &Resolved::new(), |unit| out.extend(unit));
+    out
+}
+
+/// [`lower`], one unit at a time: a provider's activation, one Fly app, one repository, one
+/// organization's rulesets, each other provider's resources. No address is in two units,
+/// so the units together are [`lower`]'s map; a caller that compares each unit with live
+/// state and lets it go never holds the whole expected state (issue 20: at 100,000
+/// resources it is the largest thing a plan would hold). Each app's image is lowered as
+/// the plan deploys it, pinned to the digest `images` resolves ([`image::planned`]).
+pub fn lower_each(desired: &Desired, images: &Resolved, mut each: impl FnMut(Expected)) {
     for (provider, activation) in desired.managed() {
-        out.insert(
+        each(Expected::from([(
             Address::Provider {
                 name: provider.as_str().to_string(),
             },
             json!({ "activation": activation.as_str() }),
-        );
+        )]));
         if activation == Activation::Paused {
             continue;
         }
+        let mut out = Expected::new();
         match provider {
             ProviderName::Fly => {
                 if let Some(fly) = &desired.fly {
                     for (name, app) in &fly.apps {
-                        lower_fly_app(&mut out, fly.org.as_deref(), name, app);
+                        lower_fly_app(&mut out, fly.org.as_deref(), name, app, images);
+                        each(std::mem::take(&mut out));
                     }
                 }
             }
@@ -65,9 +79,11 @@ pub fn lower(desired: &Desired) -> Expected {
                                     .map_or(Value::Null, github_ruleset::desired_body),
                             );
                         }
+                        each(std::mem::take(&mut out));
                     }
                     for (repo, r) in &github.repos {
                         lower_repo(&mut out, repo, r);
+                        each(std::mem::take(&mut out));
                     }
                 }
             }
@@ -114,8 +130,10 @@ pub fn lower(desired: &Desired) -> Expected {
             | ProviderName::Gong
             | ProviderName::Lambda => {}
         }
+        if !out.is_empty() {
+            each(out);
+        }
     }
-    out
 }
 
 fn sorted_unique(items: &[String]) -> Vec<String> {
@@ -125,7 +143,13 @@ fn sorted_unique(items: &[String]) -> Vec<String> {
     v
 }
 
-fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp) {
+fn lower_fly_app(
+    out: &mut Expected,
+    org: Option<&str>,
+    name: &str,
+    app: &FlyApp,
+    images: &Resolved,
+) {
     let mut app_obj = Map::new();
     if let Some(org) = org {
         app_obj.insert("org".into(), json!(org));
@@ -154,7 +178,7 @@ fn lower_fly_app(out: &mut Expected, org: Option<&str>, name: &str, app: &FlyApp
 
     let mut machines = Map::new();
     if let Some(image) = &app.image {
-        machines.insert("image".into(), json!(image));
+        machines.insert("image".into(), json!(image::planned(image, images)));
     }
     if let Some(count) = app.count {
         machines.insert("count".into(), json!(count));

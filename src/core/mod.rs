@@ -7,6 +7,7 @@
 //! - [`address`]: typed resource addresses.
 //! - [`desired`]: the desired-state model, the YAML loader and the `fly.toml` importer.
 //! - [`live`]: the live snapshot format and the normalized object of each resource kind.
+//! - [`compact_json`]: JSON values read at their own size (the live snapshot's objects).
 //! - [`plan`]: changes, actions, the plan file.
 //! - [`digest`]: canonical JSON and SHA-256 digests.
 //! - [`number`]: the integers a digest can tell apart (±(2^53 − 1)).
@@ -24,6 +25,7 @@
 //! - [`render`]: a plan as text, markdown (the PR comment) or JSON.
 
 pub mod address;
+pub mod compact_json;
 pub mod cost;
 pub mod dag;
 pub mod desired;

@@ -233,7 +233,7 @@ pub struct FlyApp {
     pub depends_on: Vec<String>,
     // fly.toml's own sections, with fly.toml's key names (see `flyconfig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_service: Option<HttpService>,
+    pub http_service: Option<Box<HttpService>>,
     #[serde(
         default,
         deserialize_with = "one_or_many",
@@ -282,7 +282,7 @@ pub struct FlyApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap_size_mb: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub experimental: Option<Experimental>,
+    pub experimental: Option<Box<Experimental>>,
     /// `[[vm]]` sections (fly.toml's `[[compute]]` too), for the guest of each group;
     /// `guest` wins when set.
     #[serde(

@@ -118,11 +118,21 @@ pub fn unmanaged(
         Some(set) => secrets::unmanaged(expected, live, set),
         None => Vec::new(),
     };
+    unmanaged_with(lifecycle, expected, &names)
+}
+
+/// [`unmanaged`] with the unmanaged secret names already found ([`secrets::unmanaged_at`]
+/// of each address, as the planner lowers it); `expected` is read for its addresses only.
+pub fn unmanaged_with(
+    lifecycle: &Lifecycle,
+    expected: &Expected,
+    names: &[Address],
+) -> Vec<Address> {
     let set: BTreeSet<&Address> = lifecycle
         .inventory
         .iter()
         .filter(|a| !expected.contains_key(a) && !lifecycle.managed.contains_key(a))
-        .chain(&names)
+        .chain(names)
         .filter(|a| !lifecycle.ignore.matches(a))
         .collect();
     set.into_iter().cloned().collect()

@@ -66,45 +66,38 @@ pub fn retired_list(address: &Address, expected: &Expected) -> Option<Value> {
 /// The names each secrets list of `expected` retires: set by sophia, not desired, still
 /// live; with what desired/ expects of each such list (the diff then consumes `expected`).
 pub fn retiring(expected: &Expected, live: &LiveSnapshot, set: &SecretsSet) -> Retiring {
-    let names = retiring_names(expected, live, set);
-    names
-        .into_iter()
-        .map(|(a, gone)| {
-            let want = expected.get(&a).cloned().unwrap_or(Value::Null);
-            (a, (gone, want))
-        })
+    expected
+        .iter()
+        .filter_map(|(a, want)| Some((a.clone(), retiring_at(a, want, live, set)?)))
         .collect()
+}
+
+/// [`retiring`] of one address, expected to be `want`: the planner asks as it lowers each
+/// address, so it need not keep the lists.
+pub fn retiring_at(
+    address: &Address,
+    want: &Value,
+    live: &LiveSnapshot,
+    set: &SecretsSet,
+) -> Option<(BTreeSet<String>, Value)> {
+    let (Some(key), Some(ours)) = (list_key(address), set.get(address)) else {
+        return None;
+    };
+    if want.is_null() {
+        return None;
+    }
+    let desired = names(Some(want), key);
+    let have = names(live.get(address), key);
+    let gone: BTreeSet<String> = ours
+        .iter()
+        .filter(|n| have.contains(*n) && !desired.contains(*n))
+        .cloned()
+        .collect();
+    (!gone.is_empty()).then(|| (gone, want.clone()))
 }
 
 /// Address → (the names it retires, what desired/ expects of the list).
 pub type Retiring = BTreeMap<Address, (BTreeSet<String>, Value)>;
-
-fn retiring_names(
-    expected: &Expected,
-    live: &LiveSnapshot,
-    set: &SecretsSet,
-) -> BTreeMap<Address, BTreeSet<String>> {
-    let mut out = BTreeMap::new();
-    for (address, ours) in set {
-        let (Some(key), Some(want)) = (list_key(address), expected.get(address)) else {
-            continue;
-        };
-        if want.is_null() {
-            continue;
-        }
-        let desired = names(Some(want), key);
-        let have = names(live.get(address), key);
-        let gone: BTreeSet<String> = ours
-            .iter()
-            .filter(|n| have.contains(*n) && !desired.contains(*n))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            out.insert(address.clone(), gone);
-        }
-    }
-    out
-}
 
 /// Lay the retired names over the diff's `changes` (see the module docs): each retired name
 /// leaves the `names` its address's change promises, in a change made for it when the diff
@@ -160,26 +153,35 @@ pub fn retire(
 /// The live names of each desired `fly.app.<a>.secrets` that are neither desired nor set by
 /// sophia, as `fly.app.<a>.secret.<NAME>` addresses.
 pub fn unmanaged(expected: &Expected, live: &LiveSnapshot, set: &SecretsSet) -> Vec<Address> {
-    let mut out = Vec::new();
-    for (address, want) in expected {
-        let Address::FlySecrets { app } = address else {
-            continue;
-        };
-        if want.is_null() {
-            continue;
-        }
-        let desired = names(Some(want), "names");
-        let ours = set.get(address);
-        for name in names(live.get(address), "names") {
-            if !desired.contains(&name) && !ours.is_some_and(|o| o.contains(&name)) {
-                out.push(Address::FlySecret {
-                    app: app.clone(),
-                    name,
-                });
-            }
-        }
+    expected
+        .iter()
+        .flat_map(|(address, want)| unmanaged_at(address, want, live, set))
+        .collect()
+}
+
+/// [`unmanaged`] of one address, expected to be `want`.
+pub fn unmanaged_at(
+    address: &Address,
+    want: &Value,
+    live: &LiveSnapshot,
+    set: &SecretsSet,
+) -> Vec<Address> {
+    let Address::FlySecrets { app } = address else {
+        return Vec::new();
+    };
+    if want.is_null() {
+        return Vec::new();
     }
-    out
+    let desired = names(Some(want), "names");
+    let ours = set.get(address);
+    names(live.get(address), "names")
+        .into_iter()
+        .filter(|name| !desired.contains(name) && !ours.is_some_and(|o| o.contains(name)))
+        .map(|name| Address::FlySecret {
+            app: app.clone(),
+            name,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -76,10 +76,10 @@ impl Facts {
                     strategy: app.strategy.unwrap_or_default(),
                     health: app.health.clone(),
                     depends_on: app.depends_on.iter().cloned().collect(),
-                    image_tag: app
-                        .image
-                        .as_deref()
-                        .and_then(|i| image::tag_of(i, &live.images)),
+                    // The desired state may be pinned already or not: pinning is idempotent.
+                    image_tag: app.image.as_deref().and_then(|i| {
+                        image::tag_of(&image::planned(i, &live.images), &live.images)
+                    }),
                 };
                 (name.clone(), facts)
             })

@@ -13,7 +13,6 @@ use crate::core::desired::Desired;
 use crate::core::diff::{self, DiffError};
 use crate::core::digest;
 use crate::core::graph::{self, GraphError};
-use crate::core::image;
 use crate::core::lifecycle::{self, Lifecycle, ProtectedError};
 use crate::core::live::{LIVE_FORMAT, LiveSnapshot};
 use crate::core::lower;
@@ -70,7 +69,7 @@ pub fn desired_digest(desired: &Desired) -> String {
 
 /// Plan `desired` against `live`, with nothing managed yet (no deletes, no unmanaged list).
 /// Pure: the clock, nonce and version come in `opts`. Each desired image tag that
-/// `live.images` resolves is planned by its digest ([`image::pin`]).
+/// `live.images` resolves is planned by its digest ([`crate::core::image::planned`]).
 pub fn build(
     desired: &Desired,
     live: &LiveSnapshot,
@@ -94,9 +93,41 @@ pub fn build_with(
             found: live.format.clone(),
         });
     }
-    // Images by digest: every tag the live state resolved is planned as `name@sha256:…`.
-    let desired = &image::pin(desired, &live.images);
-    let expected = lower::lower(desired);
+    // Lowered one unit (an app, a repository…) at a time; each object is digested, compared
+    // with live, asked what secret names it retires or leaves unmanaged, and let go as it
+    // comes (issue 20: the whole expected state of 100,000 resources cost more memory than
+    // anything else a plan holds). What stays of it is its outline: every address, `null`
+    // where desired/ removes it, `{}` where it is expected to exist — all the lifecycle
+    // reads of it. The desired digest is of desired/ alone, before anything is retired.
+    let mut outline = lower::Expected::new();
+    let mut desired_digest = digest::CanonicalMap::default();
+    let mut differ = diff::Differ::default();
+    let mut secret_names = Vec::new();
+    let mut retiring = lifecycle::secrets::Retiring::new();
+    let mut look = |address: &Address, want: &serde_json::Value| {
+        if let Some(set) = &lifecycle.secrets_set {
+            secret_names.extend(lifecycle::secrets::unmanaged_at(address, want, live, set));
+            if let Some(r) = lifecycle::secrets::retiring_at(address, want, live, set) {
+                retiring.insert(address.clone(), r);
+            }
+        }
+    };
+    let mark = |want: &serde_json::Value| match want {
+        serde_json::Value::Null => serde_json::Value::Null,
+        _ => serde_json::Value::Object(serde_json::Map::new()),
+    };
+    // Images by digest: every tag the live state resolved is planned as `name@sha256:…`,
+    // pinned as each app is lowered (not by a copy of the desired state).
+    lower::lower_each(desired, &live.images, |unit| {
+        for (address, want) in unit {
+            desired_digest.add(&address, &want);
+            look(&address, &want);
+            let kept = mark(&want);
+            differ.push(&address, want, live);
+            outline.insert(address, kept);
+        }
+    });
+    let expected = outline;
     for target in &opts.targets {
         let known = expected
             .keys()
@@ -120,24 +151,23 @@ pub fn build_with(
     let protect = lifecycle::protect_flags(&expected, &roots, &lifecycle.managed);
     let names = lifecycle::protected_names(desired);
     let protect_names = lifecycle::protect_name_flags(&expected, &names, &lifecycle.managed);
-    let unmanaged = lifecycle::unmanaged(lifecycle, &expected, live);
-    // The desired digest is of desired/ alone; the retired addresses are then expected
-    // gone, in place (a copy of a 100,000-resource expected state costs more than the diff).
-    let desired_digest = digest::sha256_canonical_map(&expected);
+    let unmanaged = lifecycle::unmanaged_with(lifecycle, &expected, &secret_names);
+    let desired_digest = desired_digest.finish();
+    // The retired addresses are then expected gone (a Fly app's secrets list, while the app
+    // stays: empty, so that sophia's names in it retire), and compared too.
     let retired = lifecycle::retired(desired, &expected, &lifecycle.managed);
-    let mut expected = expected;
     for a in retired {
-        let gone = lifecycle::secrets::retired_list(&a, &expected);
-        expected.insert(a, gone.unwrap_or(serde_json::Value::Null));
+        let gone =
+            lifecycle::secrets::retired_list(&a, &expected).unwrap_or(serde_json::Value::Null);
+        if let Some(set) = &lifecycle.secrets_set
+            && let Some(r) = lifecycle::secrets::retiring_at(&a, &gone, live, set)
+        {
+            retiring.insert(a.clone(), r);
+        }
+        differ.push(&a, gone, live);
     }
-    // One Fly secret sophia set, gone from desired/: unset alone (what it retires is read
-    // before the diff consumes `expected`).
-    let retiring = match &lifecycle.secrets_set {
-        Some(set) => lifecycle::secrets::retiring(&expected, live, set),
-        None => Default::default(),
-    };
-    // The expected objects move into their changes; the rest are freed as they are compared.
-    let mut changes = diff::diff_owned(expected, live)?;
+    drop(expected);
+    let mut changes = differ.finish()?;
     let unsets = lifecycle::secrets::retire(&mut changes, retiring, live);
     let mut actions = graph::build(&changes, desired, live)?;
     let mut targets = opts.targets.clone();
@@ -211,5 +241,184 @@ impl crate::core::hint::Hint for PlanError {
             PlanError::Graph(e) => crate::core::hint::Hint::hint(e),
             PlanError::Protected(e) => crate::core::hint::Hint::hint(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::core::image;
+    use crate::core::lifecycle::ManagedEntry;
+
+    fn a(s: &str) -> Address {
+        Address::parse(s).unwrap()
+    }
+
+    fn opts() -> PlanOptions {
+        PlanOptions {
+            tool_version: "0".into(),
+            tool_source: "sha256:0".into(),
+            created_at: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .into(),
+            ttl: chrono::Duration::hours(1),
+            nonce: "n".into(),
+            git_commit: None,
+            git_dirty: false,
+            targets: Vec::new(),
+            prices: None,
+        }
+    }
+
+    fn entry() -> ManagedEntry {
+        ManagedEntry {
+            first: "sha256:1".into(),
+            last: "sha256:1".into(),
+            protect: false,
+            protect_names: Default::default(),
+        }
+    }
+
+    /// The planner as it was before it lowered unit by unit (issue 20): the whole expected
+    /// state, digested, the retired addresses put in, diffed at once.
+    fn whole(
+        desired: &Desired,
+        live: &LiveSnapshot,
+        lifecycle: &Lifecycle,
+    ) -> (String, Vec<crate::core::plan::types::Change>) {
+        let desired = &image::pin(desired, &live.images);
+        let mut expected = lower::lower(desired);
+        let digest = digest::sha256_canonical_map(&expected);
+        for a in lifecycle::retired(desired, &expected, &lifecycle.managed) {
+            let gone = lifecycle::secrets::retired_list(&a, &expected);
+            expected.insert(a, gone.unwrap_or(Value::Null));
+        }
+        let retiring = match &lifecycle.secrets_set {
+            Some(set) => lifecycle::secrets::retiring(&expected, live, set),
+            None => Default::default(),
+        };
+        let mut changes = diff::diff_owned(expected, live).unwrap();
+        lifecycle::secrets::retire(&mut changes, retiring, live);
+        (digest, changes)
+    }
+
+    #[test]
+    fn planning_unit_by_unit_is_planning_the_whole_expected_state() {
+        // `x-y` sorts between `fly.app.x` and `fly.app.x.machines` as a string: the digest
+        // orders members by string, not unit by unit.
+        let desired: Desired = serde_yaml::from_str(
+            r#"
+providers: { fly: active, github: active, qdrant: active, redis: active, context_db: active }
+fly:
+  org: o
+  apps:
+    x: { image: "i:1", count: 2, regions: [ord], secrets: [A, B], env: { K: v } }
+    x-y: { image: "i:2", secrets: [A] }
+    z: { image: "i:3", processes: { web: "run", worker: "work" } }
+github:
+  orgs: { acme: { rulesets: { base: { target: branch, enforcement: active, rules: [{ type: deletion }] } } } }
+  repos:
+    acme/app:
+      branches: { main: { protection: { enforce_admins: true } } }
+      actions_secrets: [S1, S2]
+      environments: { production: { reviewers: [{ type: User, login: ceo }], secrets: [E1] } }
+qdrant: { collections: { docs: { size: 1536, distance: Cosine } } }
+redis: { config: { maxmemory-policy: allkeys-lru } }
+context_db: { extensions: [vector], schemas: [app] }
+"#,
+        )
+        .unwrap();
+        let mut live = LiveSnapshot::new("2026-01-01T00:00:00Z");
+        for (address, mut value) in lower::lower(&desired) {
+            match address.to_string().as_str() {
+                "fly.app.x.machines" => value["count"] = json!(1),
+                "fly.app.x.secrets" => value["names"] = json!(["A", "B", "C", "D"]),
+                "fly.app.x-y" | "fly.app.x-y.machines" | "qdrant.collection.docs" => continue,
+                "github.repo.acme/app.environment.production" => {
+                    value["secrets"] = json!(["E1", "E2"])
+                }
+                _ => {}
+            }
+            live.resources.insert(address, value);
+        }
+        // `i:1` resolves (pinned as it is lowered), `i:2` does not (planned by its tag).
+        live.images
+            .insert("i:1".into(), format!("sha256:{}", "a".repeat(64)));
+        for gone in [
+            "fly.app.gone",
+            "fly.app.gone.machines",
+            "github.repo.acme/app.secret.OLD",
+        ] {
+            live.resources.insert(a(gone), json!({}));
+        }
+        let lifecycle = Lifecycle {
+            managed: [
+                "fly.app.gone",
+                "github.repo.acme/app.secret.OLD",
+                "fly.app.x",
+            ]
+            .into_iter()
+            .map(|s| (a(s), entry()))
+            .collect(),
+            secrets_set: Some(
+                [
+                    (a("fly.app.x.secrets"), ["C".to_string()].into()),
+                    (
+                        a("github.repo.acme/app.environment.production"),
+                        ["E2".to_string()].into(),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Lifecycle::default()
+        };
+        let plan = build_with(&desired, &live, &opts(), &lifecycle).unwrap();
+        let (digest, changes) = whole(&desired, &live, &lifecycle);
+        assert_eq!(plan.desired.digest, digest);
+        assert_eq!(
+            plan.desired.digest,
+            desired_digest(&image::pin(&desired, &live.images))
+        );
+        assert_eq!(
+            plan.changes[4].after["image"],
+            json!(format!("i@sha256:{}", "a".repeat(64)))
+        );
+        assert_eq!(plan.changes, changes);
+        // Every kind of change is in it: creates, updates, retirements, unsets.
+        let shown: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|c| format!("{} {:?}", c.address, c.action))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "fly.app.gone Delete",
+                "fly.app.gone.machines Delete",
+                "fly.app.x-y Create",
+                "fly.app.x-y.machines Create",
+                "fly.app.x.machines Update",
+                "fly.app.x.secrets Update",
+                "github.repo.acme/app.environment.production Update",
+                "github.repo.acme/app.secret.OLD Delete",
+                "qdrant.collection.docs Create",
+            ]
+        );
+    }
+
+    #[test]
+    fn of_several_org_moves_the_first_address_is_refused() {
+        let desired: Desired =
+            serde_yaml::from_str("fly: { org: o, apps: { b: { image: i }, a: { image: i } } }")
+                .unwrap();
+        let mut live = LiveSnapshot::new("2026-01-01T00:00:00Z");
+        for app in ["a", "b"] {
+            live.resources
+                .insert(a(&format!("fly.app.{app}")), json!({ "org": "other" }));
+        }
+        let err = build(&desired, &live, &opts()).unwrap_err();
+        assert!(err.to_string().starts_with("`fly.app.a` belongs"), "{err}");
     }
 }

@@ -384,7 +384,7 @@ pub struct Vm {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlySections {
     #[serde(default)]
-    pub http_service: Option<HttpService>,
+    pub http_service: Option<Box<HttpService>>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub services: Option<Vec<Service>>,
     #[serde(default)]
@@ -407,7 +407,7 @@ pub struct FlySections {
     #[serde(default)]
     pub swap_size_mb: Option<u32>,
     #[serde(default)]
-    pub experimental: Option<Experimental>,
+    pub experimental: Option<Box<Experimental>>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub vm: Option<Vec<Vm>>,
     #[serde(default, deserialize_with = "one_or_many")]
