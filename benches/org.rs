@@ -4,8 +4,8 @@
 //!
 //! Both commands run as the real binary, in a scratch repository, the way CI runs them; the
 //! sandbox runs in this process and counts the calls. For each run it prints the wall time,
-//! the API calls, the peak RSS of the `sophia` process (GNU time's `%M`) and the ratio to the
-//! bound:
+//! the API calls, the CPU time and peak RSS of the `sophia` process (GNU time's `%U %S %M`)
+//! and the ratio to the bound:
 //!
 //! - **plan** (refresh + core): `calls × latency ÷ concurrency` — no client can read faster
 //!   with that many calls in flight, whatever it does;
@@ -181,7 +181,7 @@ impl Rig {
         let mut cmd = if gnu_time {
             let mut c = Command::new(GNU_TIME);
             c.arg("-f")
-                .arg("%M")
+                .arg("%U %S %M")
                 .arg("-o")
                 .arg(&rss_file)
                 .arg(&self.sophia);
@@ -206,13 +206,25 @@ impl Rig {
             "sophia {args:?} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let rss_kib = std::fs::read_to_string(&rss_file)
+        // User and system CPU seconds, then the peak RSS in KiB (zeros without GNU time).
+        let figures: Vec<f64> = std::fs::read_to_string(&rss_file)
             .ok()
-            .and_then(|t| t.lines().last()?.trim().parse().ok())
-            .unwrap_or(0);
+            .and_then(|t| {
+                let f: Vec<f64> = t
+                    .lines()
+                    .last()?
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                (f.len() == 3).then_some(f)
+            })
+            .unwrap_or_else(|| vec![0.0; 3]);
+        let cpu = Duration::from_secs_f64(figures[0] + figures[1]);
+        let rss_kib = figures[2] as u64;
         Run {
             stdout,
             wall,
+            cpu,
             rss_kib,
             calls: self.sandbox.requests().len() - before,
         }
@@ -273,6 +285,8 @@ impl Rig {
 struct Run {
     stdout: String,
     wall: Duration,
+    /// User + system CPU time of the `sophia` process.
+    cpu: Duration,
     rss_kib: u64,
     calls: usize,
 }
@@ -321,17 +335,20 @@ fn main() {
         org.resources(),
         lat_ms
     );
-    println!("| run | concurrency | API calls | wall | bound | wall ÷ bound | peak RSS (sophia) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| run | concurrency | API calls | wall | bound | wall ÷ bound | CPU (sophia) | peak RSS (sophia) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
 
     let rig = Rig::new(org, latency, &sophia);
     let (fast, plan) = rig.plan("plan.json", parallelism);
     let bound = fast.calls as f64 * lat_ms / parallelism as f64 / 1000.0;
     println!(
-        "| plan | {parallelism} | {} | {} | {bound:.2} s | {:.2}× | {} |",
+        "| plan | {parallelism} | {} | {} | {bound:.2} s | {:.2}× | {} | {} |",
         fast.calls,
         secs(fast.wall),
         fast.wall.as_secs_f64() / bound,
+        secs(fast.cpu),
         mib(fast.rss_kib)
     );
     let no_serial = args.iter().any(|a| a == "--no-serial");
@@ -339,10 +356,11 @@ fn main() {
         let (slow, _) = rig.plan("plan-one-at-a-time.json", 1);
         let serial_bound = slow.calls as f64 * lat_ms / 1000.0;
         println!(
-            "| plan, one call at a time | 1 | {} | {} | {serial_bound:.2} s | {:.2}× | {} |",
+            "| plan, one call at a time | 1 | {} | {} | {serial_bound:.2} s | {:.2}× | {} | {} |",
             slow.calls,
             secs(slow.wall),
             slow.wall.as_secs_f64() / serial_bound,
+            secs(slow.cpu),
             mib(slow.rss_kib)
         );
         slow
@@ -371,15 +389,16 @@ fn main() {
         let t = &report["timings_ms"];
         let dag_ms = t["actions"].as_f64().unwrap();
         apply_rows.push(format!(
-            "| apply: {actions} actions (DAG) | {p} | {} | {:.2} s | {:.2} s | {:.2}× | {} |",
+            "| apply: {actions} actions (DAG) | {p} | {} | {:.2} s | {:.2} s | {:.2}× | {} | {} |",
             run.calls,
             dag_ms / 1000.0,
             bound_ms / 1000.0,
             dag_ms / bound_ms,
+            secs(run.cpu),
             mib(run.rss_kib)
         ));
         apply_rows.push(format!(
-            "| apply: whole (stale check {:.2} s + DAG + convergence {:.2} s) | {p} | | {} | | | |",
+            "| apply: whole (stale check {:.2} s + DAG + convergence {:.2} s) | {p} | | {} | | | | |",
             t["stale_check"].as_f64().unwrap() / 1000.0,
             t["convergence"].as_f64().unwrap() / 1000.0,
             secs(run.wall),

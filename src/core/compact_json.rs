@@ -100,30 +100,10 @@ mod tests {
             .unwrap()
     }
 
-    fn json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            "\\PC{0,8}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec(("[a-d]{1,2}", inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         /// The same value as serde_json's own deserializer, in the same key order.
         #[test]
-        fn reads_what_serde_json_reads(v in json()) {
+        fn reads_what_serde_json_reads(v in crate::core::digest::tests::json_value()) {
             let text = serde_json::to_string(&v).unwrap();
             let ours = compact(&text);
             let theirs: Value = serde_json::from_str(&text).unwrap();

@@ -351,7 +351,7 @@ fn write_string(out: &mut impl Sink, s: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -461,7 +461,9 @@ mod tests {
         );
     }
 
-    fn json_value() -> impl Strategy<Value = Value> {
+    /// Any JSON value, with the strings and numbers canonical JSON finds hard (also read by
+    /// [`crate::core::compact_json`]'s tests).
+    pub(crate) fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),

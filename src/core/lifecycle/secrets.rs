@@ -189,7 +189,8 @@ mod tests {
     use super::*;
     use crate::core::desired::Desired;
     use crate::core::lifecycle::{Lifecycle, ManagedEntry};
-    use crate::core::plan::{PlanOptions, build_with};
+    use crate::core::plan::build_with;
+    use crate::core::plan::planner::test_options;
 
     fn a(s: &str) -> Address {
         Address::parse(s).unwrap()
@@ -233,20 +234,7 @@ mod tests {
             ),
             ..Lifecycle::default()
         };
-        let opts = PlanOptions {
-            tool_version: "0".into(),
-            tool_source: "sha256:0".into(),
-            created_at: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-                .unwrap()
-                .into(),
-            ttl: chrono::Duration::hours(1),
-            nonce: "n".into(),
-            git_commit: None,
-            git_dirty: false,
-            targets: Vec::new(),
-            prices: None,
-        };
-        build_with(&desired, &live, &opts, &lifecycle)
+        build_with(&desired, &live, &test_options(), &lifecycle)
     }
 
     #[test]

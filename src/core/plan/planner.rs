@@ -244,6 +244,24 @@ impl crate::core::hint::Hint for PlanError {
     }
 }
 
+/// Fixed options for unit tests: a plan made of them is the same every time.
+#[cfg(test)]
+pub(crate) fn test_options() -> PlanOptions {
+    PlanOptions {
+        tool_version: "0".into(),
+        tool_source: "sha256:0".into(),
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .into(),
+        ttl: chrono::Duration::hours(1),
+        nonce: "n".into(),
+        git_commit: None,
+        git_dirty: false,
+        targets: Vec::new(),
+        prices: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -254,22 +272,6 @@ mod tests {
 
     fn a(s: &str) -> Address {
         Address::parse(s).unwrap()
-    }
-
-    fn opts() -> PlanOptions {
-        PlanOptions {
-            tool_version: "0".into(),
-            tool_source: "sha256:0".into(),
-            created_at: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-                .unwrap()
-                .into(),
-            ttl: chrono::Duration::hours(1),
-            nonce: "n".into(),
-            git_commit: None,
-            git_dirty: false,
-            targets: Vec::new(),
-            prices: None,
-        }
     }
 
     fn entry() -> ManagedEntry {
@@ -374,7 +376,7 @@ context_db: { extensions: [vector], schemas: [app] }
             ),
             ..Lifecycle::default()
         };
-        let plan = build_with(&desired, &live, &opts(), &lifecycle).unwrap();
+        let plan = build_with(&desired, &live, &test_options(), &lifecycle).unwrap();
         let (digest, changes) = whole(&desired, &live, &lifecycle);
         assert_eq!(plan.desired.digest, digest);
         assert_eq!(
@@ -418,7 +420,7 @@ context_db: { extensions: [vector], schemas: [app] }
             live.resources
                 .insert(a(&format!("fly.app.{app}")), json!({ "org": "other" }));
         }
-        let err = build(&desired, &live, &opts()).unwrap_err();
+        let err = build(&desired, &live, &test_options()).unwrap_err();
         assert!(err.to_string().starts_with("`fly.app.a` belongs"), "{err}");
     }
 }
