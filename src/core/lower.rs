@@ -39,6 +39,25 @@ pub fn lower(desired: &Desired) -> Expected {
     out
 }
 
+/// The outline of the expected state: every address [`lower`] gives, `null` where desired/
+/// removes it and `{}` where it is expected to exist ([`outline_of`]) — what the lifecycle
+/// reads of it (retired addresses, protect flags), at a fraction of its size.
+pub fn outline(desired: &Desired) -> Expected {
+    let mut out = Expected::new();
+    lower_each(desired, &Resolved::new(), |unit| {
+        out.extend(unit.into_iter().map(|(a, v)| (a, outline_of(&v))))
+    });
+    out
+}
+
+/// What [`outline`] keeps of one expected object.
+pub fn outline_of(want: &Value) -> Value {
+    match want {
+        Value::Null => Value::Null,
+        _ => Value::Object(Map::new()),
+    }
+}
+
 /// [`lower`], one unit at a time: a provider's activation, one Fly app, one repository, one
 /// organization's rulesets, each other provider's resources. No address is in two units,
 /// so the units together are [`lower`]'s map; a caller that compares each unit with live

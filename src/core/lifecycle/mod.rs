@@ -14,6 +14,12 @@
 //! - [`unmanaged`]: live resources inside managed scopes that are neither desired, managed
 //!   nor ignored ([`ignore`]).
 //! - [`secrets`]: one Fly secret retired — unset only when sophia set it.
+//!
+//! The planner never holds the whole lowered state (issue 20): [`retired`], the protect
+//! flags and [`unmanaged_with`] read only the addresses of the expected state and which are
+//! `null`, so it passes them the outline ([`crate::core::lower::outline`]); the secrets
+//! lists are read one object at a time as it lowers them ([`secrets::retiring_at`],
+//! [`secrets::unmanaged_at`]).
 
 pub mod delete;
 pub mod ignore;
@@ -103,7 +109,7 @@ pub fn retired_from(desired: &Desired, managed: &ManagedSet) -> Vec<Address> {
     if managed.is_empty() {
         return Vec::new();
     }
-    retired(desired, &crate::core::lower::lower(desired), managed)
+    retired(desired, &crate::core::lower::outline(desired), managed)
 }
 
 /// The live resources of `inventory`, and the live secret names of desired Fly apps when

@@ -96,9 +96,8 @@ pub fn build_with(
     // Lowered one unit (an app, a repository…) at a time; each object is digested, compared
     // with live, asked what secret names it retires or leaves unmanaged, and let go as it
     // comes (issue 20: the whole expected state of 100,000 resources cost more memory than
-    // anything else a plan holds). What stays of it is its outline: every address, `null`
-    // where desired/ removes it, `{}` where it is expected to exist — all the lifecycle
-    // reads of it. The desired digest is of desired/ alone, before anything is retired.
+    // anything else a plan holds). What stays of it is its outline ([`lower::outline`]): all
+    // the lifecycle reads of it. The desired digest is of desired/ alone, before anything is retired.
     let mut outline = lower::Expected::new();
     let mut desired_digest = digest::CanonicalMap::default();
     let mut differ = diff::Differ::default();
@@ -112,17 +111,13 @@ pub fn build_with(
             }
         }
     };
-    let mark = |want: &serde_json::Value| match want {
-        serde_json::Value::Null => serde_json::Value::Null,
-        _ => serde_json::Value::Object(serde_json::Map::new()),
-    };
     // Images by digest: every tag the live state resolved is planned as `name@sha256:…`,
     // pinned as each app is lowered (not by a copy of the desired state).
     lower::lower_each(desired, &live.images, |unit| {
         for (address, want) in unit {
             desired_digest.add(&address, &want);
             look(&address, &want);
-            let kept = mark(&want);
+            let kept = lower::outline_of(&want);
             differ.push(&address, want, live);
             outline.insert(address, kept);
         }
