@@ -98,7 +98,8 @@ pub fn build_with(
     // comes (issue 20: the whole expected state of 100,000 resources cost more memory than
     // anything else a plan holds). What stays of it is its outline ([`lower::outline`]): all
     // the lifecycle reads of it. The desired digest is of desired/ alone, before anything is retired.
-    let mut outline = lower::Expected::new();
+    // Gathered, then built in one go (a B-tree built from sorted entries has full nodes).
+    let mut outline = Vec::new();
     let mut desired_digest = digest::CanonicalMap::default();
     let mut differ = diff::Differ::default();
     let mut secret_names = Vec::new();
@@ -119,10 +120,10 @@ pub fn build_with(
             look(&address, &want);
             let kept = lower::outline_of(&want);
             differ.push(&address, want, live);
-            outline.insert(address, kept);
+            outline.push((address, kept));
         }
     });
-    let expected = outline;
+    let expected: lower::Expected = outline.into_iter().collect();
     for target in &opts.targets {
         let known = expected
             .keys()
