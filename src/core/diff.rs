@@ -112,21 +112,11 @@ pub fn diff(expected: &Expected, live: &LiveSnapshot) -> Result<Vec<Change>, Dif
     Ok(changes)
 }
 
-/// [`diff`], consuming the expected state: a created or updated object moves into its
-/// change instead of being copied, and each expected object is freed once compared (the
-/// planner needs none of them afterwards).
-pub fn diff_owned(expected: Expected, live: &LiveSnapshot) -> Result<Vec<Change>, DiffError> {
-    let mut differ = Differ::default();
-    for (address, want) in expected {
-        differ.push(&address, want, live);
-    }
-    differ.finish()
-}
-
-/// [`diff_owned`] fed one expected object at a time, in any order: the planner compares
-/// each unit of [`crate::core::lower::lower_each`] as it is lowered and never holds the
-/// whole expected state. The result is [`diff`]'s: changes in address order, and of
-/// several errors the one at the first address.
+/// [`diff`] fed one expected object at a time, in any order, each consumed (a created or
+/// updated object moves into its change): the planner compares each unit of
+/// [`crate::core::lower::lower_each`] as it is lowered and never holds the whole expected
+/// state. The result is [`diff`]'s: changes in address order, and of several errors the one
+/// at the first address.
 #[derive(Debug, Default)]
 pub struct Differ {
     changes: Vec<Change>,

@@ -2,9 +2,9 @@
 //!
 //! `plan` resolves every desired image tag through the registry (the shell does the reading,
 //! [`crate::providers::fly`]); the resolved digests come in as data ([`Resolved`], carried by
-//! the live snapshot's `images`), and [`pin`] rewrites each Fly app's `image` to
-//! `name@sha256:…` before the planner lowers it, so the plan's changes and actions — and so its digest and
-//! signature — name the exact bytes apply deploys. An image already given by digest is kept.
+//! the live snapshot's `images`), and [`planned`] gives each Fly app's `image` as
+//! `name@sha256:…` as the planner lowers it, so the plan's changes and actions — and so its
+//! digest and signature — name the exact bytes apply deploys. An image already given by digest is kept.
 //!
 //! A reference is read with the grammar of the distribution spec, as far as sophia needs it:
 //! `name[:tag][@digest]`, where the tag is after the last `:` that follows the last `/` (a
@@ -127,9 +127,10 @@ impl std::fmt::Display for Unresolved {
 /// not hold (the planner pins what the live state resolved: a refresh fails on a tag it
 /// cannot resolve, and a plan from a snapshot without the digest warns, [`unresolved`]).
 ///
-/// Borrowed when there is nothing to pin (no tag resolved, or every image given by digest):
-/// a 100,000-resource state is then not copied.
-pub fn pin<'a>(desired: &'a Desired, resolved: &Resolved) -> std::borrow::Cow<'a, Desired> {
+/// Borrowed when there is nothing to pin. The planner pins each image as it lowers it
+/// ([`planned`]) instead of copying the state; this whole-state form is the tests' reference.
+#[cfg(test)]
+pub(crate) fn pin<'a>(desired: &'a Desired, resolved: &Resolved) -> std::borrow::Cow<'a, Desired> {
     let pin_of = |image: &String| pin_tag(image, resolved);
     let apps = || desired.fly.iter().flat_map(|f| &f.apps);
     if !apps().any(|(_, app)| app.image.as_ref().and_then(pin_of).is_some()) {
@@ -145,7 +146,7 @@ pub fn pin<'a>(desired: &'a Desired, resolved: &Resolved) -> std::borrow::Cow<'a
 }
 
 /// The image a plan deploys for a desired `image`: `name@digest` when it is a tag `resolved`
-/// holds, else `image` as written ([`pin`] of one image: the planner pins each app's image
+/// holds, else `image` as written (the planner pins each app's image
 /// as it lowers it, without copying the desired state).
 pub fn planned<'a>(image: &'a str, resolved: &Resolved) -> std::borrow::Cow<'a, str> {
     match pin_tag(image, resolved) {

@@ -6,7 +6,7 @@
 //!  "images": {"registry.fly.io/dash:1": "sha256:…"}}
 //! ```
 //! `images` holds the registry digest of every desired image tag (DESIGN.md, "Images by
-//! digest"): the plan pins each tag to it ([`crate::core::image::pin`]).
+//! digest"): the plan pins each tag to it ([`crate::core::image::planned`]).
 //! An address that is absent does not exist. The normalized object of each address kind is
 //! a contract between the providers (which produce it) and the diff (which compares it):
 //!

@@ -176,6 +176,34 @@ impl Rig {
         ])
     }
 
+    /// A destructive plan's apply: with the CEO's signature alone it is refused before any
+    /// call (`what` names the case in a failure); with the CFO's too it runs and makes `call`.
+    pub(crate) fn apply_needs_two_signers(&self, what: &str, call: &str) {
+        let _ = std::fs::remove_file(self.repo.root().join("plan.json.sig.cfo"));
+        self.sign_as("ceo", "plan.json.sig");
+        self.sandbox.clear_requests();
+        let out = self.run(&["apply", "plan.json"]);
+        assert_eq!(out.code, 1, "one signer {what}:\n{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("needs signatures by 2 distinct principals"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            self.mutating_requests().is_empty(),
+            "{:?}",
+            self.mutating_requests()
+        );
+        let out = self.run_with_two_signers("apply");
+        assert_eq!(out.code, 0, "two signers refused:\n{}", out.stderr);
+        assert!(
+            self.mutating_requests().contains(&call.to_string()),
+            "{:?}",
+            self.mutating_requests()
+        );
+    }
+
     pub(crate) fn mutating_requests(&self) -> Vec<String> {
         self.sandbox
             .requests()

@@ -118,30 +118,7 @@ fn retire_flow(rig: &Rig) {
     );
 
     // One signature is refused before any call; two distinct signers pass.
-    let _ = std::fs::remove_file(rig.repo.root().join("plan.json.sig.cfo"));
-    rig.sign_as("ceo", "plan.json.sig");
-    rig.sandbox.clear_requests();
-    let out = rig.run(&["apply", "plan.json"]);
-    assert_eq!(out.code, 1, "one signer applied a delete:\n{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("needs signatures by 2 distinct principals"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        rig.mutating_requests().is_empty(),
-        "{:?}",
-        rig.mutating_requests()
-    );
-    let out = rig.run_with_two_signers("apply");
-    assert_eq!(out.code, 0, "two signers refused:\n{}", out.stderr);
-    assert!(
-        rig.mutating_requests()
-            .contains(&"DELETE /fly/machines/v1/apps/retire".to_string()),
-        "{:?}",
-        rig.mutating_requests()
-    );
+    rig.apply_needs_two_signers("applied a delete", "DELETE /fly/machines/v1/apps/retire");
     rig.sandbox.with_world(|w| {
         assert!(!w.fly.apps.contains_key("retire"));
         assert!(w.fly.apps.contains_key("stray-app"));

@@ -104,28 +104,9 @@ fn one_retired_fly_secret_is_unset_alone_and_a_stray_one_is_only_listed() {
     }
 
     // One signature is refused before any call; two distinct signers pass.
-    rig.sign_as("ceo", "plan.json.sig");
-    rig.sandbox.clear_requests();
-    let out = rig.run(&["apply", "plan.json"]);
-    assert_eq!(out.code, 1, "one signer unset a secret:\n{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("needs signatures by 2 distinct principals"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        rig.mutating_requests().is_empty(),
-        "{:?}",
-        rig.mutating_requests()
-    );
-    let out = rig.run_with_two_signers("apply");
-    assert_eq!(out.code, 0, "two signers refused:\n{}", out.stderr);
-    assert!(
-        rig.mutating_requests()
-            .contains(&"POST /fly/machines/v1/apps/app-one/secrets".to_string()),
-        "{:?}",
-        rig.mutating_requests()
+    rig.apply_needs_two_signers(
+        "unset a secret",
+        "POST /fly/machines/v1/apps/app-one/secrets",
     );
     assert_eq!(secret_names(&rig), ["ONE_SECRET", "STRAY_KEY"]);
     let again = rig.run(&["plan", "--detailed-exitcode"]);

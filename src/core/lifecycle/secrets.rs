@@ -63,17 +63,9 @@ pub fn retired_list(address: &Address, expected: &Expected) -> Option<Value> {
     app_stays.then(|| json!({ "names": [] }))
 }
 
-/// The names each secrets list of `expected` retires: set by sophia, not desired, still
-/// live; with what desired/ expects of each such list (the diff then consumes `expected`).
-pub fn retiring(expected: &Expected, live: &LiveSnapshot, set: &SecretsSet) -> Retiring {
-    expected
-        .iter()
-        .filter_map(|(a, want)| Some((a.clone(), retiring_at(a, want, live, set)?)))
-        .collect()
-}
-
-/// [`retiring`] of one address, expected to be `want`: the planner asks as it lowers each
-/// address, so it need not keep the lists.
+/// The names the secrets list at `address`, expected to be `want`, retires: set by sophia,
+/// not desired, still live; with `want` (what the change then promises). The planner asks
+/// as it lowers each address, so it need not keep the lists.
 pub fn retiring_at(
     address: &Address,
     want: &Value,

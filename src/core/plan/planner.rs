@@ -294,10 +294,18 @@ mod tests {
             expected.insert(a, gone.unwrap_or(Value::Null));
         }
         let retiring = match &lifecycle.secrets_set {
-            Some(set) => lifecycle::secrets::retiring(&expected, live, set),
+            Some(set) => expected
+                .iter()
+                .filter_map(|(a, want)| {
+                    Some((
+                        a.clone(),
+                        lifecycle::secrets::retiring_at(a, want, live, set)?,
+                    ))
+                })
+                .collect(),
             None => Default::default(),
         };
-        let mut changes = diff::diff_owned(expected, live).unwrap();
+        let mut changes = diff::diff(&expected, live).unwrap();
         lifecycle::secrets::retire(&mut changes, retiring, live);
         (digest, changes)
     }
