@@ -15,6 +15,7 @@ use crate::core::address::Address;
 use crate::core::desired::{Activation, Desired, ProviderName};
 use crate::core::lifecycle::secrets::SecretsSet;
 use crate::core::lifecycle::{Ignore, Lifecycle};
+use crate::core::rotation::Ledger;
 use crate::providers::Credentials;
 use crate::providers::fly::FlyProvider;
 use crate::providers::github::GithubProvider;
@@ -50,6 +51,18 @@ pub async fn load(
     creds: &Credentials,
     inventory: bool,
 ) -> anyhow::Result<Lifecycle> {
+    Ok(load_with_ledger(root, desired, creds, inventory).await?.0)
+}
+
+/// [`load`], with the secrets ledger it read the secrets set from (`None`: unreadable), for
+/// the refresh that lays rotations over live state ([`super::refresh::read_live_plus`]): the
+/// journal is read once per plan, not twice.
+pub async fn load_with_ledger(
+    root: &Path,
+    desired: &Desired,
+    creds: &Credentials,
+    inventory: bool,
+) -> anyhow::Result<(Lifecycle, Option<Ledger>)> {
     let ignore = read_ignore(root)?;
     let backend = crate::backend::Backend::from_env(root).await?;
     let managed = backend.managed().await?;
@@ -58,25 +71,32 @@ pub async fn load(
     } else {
         Vec::new()
     };
-    Ok(Lifecycle {
+    let ledger = read_ledger(&backend).await;
+    let lifecycle = Lifecycle {
         managed,
         inventory,
         ignore,
-        secrets_set: secrets_set(&backend).await,
-    })
+        secrets_set: secrets_set(ledger.as_ref()),
+    };
+    Ok((lifecycle, ledger))
 }
 
-/// The secret names sophia set and has not removed since, from the journal's ledger. An
-/// unreadable journal is `None`, with a warning: then no secret name is unset, nor listed
-/// as unmanaged (which ones are sophia's is unknown).
-pub async fn secrets_set(backend: &crate::backend::Backend) -> Option<SecretsSet> {
+/// The journal's secrets ledger; an unreadable journal is `None`, with a warning.
+pub async fn read_ledger(backend: &crate::backend::Backend) -> Option<Ledger> {
     match backend.secret_ledger().await {
-        Ok(ledger) => Some(ledger.names()),
+        Ok(ledger) => Some(ledger),
         Err(e) => {
             tracing::warn!("the secrets ledger was not read: {e:#}");
             None
         }
     }
+}
+
+/// The secret names sophia set and has not removed since, from the journal's ledger. An
+/// unreadable journal is `None`: then no secret name is unset, nor listed as unmanaged
+/// (which ones are sophia's is unknown).
+pub fn secrets_set(ledger: Option<&Ledger>) -> Option<SecretsSet> {
+    ledger.map(Ledger::names)
 }
 
 /// The live addresses of the managed scopes: the apps of `fly.org`, what each repository of

@@ -166,15 +166,16 @@ pub struct Planned {
 pub async fn plan(req: &PlanRequest<'_>) -> anyhow::Result<Planned> {
     check_ttl(req.root, req.ttl)?;
     let mut desired = crate::workspace::load_desired(req.root)?;
-    let lifecycle =
-        super::lifecycle::load(req.root, &desired, req.creds, req.live.is_none()).await?;
+    let (lifecycle, ledger) =
+        super::lifecycle::load_with_ledger(req.root, &desired, req.creds, req.live.is_none())
+            .await?;
     let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);
     let (live, unread) = match &req.live {
         Some(path) => (
             load_snapshot(&req.root.join(path), &path.display().to_string())?,
             Vec::new(),
         ),
-        None => read_live_plus(req.root, &desired, req.creds, &retired).await?,
+        None => read_live_plus(req.root, &desired, req.creds, &retired, ledger.as_ref()).await?,
     };
     // A snapshot made by `refresh` holds the digest of every tag; one without (hand-written,
     // or older) plans those images by tag, and says so: planning from a snapshot needs no

@@ -30,26 +30,35 @@ pub async fn read_live(
     desired: &Desired,
     creds: &Credentials,
 ) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
-    read_live_plus(root, desired, creds, &[]).await
+    read_live_plus(root, desired, creds, &[], None).await
 }
 
-/// [`read_live`], reading the `extra` addresses too (the retired managed ones).
+/// [`read_live`], reading the `extra` addresses too (the retired managed ones). `ledger` is
+/// the journal's secrets ledger when the caller has read it already (a plan reads it for
+/// the lifecycle); otherwise it is read here.
 pub async fn read_live_plus(
     root: &Path,
     desired: &Desired,
     creds: &Credentials,
     extra: &[crate::core::address::Address],
+    ledger: Option<&crate::core::rotation::Ledger>,
 ) -> anyhow::Result<(LiveSnapshot, Vec<EnvelopeError>)> {
     let reads = CachedReads::open(root, creds).await;
     let mut read = crate::providers::refresh_all_plus(desired, creds, &reads.http, extra).await;
     reads.store().await;
-    if let Some(b) = &reads.backend {
-        // Secrets: the rotation of sophia's last set, or that they were set outside it
-        // (see `core::rotation`). An unreadable journal reads as no set at all.
-        match b.secret_ledger().await {
-            Ok(ledger) => crate::core::rotation::overlay(&mut read.0.resources, &ledger),
-            Err(e) => tracing::warn!("the secrets ledger was not read: {e:#}"),
+    // Secrets: the rotation of sophia's last set, or that they were set outside it (see
+    // `core::rotation`). An unreadable journal reads as no set at all.
+    let own;
+    let ledger = match (ledger, &reads.backend) {
+        (Some(l), _) => Some(l),
+        (None, Some(b)) => {
+            own = super::lifecycle::read_ledger(b).await;
+            own.as_ref()
         }
+        (None, None) => None,
+    };
+    if let Some(ledger) = ledger {
+        crate::core::rotation::overlay(&mut read.0.resources, ledger);
     }
     activation::with_record(root, read)
 }

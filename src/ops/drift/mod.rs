@@ -80,14 +80,16 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
     let started = Instant::now();
     let desired = crate::workspace::load_desired(req.root)?;
     let backend = Backend::open(req.root, req.backend).await?;
+    let ledger = super::lifecycle::read_ledger(&backend).await;
     let lifecycle = crate::core::lifecycle::Lifecycle {
         managed: backend.managed().await?,
         inventory: super::lifecycle::read_inventory(req.root, &desired, req.creds).await,
         ignore: super::lifecycle::read_ignore(req.root)?,
-        secrets_set: super::lifecycle::secrets_set(&backend).await,
+        secrets_set: super::lifecycle::secrets_set(ledger.as_ref()),
     };
     let retired = crate::core::lifecycle::retired_from(&desired, &lifecycle.managed);
-    let (live, unread) = read_live_plus(req.root, &desired, req.creds, &retired).await?;
+    let (live, unread) =
+        read_live_plus(req.root, &desired, req.creds, &retired, ledger.as_ref()).await?;
     if !unread.is_empty() {
         let proof = record_failure(&backend, &unread, started).await?;
         return Ok(DriftOutcome::Unread {
