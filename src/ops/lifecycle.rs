@@ -71,7 +71,7 @@ pub async fn load_with_ledger(
     } else {
         Vec::new()
     };
-    let ledger = read_ledger(&backend).await;
+    let ledger = super::refresh::read_ledger(&backend).await;
     let lifecycle = Lifecycle {
         managed,
         inventory,
@@ -79,17 +79,6 @@ pub async fn load_with_ledger(
         secrets_set: secrets_set(ledger.as_ref()),
     };
     Ok((lifecycle, ledger))
-}
-
-/// The journal's secrets ledger; an unreadable journal is `None`, with a warning.
-pub async fn read_ledger(backend: &crate::backend::Backend) -> Option<Ledger> {
-    match backend.secret_ledger().await {
-        Ok(ledger) => Some(ledger),
-        Err(e) => {
-            tracing::warn!("the secrets ledger was not read: {e:#}");
-            None
-        }
-    }
 }
 
 /// The secret names sophia set and has not removed since, from the journal's ledger. An

@@ -52,7 +52,7 @@ pub async fn read_live_plus(
     let ledger = match (ledger, &reads.backend) {
         (Some(l), _) => Some(l),
         (None, Some(b)) => {
-            own = super::lifecycle::read_ledger(b).await;
+            own = read_ledger(b).await;
             own.as_ref()
         }
         (None, None) => None,
@@ -61,6 +61,19 @@ pub async fn read_live_plus(
         crate::core::rotation::overlay(&mut read.0.resources, ledger);
     }
     activation::with_record(root, read)
+}
+
+/// The journal's secrets ledger; an unreadable journal is `None`, with a warning.
+pub async fn read_ledger(
+    backend: &crate::backend::Backend,
+) -> Option<crate::core::rotation::Ledger> {
+    match backend.secret_ledger().await {
+        Ok(ledger) => Some(ledger),
+        Err(e) => {
+            tracing::warn!("the secrets ledger was not read: {e:#}");
+            None
+        }
+    }
 }
 
 /// The HTTP layer of provider reads whose conditional GETs use the ETag cache kept in the

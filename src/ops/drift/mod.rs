@@ -80,7 +80,7 @@ pub async fn drift(req: &DriftRequest<'_>) -> anyhow::Result<DriftOutcome> {
     let started = Instant::now();
     let desired = crate::workspace::load_desired(req.root)?;
     let backend = Backend::open(req.root, req.backend).await?;
-    let ledger = super::lifecycle::read_ledger(&backend).await;
+    let ledger = super::refresh::read_ledger(&backend).await;
     let lifecycle = crate::core::lifecycle::Lifecycle {
         managed: backend.managed().await?,
         inventory: super::lifecycle::read_inventory(req.root, &desired, req.creds).await,
